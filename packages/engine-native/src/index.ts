@@ -1,0 +1,2 @@
+// Public surface of @radixserve/engine-native.
+export type * from "./types.js";

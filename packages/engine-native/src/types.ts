@@ -1,0 +1,137 @@
+/**
+ * The public contract of the native engine, as seen from TypeScript.
+ *
+ * The engine is a model executor: it owns weights, the paged KV pool and the arithmetic.
+ * Policy (which sequences run, which blocks they use, what is cached) lives in the caller.
+ * Block ids and positions are always chosen by the caller; the engine validates them.
+ */
+
+/** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
+export interface EngineOptions {
+  /** A Hugging Face model directory: config.json + *.safetensors (+ index). */
+  modelPath: string;
+  /** Tokens per KV block. Default 16. */
+  blockSize?: number;
+  /** KV pool capacity in blocks. Takes precedence over `memFractionStatic`. */
+  kvCacheBlocks?: number;
+  /**
+   * Fraction of the machine's available memory that weights + KV pool may use (SGLang's
+   * `--mem-fraction-static`). Used when `kvCacheBlocks` is absent. Default 0.5, capped to
+   * what the model's context needs for `maxRunningRequests`-like workloads by the caller.
+   */
+  memFractionStatic?: number;
+  /** KV cache element type. "auto" = f32 on CPU. */
+  kvCacheDtype?: "auto" | "f32" | "f16" | "bf16";
+  /** Compute threads for the step. Default: all cores. */
+  threads?: number;
+  /** Tensor-parallel rank layout (later issue). Default tpSize 1. */
+  tpSize?: number;
+}
+
+/** What the loaded model is; filled from config.json and the pool size. */
+export interface ModelInfo {
+  architecture: string; // e.g. "LlamaForCausalLM"
+  modelType: string; // config.model_type, e.g. "llama"
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  weightDtype: "f32" | "f16" | "bf16";
+  kvCacheDtype: "f32" | "f16" | "bf16";
+  blockSize: number;
+  /** KV pool capacity. Valid block ids are 0 .. numBlocks-1. */
+  numBlocks: number;
+  /** Bytes one block occupies (all layers, K and V, this rank's KV heads). */
+  bytesPerBlock: number;
+  /** Bytes of weights (as stored, after TP slicing). */
+  weightBytes: number;
+  /** SIMD level the kernels picked at run time: "avx512", "avx2" or "scalar". */
+  simd: string;
+  threads: number;
+}
+
+/**
+ * Sampling for one sequence. Defaults give greedy decoding.
+ * Penalties follow OpenAI (frequency/presence: over `outputTokens`) and HF
+ * (repetition: over `promptTokens` + `outputTokens`, divides positive logits, multiplies negative).
+ * Order: penalties → temperature → top-k → top-p → min-p → sample.
+ */
+export interface SamplingParams {
+  /** 0 = greedy (argmax). Default 0. */
+  temperature?: number;
+  /** 0 or negative = disabled. Default 0. */
+  topK?: number;
+  /** 1 = disabled. Default 1. */
+  topP?: number;
+  /** 0 = disabled. Default 0. */
+  minP?: number;
+  /** 1 = disabled. Default 1. */
+  repetitionPenalty?: number;
+  /** 0 = disabled. Default 0. */
+  frequencyPenalty?: number;
+  /** 0 = disabled. Default 0. */
+  presencePenalty?: number;
+  /**
+   * Random seed. The random draw for a token depends only on (seed, position of the sampled
+   * token), never on batch composition: same seed + same inputs → same tokens.
+   * Absent: a fresh random seed per call.
+   */
+  seed?: number;
+  /** Number of top alternatives to return with logprobs; -1/absent = no logprobs. 0 = only the sampled token's logprob. Max 20. */
+  logprobs?: number;
+}
+
+/** One sequence's share of a step: a prefill chunk or a single decode token. */
+export interface StepSequence {
+  /** Token ids to run, at positions startPos .. startPos+tokens.length-1. */
+  tokens: Int32Array;
+  /** Position of tokens[0]; K/V for positions < startPos must already be in the pool. */
+  startPos: number;
+  /** Block ids covering positions 0 .. startPos+tokens.length-1 (block i holds positions i*blockSize ..). */
+  blockTable: Int32Array;
+  /** Sample a next token after the last of `tokens` (false for a non-final prefill chunk). */
+  sample: boolean;
+  sampling?: SamplingParams;
+  /** For the repetition penalty only. */
+  promptTokens?: Int32Array;
+  /** For the frequency/presence/repetition penalties. */
+  outputTokens?: Int32Array;
+  /** Return raw logits (before any sampling transform): "last" row or "all" rows of this chunk. Tests and golden checks use it. */
+  returnLogits?: "none" | "last" | "all";
+}
+
+export interface TopLogprob {
+  token: number;
+  logprob: number;
+}
+
+/** What a step returns for one sequence (null when `sample` was false and no logits were asked). */
+export interface StepOutput {
+  /** Sampled token id (-1 when `sample` was false). */
+  token: number;
+  /** log softmax of the raw logits (before temperature/penalties) at `token`; 0 when logprobs not asked. */
+  logprob: number;
+  /** Top-n alternatives by raw logprob, descending, when `logprobs` > 0. */
+  topLogprobs?: TopLogprob[];
+  /** Raw logits, rows × vocabSize, when `returnLogits` asked for them. */
+  logits?: Float32Array;
+}
+
+/** The loaded engine. Only one step runs at a time per engine; step() calls queue. */
+export interface Engine {
+  readonly info: ModelInfo;
+  /** Runs one batched forward step off the JS thread. Rejects with a clear Error on bad input. */
+  step(seqs: StepSequence[]): Promise<(StepOutput | null)[]>;
+  /** Copies whole blocks (all layers, K and V) into one contiguous buffer, in the given order. */
+  exportBlocks(blockIds: Int32Array): Promise<Buffer>;
+  /** Writes a buffer made by exportBlocks (same model, same dtype) into the given block ids. */
+  importBlocks(blockIds: Int32Array, data: Uint8Array): Promise<void>;
+  /** Copy-on-write support: copies block src[i] to dst[i] for every i. */
+  copyBlocks(src: Int32Array, dst: Int32Array): Promise<void>;
+  /** Releases weights and the pool. Any later call throws "engine has been freed". */
+  free(): void;
+}
