@@ -11,7 +11,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PKG = join(ROOT, "packages", "engine-native");
 const require = createRequire(join(PKG, "package.json"));
 const gyp = join(dirname(require.resolve("node-gyp/package.json")), "bin", "node-gyp.js");
-const nodedir = process.env.npm_config_nodedir || (existsSync("/usr/include/node/node.h") ? "/usr" : undefined);
+const nodedir =
+  process.env.npm_config_nodedir || (existsSync("/usr/include/node/node.h") ? "/usr" : undefined);
 const common = nodedir ? [`--nodedir=${nodedir}`] : [];
 
 function gypRun(args) {
@@ -22,5 +23,6 @@ function gypRun(args) {
   }
 }
 
-if (!existsSync(join(PKG, "build", "Makefile")) || process.argv.includes("--reconfigure")) gypRun(["configure"]);
+if (!existsSync(join(PKG, "build", "Makefile")) || process.argv.includes("--reconfigure"))
+  gypRun(["configure"]);
 gypRun(["build", "--jobs", "2"]);

@@ -4,7 +4,7 @@
 // everything (native addon + TypeScript) before doing what was asked. Later runs only redo what changed.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,12 +32,25 @@ function run(cmd, args, opts = {}) {
 function ensurePnpm() {
   if (existsSync(PNPM)) return;
   log(`installing pnpm ${PNPM_VERSION} into .tools/`);
-  run("npm", ["install", "--prefix", join(ROOT, ".tools"), "--no-save", "--no-package-lock", `pnpm@${PNPM_VERSION}`]);
+  run("npm", [
+    "install",
+    "--prefix",
+    join(ROOT, ".tools"),
+    "--no-save",
+    "--no-package-lock",
+    `pnpm@${PNPM_VERSION}`,
+  ]);
 }
 
 function depsHash() {
   const h = createHash("sha256");
-  const files = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", "test/package.json", "bench/package.json"];
+  const files = [
+    "package.json",
+    "pnpm-lock.yaml",
+    "pnpm-workspace.yaml",
+    "test/package.json",
+    "bench/package.json",
+  ];
   for (const dir of readdirSync(join(ROOT, "packages"))) files.push(`packages/${dir}/package.json`);
   for (const f of files) if (existsSync(join(ROOT, f))) h.update(f).update(readFileSync(join(ROOT, f)));
   return h.digest("hex");
@@ -96,7 +109,8 @@ function test(args) {
   const pick = (files) => (filter ? files.filter((f) => f.includes(filter)) : files);
   log("unit tests");
   const unit = [];
-  for (const dir of readdirSync(join(ROOT, "packages"))) unit.push(...findTests(join(ROOT, "packages", dir, "test")));
+  for (const dir of readdirSync(join(ROOT, "packages")))
+    unit.push(...findTests(join(ROOT, "packages", dir, "test")));
   nodeTest(pick(unit));
   log("integration tests (real processes)");
   nodeTest(pick(findTests(join(ROOT, "test"))), ["--test-concurrency=1"]);
