@@ -2,12 +2,26 @@
   "targets": [
     {
       "target_name": "radixserve_engine",
-      "sources": ["src/binding/addon.cc"],
+      "sources": [
+        "src/binding/addon.cc",
+        "src/native/engine.cc",
+        "src/native/forward.cc",
+        "src/native/kernels.cc",
+        "src/native/kernels-avx2.cc",
+        "src/native/kernels-avx512.cc",
+        "src/native/kernels-ref.cc",
+        "src/native/kv-pool.cc",
+        "src/native/model.cc",
+        "src/native/sampling.cc",
+        "src/native/thread-pool.cc",
+        "src/native/weights.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"]
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-pthread"],
+      "ldflags": ["-pthread"]
     }
   ]
 }

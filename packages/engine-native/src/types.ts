@@ -26,6 +26,13 @@ export interface EngineOptions {
   threads?: number;
   /** Tensor-parallel rank layout (later issue). Default tpSize 1. */
   tpSize?: number;
+  /** This process's tensor-parallel rank, 0 .. tpSize-1. Default 0. */
+  tpRank?: number;
+  /**
+   * Kernel set: "auto" (default) picks the best the CPU has; "avx512", "avx2" force one (an error
+   * where the CPU lacks it); "reference" runs the plain-loop kernels (the test reference; slow).
+   */
+  simd?: "auto" | "avx512" | "avx2" | "reference";
 }
 
 /** What the loaded model is; filled from config.json and the pool size. */
@@ -49,9 +56,11 @@ export interface ModelInfo {
   bytesPerBlock: number;
   /** Bytes of weights (as stored, after TP slicing). */
   weightBytes: number;
-  /** SIMD level the kernels picked at run time: "avx512", "avx2" or "scalar". */
+  /** Kernel set picked at load time: "avx512", "avx2" or "reference" (the scalar fallback). */
   simd: string;
   threads: number;
+  /** EOS token ids from config.json (generation_config.json may add more; the caller merges). */
+  eosTokenIds: number[];
 }
 
 /**

@@ -1,1 +1,24 @@
-export const PACKAGE = "@radixserve/router";
+// Public surface of @radixserve/router: the OpenAI gateway, the router process and the launcher.
+export { ROUTER_ERRORS, RouterError, type RouterErrorCode } from "./errors.js";
+export { type ChoiceEvent, type ChoiceSpec, type FinishReason, runChoice } from "./gateway/choice-runner.js";
+export { CoreTextCodec } from "./gateway/core-codec.js";
+export { type HttpError, type OpenAIErrorBody, toHttpError } from "./gateway/error-body.js";
+export { ROUTER_METRIC } from "./gateway/metric-names.js";
+export { RouterMetrics } from "./gateway/router-metrics.js";
+export { buildGateway, DEFAULT_MAX_REQUEST_BYTES, type GatewayOptions } from "./gateway/server.js";
+export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gateway/text-codec.js";
+export { LAUNCHER_READY_PREFIX, type LaunchOptions, launch } from "./launcher/launcher.js";
+export {
+  loadOpenApi,
+  ROUTER_READY_PREFIX,
+  type RouterOptions,
+  type RunningRouter,
+  startRouter,
+} from "./router-main.js";
+export { type GenerateCall, WorkerClient } from "./workers/worker-client.js";
+export {
+  type WorkerLease,
+  WorkerPool,
+  type WorkerPoolOptions,
+  type WorkerSnapshot,
+} from "./workers/worker-pool.js";

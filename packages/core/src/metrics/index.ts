@@ -1,1 +1,3 @@
-export {};
+export * from "./http-server.js";
+export * from "./names.js";
+export * from "./serving-metrics.js";

@@ -1,1 +1,5 @@
-export {};
+export * from "./config.js";
+export * from "./engine-loop.js";
+export * from "./request.js";
+export * from "./scheduler.js";
+export * from "./validate.js";

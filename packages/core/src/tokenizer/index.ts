@@ -1,1 +1,12 @@
-export {};
+// Tokenizer, chat templates, generation defaults and streaming text helpers.
+export {
+  type ChatMessage,
+  type ChatRole,
+  ChatTemplate,
+  type ChatTextPart,
+  type RenderOptions,
+} from "./chat-template.js";
+export { type GenerationDefaults, loadGenerationConfig } from "./generation-config.js";
+export { IncrementalDetokenizer, type IncrementalDetokenizerOptions } from "./incremental-detokenizer.js";
+export { type StopMatch, StopStringMatcher } from "./stop-string-matcher.js";
+export { type DecodeOptions, type EncodeOptions, loadTokenizer, ModelTokenizer } from "./tokenizer.js";

@@ -1,0 +1,143 @@
+// Engine throughput: prefill tokens/s (prompt 128 and 512) and aggregate decode tokens/s at batch
+// 1, 8 and 32, for the tiny and small presets in f32 and bf16, on 2 threads.
+// Every measurement is validated first (finite logits; a sequence decoded inside a batch picks the
+// same greedy token as alone). Timings are printed, never asserted.
+//
+//   node --import tsx bench/engine/main.ts [--threads N] [--models tiny,small] [--dtypes f32,bf16]
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { ensureDefaultModel, type ModelDtype, type ModelPresetName } from "../../packages/core/src/model/index.js";
+import { type Engine, loadEngine } from "../../packages/engine-native/src/index.js";
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: "string", default: "2" },
+    models: { type: "string", default: "tiny,small" },
+    dtypes: { type: "string", default: "f32,bf16" },
+  },
+});
+const threads = Number(values.threads);
+const PROMPTS = [128, 512];
+const BATCHES = [1, 8, 32];
+const DECODE_PROMPT = 128;
+
+// llama.cpp on the FACTS.md machine (2 vCPU AMD EPYC, 2 threads): taken from FACTS.md, not measured
+// here. Its F16 numbers stand in for our bf16 (both are 2-byte weights widened in registers).
+const LLAMA_CPP: Record<string, Record<string, number | undefined>> = {
+  "tiny f32": { pp512: 8860, b1: 456 },
+  "tiny bf16": { pp512: 9840, b1: 386 },
+  "small f32": { pp512: 874, b1: 74 },
+  "small bf16": { pp512: 1267, b1: 140 },
+};
+
+function tokens(n: number, seed: number): Int32Array {
+  let s = seed >>> 0 || 1;
+  return Int32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return 3 + (s % 31000);
+  });
+}
+
+const blocksFor = (first: number, n: number) => Int32Array.from({ length: n }, (_, i) => first + i);
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`bench validation failed: ${what}`);
+}
+
+async function prefillRate(e: Engine, n: number): Promise<number> {
+  const prompt = tokens(n, n);
+  const table = blocksFor(0, Math.ceil(n / e.info.blockSize));
+  const [o] = await e.step([{ tokens: prompt, startPos: 0, blockTable: table, sample: true, returnLogits: "last" }]);
+  check(o!.logits!.every(Number.isFinite), "prefill logits are finite");
+  let best = Infinity;
+  for (let rep = 0; rep < 3; rep++) {
+    const t0 = performance.now();
+    await e.step([{ tokens: prompt, startPos: 0, blockTable: table, sample: true }]);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (n * 1000) / best;
+}
+
+async function decodeRate(e: Engine, batch: number, steps: number): Promise<number> {
+  const bs = e.info.blockSize;
+  const perSeq = Math.ceil((DECODE_PROMPT + steps + 1) / bs);
+  const tables = Array.from({ length: batch }, (_, i) => blocksFor(i * perSeq, perSeq));
+  const prompts = Array.from({ length: batch }, (_, i) => tokens(DECODE_PROMPT, 100 + i));
+  // Validation: sequence 0's first decode token alone == inside the batch.
+  const aloneTable = blocksFor(batch * perSeq, perSeq);
+  const [p0] = await e.step([{ tokens: prompts[0]!, startPos: 0, blockTable: aloneTable, sample: true }]);
+  const [d0] = await e.step([
+    { tokens: Int32Array.from([p0!.token]), startPos: DECODE_PROMPT, blockTable: aloneTable, sample: true },
+  ]);
+  const first = await e.step(prompts.map((p, i) => ({ tokens: p, startPos: 0, blockTable: tables[i]!, sample: true })));
+  check(first[0]!.token === p0!.token, "batched prefill matches the single-sequence greedy token");
+  let last = first.map((o) => o!.token);
+  let elapsed = 0;
+  for (let s = 0; s < steps; s++) {
+    const t0 = performance.now();
+    const out = await e.step(
+      last.map((tok, i) => ({
+        tokens: Int32Array.from([tok]),
+        startPos: DECODE_PROMPT + s,
+        blockTable: tables[i]!,
+        sample: true,
+      })),
+    );
+    elapsed += performance.now() - t0;
+    if (s === 0) check(out[0]!.token === d0!.token, "batched decode matches the single-sequence greedy token");
+    last = out.map((o) => o!.token);
+  }
+  return (batch * steps * 1000) / elapsed;
+}
+
+const fmt = (x: number | undefined) => (x === undefined ? "-" : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+const rows: string[][] = [];
+for (const preset of values.models.split(",") as ModelPresetName[]) {
+  for (const dtype of values.dtypes.split(",") as ModelDtype[]) {
+    const dir = await ensureDefaultModel(undefined, { preset, dtype });
+    const e = await loadEngine({ modelPath: dir, threads, kvCacheBlocks: 32 * 12 + 12 });
+    const label = `${preset} ${dtype}`;
+    const pp = PROMPTS.map((n) => 0 + n);
+    const prefill: number[] = [];
+    for (const n of pp) prefill.push(await prefillRate(e, n));
+    const decode: number[] = [];
+    for (const b of BATCHES) decode.push(await decodeRate(e, b, b === 1 ? 32 : 16));
+    const ref = LLAMA_CPP[label] ?? {};
+    rows.push([
+      label,
+      e.info.simd,
+      ...prefill.map(fmt),
+      ...decode.map(fmt),
+      fmt(ref.pp512),
+      fmt(ref.b1),
+      ref.pp512 ? (prefill[1]! / ref.pp512).toFixed(2) : "-",
+      ref.b1 ? (decode[0]! / ref.b1).toFixed(2) : "-",
+    ]);
+    e.free();
+    process.stderr.write(`done ${label}\n`);
+  }
+}
+
+const header = [
+  "model",
+  "simd",
+  "pp128 tok/s",
+  "pp512 tok/s",
+  "tg b1 tok/s",
+  "tg b8 tok/s",
+  "tg b32 tok/s",
+  "llama.cpp pp512*",
+  "llama.cpp tg b1*",
+  "pp512 ratio",
+  "tg b1 ratio",
+];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) => `| ${r.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
+console.log(`\nengine bench: ${threads} threads, decode after a ${DECODE_PROMPT}-token prompt`);
+console.log(line(header));
+console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+for (const r of rows) console.log(line(r));
+console.log(
+  "* llama.cpp columns are taken from FACTS.md (2-vCPU AMD EPYC, not measured here); bf16 rows are compared with its F16.",
+);

@@ -1,0 +1,34 @@
+/**
+ * The ONE metric naming scheme of RadixServe (prefix radixserve_). Every process (router, unified,
+ * prefill and decode workers) uses these constants, every series carries a `role` label
+ * (unified | prefill | decode | router), and the Grafana dashboards use exactly these names.
+ */
+export const METRIC_PREFIX = "radixserve_";
+
+export const METRIC_NAMES = Object.freeze({
+  numRequestsRunning: "radixserve_num_requests_running",
+  numRequestsQueued: "radixserve_num_requests_queued",
+  kvBlocksUsed: "radixserve_kv_blocks_used",
+  kvBlocksFree: "radixserve_kv_blocks_free",
+  kvBlocksCached: "radixserve_kv_blocks_cached",
+  cacheHitRate: "radixserve_cache_hit_rate",
+  promptTokensTotal: "radixserve_prompt_tokens_total",
+  generationTokensTotal: "radixserve_generation_tokens_total",
+  cachedTokensTotal: "radixserve_cached_tokens_total",
+  preemptionsTotal: "radixserve_preemptions_total",
+  timeToFirstTokenSeconds: "radixserve_time_to_first_token_seconds",
+  interTokenLatencySeconds: "radixserve_inter_token_latency_seconds",
+  e2eRequestLatencySeconds: "radixserve_e2e_request_latency_seconds",
+  requestsTotal: "radixserve_requests_total",
+});
+
+export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
+
+export type ProcessRole = "unified" | "prefill" | "decode" | "router";
+
+/** Histogram buckets (seconds). TTFT spans queueing + prefill; ITL is one decode step. */
+export const BUCKETS = Object.freeze({
+  timeToFirstToken: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  interTokenLatency: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5],
+  e2eRequestLatency: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300],
+});

@@ -1,0 +1,38 @@
+// Original file: protos/radixserve/worker/v1/worker.proto
+
+import type { SamplingParams as _radixserve_worker_v1_SamplingParams, SamplingParams__Output as _radixserve_worker_v1_SamplingParams__Output } from '../../../radixserve/worker/v1/SamplingParams.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface GenerateRequest {
+  /**
+   * unique per request; a 64-bit-safe string, never parsed as a number
+   */
+  'requestId'?: (string);
+  'inputIds'?: (number)[];
+  'sampling'?: (_radixserve_worker_v1_SamplingParams | null);
+  /**
+   * higher runs first among queued requests; FCFS within a priority
+   */
+  'priority'?: (number);
+  /**
+   * 0 = no deadline; past it the request is aborted
+   */
+  'deadlineUnixMs'?: (number | string | Long);
+}
+
+export interface GenerateRequest__Output {
+  /**
+   * unique per request; a 64-bit-safe string, never parsed as a number
+   */
+  'requestId': (string);
+  'inputIds': (number)[];
+  'sampling': (_radixserve_worker_v1_SamplingParams__Output | null);
+  /**
+   * higher runs first among queued requests; FCFS within a priority
+   */
+  'priority': (number);
+  /**
+   * 0 = no deadline; past it the request is aborted
+   */
+  'deadlineUnixMs': (string);
+}

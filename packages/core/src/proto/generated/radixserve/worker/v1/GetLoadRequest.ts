@@ -1,0 +1,8 @@
+// Original file: protos/radixserve/worker/v1/worker.proto
+
+
+export interface GetLoadRequest {
+}
+
+export interface GetLoadRequest__Output {
+}

@@ -1,0 +1,165 @@
+/**
+ * WorkerService handlers over a Scheduler (unified mode). Streams one GenerateResponse per token,
+ * then `finished` or `error`. Every way a call can end frees the request's blocks: the stream's
+ * cancellation (client gone) aborts it, a deadline timer aborts it, errors end it.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import {
+  type GenerateRequest__Output,
+  type GenerateResponse,
+  type GetModelInfoResponse,
+  getLogger,
+  RadixServeError,
+  type RequestEvent,
+  type Scheduler,
+  type ServingMetrics,
+  type WorkerServiceHandlers,
+} from "@radixserve/core";
+import { toRequestParams } from "./request-convert.js";
+
+const log = getLogger("worker");
+
+export interface ServiceContext {
+  scheduler: Scheduler;
+  metrics: ServingMetrics;
+  modelInfo: GetModelInfoResponse;
+  disaggMode: string;
+  /** "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" */
+  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  /** Generation tokens/s over a recent window. */
+  tokensPerSecond: () => number;
+}
+
+const FINISH = {
+  stop: "FINISH_REASON_STOP",
+  length: "FINISH_REASON_LENGTH",
+  abort: "FINISH_REASON_ABORT",
+} as const;
+
+export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers {
+  return {
+    Generate(call: grpc.ServerWritableStream<GenerateRequest__Output, GenerateResponse>) {
+      handleGenerate(ctx, call);
+    },
+    Abort(call, callback) {
+      const found = ctx.scheduler.abort(call.request.requestId, { kind: "explicit" });
+      callback(null, { found });
+    },
+    Health(_call, callback) {
+      callback(null, { status: ctx.status(), disaggMode: ctx.disaggMode });
+    },
+    GetLoad(_call, callback) {
+      const s = ctx.scheduler.stats();
+      callback(null, {
+        runningRequests: s.running,
+        queuedRequests: s.queued,
+        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
+        kvBlocksTotal: s.kvBlocksTotal,
+        kvBlocksCached: s.kvBlocksCached,
+        cacheHitRate: s.cacheHitRate,
+        generationTokensPerS: ctx.tokensPerSecond(),
+      });
+    },
+    FlushCache(_call, callback) {
+      callback(null, { blocksFreed: ctx.scheduler.flushCache() });
+    },
+    GetModelInfo(_call, callback) {
+      callback(null, ctx.modelInfo);
+    },
+  };
+}
+
+function handleGenerate(
+  ctx: ServiceContext,
+  call: grpc.ServerWritableStream<GenerateRequest__Output, GenerateResponse>,
+) {
+  const req = call.request;
+  const requestId = req.requestId;
+  const arrived = performance.now();
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let lastTokenAt = 0;
+
+  const end = (): void => {
+    if (closed) return;
+    closed = true;
+    if (timer) clearTimeout(timer);
+    ctx.metrics.e2e.observe((performance.now() - arrived) / 1000);
+    call.end();
+  };
+  const fail = (error: RadixServeError): void => {
+    if (closed) return;
+    ctx.metrics.recordFinished("error");
+    log.debug({ requestId, code: error.code, msg: error.message }, "request failed");
+    call.write({ requestId, error: error.toWorkerError() });
+    end();
+  };
+
+  const params = toRequestParams(req);
+  if (params instanceof RadixServeError) {
+    fail(params);
+    return;
+  }
+  const deadline = Number(req.deadlineUnixMs);
+  if (deadline > 0) {
+    const ms = deadline - Date.now();
+    if (ms <= 0) {
+      fail(new RadixServeError("deadline_exceeded", `request ${requestId} arrived after its deadline`));
+      return;
+    }
+    timer = setTimeout(() => ctx.scheduler.abort(requestId, { kind: "deadline" }), ms);
+  }
+
+  const sink = (ev: RequestEvent): void => {
+    if (closed) return;
+    switch (ev.type) {
+      case "token": {
+        const now = performance.now();
+        if (lastTokenAt === 0) ctx.metrics.ttft.observe((now - arrived) / 1000);
+        else ctx.metrics.itl.observe((now - lastTokenAt) / 1000);
+        lastTokenAt = now;
+        call.write({
+          requestId,
+          token: {
+            tokenId: ev.tokenId,
+            logprob: ev.logprob
+              ? {
+                  logprob: ev.logprob.logprob,
+                  top: ev.logprob.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })),
+                }
+              : null,
+          },
+        });
+        return;
+      }
+      case "finished":
+        if (lastTokenAt === 0 && ev.usage.completionTokens > 0)
+          ctx.metrics.ttft.observe((performance.now() - arrived) / 1000);
+        ctx.metrics.recordFinished(ev.reason, ev.usage);
+        log.debug({ requestId, reason: ev.reason, usage: ev.usage }, "request finished");
+        call.write({
+          requestId,
+          finished: { reason: FINISH[ev.reason], usage: ev.usage, matchedStopTokenId: ev.matchedStopTokenId },
+        });
+        end();
+        return;
+      case "error":
+        fail(ev.error);
+        return;
+    }
+  };
+
+  const r = ctx.scheduler.submit(params, sink);
+  if (!r.ok) {
+    fail(r.error);
+    return;
+  }
+  call.on("cancelled", () => {
+    if (closed) return;
+    closed = true;
+    if (timer) clearTimeout(timer);
+    ctx.scheduler.abort(requestId, { kind: "client" });
+    ctx.metrics.recordFinished("abort");
+    log.debug({ requestId }, "client cancelled: request aborted");
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * The engine's error catalog: every error the package throws carries one of these stable codes.
+ * `httpStatus` / `grpcCode` say what a server should answer when such an error reaches a client.
+ */
+export const ENGINE_ERRORS = {
+  /** A model file is missing, unreadable, corrupt or inconsistent with config.json. */
+  model_invalid: { httpStatus: 500, grpcCode: 9 /* FAILED_PRECONDITION */ },
+  /** config.json names an architecture or option the engine does not implement. */
+  model_unsupported: { httpStatus: 500, grpcCode: 12 /* UNIMPLEMENTED */ },
+  /** Options given to loadEngine are out of range. */
+  options_invalid: { httpStatus: 500, grpcCode: 3 /* INVALID_ARGUMENT */ },
+  /** A step / block call got bad arguments (block ids, positions, tokens...). */
+  input_invalid: { httpStatus: 400, grpcCode: 3 /* INVALID_ARGUMENT */ },
+  /** The engine was used after free(). */
+  engine_freed: { httpStatus: 503, grpcCode: 9 /* FAILED_PRECONDITION */ },
+  /** The native side failed (allocation, mmap, a check inside C++). */
+  native_failure: { httpStatus: 500, grpcCode: 13 /* INTERNAL */ },
+} as const;
+
+export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
+
+export class EngineError extends Error {
+  readonly code: EngineErrorCode;
+  readonly httpStatus: number;
+  readonly grpcCode: number;
+
+  constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EngineError";
+    this.code = code;
+    this.httpStatus = ENGINE_ERRORS[code].httpStatus;
+    this.grpcCode = ENGINE_ERRORS[code].grpcCode;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Loads the compiled addon and types its surface. The addon lives at build/Release (node-gyp);
+ * RADIXSERVE_ENGINE_ADDON points at another build (e.g. the AddressSanitizer one).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { EngineError } from "./errors.js";
+import type { TensorDescriptor } from "./weight-plan.js";
+
+export type NativeHandle = { readonly __brand: "radixserve-engine" };
+
+export interface NativeConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  ropeScalingType: "" | "llama3";
+  ropeFactor: number;
+  ropeLowFreqFactor: number;
+  ropeHighFreqFactor: number;
+  ropeOriginalMaxPosition: number;
+}
+
+export interface NativeCreateOptions {
+  config: NativeConfig;
+  tensors: TensorDescriptor[];
+  kvDtype: "f32" | "f16" | "bf16";
+  numBlocks: number;
+  blockSize: number;
+  threads: number;
+  simd: string;
+  tpRank: number;
+  tpSize: number;
+}
+
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  seed: number;
+  logprobs: number;
+}
+
+export interface NativeStepSeq {
+  tokens: Int32Array;
+  startPos: number;
+  blockTable: Int32Array;
+  sample: boolean;
+  sampling: NativeSampling;
+  promptTokens?: Int32Array;
+  outputTokens?: Int32Array;
+  /** 0 none, 1 last row, 2 all rows. */
+  logitsMode: 0 | 1 | 2;
+}
+
+export interface NativeStepOut {
+  token: number;
+  logprob: number;
+  topTokens?: Int32Array;
+  topLogprobs?: Float32Array;
+  logits?: Float32Array;
+}
+
+export interface NativeAddon {
+  createEngine(opts: NativeCreateOptions): Promise<NativeHandle>;
+  engineInfo(h: NativeHandle): {
+    simd: string;
+    bytesPerBlock: number;
+    numBlocks: number;
+    weightBytes: number;
+    threads: number;
+  };
+  engineStep(h: NativeHandle, seqs: NativeStepSeq[]): Promise<(NativeStepOut | null)[]>;
+  engineExport(h: NativeHandle, blocks: Int32Array): Promise<Buffer>;
+  engineImport(h: NativeHandle, blocks: Int32Array, data: Uint8Array): Promise<void>;
+  engineCopy(h: NativeHandle, src: Int32Array, dst: Int32Array): Promise<void>;
+  engineFree(h: NativeHandle): void;
+  sliceWeight(opts: {
+    name: string;
+    dtype: "f32" | "f16" | "bf16";
+    shape: number[];
+    split: number;
+    tpRank: number;
+    tpSize: number;
+    bytes: Uint8Array;
+  }): { rows: number; cols: number; bytes: Buffer };
+}
+
+let addon: NativeAddon | null = null;
+
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  const path =
+    process.env.RADIXSERVE_ENGINE_ADDON ||
+    fileURLToPath(new URL("../build/Release/radixserve_engine.node", import.meta.url));
+  if (!existsSync(path))
+    throw new EngineError(
+      "native_failure",
+      `native engine addon not found at ${path}: run 'npm run build' (node scripts/build-native.mjs)`,
+    );
+  addon = createRequire(import.meta.url)(path) as NativeAddon;
+  return addon;
+}

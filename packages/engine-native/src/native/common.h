@@ -1,0 +1,129 @@
+// Shared plain-C++ definitions of the engine: dtypes, half-precision conversions and the check macro.
+// Nothing here includes napi.h: the engine is plain C++ and the binding translates its exceptions.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+enum rs_dtype {
+    RS_DTYPE_F32 = 0,
+    RS_DTYPE_F16 = 1,
+    RS_DTYPE_BF16 = 2,
+};
+
+inline size_t rs_dtype_size(rs_dtype t) { return t == RS_DTYPE_F32 ? 4 : 2; }
+inline const char *rs_dtype_name(rs_dtype t) {
+    return t == RS_DTYPE_F32 ? "f32" : t == RS_DTYPE_F16 ? "f16" : "bf16";
+}
+
+// The engine never exits or aborts on bad input: every failed check throws, the binding turns the
+// exception into a rejected Promise. The message carries the source location so a report can be traced.
+class rs_error : public std::runtime_error {
+public:
+    explicit rs_error(const std::string &msg) : std::runtime_error(msg) {}
+};
+
+[[noreturn]] inline void rs_fail(const char *file, int line, const std::string &msg) {
+    const char *base = std::strrchr(file, '/');
+    throw rs_error(msg + " [engine-native " + (base ? base + 1 : file) + ":" + std::to_string(line) + "]");
+}
+
+#define RS_CHECK(cond, msg)                       \
+    do {                                          \
+        if (!(cond)) rs_fail(__FILE__, __LINE__, (msg)); \
+    } while (0)
+
+inline float rs_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// Round-to-nearest-even, NaN kept quiet (what torch does when it casts to bfloat16).
+inline uint16_t rs_f32_to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+inline float rs_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+    uint32_t u;
+    if (exp == 0) {
+        if (mant == 0) {
+            u = sign;
+        } else {  // subnormal: normalise
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400u) == 0) {
+                mant <<= 1;
+                exp--;
+            }
+            mant &= 0x3ffu;
+            u = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (mant << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+inline uint16_t rs_f32_to_f16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    const uint32_t sign = (u >> 16) & 0x8000u;
+    const uint32_t abs = u & 0x7fffffffu;
+    if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);  // NaN
+    if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // overflow (rounds to inf) or inf
+    if (abs < 0x38800000u) {                                    // subnormal or zero in f16
+        if (abs < 0x33000000u) return (uint16_t)sign;
+        const uint32_t e = abs >> 23;
+        const uint32_t m = (abs & 0x7fffffu) | 0x800000u;
+        const uint32_t shift = 126 - e;  // value / 2^-24 = m * 2^(e - 126)
+        uint32_t r = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1);
+        const uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1u))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = ((abs - 0x38000000u) >> 13);
+    const uint32_t rem = abs & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++;
+    return (uint16_t)(sign | r);
+}
+
+// Reads element i of a row stored in any supported dtype as f32 (plain-loop helper).
+inline float rs_load_f32(const void *data, rs_dtype t, size_t i) {
+    switch (t) {
+        case RS_DTYPE_F32:
+            return ((const float *)data)[i];
+        case RS_DTYPE_F16:
+            return rs_f16_to_f32(((const uint16_t *)data)[i]);
+        default:
+            return rs_bf16_to_f32(((const uint16_t *)data)[i]);
+    }
+}
+
+inline void rs_store_f32(void *data, rs_dtype t, size_t i, float v) {
+    switch (t) {
+        case RS_DTYPE_F32:
+            ((float *)data)[i] = v;
+            break;
+        case RS_DTYPE_F16:
+            ((uint16_t *)data)[i] = rs_f32_to_f16(v);
+            break;
+        default:
+            ((uint16_t *)data)[i] = rs_f32_to_bf16(v);
+            break;
+    }
+}

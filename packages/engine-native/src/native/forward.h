@@ -1,0 +1,33 @@
+// One batched forward step over a mixed batch of prefill chunks and decode tokens.
+#pragma once
+
+#include <vector>
+
+#include "kernels.h"
+#include "kv-pool.h"
+#include "model.h"
+#include "thread-pool.h"
+
+// One sequence's share of the step (already validated by TypeScript; re-checked cheaply here).
+struct rs_batch_seq {
+    const int32_t *tokens = nullptr;  // [n_tokens]
+    int n_tokens = 0;
+    int start_pos = 0;
+    const int32_t *block_table = nullptr;  // [n_blocks]
+    int n_blocks = 0;
+};
+
+// Scratch buffers reused across steps (grown, never shrunk).
+struct rs_forward_scratch {
+    std::vector<float> x, xn, q, k, v, att, gate, up;  // see the shape comments in forward.cc
+    std::vector<float> rope_cos, rope_sin;
+    std::vector<float> scores;  // [n_threads][max_position]
+    std::vector<float> kv_row;  // [n_threads][2][head_dim], f16/bf16 KV widened to f32
+    std::vector<float> xf;
+};
+
+// Runs the step. `logit_rows` lists the flat token indices (in batch order) that need logits;
+// `logits` receives [logit_rows.size(), vocab] raw logits.
+void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern, rs_thread_pool *pool,
+                rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch, const std::vector<int> &logit_rows,
+                std::vector<float> &logits);

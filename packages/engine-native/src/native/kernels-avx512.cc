@@ -1,0 +1,174 @@
+// AVX-512 kernels. Compiled for AVX-512 with a target pragma (not -march=native), so the binary
+// still loads on CPUs without it; kernels.cc only hands these out when the CPU supports them.
+// All headers are included before the pragma so no shared inline code is built with AVX-512.
+#include <immintrin.h>
+
+#include "kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+// GCC 12's own AVX-512 headers trip these (their "undefined" pass-through operands).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// Loads 16 weights starting at element k of a row and widens them to f32 in registers
+// (bf16: shift left 16; f16: vcvtph2ps), so f16/bf16 weights are never expanded in memory.
+template <int DT>
+inline __m512 load_w(const uint8_t *row, int k) {
+    if (DT == RS_DTYPE_F32) return _mm512_loadu_ps((const float *)row + k);
+    const __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k));
+    if (DT == RS_DTYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+template <int DT>
+inline __m512 load_w_mask(const uint8_t *row, int k, __mmask16 m) {
+    if (DT == RS_DTYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+    if (DT == RS_DTYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Register-blocked micro-kernel: NR weight rows x NT tokens of accumulators over the k dimension.
+// Each weight vector is loaded once and used NT times; each token vector is used NR times.
+template <int DT, int NR, int NT>
+void tile(const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim, const float *bias, float *y,
+          int ldy, bool accumulate) {
+    __m512 acc[NR][NT];
+    for (int i = 0; i < NR; i++)
+        for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
+    const int k_vec = k_dim & ~15;
+    for (int k = 0; k < k_vec; k += 16) {
+        __m512 xv[NT];
+        for (int j = 0; j < NT; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * ldx + k);
+        for (int i = 0; i < NR; i++) {
+            const __m512 wv = load_w<DT>(w + i * w_stride, k);
+            for (int j = 0; j < NT; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+        }
+    }
+    if (k_vec < k_dim) {
+        const __mmask16 m = (__mmask16)((1u << (k_dim - k_vec)) - 1);
+        __m512 xv[NT];
+        for (int j = 0; j < NT; j++) xv[j] = _mm512_maskz_loadu_ps(m, x + (size_t)j * ldx + k_vec);
+        for (int i = 0; i < NR; i++) {
+            const __m512 wv = load_w_mask<DT>(w + i * w_stride, k_vec, m);
+            for (int j = 0; j < NT; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < NR; i++) {
+        const float b = bias ? bias[i] : 0.0f;
+        for (int j = 0; j < NT; j++) {
+            float *out = y + (size_t)j * ldy + i;
+            const float s = _mm512_reduce_add_ps(acc[i][j]) + b;
+            *out = accumulate ? *out + s : s;
+        }
+    }
+}
+
+template <int DT, int NR>
+void tile_tokens(int nt, const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim, const float *bias,
+                 float *y, int ldy, bool accumulate) {
+    switch (nt) {
+        case 1:
+            tile<DT, NR, 1>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            break;
+        case 2:
+            tile<DT, NR, 2>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            break;
+        case 3:
+            tile<DT, NR, 3>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            break;
+        default:
+            tile<DT, NR, 4>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            break;
+    }
+}
+
+// Tokens are processed in chunks small enough that the chunk's activations stay in L2 while every
+// 4-row weight block of this thread's range streams past them once.
+const int k_token_chunk = 64;
+
+template <int DT>
+void matmul_dt(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias, float *y,
+               int ldy, bool accumulate) {
+    const int k_dim = (int)w.cols;
+    const size_t w_stride = (size_t)k_dim * (DT == RS_DTYPE_F32 ? 4 : 2);
+    const uint8_t *base = (const uint8_t *)w.data;
+    if (n_tokens == 1) {  // GEMV: 8 rows at a time for more independent accumulators
+        int r = r0;
+        for (; r + 8 <= r1; r += 8)
+            tile<DT, 8, 1>(x, ldx, base + r * w_stride, w_stride, k_dim, bias ? bias + r : nullptr, y + r, ldy,
+                           accumulate);
+        for (; r < r1; r++)
+            tile<DT, 1, 1>(x, ldx, base + r * w_stride, w_stride, k_dim, bias ? bias + r : nullptr, y + r, ldy,
+                           accumulate);
+        return;
+    }
+    for (int t0 = 0; t0 < n_tokens; t0 += k_token_chunk) {
+        const int t1 = t0 + k_token_chunk < n_tokens ? t0 + k_token_chunk : n_tokens;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            for (int t = t0; t < t1; t += 4) {
+                const int nt = t1 - t < 4 ? t1 - t : 4;
+                tile_tokens<DT, 4>(nt, x + (size_t)t * ldx, ldx, base + r * w_stride, w_stride, k_dim,
+                                   bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate);
+            }
+        }
+        for (; r < r1; r++) {
+            for (int t = t0; t < t1; t += 4) {
+                const int nt = t1 - t < 4 ? t1 - t : 4;
+                tile_tokens<DT, 1>(nt, x + (size_t)t * ldx, ldx, base + r * w_stride, w_stride, k_dim,
+                                   bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate);
+            }
+        }
+    }
+}
+
+void matmul_avx512(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias,
+                   float *y, int ldy, bool accumulate) {
+    switch (w.dtype) {
+        case RS_DTYPE_F32:
+            matmul_dt<RS_DTYPE_F32>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_F16:
+            matmul_dt<RS_DTYPE_F16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        default:
+            matmul_dt<RS_DTYPE_BF16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+    }
+}
+
+float dot_avx512(const float *a, const float *b, int n) {
+    __m512 acc0 = _mm512_setzero_ps();
+    __m512 acc1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    }
+    for (; i < n; i += 16) {
+        const int left = n - i;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+void axpy_avx512(float a, const float *x, float *y, int n) {
+    const __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        const int left = n - i;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        const __m512 yv = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, yv);
+    }
+}
+
+}  // namespace
+
+#pragma GCC pop_options
+
+const rs_kernels_i rs_kernels_avx512 = {"avx512", matmul_avx512, dot_avx512, axpy_avx512};

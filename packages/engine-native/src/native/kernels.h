@@ -1,0 +1,28 @@
+// The compute kernels behind the forward pass, as a small vtable (ggml-backend style).
+// kernels-ref.cc holds the plain-loop versions: they are the scalar fallback and the test reference
+// for the SIMD versions (kernels-avx2.cc, kernels-avx512.cc), which are picked at load time.
+#pragma once
+
+#include <string>
+
+#include "weights.h"
+
+struct rs_kernels_i {
+    const char *name;  // "reference", "avx2" or "avx512"
+    // y[t * ldy + r] = (accumulate ? y[t * ldy + r] : 0) + bias[r] + sum_k x[t * ldx + k] * W[r, k]
+    // for output rows r in [r0, r1) and tokens t in [0, n_tokens). W is f32, f16 or bf16 [rows, K];
+    // bias may be null. Threads call it on disjoint row ranges.
+    void (*matmul)(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias,
+                   float *y, int ldy, bool accumulate);
+    float (*dot)(const float *a, const float *b, int n);
+    // y[i] += a * x[i]
+    void (*axpy)(float a, const float *x, float *y, int n);
+};
+
+extern const rs_kernels_i rs_kernels_ref;
+extern const rs_kernels_i rs_kernels_avx2;
+extern const rs_kernels_i rs_kernels_avx512;
+
+// "auto" picks the best the CPU supports; "avx512", "avx2" or "reference" (= scalar) force one and
+// throw when the CPU lacks it.
+const rs_kernels_i &rs_kernels_select(const std::string &want);

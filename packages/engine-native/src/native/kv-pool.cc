@@ -1,0 +1,72 @@
+#include "kv-pool.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <string>
+
+size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads, int head_dim) {
+    return (size_t)n_layers * 2 * n_kv_heads * block_size * head_dim * rs_dtype_size(dtype);
+}
+
+rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int n_layers, int n_kv_heads,
+                            int head_dim) {
+    RS_CHECK(num_blocks > 0 && block_size > 0, "KV pool needs at least one block of at least one slot");
+    auto *pool = new rs_kv_pool();
+    pool->dtype = dtype;
+    pool->num_blocks = num_blocks;
+    pool->block_size = block_size;
+    pool->n_layers = n_layers;
+    pool->n_kv_heads = n_kv_heads;
+    pool->head_dim = head_dim;
+    pool->bytes_per_block = rs_kv_pool_bytes_per_block(dtype, block_size, n_layers, n_kv_heads, head_dim);
+    pool->bytes = pool->bytes_per_block * (size_t)num_blocks;
+    // An anonymous mapping: zero pages are committed only when a block is first written, so a pool
+    // sized for the worst case costs memory only as it fills.
+    void *p = mmap(nullptr, pool->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        const int err = errno;
+        delete pool;
+        RS_CHECK(false, "cannot allocate the KV pool (" + std::to_string(num_blocks) +
+                            " blocks): " + std::strerror(err) + "; lower kvCacheBlocks or memFractionStatic");
+    }
+    pool->data = (uint8_t *)p;
+    return pool;
+}
+
+void rs_kv_pool_free(rs_kv_pool *pool) {
+    if (!pool) return;
+    if (pool->data) munmap(pool->data, pool->bytes);
+    delete pool;
+}
+
+static void check_block(const rs_kv_pool *pool, int32_t b) {
+    RS_CHECK(b >= 0 && b < pool->num_blocks,
+             "block id " + std::to_string(b) + " out of range 0.." + std::to_string(pool->num_blocks - 1));
+}
+
+void rs_kv_pool_export(const rs_kv_pool *pool, const int32_t *blocks, int n, uint8_t *out) {
+    for (int i = 0; i < n; i++) check_block(pool, blocks[i]);
+    for (int i = 0; i < n; i++)
+        std::memcpy(out + (size_t)i * pool->bytes_per_block, pool->data + (size_t)blocks[i] * pool->bytes_per_block,
+                    pool->bytes_per_block);
+}
+
+void rs_kv_pool_import(rs_kv_pool *pool, const int32_t *blocks, int n, const uint8_t *in) {
+    for (int i = 0; i < n; i++) check_block(pool, blocks[i]);
+    for (int i = 0; i < n; i++)
+        std::memcpy(pool->data + (size_t)blocks[i] * pool->bytes_per_block, in + (size_t)i * pool->bytes_per_block,
+                    pool->bytes_per_block);
+}
+
+void rs_kv_pool_copy(rs_kv_pool *pool, const int32_t *src, const int32_t *dst, int n) {
+    for (int i = 0; i < n; i++) {
+        check_block(pool, src[i]);
+        check_block(pool, dst[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (src[i] == dst[i]) continue;
+        std::memcpy(pool->data + (size_t)dst[i] * pool->bytes_per_block,
+                    pool->data + (size_t)src[i] * pool->bytes_per_block, pool->bytes_per_block);
+    }
+}

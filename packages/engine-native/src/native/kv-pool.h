@@ -1,0 +1,39 @@
+// The paged KV pool: one allocation of num_blocks blocks with layout
+//   [block][layer][k|v][kv_head][slot (block_size)][head_dim]
+// so one block is contiguous (export/import/copy = one memcpy per block) and attention reads a
+// contiguous [slot][head_dim] slab per (block, layer, kv_head).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common.h"
+
+struct rs_kv_pool {
+    rs_dtype dtype = RS_DTYPE_F32;
+    int num_blocks = 0;
+    int block_size = 0;
+    int n_layers = 0;
+    int n_kv_heads = 0;  // this rank's KV heads
+    int head_dim = 0;
+    size_t bytes_per_block = 0;
+    uint8_t *data = nullptr;
+    size_t bytes = 0;
+};
+
+rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int n_layers, int n_kv_heads,
+                            int head_dim);
+void rs_kv_pool_free(rs_kv_pool *pool);
+
+size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads, int head_dim);
+
+// Start of the [block_size][head_dim] slab of K (kv = 0) or V (kv = 1) for one block, layer, KV head.
+inline uint8_t *rs_kv_pool_slab(const rs_kv_pool *pool, int block, int layer, int kv, int kv_head) {
+    const size_t slab = (size_t)pool->block_size * pool->head_dim * rs_dtype_size(pool->dtype);
+    const size_t index = (((size_t)layer * 2 + kv) * pool->n_kv_heads + kv_head);
+    return pool->data + (size_t)block * pool->bytes_per_block + index * slab;
+}
+
+void rs_kv_pool_export(const rs_kv_pool *pool, const int32_t *blocks, int n, uint8_t *out);
+void rs_kv_pool_import(rs_kv_pool *pool, const int32_t *blocks, int n, const uint8_t *in);
+void rs_kv_pool_copy(rs_kv_pool *pool, const int32_t *src, const int32_t *dst, int n);

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+import { makeModelCli, setLogLevel } from "@radixserve/core";
+import { runWorkerCli } from "@radixserve/decode-worker";
+/**
+ * `radixserve`: the one command line of RadixServe.
+ *   start       router + one unified worker on loopback (the launcher)
+ *   router      the OpenAI gateway alone, in front of --worker-urls
+ *   worker      a worker alone (argv is forwarded to the worker's own CLI)
+ *   make-model  write a generated Hugging Face model directory
+ * Bad input prints one line and exits non-zero.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { launch } from "./launcher/launcher.js";
+import { ROUTER_READY_PREFIX, startRouter } from "./router-main.js";
+
+function intFlag(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${value}"`);
+    return n;
+  };
+}
+
+function workerUrls(value: string): string[] {
+  const urls = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (urls.length === 0) throw new InvalidArgumentError("--worker-urls needs at least one host:port");
+  for (const u of urls) {
+    const m = /^(.+):(\d+)$/.exec(u);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw new InvalidArgumentError(`--worker-urls: "${u}" is not host:port`);
+  }
+  return urls;
+}
+
+function fatal(msg: string): never {
+  process.stderr.write(`radixserve: ${msg}\n`);
+  process.exit(2);
+}
+
+interface RouterFlags {
+  workerUrls: string[];
+  host: string;
+  port: number;
+  apiKey?: string;
+  maxRequestBytes?: number;
+  maxPendingRequests?: number;
+  tokenizerPath?: string;
+  logLevel?: string;
+}
+
+function build(): Command {
+  const program = new Command("radixserve")
+    .description("RadixServe: an OpenAI-compatible LLM server with prefix caching")
+    .showHelpAfterError(false)
+    .configureOutput({
+      outputError: (str, write) => write(`radixserve: ${str.split("\n")[0]!.replace(/^error: /, "")}\n`),
+    })
+    // Set before the subcommands are added so they inherit it: errors exit 2 in main().
+    .exitOverride();
+
+  program
+    .command("start")
+    .description("start the router and one unified worker on loopback; other flags go to the worker")
+    .option("--model-path <dir>", "Hugging Face model directory (default: the generated tiny model)")
+    .option("--host <host>", "HTTP host of the router", "127.0.0.1")
+    .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
+    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--max-request-bytes <n>",
+      "largest request body (413 beyond)",
+      intFlag("--max-request-bytes", 1, 2 ** 31),
+    )
+    .option(
+      "--max-pending-requests <n>",
+      "router-wide limit of requests in flight (429 beyond)",
+      intFlag("--max-pending-requests", 0, 1e9),
+    )
+    .option(
+      "--cache-dir <dir>",
+      "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
+    )
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (o, cmd: Command) => {
+      const routerArgs: string[] = [];
+      if (o.maxRequestBytes !== undefined) routerArgs.push("--max-request-bytes", String(o.maxRequestBytes));
+      if (o.maxPendingRequests !== undefined)
+        routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
+      const workerArgs = [...cmd.args];
+      if (o.modelPath === undefined && workerArgs.includes("--model-path"))
+        fatal("--model-path needs a value");
+      const code = await launch({
+        modelPath: o.modelPath,
+        host: o.host,
+        port: o.port,
+        apiKey: o.apiKey,
+        routerArgs,
+        workerArgs,
+        cacheDir: o.cacheDir,
+      });
+      process.exit(code);
+    });
+
+  program
+    .command("router")
+    .description("run the OpenAI gateway in front of running workers")
+    .requiredOption("--worker-urls <list>", "comma-separated host:port of worker gRPC servers", workerUrls)
+    .option("--host <host>", "HTTP host", "127.0.0.1")
+    .option("--port <port>", "HTTP port (0 = any free port)", intFlag("--port", 0, 65535), 30000)
+    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--max-request-bytes <n>",
+      "largest request body (413 beyond)",
+      intFlag("--max-request-bytes", 1, 2 ** 31),
+    )
+    .option(
+      "--max-pending-requests <n>",
+      "limit of requests in flight (429 beyond); 0 = none",
+      intFlag("--max-pending-requests", 0, 1e9),
+    )
+    .option("--tokenizer-path <dir>", "tokenizer directory (default: the model path the worker reports)")
+    .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .action(async (o: RouterFlags) => {
+      if (o.logLevel) setLogLevel(o.logLevel);
+      const router = await startRouter(o);
+      process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
+      const stop = () => {
+        void router.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+
+  program
+    .command("make-model")
+    .description("write a generated Hugging Face model directory (seeded random weights, real tokenizer)")
+    .requiredOption("--out <dir>", "output directory")
+    .option("--preset <name>", "tiny | small | tiny-gqa | tiny-qwen2", "tiny")
+    .option("--dtype <dtype>", "f32 | bf16 | f16", "f32")
+    .option("--seed <n>", "weight seed")
+    .option("--shards <n>", "number of safetensors files")
+    .action(async (o) => {
+      const dir = await makeModelCli(o);
+      process.stdout.write(`${dir}\n`);
+    });
+
+  program
+    .command("worker")
+    .description("run a worker (flags: see `radixserve worker --help`)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments();
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  // The worker parses its own flags: hand it everything after "worker", untouched.
+  if (argv[2] === "worker") {
+    process.exit(await runWorkerCli(argv.slice(3)));
+  }
+  try {
+    await build().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    throw err;
+  }
+}
+
+main(process.argv).catch((err: unknown) => fatal(err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,227 @@
+/**
+ * Runs one choice of one request on a worker: picks the least loaded worker, streams Generate,
+ * turns token ids into text (incremental detokenizer + stop-string matcher) and yields deltas,
+ * then one `end` event with the finish reason and usage.
+ *
+ * Contract with the worker (protos/radixserve/worker/v1/worker.proto): the stream is token events
+ * then exactly one `finished` or `error`. Stop tokens (EOS unless ignore_eos, and stop_token_ids)
+ * end generation on the worker; the gateway never renders them as text (OpenAI excludes them).
+ * A stop *string* is found here: the gateway then asks the worker to Abort and reads on until the
+ * worker's `finished`, so usage (cached tokens included) still comes from the worker.
+ *
+ * Every exit path (finish, worker error, client gone, consumer stopped iterating) releases the
+ * worker lease exactly once and cancels the gRPC call, which aborts the request on the worker.
+ */
+import { randomUUID } from "node:crypto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
+import type { WorkerLease, WorkerPool } from "../workers/worker-pool.js";
+import type { TextCodec } from "./text-codec.js";
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface UsageCounts {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}
+
+export interface TopToken {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+/** One generated token as reported to the client (only built when logprobs were asked). */
+export interface TokenInfo {
+  id: number;
+  text: string;
+  logprob: number;
+  top: TopToken[];
+}
+
+export type ChoiceEvent =
+  | { kind: "delta"; text: string; tokens: TokenInfo[] }
+  | { kind: "end"; finishReason: FinishReason; usage: UsageCounts };
+
+export interface ChoiceSpec {
+  modelId: string;
+  inputIds: number[];
+  maxNewTokens: number;
+  /** Sampling as sent to the worker, without maxNewTokens/stop ids/logprobs (filled here). */
+  sampling: Omit<SamplingParams, "maxNewTokens" | "stopTokenIds" | "ignoreEos" | "logprobs" | "hasLogprobs">;
+  stops: readonly string[];
+  stopTokenIds: readonly number[];
+  ignoreEos: boolean;
+  /** Top alternatives per token for logprobs; null = no logprobs. */
+  logprobs: number | null;
+}
+
+export interface ChoiceDeps {
+  pool: WorkerPool;
+  codec: TextCodec;
+  /** Called when the first token of this choice arrives (TTFT metric). */
+  onFirstToken?: () => void;
+  /** Called for every later token (inter-token latency metric). */
+  onToken?: () => void;
+}
+
+/** How long to wait for the worker's `finished` after asking it to abort for a stop string. */
+const ABORT_GRACE_MS = 2000;
+const ABORT_RPC_TIMEOUT_MS = 1000;
+
+function finishReasonOf(reason: string): FinishReason {
+  if (reason === "FINISH_REASON_LENGTH") return "length";
+  if (reason === "FINISH_REASON_ABORT") return "abort";
+  return "stop";
+}
+
+function isGrpcError(err: unknown): err is Error & { code: number; details?: string } {
+  return err instanceof Error && "code" in err && typeof err.code === "number";
+}
+
+function workerFailure(err: unknown, address: string): RadixServeError {
+  if (err instanceof RadixServeError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (isGrpcError(err) && err.code === GrpcStatus.RESOURCE_EXHAUSTED)
+    return new RadixServeError("queue_full", `Worker ${address} is at capacity: ${detail}`, { cause: err });
+  if (isGrpcError(err) && (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED))
+    return new RadixServeError("no_worker", `Worker ${address} became unavailable: ${detail}`, {
+      cause: err,
+    });
+  return new RadixServeError("internal", `Worker ${address} failed the request: ${detail}`, { cause: err });
+}
+
+/** Picks a worker, or throws the pool's error (queue_full / no_worker). */
+function lease(pool: WorkerPool, modelId: string): WorkerLease {
+  const pick = pool.pick(modelId);
+  if (!pick.ok) throw pick.error;
+  return pick.value;
+}
+
+/**
+ * Yields the choice's events. `signal` aborts it (client disconnected): the call is cancelled and
+ * the generator ends with finish reason "abort". Worker errors are thrown as RadixServeError.
+ * A worker that is unreachable before its first event is retried once on another worker.
+ */
+export async function* runChoice(
+  deps: ChoiceDeps,
+  spec: ChoiceSpec,
+  signal: AbortSignal,
+): AsyncGenerator<ChoiceEvent, void, undefined> {
+  const { pool, codec } = deps;
+  const requestId = randomUUID();
+  const eos = spec.ignoreEos ? [] : codec.eosTokenIds;
+  const silentIds = new Set<number>([...eos, ...spec.stopTokenIds]);
+  const decoder = codec.createDecoder(spec.inputIds);
+  const matcher = codec.createStopMatcher(spec.stops);
+
+  let received = 0; // token events seen (from the worker that is answering)
+  let stoppedByString = false;
+  let abortTimer: NodeJS.Timeout | null = null;
+
+  for (let attempt = 0; ; attempt++) {
+    const held = lease(pool, spec.modelId);
+    const call = held.worker.generate({
+      requestId,
+      inputIds: spec.inputIds,
+      sampling: {
+        ...spec.sampling,
+        maxNewTokens: spec.maxNewTokens,
+        stopTokenIds: [...spec.stopTokenIds],
+        ignoreEos: spec.ignoreEos,
+        hasLogprobs: spec.logprobs !== null,
+        logprobs: spec.logprobs ?? -1,
+      },
+      priority: 0,
+      deadlineUnixMs: 0,
+    });
+    const onAbort = () => call.cancel();
+    if (signal.aborted) call.cancel();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    let sawEvent = false;
+    try {
+      for await (const ev of call as AsyncIterable<GenerateResponse__Output>) {
+        sawEvent = true;
+        if (ev.event === "token" && ev.token) {
+          if (stoppedByString) continue;
+          received++;
+          if (received === 1) deps.onFirstToken?.();
+          else deps.onToken?.();
+          const id = ev.token.tokenId;
+          const infos: TokenInfo[] = [];
+          if (spec.logprobs !== null && ev.token.logprob) {
+            infos.push({
+              id,
+              text: codec.tokenText(id),
+              logprob: ev.token.logprob.logprob,
+              top: ev.token.logprob.top.map((t) => ({
+                id: t.tokenId,
+                text: codec.tokenText(t.tokenId),
+                logprob: t.logprob,
+              })),
+            });
+          }
+          let text = "";
+          if (!silentIds.has(id)) {
+            const m = matcher.push(decoder.push(id));
+            text = m.text;
+            if (m.stopped) {
+              stoppedByString = true;
+              // Ask the worker to stop; keep reading for its `finished` (usage), with a deadline.
+              held.worker.abort(requestId, ABORT_RPC_TIMEOUT_MS).catch(() => call.cancel());
+              abortTimer = setTimeout(() => call.cancel(), ABORT_GRACE_MS);
+            }
+          }
+          if (text !== "" || infos.length > 0) yield { kind: "delta", text, tokens: infos };
+        } else if (ev.event === "finished" && ev.finished) {
+          if (!stoppedByString) {
+            const tail = matcher.push(decoder.flush());
+            const rest = tail.stopped ? tail.text : tail.text + matcher.flush();
+            if (tail.stopped) stoppedByString = true;
+            if (rest !== "") yield { kind: "delta", text: rest, tokens: [] };
+          }
+          const u = ev.finished.usage;
+          const reason = stoppedByString ? "stop" : finishReasonOf(ev.finished.reason);
+          yield {
+            kind: "end",
+            finishReason: signal.aborted ? "abort" : reason,
+            usage: {
+              promptTokens: u?.promptTokens || spec.inputIds.length,
+              // The worker counts the stop token it does not send; after a stop string we count.
+              completionTokens: stoppedByString ? received : (u?.completionTokens ?? received),
+              cachedTokens: u?.cachedTokens ?? 0,
+            },
+          };
+          return;
+        } else if (ev.event === "error" && ev.error) {
+          throw RadixServeError.fromWorkerError(ev.error);
+        }
+      }
+      // The stream ended without `finished`: a worker bug or a cut connection.
+      throw new RadixServeError(
+        "internal",
+        `Worker ${held.worker.address} ended the stream without a result.`,
+      );
+    } catch (err) {
+      const cancelled = isGrpcError(err) && err.code === GrpcStatus.CANCELLED;
+      if (cancelled && (signal.aborted || stoppedByString)) {
+        yield {
+          kind: "end",
+          finishReason: signal.aborted ? "abort" : "stop",
+          usage: { promptTokens: spec.inputIds.length, completionTokens: received, cachedTokens: 0 },
+        };
+        return;
+      }
+      const failure = workerFailure(err, held.worker.address);
+      if (failure.code === "no_worker") pool.markFailed(held.worker, failure.message);
+      if (!sawEvent && attempt === 0 && failure.code === "no_worker" && !signal.aborted) continue;
+      throw failure;
+    } finally {
+      if (abortTimer) clearTimeout(abortTimer);
+      signal.removeEventListener("abort", onAbort);
+      call.cancel();
+      held.release();
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Runs a request plan's choices on the workers and answers: one JSON body, or an SSE stream in
+ * OpenAI's exact shape (chat: a role delta first; content deltas; a finish chunk per choice; an
+ * optional usage chunk with `choices: []`; then `data: [DONE]`).
+ *
+ * Streaming waits for every choice's first event before sending headers, so a failure before the
+ * first token (no worker, queue full, a worker-side validation error) is still a plain HTTP error
+ * with the right status. After headers, a failure is sent as an SSE `data: {"error": ...}` event.
+ * The client closing the connection aborts every choice (the gRPC calls are cancelled).
+ */
+import type { FastifyReply } from "fastify";
+import {
+  type ChoiceDeps,
+  type ChoiceEvent,
+  runChoice,
+  type TokenInfo,
+  type UsageCounts,
+} from "./choice-runner.js";
+import { toHttpError } from "./error-body.js";
+import { mergeTagged } from "./merge.js";
+import {
+  type ChoiceResult,
+  chatLogprobs,
+  chatResponse,
+  completionLogprobs,
+  completionResponse,
+  streamChunk,
+  totalUsage,
+  usageChunk,
+} from "./openai-format.js";
+import type { RequestPlan } from "./request-plan.js";
+import type { RouterMetrics } from "./router-metrics.js";
+
+export interface ExecuteContext {
+  deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
+  metrics: RouterMetrics;
+  /** process.hrtime-based arrival time of the request, in ms. */
+  arrivalMs: number;
+}
+
+function nowMs(): number {
+  return performance.now();
+}
+
+/** Per-choice deps that feed the TTFT / inter-token histograms. */
+function choiceDeps(ctx: ExecuteContext): ChoiceDeps {
+  let last = 0;
+  return {
+    ...ctx.deps,
+    onFirstToken: () => {
+      last = nowMs();
+      ctx.metrics.serving.ttft.observe((last - ctx.arrivalMs) / 1000);
+    },
+    onToken: () => {
+      const t = nowMs();
+      ctx.metrics.serving.itl.observe((t - last) / 1000);
+      last = t;
+    },
+  };
+}
+
+/** Counts each finished choice (reason, tokens) in the serving metrics. */
+function recordFinished(ctx: ExecuteContext, ev: Extract<ChoiceEvent, { kind: "end" }>): void {
+  ctx.metrics.serving.recordFinished(ev.finishReason, ev.usage);
+}
+
+/** Watches the HTTP response: aborts when the client goes away before the answer is complete. */
+function clientGoneSignal(reply: FastifyReply): AbortController {
+  const ac = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac;
+}
+
+export async function executePlan(
+  plan: RequestPlan,
+  ctx: ExecuteContext,
+  reply: FastifyReply,
+): Promise<void> {
+  const gone = clientGoneSignal(reply);
+  if (plan.stream) return streamPlan(plan, ctx, reply, gone);
+  const results = await Promise.all(
+    plan.choices.map(async (c): Promise<ChoiceResult> => {
+      let text = "";
+      const tokens: TokenInfo[] = [];
+      for await (const ev of runChoice(choiceDeps(ctx), c.spec, gone.signal)) {
+        if (ev.kind === "delta") {
+          text += ev.text;
+          tokens.push(...ev.tokens);
+        } else {
+          recordFinished(ctx, ev);
+          return { index: c.index, promptIndex: c.promptIndex, text, tokens, ...endOf(ev) };
+        }
+      }
+      throw new Error("choice ended without an end event");
+    }),
+  ).catch((err) => {
+    gone.abort(); // stop the other choices of this request
+    throw err;
+  });
+  const body = plan.kind === "chat" ? chatResponse(plan, results) : completionResponse(plan, results);
+  await reply.code(200).send(body);
+}
+
+function endOf(ev: Extract<ChoiceEvent, { kind: "end" }>) {
+  return { finishReason: ev.finishReason, usage: ev.usage };
+}
+
+async function streamPlan(
+  plan: RequestPlan,
+  ctx: ExecuteContext,
+  reply: FastifyReply,
+  gone: AbortController,
+): Promise<void> {
+  const iters = plan.choices.map((c) => runChoice(choiceDeps(ctx), c.spec, gone.signal));
+  // Prime every choice: errors before the first token become plain HTTP errors.
+  const firsts = iters.map((it) => it.next());
+  try {
+    await Promise.all(firsts);
+  } catch (err) {
+    gone.abort();
+    for (const it of iters) void it.return(undefined).catch(() => {});
+    throw err;
+  }
+
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  const send = (obj: unknown) => {
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+  };
+  const indexOf = plan.choices.map((c) => c.index);
+  if (plan.kind === "chat") {
+    for (const index of indexOf) {
+      send(
+        streamChunk(plan, {
+          index,
+          delta: { role: "assistant", content: "" },
+          logprobs: null,
+          finish_reason: null,
+        }),
+      );
+    }
+  }
+  let clientGone = false;
+  raw.once("close", () => {
+    if (!raw.writableFinished) clientGone = true;
+  });
+  const textOffset = new Map<number, number>();
+  const ended: { promptIndex: number; usage: UsageCounts }[] = [];
+  try {
+    for await (const [i, ev] of mergeTagged(iters, firsts)) {
+      const index = indexOf[i]!;
+      if (ev.kind === "delta") {
+        if (plan.kind === "chat") {
+          send(
+            streamChunk(plan, {
+              index,
+              delta: { content: ev.text },
+              logprobs: plan.logprobs ? chatLogprobs(ev.tokens) : null,
+              finish_reason: null,
+            }),
+          );
+        } else {
+          const offset = textOffset.get(index) ?? 0;
+          send(
+            streamChunk(plan, {
+              index,
+              text: ev.text,
+              logprobs: plan.logprobs ? completionLogprobs(ev.tokens, offset) : null,
+              finish_reason: null,
+            }),
+          );
+          textOffset.set(index, offset + ev.text.length);
+        }
+      } else {
+        recordFinished(ctx, ev);
+        ended.push({ promptIndex: plan.choices[i]!.promptIndex, usage: ev.usage });
+        const last =
+          plan.kind === "chat"
+            ? { index, delta: {}, logprobs: null, finish_reason: ev.finishReason }
+            : { index, text: "", logprobs: null, finish_reason: ev.finishReason };
+        send(streamChunk(plan, last));
+      }
+    }
+    if (plan.includeUsage) send(usageChunk(plan, totalUsage(ended)));
+  } catch (err) {
+    gone.abort();
+    const e = toHttpError(err);
+    reply.log.warn({ code: e.body.error.code, status: e.status }, "stream failed after headers were sent");
+    send(e.body);
+  } finally {
+    if (!raw.destroyed) raw.end("data: [DONE]\n\n");
+    const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+    ctx.metrics.http.inc({ endpoint, status: clientGone ? "499" : "200" });
+    ctx.metrics.serving.e2e.observe((nowMs() - ctx.arrivalMs) / 1000);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Turns a validated OpenAI request body into a plan: the served model, the tokenized prompt(s),
+ * and one ChoiceSpec per choice (prompt p, sample i → choice index p*n + i). Limits that need the
+ * model (context length, vocabulary, logprobs flags) are checked here, after tokenization.
+ */
+import { randomBytes } from "node:crypto";
+import type { GetModelInfoResponse__Output } from "@radixserve/core";
+import { RadixServeError } from "@radixserve/core";
+import type { ChoiceSpec } from "./choice-runner.js";
+import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
+import type { ChatTurn, TextCodec } from "./text-codec.js";
+
+export interface PlannedChoice {
+  index: number;
+  promptIndex: number;
+  spec: ChoiceSpec;
+}
+
+export interface RequestPlan {
+  kind: "chat" | "completion";
+  id: string;
+  created: number;
+  model: string;
+  prompts: number[][];
+  choices: PlannedChoice[];
+  stream: boolean;
+  includeUsage: boolean;
+  /** Whether the response carries logprobs objects (even empty ones). */
+  logprobs: boolean;
+}
+
+/** OpenAI's default max_tokens for /v1/completions. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+function findModel(
+  models: readonly GetModelInfoResponse__Output[],
+  name: string,
+): GetModelInfoResponse__Output {
+  const found = models.find((m) => m.modelId === name);
+  if (found) return found;
+  const served = models.map((m) => m.modelId).join(", ") || "none (no worker has answered yet)";
+  throw new RadixServeError(
+    "model_not_found",
+    `The model '${name}' does not exist. Served models: ${served}.`,
+    {
+      param: "model",
+    },
+  );
+}
+
+function checkIds(ids: readonly number[], vocabSize: number, param: string): void {
+  for (const id of ids) {
+    if (id >= vocabSize)
+      throw new RadixServeError(
+        "invalid_request",
+        `Token id ${id} is out of range: the vocabulary has ${vocabSize} tokens.`,
+        { param },
+      );
+  }
+}
+
+/** The OpenAI 64-bit seed as the proto's uint64 decimal string (negative seeds wrap, as in C). */
+function seedFor(seed: number | null | undefined, i: number): string | undefined {
+  if (seed === null || seed === undefined) return undefined;
+  return BigInt.asUintN(64, BigInt(seed) + BigInt(i)).toString();
+}
+
+function maxNewTokens(
+  promptLen: number,
+  requested: number | null | undefined,
+  fallback: number,
+  ctx: number,
+  param: string,
+): number {
+  if (promptLen >= ctx) {
+    throw new RadixServeError(
+      "prompt_too_long",
+      `This model's maximum context length is ${ctx} tokens. However, your prompt has ${promptLen} tokens. ` +
+        "Please reduce the length of the prompt.",
+      { param },
+    );
+  }
+  const room = ctx - promptLen;
+  if (requested === null || requested === undefined) return Math.min(fallback, room);
+  if (promptLen + requested > ctx) {
+    throw new RadixServeError(
+      "prompt_too_long",
+      `This model's maximum context length is ${ctx} tokens. However, you requested ${promptLen + requested} ` +
+        `tokens (${promptLen} in the prompt, ${requested} in the completion). ` +
+        "Please reduce the length of the prompt or the completion.",
+      { param },
+    );
+  }
+  return requested;
+}
+
+type CommonBody = ChatCompletionBody | CompletionBody;
+
+function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
+  return {
+    // OpenAI's default temperature is 1.0; 0 is greedy.
+    temperature: body.temperature ?? 1,
+    topK: body.top_k !== null && body.top_k !== undefined && body.top_k > 0 ? body.top_k : 0,
+    topP: body.top_p ?? 1,
+    minP: body.min_p ?? 0,
+    repetitionPenalty: body.repetition_penalty ?? 1,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+    presencePenalty: body.presence_penalty ?? 0,
+  };
+}
+
+function stops(body: CommonBody): string[] {
+  if (body.stop === null || body.stop === undefined) return [];
+  const list = typeof body.stop === "string" ? [body.stop] : body.stop;
+  return list.filter((s) => s.length > 0);
+}
+
+function buildChoices(
+  body: CommonBody,
+  model: GetModelInfoResponse__Output,
+  prompts: number[][],
+  maxTokens: number[],
+  logprobs: number | null,
+): PlannedChoice[] {
+  const n = body.n ?? 1;
+  const stopTokenIds = body.stop_token_ids ?? [];
+  const out: PlannedChoice[] = [];
+  prompts.forEach((ids, p) => {
+    for (let i = 0; i < n; i++) {
+      const seed = seedFor(body.seed, i);
+      out.push({
+        index: p * n + i,
+        promptIndex: p,
+        spec: {
+          modelId: model.modelId,
+          inputIds: ids,
+          maxNewTokens: maxTokens[p]!,
+          sampling: seed === undefined ? baseSampling(body) : { ...baseSampling(body), seed },
+          stops: stops(body),
+          stopTokenIds,
+          ignoreEos: body.ignore_eos ?? false,
+          logprobs,
+        },
+      });
+    }
+  });
+  return out;
+}
+
+function header(kind: RequestPlan["kind"], model: string) {
+  const prefix = kind === "chat" ? "chatcmpl-" : "cmpl-";
+  return {
+    kind,
+    id: prefix + randomBytes(12).toString("hex"),
+    created: Math.floor(Date.now() / 1000),
+    model,
+  };
+}
+
+export function planChat(
+  body: ChatCompletionBody,
+  models: readonly GetModelInfoResponse__Output[],
+  codec: TextCodec,
+): RequestPlan {
+  const model = findModel(models, body.model);
+  if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
+    throw new RadixServeError("invalid_request", "'top_logprobs' requires 'logprobs' to be true.", {
+      param: "top_logprobs",
+    });
+  }
+  const turns: ChatTurn[] = body.messages.map((m) => ({ role: m.role, content: m.content ?? "" }));
+  let ids: number[];
+  try {
+    ids = codec.encodeChat(turns);
+  } catch (err) {
+    if (err instanceof RadixServeError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RadixServeError("invalid_request", `Cannot apply the chat template: ${why}`, {
+      param: "messages",
+      cause: err,
+    });
+  }
+  checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  const requested = body.max_completion_tokens ?? body.max_tokens;
+  const param = body.max_completion_tokens != null ? "max_completion_tokens" : "messages";
+  const max = maxNewTokens(ids.length, requested, Number.MAX_SAFE_INTEGER, model.maxContextLength, param);
+  const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : null;
+  return {
+    ...header("chat", model.modelId),
+    prompts: [ids],
+    choices: buildChoices(body, model, [ids], [max], logprobs),
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    logprobs: logprobs !== null,
+  };
+}
+
+export function planCompletion(
+  body: CompletionBody,
+  models: readonly GetModelInfoResponse__Output[],
+  codec: TextCodec,
+): RequestPlan {
+  const model = findModel(models, body.model);
+  const p = body.prompt;
+  let prompts: number[][];
+  if (typeof p === "string") prompts = [codec.encodePrompt(p)];
+  else if (p.every((x) => typeof x === "string")) prompts = (p as string[]).map((s) => codec.encodePrompt(s));
+  else if (p.every((x) => typeof x === "number")) prompts = [p as number[]];
+  else prompts = p as number[][];
+  prompts.forEach((ids, i) => {
+    if (ids.length === 0)
+      throw new RadixServeError("invalid_request", "The prompt is empty after tokenization.", {
+        param: "prompt",
+      });
+    checkIds(ids, codec.vocabSize, prompts.length > 1 ? `prompt[${i}]` : "prompt");
+  });
+  checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  const maxTokens = prompts.map((ids) =>
+    maxNewTokens(
+      ids.length,
+      body.max_tokens,
+      COMPLETIONS_DEFAULT_MAX_TOKENS,
+      model.maxContextLength,
+      "prompt",
+    ),
+  );
+  const logprobs = body.logprobs ?? null;
+  return {
+    ...header("completion", model.modelId),
+    prompts,
+    choices: buildChoices(body, model, prompts, maxTokens, logprobs),
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    logprobs: logprobs !== null,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * What the gateway needs from a tokenizer: prompts and chats to token ids (once, here), token ids
+ * back to text incrementally for streaming, and stop-string matching over that text.
+ * The implementation (./core-codec.ts) adapts @radixserve/core's tokenizer module; unit tests use
+ * a small fake. Nothing else in the gateway touches a tokenizer.
+ */
+
+export interface ChatTurn {
+  role: "system" | "developer" | "user" | "assistant";
+  content: string | { type: "text"; text: string }[];
+}
+
+/** Streaming detokenizer: push ids one at a time, get the text that became final. */
+export interface IncrementalDecoder {
+  /** Returns the new text this token completes ("" while a UTF-8 sequence is still open). */
+  push(tokenId: number): string;
+  /** Text still held back at the end of the sequence. */
+  flush(): string;
+}
+
+/** Result of feeding text to a stop matcher. */
+export interface StopMatch {
+  /** Text that is now safe to emit (never a part of a stop string). */
+  text: string;
+  /** True when a stop string matched; `text` ends right before it and later input is ignored. */
+  stopped: boolean;
+}
+
+/** Holds back text that could be the start of a stop string; cuts at the first full match. */
+export interface StopMatcher {
+  push(text: string): StopMatch;
+  /** End of stream: releases the held-back tail (no stop matched). */
+  flush(): string;
+}
+
+export interface TextCodec {
+  /** Token ids of a plain completion prompt (with BOS when the tokenizer config adds it). */
+  encodePrompt(text: string): number[];
+  /**
+   * Renders the model's chat template with the generation prompt and tokenizes it.
+   * Throws an Error whose message explains what is wrong with the conversation.
+   */
+  encodeChat(messages: ChatTurn[]): number[];
+  /** The text of one token on its own (the `token` field of logprobs). */
+  tokenText(tokenId: number): string;
+  /** A detokenizer for one choice; the prompt's last ids give the first token its spacing. */
+  createDecoder(promptIds: readonly number[]): IncrementalDecoder;
+  createStopMatcher(stops: readonly string[]): StopMatcher;
+  /** Token ids that end generation unless ignore_eos (the worker knows them too). */
+  readonly eosTokenIds: readonly number[];
+  readonly vocabSize: number;
+}

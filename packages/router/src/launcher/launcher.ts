@@ -1,0 +1,143 @@
+/**
+ * `radixserve start`: one machine, no services. Starts one unified worker and the router as
+ * separate child processes on loopback, waits until both are ready, prints the OpenAI base URL and
+ * a ready line, and supervises them: Ctrl-C / SIGTERM stops every child; a child that dies is
+ * reported (name, exit code or signal) and the launcher stops the rest and exits non-zero.
+ *
+ * With no --model-path the default tiny model is made once into the cache folder
+ * (ensureDefaultModel). Worker flags (--tp, --mem-fraction-static, --max-running-requests,
+ * --chunked-prefill-size, ...) pass through to the worker untouched.
+ */
+import { request } from "node:http";
+import { fileURLToPath } from "node:url";
+import { ensureDefaultModel } from "@radixserve/core";
+import { READY_PREFIX as WORKER_READY_PREFIX } from "@radixserve/decode-worker";
+import { ROUTER_READY_PREFIX } from "../router-main.js";
+import { type SupervisedChild as Child, describeExit, SupervisedChild } from "./child-process.js";
+
+export const LAUNCHER_READY_PREFIX = "RADIXSERVE_READY";
+
+export interface LaunchOptions {
+  modelPath?: string | undefined;
+  host: string;
+  port: number;
+  apiKey?: string | undefined;
+  /** Extra router flags (already validated by the CLI), e.g. ["--max-request-bytes", "1000"]. */
+  routerArgs: string[];
+  /** Flags forwarded to the worker as they were given. */
+  workerArgs: string[];
+  cacheDir?: string | undefined;
+  readyTimeoutMs?: number;
+}
+
+const CLI = fileURLToPath(new URL("../cli.js", import.meta.url));
+
+function say(msg: string): void {
+  process.stderr.write(`[radixserve] ${msg}\n`);
+}
+
+function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+async function waitHealthy(url: string, timeoutMs: number, child: Child): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!child.running) throw new Error(`${child.name} exited before it was healthy`);
+    if (await httpOk(url)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} was not healthy within ${timeoutMs / 1000} s`);
+}
+
+/** Runs the cluster until a signal or a child's death; resolves with the process exit code. */
+export async function launch(opts: LaunchOptions): Promise<number> {
+  const timeout = opts.readyTimeoutMs ?? 300_000;
+  const children: SupervisedChild[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all(children.map((c) => c.stop()));
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    say(`${sig}: stopping every process`);
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    let modelPath = opts.modelPath;
+    if (!modelPath) {
+      say("no --model-path: using the default tiny model (made once into the cache folder)");
+      modelPath = await ensureDefaultModel(opts.cacheDir);
+    }
+    say(`model: ${modelPath}`);
+
+    const worker = new SupervisedChild("worker", process.execPath, [
+      CLI,
+      "worker",
+      "--disagg-mode",
+      "unified",
+      "--model-path",
+      modelPath,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...opts.workerArgs,
+    ]);
+    children.push(worker);
+    const ready = JSON.parse(await worker.waitForLine(WORKER_READY_PREFIX, timeout)) as { grpcPort: number };
+    say(`worker ready on 127.0.0.1:${ready.grpcPort}`);
+
+    const routerArgs = [
+      CLI,
+      "router",
+      "--worker-urls",
+      `127.0.0.1:${ready.grpcPort}`,
+      "--host",
+      opts.host,
+      "--port",
+      String(opts.port),
+      ...(opts.apiKey ? ["--api-key", opts.apiKey] : []),
+      ...opts.routerArgs,
+    ];
+    const router = new SupervisedChild("router", process.execPath, routerArgs);
+    children.push(router);
+    const r = JSON.parse(await router.waitForLine(ROUTER_READY_PREFIX, timeout)) as { port: number };
+    const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;
+    const base = `http://${shownHost}:${r.port}`;
+    await waitHealthy(`${base}/health`, timeout, router);
+
+    process.stdout.write(`OpenAI base URL: ${base}/v1\n`);
+    const pids = { worker: worker.proc.pid, router: router.proc.pid };
+    process.stdout.write(
+      `${LAUNCHER_READY_PREFIX} ${JSON.stringify({ baseUrl: `${base}/v1`, port: r.port, pids })}\n`,
+    );
+    say("ready (Ctrl-C stops every process)");
+
+    const first = await Promise.race(children.map((c) => c.exited));
+    if (stopping) return 0;
+    say(`${first.name} exited unexpectedly (${describeExit(first)}); stopping the rest`);
+    await stopAll();
+    return 1;
+  } catch (err) {
+    if (stopping) return 0;
+    say(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll();
+    return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The router process: connects to the workers, loads the tokenizer of the model they serve,
+ * starts the HTTP gateway and prints one machine-read line on stdout when it is ready:
+ * `RADIXSERVE_ROUTER_READY {"port":N,"host":"..."}` (the launcher and the test harness wait for it).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getLogger } from "@radixserve/core";
+import type { FastifyInstance } from "fastify";
+import { CoreTextCodec } from "./gateway/core-codec.js";
+import { buildGateway } from "./gateway/server.js";
+import { WorkerPool } from "./workers/worker-pool.js";
+
+export const ROUTER_READY_PREFIX = "RADIXSERVE_ROUTER_READY";
+
+export interface RouterOptions {
+  /** `host:port` of each worker's gRPC server. */
+  workerUrls: string[];
+  host: string;
+  /** HTTP port; 0 picks a free one (reported on the READY line). */
+  port: number;
+  apiKey?: string | undefined;
+  maxRequestBytes?: number | undefined;
+  /** 0 = unlimited. */
+  maxPendingRequests?: number | undefined;
+  /** Tokenizer directory; default: the model path the first worker reports. */
+  tokenizerPath?: string | undefined;
+  /** How long to wait for a first healthy worker at start-up. Default 120 s. */
+  workerWaitMs?: number | undefined;
+  pollIntervalMs?: number | undefined;
+}
+
+export interface RunningRouter {
+  app: FastifyInstance;
+  pool: WorkerPool;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** docs/openapi.json, found by walking up from this module (src/ under tsx, dist/ when built). */
+export function loadOpenApi(): unknown {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, "docs", "openapi.json");
+    if (existsSync(candidate)) return JSON.parse(readFileSync(candidate, "utf8"));
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
+  const log = getLogger("router");
+  const pool = new WorkerPool(opts.workerUrls, {
+    maxPendingRequests: opts.maxPendingRequests,
+    pollIntervalMs: opts.pollIntervalMs,
+  });
+  pool.on("health", (address: string, healthy: boolean, reason: string | null) => {
+    if (healthy) log.info({ worker: address }, "worker healthy");
+    else log.warn({ worker: address, reason }, "worker unhealthy");
+  });
+  await pool.start();
+  try {
+    await pool.waitHealthy(opts.workerWaitMs ?? 120_000);
+    const tokenizerPath = opts.tokenizerPath ?? pool.models()[0]?.modelPath;
+    if (!tokenizerPath) throw new Error("no worker reported a model path; pass --tokenizer-path");
+    const codec = await CoreTextCodec.load(tokenizerPath);
+    const { app } = await buildGateway({
+      pool,
+      codec,
+      apiKey: opts.apiKey,
+      maxRequestBytes: opts.maxRequestBytes,
+      openapi: loadOpenApi(),
+    });
+    await app.listen({ host: opts.host, port: opts.port });
+    const addr = app.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : opts.port;
+    log.info({ host: opts.host, port, workers: opts.workerUrls }, "router listening");
+    return {
+      app,
+      pool,
+      port,
+      async close() {
+        await app.close();
+        pool.stop();
+      },
+    };
+  } catch (err) {
+    pool.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * One worker as the router sees it: a typed gRPC client (contract: protos/radixserve/worker/v1)
+ * with promise-returning unary calls that always carry a deadline, and a Generate call that is an
+ * async iterable of events plus a cancel() that aborts the request on the worker.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import {
+  createWorkerClient,
+  type GenerateRequest,
+  type GenerateResponse__Output,
+  type GetLoadResponse__Output,
+  type GetModelInfoResponse__Output,
+  type HealthResponse__Output,
+  type WorkerServiceClient,
+} from "@radixserve/core";
+
+/** A running Generate stream. Iterate it for events; cancel() is idempotent and safe after the end. */
+export interface GenerateCall extends AsyncIterable<GenerateResponse__Output> {
+  cancel(): void;
+}
+
+type Unary<Res> = (
+  arg: object,
+  options: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: Res) => void,
+) => grpc.ClientUnaryCall;
+
+export class WorkerClient {
+  readonly address: string;
+  private readonly client: WorkerServiceClient;
+
+  constructor(address: string) {
+    this.address = address;
+    // Keepalive lets the router notice a dead worker on an idle channel, not only at the next call.
+    this.client = createWorkerClient(address, {
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+    });
+  }
+
+  private unary<Res>(method: Unary<Res>, arg: object, timeoutMs: number): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, arg, { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(err);
+        else if (res === undefined) reject(new Error(`empty response from worker ${this.address}`));
+        else resolve(res);
+      });
+    });
+  }
+
+  getLoad(timeoutMs: number): Promise<GetLoadResponse__Output> {
+    return this.unary(this.client.getLoad as Unary<GetLoadResponse__Output>, {}, timeoutMs);
+  }
+
+  health(timeoutMs: number): Promise<HealthResponse__Output> {
+    return this.unary(this.client.health as Unary<HealthResponse__Output>, {}, timeoutMs);
+  }
+
+  modelInfo(timeoutMs: number): Promise<GetModelInfoResponse__Output> {
+    return this.unary(this.client.getModelInfo as Unary<GetModelInfoResponse__Output>, {}, timeoutMs);
+  }
+
+  abort(requestId: string, timeoutMs: number): Promise<boolean> {
+    return this.unary(this.client.abort as Unary<{ found: boolean }>, { requestId }, timeoutMs).then(
+      (r) => r.found,
+    );
+  }
+
+  generate(req: GenerateRequest): GenerateCall {
+    const call = this.client.generate(req);
+    let cancelled = false;
+    return {
+      cancel() {
+        if (cancelled) return;
+        cancelled = true;
+        call.cancel();
+      },
+      [Symbol.asyncIterator]() {
+        return call[Symbol.asyncIterator]() as AsyncIterator<GenerateResponse__Output>;
+      },
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

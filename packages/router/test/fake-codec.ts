@@ -1,0 +1,40 @@
+/**
+ * A byte-level TextCodec for the gateway's unit tests: token id = byte value (vocabulary 256),
+ * id 0 is EOS. The chat "template" is `role: content\n` per message plus `assistant: `.
+ */
+
+import { StopStringMatcher } from "@radixserve/core";
+import type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "../src/gateway/text-codec.js";
+
+export class FakeCodec implements TextCodec {
+  readonly eosTokenIds = [0];
+  readonly vocabSize = 256;
+
+  encodePrompt(text: string): number[] {
+    return [...Buffer.from(text, "utf8")];
+  }
+
+  encodeChat(messages: ChatTurn[]): number[] {
+    if (messages.at(-1)?.role === "assistant")
+      throw new Error("the last message must not be the assistant's");
+    const text = messages
+      .map(
+        (m) =>
+          `${m.role}: ${typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("\n")}\n`,
+      )
+      .join("");
+    return this.encodePrompt(`${text}assistant: `);
+  }
+
+  tokenText(id: number): string {
+    return String.fromCharCode(id);
+  }
+
+  createDecoder(): IncrementalDecoder {
+    return { push: (id) => String.fromCharCode(id), flush: () => "" };
+  }
+
+  createStopMatcher(stops: readonly string[]): StopMatcher {
+    return new StopStringMatcher(stops);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `radixserve start` (the launcher) as a user runs it: ready line and base URL, a request through
+ * it, SIGTERM stops every child, a crashed child is reported and stops the rest, bad flags exit
+ * non-zero with one line.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, it } from "node:test";
+import { ROOT, waitFor } from "./harness/cluster.js";
+
+const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const env = {
+  ...process.env,
+  RADIXSERVE_CACHE: process.env["RADIXSERVE_CACHE"] ?? join(ROOT, ".cache"),
+  RADIXSERVE_LOG_LEVEL: "warn",
+};
+
+interface Launched {
+  proc: ChildProcess;
+  ready: { baseUrl: string; port: number; pids: { worker: number; router: number } };
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: string | null }>;
+}
+
+async function launch(args: string[] = []): Promise<Launched> {
+  const proc = spawn(process.execPath, [CLI, "start", "--port", "0", "--kv-cache-blocks", "256", ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  proc.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    proc.once("exit", (code, signal) => r({ code, signal })),
+  );
+  const ready = await new Promise<Launched["ready"]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`launcher not ready:\n${err}`)), 120_000);
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      if (line.startsWith("RADIXSERVE_READY ")) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice("RADIXSERVE_READY ".length)));
+      }
+    });
+    void exit.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`launcher exited (${e.code ?? e.signal}) before ready:\n${err}`));
+    });
+  });
+  return { proc, ready, stderr: () => err, exit };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("launcher: radixserve start", () => {
+  it("prints the base URL, serves, and stops every child on SIGTERM", async () => {
+    const l = await launch();
+    try {
+      assert.match(l.ready.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      const models = (await (await fetch(`${l.ready.baseUrl}/models`)).json()) as { data: { id: string }[] };
+      const res = await fetch(`${l.ready.baseUrl}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: models.data[0]!.id, prompt: "Hello", max_tokens: 3, temperature: 0 }),
+      });
+      assert.equal(res.status, 200);
+      l.proc.kill("SIGTERM");
+      const e = await l.exit;
+      assert.equal(e.code, 0, l.stderr());
+      assert.ok(await waitFor(async () => !alive(l.ready.pids.worker) && !alive(l.ready.pids.router), 5000));
+    } finally {
+      l.proc.kill("SIGKILL");
+    }
+  });
+
+  it("reports a crashed worker, stops the router and exits non-zero", async () => {
+    const l = await launch();
+    try {
+      process.kill(l.ready.pids.worker, "SIGKILL");
+      const e = await l.exit;
+      assert.equal(e.code, 1);
+      assert.match(l.stderr(), /worker exited unexpectedly \(killed by SIGKILL\)/);
+      assert.ok(await waitFor(async () => !alive(l.ready.pids.router), 5000), "router stopped");
+    } finally {
+      l.proc.kill("SIGKILL");
+      for (const pid of Object.values(l.ready.pids)) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  it("bad flags exit non-zero with a one-line message", () => {
+    for (const args of [["start", "--port", "nope"], ["router"], ["make-model"], ["frobnicate"]]) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
+      assert.notEqual(r.status, 0, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /^radixserve: /);
+    }
+  });
+});
