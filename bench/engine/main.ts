@@ -6,7 +6,11 @@
 //   node --import tsx bench/engine/main.ts [--threads N] [--models tiny,small] [--dtypes f32,bf16]
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { ensureDefaultModel, type ModelDtype, type ModelPresetName } from "../../packages/core/src/model/index.js";
+import {
+  ensureDefaultModel,
+  type ModelDtype,
+  type ModelPresetName,
+} from "../../packages/core/src/model/index.js";
 import { type Engine, loadEngine } from "../../packages/engine-native/src/index.js";
 
 const { values } = parseArgs({
@@ -25,9 +29,9 @@ const DECODE_PROMPT = 128;
 // here. Its F16 numbers stand in for our bf16 (both are 2-byte weights widened in registers).
 const LLAMA_CPP: Record<string, Record<string, number | undefined>> = {
   "tiny f32": { pp512: 8860, b1: 456 },
-  "tiny bf16": { pp512: 9840, b1: 386 },
-  "small f32": { pp512: 874, b1: 74 },
-  "small bf16": { pp512: 1267, b1: 140 },
+  "tiny bf16": { pp512: 9840, b1: 444 },
+  "small f32": { pp512: 874, b1: 75 },
+  "small bf16": { pp512: 1267, b1: 147 },
 };
 
 function tokens(n: number, seed: number): Int32Array {
@@ -47,7 +51,9 @@ function check(cond: boolean, what: string): void {
 async function prefillRate(e: Engine, n: number): Promise<number> {
   const prompt = tokens(n, n);
   const table = blocksFor(0, Math.ceil(n / e.info.blockSize));
-  const [o] = await e.step([{ tokens: prompt, startPos: 0, blockTable: table, sample: true, returnLogits: "last" }]);
+  const [o] = await e.step([
+    { tokens: prompt, startPos: 0, blockTable: table, sample: true, returnLogits: "last" },
+  ]);
   check(o!.logits!.every(Number.isFinite), "prefill logits are finite");
   let best = Infinity;
   for (let rep = 0; rep < 3; rep++) {
@@ -69,7 +75,9 @@ async function decodeRate(e: Engine, batch: number, steps: number): Promise<numb
   const [d0] = await e.step([
     { tokens: Int32Array.from([p0!.token]), startPos: DECODE_PROMPT, blockTable: aloneTable, sample: true },
   ]);
-  const first = await e.step(prompts.map((p, i) => ({ tokens: p, startPos: 0, blockTable: tables[i]!, sample: true })));
+  const first = await e.step(
+    prompts.map((p, i) => ({ tokens: p, startPos: 0, blockTable: tables[i]!, sample: true })),
+  );
   check(first[0]!.token === p0!.token, "batched prefill matches the single-sequence greedy token");
   let last = first.map((o) => o!.token);
   let elapsed = 0;
@@ -84,7 +92,8 @@ async function decodeRate(e: Engine, batch: number, steps: number): Promise<numb
       })),
     );
     elapsed += performance.now() - t0;
-    if (s === 0) check(out[0]!.token === d0!.token, "batched decode matches the single-sequence greedy token");
+    if (s === 0)
+      check(out[0]!.token === d0!.token, "batched decode matches the single-sequence greedy token");
     last = out.map((o) => o!.token);
   }
   return (batch * steps * 1000) / elapsed;
@@ -98,9 +107,8 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
     const dir = await ensureDefaultModel(undefined, { preset, dtype });
     const e = await loadEngine({ modelPath: dir, threads, kvCacheBlocks: 32 * 12 + 12 });
     const label = `${preset} ${dtype}`;
-    const pp = PROMPTS.map((n) => 0 + n);
     const prefill: number[] = [];
-    for (const n of pp) prefill.push(await prefillRate(e, n));
+    for (const n of PROMPTS) prefill.push(await prefillRate(e, n));
     const decode: number[] = [];
     for (const b of BATCHES) decode.push(await decodeRate(e, b, b === 1 ? 32 : 16));
     const ref = LLAMA_CPP[label] ?? {};

@@ -72,6 +72,49 @@ describe("worker (unified, real engine, real gRPC)", () => {
     assert.equal(b.last?.finished?.usage?.cachedTokens, 16);
   });
 
+  test("stop_token_ids end the stream with FINISH_REASON_STOP without streaming the stop token", async () => {
+    const base = { inputIds: prompt(9, 4000), sampling: { ...greedy(6), ignoreEos: true } };
+    const probe = await generate(w.client, { requestId: "st0", ...base });
+    const third = probe.tokens[2]!;
+    const r = await generate(w.client, {
+      requestId: "st1",
+      ...base,
+      sampling: { ...base.sampling, stopTokenIds: [third] },
+    });
+    const firstThird = probe.tokens.indexOf(third);
+    assert.deepEqual(r.tokens, probe.tokens.slice(0, firstThird));
+    assert.equal(r.last?.finished?.reason, "FINISH_REASON_STOP");
+    assert.equal(r.last?.finished?.matchedStopTokenId, third);
+    assert.equal(r.last?.finished?.usage?.completionTokens, firstThird + 1);
+  });
+
+  test("seeded sampling is reproducible, and logprobs come with the requested top alternatives", async () => {
+    const sampling = { temperature: 1, topP: 0.95, maxNewTokens: 12, ignoreEos: true, seed: "42" };
+    const a = await generate(w.client, { requestId: "s1", inputIds: prompt(7, 6000), sampling });
+    const b = await generate(w.client, { requestId: "s2", inputIds: prompt(7, 6000), sampling });
+    assert.equal(a.tokens.length, 12);
+    assert.deepEqual(b.tokens, a.tokens);
+    const lp = await generate(w.client, {
+      requestId: "lp",
+      inputIds: prompt(7, 6000),
+      sampling: { ...greedy(4), hasLogprobs: true, logprobs: 3 },
+    });
+    const tokenEvents = lp.events.filter((e) => e.event === "token");
+    assert.equal(tokenEvents.length, 4);
+    for (const e of tokenEvents) {
+      const l = e.token!.logprob!;
+      assert.ok(l.logprob <= 0);
+      assert.equal(l.top.length, 3);
+      assert.equal(l.top[0]!.tokenId, e.token!.tokenId, "greedy picks the top alternative");
+    }
+    const none = await generate(w.client, {
+      requestId: "nolp",
+      inputIds: prompt(7, 6000),
+      sampling: greedy(2),
+    });
+    assert.equal(none.events[0]?.token?.logprob, null);
+  });
+
   test("a second request sharing a prefix reports cached_tokens and the hit-rate metric moves", async () => {
     const shared = prompt(70, 300);
     await generate(w.client, { requestId: "p1", inputIds: [...shared, 11], sampling: greedy(4) });

@@ -3,8 +3,9 @@
  * the native engine behind the `Engine` contract. Calls are serialized per engine by a promise
  * queue (the native side runs one operation at a time).
  */
-import { availableParallelism } from "node:os";
+
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
 import { type NativeAddon, type NativeHandle, nativeAddon } from "./native.js";
@@ -27,7 +28,8 @@ function memAvailable(): number | null {
 
 function optInt(v: number | undefined, def: number, what: string, min: number): number {
   if (v === undefined) return def;
-  if (!Number.isInteger(v) || v < min) throw new EngineError("options_invalid", `${what} = ${v} must be an integer >= ${min}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new EngineError("options_invalid", `${what} = ${v} must be an integer >= ${min}`);
   return v;
 }
 
@@ -106,7 +108,8 @@ class NativeEngine implements Engine {
     if (!this.handle) return this.freedError();
     try {
       checkBlockIds(blockIds, this.info.numBlocks, "importBlocks blockIds");
-      if (!(data instanceof Uint8Array)) throw new EngineError("input_invalid", "importBlocks data must be a Uint8Array");
+      if (!(data instanceof Uint8Array))
+        throw new EngineError("input_invalid", "importBlocks data must be a Uint8Array");
       const want = blockIds.length * this.info.bytesPerBlock;
       if (data.byteLength !== want)
         throw new EngineError(
@@ -164,19 +167,27 @@ function nativeConfig(c: ModelConfig) {
 
 /** Loads a Hugging Face Llama-family model directory. Rejects with an EngineError naming the problem. */
 export async function loadEngine(opts: EngineOptions): Promise<Engine> {
-  if (!opts || typeof opts.modelPath !== "string") throw new EngineError("options_invalid", "modelPath is required");
+  if (!opts || typeof opts.modelPath !== "string")
+    throw new EngineError("options_invalid", "modelPath is required");
   const config = readModelConfig(opts.modelPath);
   const tpSize = optInt(opts.tpSize, 1, "tpSize", 1);
   const tpRank = optInt(opts.tpRank, 0, "tpRank", 0);
-  if (tpRank >= tpSize) throw new EngineError("options_invalid", `tpRank ${tpRank} must be < tpSize ${tpSize}`);
+  if (tpRank >= tpSize)
+    throw new EngineError("options_invalid", `tpRank ${tpRank} must be < tpSize ${tpSize}`);
   if (tpSize > 1)
-    throw new EngineError("options_invalid", "tensor parallelism (tpSize > 1) is not implemented yet; the loader slices, the step does not all-reduce");
+    throw new EngineError(
+      "options_invalid",
+      "tensor parallelism (tpSize > 1) is not implemented yet; the loader slices, the step does not all-reduce",
+    );
   const plan = planWeights(config, readModelTensors(opts.modelPath), { rank: tpRank, size: tpSize });
   const blockSize = optInt(opts.blockSize, 16, "blockSize", 1);
   const threads = optInt(opts.threads, availableParallelism(), "threads", 1);
   const kvDtype = opts.kvCacheDtype === undefined || opts.kvCacheDtype === "auto" ? "f32" : opts.kvCacheDtype;
   if (!(kvDtype in KV_BYTES))
-    throw new EngineError("options_invalid", `kvCacheDtype '${opts.kvCacheDtype}' must be auto, f32, f16 or bf16`);
+    throw new EngineError(
+      "options_invalid",
+      `kvCacheDtype '${opts.kvCacheDtype}' must be auto, f32, f16 or bf16`,
+    );
   const kvHeads = config.numKvHeads / tpSize;
   const bytesPerBlock = config.numLayers * 2 * kvHeads * blockSize * config.headDim * KV_BYTES[kvDtype];
   const minBlocks = Math.ceil(config.maxPositionEmbeddings / blockSize);
@@ -185,7 +196,8 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     numBlocks = optInt(opts.kvCacheBlocks, 0, "kvCacheBlocks", 1);
   } else {
     const frac = opts.memFractionStatic ?? 0.5;
-    if (!(frac > 0 && frac <= 1)) throw new EngineError("options_invalid", `memFractionStatic = ${frac} must be in (0, 1]`);
+    if (!(frac > 0 && frac <= 1))
+      throw new EngineError("options_invalid", `memFractionStatic = ${frac} must be in (0, 1]`);
     const avail = memAvailable() ?? 4 * 1024 ** 3;
     numBlocks = Math.max(minBlocks, Math.floor((frac * avail - plan.weightBytes) / bytesPerBlock));
   }

@@ -7,7 +7,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "./errors.js";
 
-export const SUPPORTED_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"] as const;
+export const SUPPORTED_ARCHITECTURES = [
+  "LlamaForCausalLM",
+  "MistralForCausalLM",
+  "Qwen2ForCausalLM",
+] as const;
 
 export interface RopeScaling {
   type: "llama3";
@@ -100,9 +104,13 @@ export function readModelConfig(dir: string): ModelConfig {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new EngineError("model_invalid", `${path}: cannot read the model config (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw new EngineError(
+      "model_invalid",
+      `${path}: cannot read the model config (${(e as Error).message})`,
+      {
+        cause: e,
+      },
+    );
   }
   let c: Json;
   try {
@@ -123,7 +131,8 @@ export function readModelConfig(dir: string): ModelConfig {
   const hiddenSize = int(c, path, "hidden_size");
   const numHeads = int(c, path, "num_attention_heads");
   const numKvHeads = int(c, path, "num_key_value_heads", numHeads);
-  const headDim = c["head_dim"] === undefined || c["head_dim"] === null ? hiddenSize / numHeads : int(c, path, "head_dim");
+  const headDim =
+    c["head_dim"] === undefined || c["head_dim"] === null ? hiddenSize / numHeads : int(c, path, "head_dim");
   if (!Number.isInteger(headDim) || headDim % 2 !== 0)
     fail(path, `head_dim ${headDim} must be an even integer (hidden_size / num_attention_heads)`);
   if (numHeads % numKvHeads !== 0)

@@ -38,7 +38,9 @@ export function readSafetensorsHeader(file: string): TensorInfo[] {
   try {
     fd = openSync(file, "r");
   } catch (e) {
-    throw new EngineError("model_invalid", `${file}: cannot open weights (${(e as Error).message})`, { cause: e });
+    throw new EngineError("model_invalid", `${file}: cannot open weights (${(e as Error).message})`, {
+      cause: e,
+    });
   }
   try {
     const size = fstatSync(fd).size;
@@ -57,7 +59,8 @@ export function readSafetensorsHeader(file: string): TensorInfo[] {
     } catch (e) {
       corrupt(file, `header is not valid JSON (${(e as Error).message})`);
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) corrupt(file, "header is not an object");
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      corrupt(file, "header is not an object");
     const dataStart = 8 + n;
     const out: TensorInfo[] = [];
     for (const [name, v] of Object.entries(json)) {
@@ -82,11 +85,24 @@ export function readSafetensorsHeader(file: string): TensorInfo[] {
         corrupt(file, `tensor ${name} has invalid data_offsets ${JSON.stringify(offs)}`);
       const [begin, end] = offs as [number, number];
       const elems = (shape as number[]).reduce((a, b) => a * b, 1);
-      if ((end - begin) !== elems * dt.size)
-        corrupt(file, `tensor ${name}: ${end - begin} bytes for shape [${shape.join(", ")}] ${t.dtype as string}`);
+      if (end - begin !== elems * dt.size)
+        corrupt(
+          file,
+          `tensor ${name}: ${end - begin} bytes for shape [${shape.join(", ")}] ${t.dtype as string}`,
+        );
       if (dataStart + end > size)
-        corrupt(file, `tensor ${name} ends at byte ${dataStart + end}, past the end of the file (${size} bytes)`);
-      out.push({ name, file, dtype: dt.dtype, shape: shape as number[], offset: dataStart + begin, nbytes: end - begin });
+        corrupt(
+          file,
+          `tensor ${name} ends at byte ${dataStart + end}, past the end of the file (${size} bytes)`,
+        );
+      out.push({
+        name,
+        file,
+        dtype: dt.dtype,
+        shape: shape as number[],
+        offset: dataStart + begin,
+        nbytes: end - begin,
+      });
     }
     return out;
   } finally {
@@ -110,24 +126,33 @@ export function readModelTensors(dir: string): Map<string, TensorInfo> {
       if (typeof j.weight_map !== "object" || j.weight_map === null) throw new Error("no weight_map object");
       weightMap = j.weight_map;
     } catch (e) {
-      throw new EngineError("model_invalid", `${index}: invalid index (${(e as Error).message})`, { cause: e });
+      throw new EngineError("model_invalid", `${index}: invalid index (${(e as Error).message})`, {
+        cause: e,
+      });
     }
     expected = new Map(Object.entries(weightMap).map(([k, v]) => [k, String(v)]));
     files = [...new Set(expected.values())].map((f) => join(dir, f));
   } else {
     const single = join(dir, "model.safetensors");
     if (!existsSync(single))
-      throw new EngineError("model_invalid", `${dir}: no model.safetensors or model.safetensors.index.json found`);
+      throw new EngineError(
+        "model_invalid",
+        `${dir}: no model.safetensors or model.safetensors.index.json found`,
+      );
     files = [single];
   }
   for (const f of files) {
-    if (!existsSync(f)) throw new EngineError("model_invalid", `${f}: weight shard listed in ${index} is missing`);
+    if (!existsSync(f))
+      throw new EngineError("model_invalid", `${f}: weight shard listed in ${index} is missing`);
     for (const t of readSafetensorsHeader(f)) tensors.set(t.name, t);
   }
   if (expected) {
     for (const [name, file] of expected) {
       if (!tensors.has(name))
-        throw new EngineError("model_invalid", `${join(dir, file)}: tensor ${name} listed in ${index} is missing`);
+        throw new EngineError(
+          "model_invalid",
+          `${join(dir, file)}: tensor ${name} listed in ${index} is missing`,
+        );
     }
   }
   return tensors;

@@ -22,7 +22,13 @@ function checkInt32Array(v: unknown, what: string): Int32Array {
   return v;
 }
 
-function num(v: number | undefined, def: number, what: string, ok: (x: number) => boolean, range: string): number {
+function num(
+  v: number | undefined,
+  def: number,
+  what: string,
+  ok: (x: number) => boolean,
+  range: string,
+): number {
   if (v === undefined) return def;
   if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) bad(`${what} = ${v} is invalid: ${range}`);
   return v;
@@ -33,15 +39,33 @@ function sampling(p: SamplingParams | undefined, what: string): NativeSampling {
   const seed =
     s.seed === undefined
       ? Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)
-      : num(s.seed, 0, `${what}.seed`, (x) => Number.isSafeInteger(x) && x >= 0, "a non-negative safe integer");
+      : num(
+          s.seed,
+          0,
+          `${what}.seed`,
+          (x) => Number.isSafeInteger(x) && x >= 0,
+          "a non-negative safe integer",
+        );
   return {
     temperature: num(s.temperature, 0, `${what}.temperature`, (x) => x >= 0, "must be >= 0"),
     topK: num(s.topK, 0, `${what}.topK`, Number.isInteger, "must be an integer"),
     topP: num(s.topP, 1, `${what}.topP`, (x) => x > 0 && x <= 1, "must be in (0, 1]"),
     minP: num(s.minP, 0, `${what}.minP`, (x) => x >= 0 && x <= 1, "must be in [0, 1]"),
     repetitionPenalty: num(s.repetitionPenalty, 1, `${what}.repetitionPenalty`, (x) => x > 0, "must be > 0"),
-    frequencyPenalty: num(s.frequencyPenalty, 0, `${what}.frequencyPenalty`, (x) => Math.abs(x) <= 2, "in [-2, 2]"),
-    presencePenalty: num(s.presencePenalty, 0, `${what}.presencePenalty`, (x) => Math.abs(x) <= 2, "in [-2, 2]"),
+    frequencyPenalty: num(
+      s.frequencyPenalty,
+      0,
+      `${what}.frequencyPenalty`,
+      (x) => Math.abs(x) <= 2,
+      "in [-2, 2]",
+    ),
+    presencePenalty: num(
+      s.presencePenalty,
+      0,
+      `${what}.presencePenalty`,
+      (x) => Math.abs(x) <= 2,
+      "in [-2, 2]",
+    ),
     seed,
     logprobs: num(
       s.logprobs,
@@ -70,7 +94,8 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
     const tokens = checkInt32Array(s.tokens, `${w}.tokens`);
     if (tokens.length === 0) bad(`${w}.tokens is empty: a step runs at least one token per sequence`);
     checkTokens(tokens, lim.vocabSize, `${w}.tokens`);
-    if (!Number.isInteger(s.startPos) || s.startPos < 0) bad(`${w}.startPos = ${s.startPos} must be an integer >= 0`);
+    if (!Number.isInteger(s.startPos) || s.startPos < 0)
+      bad(`${w}.startPos = ${s.startPos} must be an integer >= 0`);
     const end = s.startPos + tokens.length;
     if (end > lim.maxPositionEmbeddings)
       bad(
@@ -79,7 +104,9 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
     const table = checkInt32Array(s.blockTable, `${w}.blockTable`);
     const need = Math.ceil(end / lim.blockSize);
     if (table.length < need)
-      bad(`${w}.blockTable has ${table.length} blocks but positions up to ${end - 1} need ${need} (blockSize ${lim.blockSize})`);
+      bad(
+        `${w}.blockTable has ${table.length} blocks but positions up to ${end - 1} need ${need} (blockSize ${lim.blockSize})`,
+      );
     for (let j = 0; j < table.length; j++) {
       const b = table[j]!;
       if (b < 0 || b >= lim.numBlocks)
@@ -94,8 +121,10 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
     }
     if (s.returnLogits !== undefined && !["none", "last", "all"].includes(s.returnLogits))
       bad(`${w}.returnLogits must be "none", "last" or "all"`);
-    const promptTokens = s.promptTokens === undefined ? undefined : checkInt32Array(s.promptTokens, `${w}.promptTokens`);
-    const outputTokens = s.outputTokens === undefined ? undefined : checkInt32Array(s.outputTokens, `${w}.outputTokens`);
+    const promptTokens =
+      s.promptTokens === undefined ? undefined : checkInt32Array(s.promptTokens, `${w}.promptTokens`);
+    const outputTokens =
+      s.outputTokens === undefined ? undefined : checkInt32Array(s.outputTokens, `${w}.outputTokens`);
     return {
       tokens,
       startPos: s.startPos,
@@ -114,7 +143,8 @@ export function checkBlockIds(ids: unknown, numBlocks: number, what: string): In
   const a = checkInt32Array(ids, what);
   for (let i = 0; i < a.length; i++) {
     const b = a[i]!;
-    if (b < 0 || b >= numBlocks) bad(`${what}[${i}] = ${b} is out of range: valid block ids are 0..${numBlocks - 1}`);
+    if (b < 0 || b >= numBlocks)
+      bad(`${what}[${i}] = ${b} is out of range: valid block ids are 0..${numBlocks - 1}`);
   }
   return a;
 }

@@ -80,7 +80,11 @@ export function planWeights(
   tensors: Map<string, TensorInfo>,
   tp: { rank: number; size: number } = { rank: 0, size: 1 },
 ): WeightPlan {
-  if (config.numHeads % tp.size !== 0 || config.numKvHeads % tp.size !== 0 || config.intermediateSize % tp.size !== 0)
+  if (
+    config.numHeads % tp.size !== 0 ||
+    config.numKvHeads % tp.size !== 0 ||
+    config.intermediateSize % tp.size !== 0
+  )
     throw new EngineError(
       "options_invalid",
       `tpSize ${tp.size} must divide num_attention_heads (${config.numHeads}), num_key_value_heads (${config.numKvHeads}) and intermediate_size (${config.intermediateSize})`,
@@ -92,7 +96,10 @@ export function planWeights(
     if (!t) {
       if (w.optional) continue;
       const files = [...new Set([...tensors.values()].map((x) => x.file))].join(", ") || config.path;
-      throw new EngineError("model_invalid", `${files}: missing tensor ${w.name} (required by ${config.path})`);
+      throw new EngineError(
+        "model_invalid",
+        `${files}: missing tensor ${w.name} (required by ${config.path})`,
+      );
     }
     if (t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i]))
       throw new EngineError(

@@ -49,7 +49,13 @@ for (const preset of ["tiny", "tiny-gqa", "tiny-qwen2"] as ModelPresetName[]) {
       ]);
       await e.step([{ tokens: b.subarray(0, 20), startPos: 0, blockTable: blocks(3, 2), sample: false }]);
       const [bAlone] = await e.step([
-        { tokens: b.subarray(20), startPos: 20, blockTable: blocks(3, 2), sample: true, returnLogits: "last" },
+        {
+          tokens: b.subarray(20),
+          startPos: 20,
+          blockTable: blocks(3, 2),
+          sample: true,
+          returnLogits: "last",
+        },
       ]);
       const [cAlone] = await e.step([
         { tokens: c, startPos: 0, blockTable: blocks(5, 3), sample: true, returnLogits: "last" },
@@ -62,8 +68,20 @@ for (const preset of ["tiny", "tiny-gqa", "tiny-qwen2"] as ModelPresetName[]) {
       ]);
       assert.equal(typeof b1!.token, "number");
       const [a2, b2, c2] = await e.step([
-        { tokens: a.subarray(24), startPos: 24, blockTable: blocks(20, 3), sample: false, returnLogits: "all" },
-        { tokens: b.subarray(20), startPos: 20, blockTable: blocks(23, 2), sample: true, returnLogits: "last" },
+        {
+          tokens: a.subarray(24),
+          startPos: 24,
+          blockTable: blocks(20, 3),
+          sample: false,
+          returnLogits: "all",
+        },
+        {
+          tokens: b.subarray(20),
+          startPos: 20,
+          blockTable: blocks(23, 2),
+          sample: true,
+          returnLogits: "last",
+        },
         { tokens: c, startPos: 0, blockTable: blocks(25, 3), sample: true, returnLogits: "last" },
       ]);
       const dA = maxAbsDiff(aAlone!.logits!.subarray(24 * V), a2!.logits!);

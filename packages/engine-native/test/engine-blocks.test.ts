@@ -32,10 +32,22 @@ describe("engine KV blocks", () => {
     await e.copyBlocks(Int32Array.from([1]), Int32Array.from([2]));
     const next = Int32Array.from([42]);
     const [a] = await e.step([
-      { tokens: next, startPos: 20, blockTable: Int32Array.from([0, 1]), sample: false, returnLogits: "last" },
+      {
+        tokens: next,
+        startPos: 20,
+        blockTable: Int32Array.from([0, 1]),
+        sample: false,
+        returnLogits: "last",
+      },
     ]);
     const [b] = await e.step([
-      { tokens: next, startPos: 20, blockTable: Int32Array.from([0, 2]), sample: false, returnLogits: "last" },
+      {
+        tokens: next,
+        startPos: 20,
+        blockTable: Int32Array.from([0, 2]),
+        sample: false,
+        returnLogits: "last",
+      },
     ]);
     assert.deepEqual(b!.logits, a!.logits);
     const ex1 = await e.exportBlocks(Int32Array.from([1]));
@@ -45,9 +57,21 @@ describe("engine KV blocks", () => {
 
   it("rejects bad block ids and wrongly sized import data", async () => {
     const e = await openEngine();
-    await assert.rejects(e.exportBlocks(Int32Array.from([0, 64])), /exportBlocks blockIds\[1\] = 64 is out of range: valid block ids are 0\.\.63/);
-    await assert.rejects(e.importBlocks(Int32Array.from([1]), new Uint8Array(10)), /importBlocks data is 10 bytes, expected/);
-    await assert.rejects(e.copyBlocks(Int32Array.from([1, 2]), Int32Array.from([3])), /copyBlocks: src has 2 ids, dst 1/);
-    await assert.rejects(e.copyBlocks(Int32Array.from([-1]), Int32Array.from([3])), /copyBlocks src\[0\] = -1 is out of range/);
+    await assert.rejects(
+      e.exportBlocks(Int32Array.from([0, 64])),
+      /exportBlocks blockIds\[1\] = 64 is out of range: valid block ids are 0\.\.63/,
+    );
+    await assert.rejects(
+      e.importBlocks(Int32Array.from([1]), new Uint8Array(10)),
+      /importBlocks data is 10 bytes, expected/,
+    );
+    await assert.rejects(
+      e.copyBlocks(Int32Array.from([1, 2]), Int32Array.from([3])),
+      /copyBlocks: src has 2 ids, dst 1/,
+    );
+    await assert.rejects(
+      e.copyBlocks(Int32Array.from([-1]), Int32Array.from([3])),
+      /copyBlocks src\[0\] = -1 is out of range/,
+    );
   });
 });

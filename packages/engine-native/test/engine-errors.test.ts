@@ -44,10 +44,16 @@ describe("engine step input errors", () => {
   it("rejects bad sampling parameters and two sequences writing one block", async () => {
     const e = await openEngine();
     const seq = { tokens: tokens(3, 1), startPos: 0, blockTable: blocks(0, 1), sample: true };
-    await assert.rejects(e.step([{ ...seq, sampling: { topP: 0 } }]), /seqs\[0\]\.sampling\.topP = 0 is invalid/);
+    await assert.rejects(
+      e.step([{ ...seq, sampling: { topP: 0 } }]),
+      /seqs\[0\]\.sampling\.topP = 0 is invalid/,
+    );
     await assert.rejects(e.step([{ ...seq, sampling: { temperature: -1 } }]), /temperature = -1 is invalid/);
     await assert.rejects(e.step([{ ...seq, sampling: { logprobs: 21 } }]), /logprobs = 21 is invalid/);
-    await assert.rejects(e.step([seq, { ...seq }]), /seqs\[1\] writes KV block 0, which seqs\[0\] also writes/);
+    await assert.rejects(
+      e.step([seq, { ...seq }]),
+      /seqs\[1\] writes KV block 0, which seqs\[0\] also writes/,
+    );
     // The engine still works after rejected calls.
     const [o] = await e.step([seq]);
     assert.ok(o!.token >= 0);
@@ -60,7 +66,10 @@ describe("engine step input errors", () => {
     const [o] = await pending;
     assert.ok(o!.token >= 0);
     const seq = { tokens: tokens(1, 1), startPos: 0, blockTable: blocks(0, 1), sample: true };
-    await assert.rejects(e.step([seq]), (err: unknown) => err instanceof EngineError && err.code === "engine_freed");
+    await assert.rejects(
+      e.step([seq]),
+      (err: unknown) => err instanceof EngineError && err.code === "engine_freed",
+    );
     await assert.rejects(e.exportBlocks(blocks(0, 1)), /engine has been freed/);
     await assert.rejects(e.importBlocks(blocks(0, 1), new Uint8Array(0)), /engine has been freed/);
     await assert.rejects(e.copyBlocks(blocks(0, 1), blocks(1, 1)), /engine has been freed/);

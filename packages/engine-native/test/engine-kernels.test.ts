@@ -16,7 +16,13 @@ async function allLogits(e: Engine, n: number): Promise<Float32Array> {
     { tokens: prompt, startPos: 0, blockTable: blocks(0, 2), sample: false, returnLogits: "all" },
   ]);
   const [dec] = await e.step([
-    { tokens: Int32Array.from([500]), startPos: n, blockTable: blocks(0, 2), sample: false, returnLogits: "last" },
+    {
+      tokens: Int32Array.from([500]),
+      startPos: n,
+      blockTable: blocks(0, 2),
+      sample: false,
+      returnLogits: "last",
+    },
   ]);
   const out = new Float32Array(pre!.logits!.length + dec!.logits!.length);
   out.set(pre!.logits!);
@@ -32,7 +38,8 @@ describe(`engine kernels vs the plain reference (${cpuModel})`, () => {
       assert.equal(ref.info.weightDtype, dtype);
       const want = await allLogits(ref, 21);
       const auto = await openEngine("tiny", dtype);
-      const levels = auto.info.simd === "avx512" ? ["avx512", "avx2"] : auto.info.simd === "avx2" ? ["avx2"] : [];
+      const levels =
+        auto.info.simd === "avx512" ? ["avx512", "avx2"] : auto.info.simd === "avx2" ? ["avx2"] : [];
       for (const simd of levels) {
         const e = await openEngine("tiny", dtype, { simd: simd as "avx2" });
         const d = maxAbsDiff(await allLogits(e, 21), want);

@@ -14,7 +14,9 @@ async function rawLogits(e: Engine, prompt: Int32Array): Promise<Float32Array> {
 
 /** Samples the next token after `prompt` with one step per seed (prefill rewritten each time). */
 async function draw(e: Engine, prompt: Int32Array, sampling: SamplingParams): Promise<number> {
-  const [o] = await e.step([{ tokens: prompt, startPos: 0, blockTable: blocks(60, 2), sample: true, sampling }]);
+  const [o] = await e.step([
+    { tokens: prompt, startPos: 0, blockTable: blocks(60, 2), sample: true, sampling },
+  ]);
   return o!.token;
 }
 
@@ -34,8 +36,20 @@ describe("engine sampling", () => {
     const batched: number[] = [];
     for (let s = 0; s < 8; s++) {
       const out = await e.step([
-        { tokens: tokens(30, 50 + s), startPos: 0, blockTable: blocks(0, 2), sample: true, sampling: { temperature: 1 } },
-        { tokens: prompt, startPos: 0, blockTable: blocks(60, 1), sample: true, sampling: { ...sampling, seed: 1000 + s } },
+        {
+          tokens: tokens(30, 50 + s),
+          startPos: 0,
+          blockTable: blocks(0, 2),
+          sample: true,
+          sampling: { temperature: 1 },
+        },
+        {
+          tokens: prompt,
+          startPos: 0,
+          blockTable: blocks(60, 1),
+          sample: true,
+          sampling: { ...sampling, seed: 1000 + s },
+        },
       ]);
       batched.push(out[1]!.token);
     }
@@ -95,7 +109,7 @@ describe("engine sampling", () => {
     const prompt = tokens(10, 11);
     const top = argmax(await rawLogits(e, prompt));
     const out = Int32Array.from([top, top, top]);
-    const t1 = await draw(e, prompt, { repetitionPenalty: 100, outputTokens: undefined } as SamplingParams);
+    const t1 = await draw(e, prompt, { repetitionPenalty: 100 });
     assert.equal(t1, top, "no penalty without history");
     const [o] = await e.step([
       {
@@ -107,7 +121,11 @@ describe("engine sampling", () => {
         outputTokens: out,
       },
     ]);
-    assert.notEqual(o!.token, top, "frequency + presence penalty 2 over 3 repeats should change the greedy pick");
+    assert.notEqual(
+      o!.token,
+      top,
+      "frequency + presence penalty 2 over 3 repeats should change the greedy pick",
+    );
     const [r] = await e.step([
       {
         tokens: prompt,
@@ -118,7 +136,11 @@ describe("engine sampling", () => {
         promptTokens: Int32Array.from([top]),
       },
     ]);
-    assert.notEqual(r!.token, top, "a huge repetition penalty on a prompt token removes it from the greedy pick");
+    assert.notEqual(
+      r!.token,
+      top,
+      "a huge repetition penalty on a prompt token removes it from the greedy pick",
+    );
   });
 
   it("logprobs are the raw log-softmax, with top-n in descending order", async () => {

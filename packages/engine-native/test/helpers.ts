@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import { makeModel, type ModelDtype, type ModelPresetName } from "../../core/src/model/index.js";
+import { type ModelDtype, type ModelPresetName, makeModel } from "../../core/src/model/index.js";
 import { type Engine, type EngineOptions, loadEngine } from "../src/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "radixserve-engine-test-"));
@@ -13,7 +13,11 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const made = new Map<string, Promise<string>>();
 
 /** A generated model directory (made once per test process). */
-export function testModel(preset: ModelPresetName = "tiny", dtype: ModelDtype = "f32", shards = 1): Promise<string> {
+export function testModel(
+  preset: ModelPresetName = "tiny",
+  dtype: ModelDtype = "f32",
+  shards = 1,
+): Promise<string> {
   const key = `${preset}-${dtype}-${shards}`;
   let p = made.get(key);
   if (!p) {
@@ -39,7 +43,12 @@ export async function openEngine(
   dtype: ModelDtype = "f32",
   opts: Partial<EngineOptions> = {},
 ): Promise<Engine> {
-  const e = await loadEngine({ modelPath: await testModel(preset, dtype), kvCacheBlocks: 64, threads: 2, ...opts });
+  const e = await loadEngine({
+    modelPath: await testModel(preset, dtype),
+    kvCacheBlocks: 64,
+    threads: 2,
+    ...opts,
+  });
   engines.push(e);
   return e;
 }
@@ -79,6 +88,8 @@ export function argmax(a: Float32Array): number {
 
 /** Runs a whole prompt as one prefill into `table` and returns the last row's logits. */
 export async function prefillLogits(e: Engine, toks: Int32Array, table: Int32Array): Promise<Float32Array> {
-  const [o] = await e.step([{ tokens: toks, startPos: 0, blockTable: table, sample: false, returnLogits: "last" }]);
+  const [o] = await e.step([
+    { tokens: toks, startPos: 0, blockTable: table, sample: false, returnLogits: "last" },
+  ]);
   return o!.logits!;
 }

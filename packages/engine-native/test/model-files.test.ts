@@ -68,10 +68,16 @@ describe("readModelConfig", () => {
       c["architectures"] = ["MistralForCausalLM"];
       c["num_key_value_heads"] = 4;
     });
-    assert.throws(() => readModelConfig(dir), /num_attention_heads 6 is not a multiple of num_key_value_heads 4/);
+    assert.throws(
+      () => readModelConfig(dir),
+      /num_attention_heads 6 is not a multiple of num_key_value_heads 4/,
+    );
     writeFileSync(join(dir, "config.json"), "{ not json");
     assert.throws(() => readModelConfig(dir), /config\.json: not valid JSON/);
-    assert.throws(() => readModelConfig(join(dir, "nope")), /nope\/config\.json: cannot read the model config/);
+    assert.throws(
+      () => readModelConfig(join(dir, "nope")),
+      /nope\/config\.json: cannot read the model config/,
+    );
   });
 });
 
@@ -80,7 +86,10 @@ describe("loadEngine model files", () => {
     const prompt = tokens(19, 4);
     const one = await load(await testModel("tiny"));
     const sharded = await load(await testModel("tiny", "f32", 3));
-    const d = maxAbsDiff(await prefillLogits(one, prompt, blocks(0, 2)), await prefillLogits(sharded, prompt, blocks(0, 2)));
+    const d = maxAbsDiff(
+      await prefillLogits(one, prompt, blocks(0, 2)),
+      await prefillLogits(sharded, prompt, blocks(0, 2)),
+    );
     one.free();
     sharded.free();
     assert.equal(d, 0);
@@ -115,14 +124,20 @@ describe("loadEngine model files", () => {
     truncateSync(file, good.length - 1000);
     await assert.rejects(load(dir), (e: unknown) => {
       assert.ok(e instanceof EngineError && e.code === "model_invalid");
-      assert.match(e.message, /model\.safetensors: corrupt safetensors file: tensor .* past the end of the file/);
+      assert.match(
+        e.message,
+        /model\.safetensors: corrupt safetensors file: tensor .* past the end of the file/,
+      );
       return true;
     });
 
     const bad = Buffer.from(good);
     bad.writeBigUInt64LE(1n << 40n, 0);
     writeFileSync(file, bad);
-    await assert.rejects(load(dir), /corrupt safetensors file: header length 1099511627776 exceeds the file size/);
+    await assert.rejects(
+      load(dir),
+      /corrupt safetensors file: header length 1099511627776 exceeds the file size/,
+    );
 
     const garbled = Buffer.from(good);
     garbled.write("!!!!", 8);
@@ -135,7 +150,10 @@ describe("loadEngine model files", () => {
 
   it("rejects options out of range", async () => {
     const dir = await testModel();
-    await assert.rejects(loadEngine({ modelPath: dir, kvCacheBlocks: 0 }), /kvCacheBlocks = 0 must be an integer >= 1/);
+    await assert.rejects(
+      loadEngine({ modelPath: dir, kvCacheBlocks: 0 }),
+      /kvCacheBlocks = 0 must be an integer >= 1/,
+    );
     await assert.rejects(loadEngine({ modelPath: dir, tpSize: 4, tpRank: 4 }), /tpRank 4 must be < tpSize 4/);
     await assert.rejects(
       loadEngine({ modelPath: dir, kvCacheBlocks: 4, simd: "sse" as "avx2" }),

@@ -57,7 +57,8 @@ rs_tensor_desc tensor_desc(const Napi::Object &t) {
     d.file = str(t, "file", "");
     d.dtype = dtype_of(t.Env(), str(t, "dtype", ""));
     Napi::Array shape = t.Get("shape").As<Napi::Array>();
-    for (uint32_t j = 0; j < shape.Length(); j++) d.shape.push_back((int64_t)shape.Get(j).As<Napi::Number>().DoubleValue());
+    for (uint32_t j = 0; j < shape.Length(); j++)
+        d.shape.push_back((int64_t)shape.Get(j).As<Napi::Number>().DoubleValue());
     d.offset = (uint64_t)num(t, "offset", 0);
     d.nbytes = (uint64_t)num(t, "nbytes", 0);
     d.split = (rs_split)(int)num(t, "split", 0);
@@ -68,22 +69,23 @@ rs_tensor_desc tensor_desc(const Napi::Object &t) {
 
 // Base for the workers: keeps the engine handle alive and turns exceptions into rejections.
 class engine_worker : public Napi::AsyncWorker {
-public:
+  public:
     engine_worker(Napi::Env env, Napi::Value handle)
         : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {
         if (handle.IsExternal()) handle_ref_ = Napi::Persistent(handle.As<Napi::Object>());
     }
     Napi::Promise promise() { return deferred_.Promise(); }
 
-protected:
+  protected:
     void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
     Napi::Promise::Deferred deferred_;
     Napi::ObjectReference handle_ref_;
 };
 
 class init_worker : public engine_worker {
-public:
-    init_worker(Napi::Env env, rs_engine_params p) : engine_worker(env, env.Undefined()), params_(std::move(p)) {}
+  public:
+    init_worker(Napi::Env env, rs_engine_params p)
+        : engine_worker(env, env.Undefined()), params_(std::move(p)) {}
     void Execute() override {
         try {
             engine_ = rs_engine_init(params_);
@@ -97,7 +99,7 @@ public:
         deferred_.Resolve(Napi::External<engine_handle>::New(Env(), h, handle_finalize));
     }
 
-private:
+  private:
     rs_engine_params params_;
     rs_engine *engine_ = nullptr;
 };
@@ -120,7 +122,8 @@ Napi::Value create_engine(const Napi::CallbackInfo &info) {
     m.rope_theta = (float)num(c, "ropeTheta", 10000);
     m.rms_norm_eps = (float)num(c, "rmsNormEps", 1e-6);
     m.tie_word_embeddings = c.Get("tieWordEmbeddings").ToBoolean();
-    m.rope_scaling = str(c, "ropeScalingType", "") == "llama3" ? RS_ROPE_SCALING_LLAMA3 : RS_ROPE_SCALING_NONE;
+    m.rope_scaling =
+        str(c, "ropeScalingType", "") == "llama3" ? RS_ROPE_SCALING_LLAMA3 : RS_ROPE_SCALING_NONE;
     m.rope_factor = (float)num(c, "ropeFactor", 1);
     m.rope_low_freq_factor = (float)num(c, "ropeLowFreqFactor", 1);
     m.rope_high_freq_factor = (float)num(c, "ropeHighFreqFactor", 4);
@@ -128,7 +131,8 @@ Napi::Value create_engine(const Napi::CallbackInfo &info) {
     m.tp_rank = (int)num(o, "tpRank", 0);
     m.tp_size = (int)num(o, "tpSize", 1);
     Napi::Array tensors = o.Get("tensors").As<Napi::Array>();
-    for (uint32_t i = 0; i < tensors.Length(); i++) p.tensors.push_back(tensor_desc(tensors.Get(i).As<Napi::Object>()));
+    for (uint32_t i = 0; i < tensors.Length(); i++)
+        p.tensors.push_back(tensor_desc(tensors.Get(i).As<Napi::Object>()));
     p.kv_dtype = dtype_of(env, str(o, "kvDtype", "f32"));
     p.num_blocks = (int)num(o, "numBlocks", 0);
     p.block_size = (int)num(o, "blockSize", 16);
@@ -153,7 +157,7 @@ Napi::Value engine_info(const Napi::CallbackInfo &info) {
 }
 
 class step_worker : public engine_worker {
-public:
+  public:
     step_worker(Napi::Env env, Napi::Value handle, rs_engine *e, std::vector<rs_step_seq> seqs)
         : engine_worker(env, handle), engine_(e), seqs_(std::move(seqs)) {}
     void Execute() override {
@@ -195,7 +199,7 @@ public:
         deferred_.Resolve(arr);
     }
 
-private:
+  private:
     rs_engine *engine_;
     std::vector<rs_step_seq> seqs_;
     std::vector<rs_step_output> out_;
@@ -239,7 +243,7 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
 
 // Export / import / copy share one worker: a small function object runs off the JS thread.
 class blocks_worker : public engine_worker {
-public:
+  public:
     blocks_worker(Napi::Env env, Napi::Value handle, std::function<void()> fn, Napi::Value result)
         : engine_worker(env, handle), fn_(std::move(fn)) {
         if (!result.IsUndefined()) result_ = Napi::Persistent(result.As<Napi::Object>());
@@ -253,7 +257,7 @@ public:
     }
     void OnOK() override { deferred_.Resolve(result_.IsEmpty() ? Env().Undefined() : result_.Value()); }
 
-private:
+  private:
     std::function<void()> fn_;
     Napi::ObjectReference result_;  // also keeps the buffer being read or written alive
 };
@@ -265,7 +269,8 @@ Napi::Value engine_export(const Napi::CallbackInfo &info) {
     const size_t len = blocks.size() * e->kv->bytes_per_block;
     Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, len);
     uint8_t *data = buf.Data();
-    auto *w = new blocks_worker(env, info[0], [e, blocks, data, len] { rs_engine_export(e, blocks, data, len); }, buf);
+    auto *w = new blocks_worker(
+        env, info[0], [e, blocks, data, len] { rs_engine_export(e, blocks, data, len); }, buf);
     Napi::Promise promise = w->promise();
     w->Queue();
     return promise;
@@ -279,7 +284,8 @@ Napi::Value engine_import(const Napi::CallbackInfo &info) {
     Napi::TypedArray arr = info[2].As<Napi::TypedArray>();
     const uint8_t *data = (const uint8_t *)arr.ArrayBuffer().Data() + arr.ByteOffset();
     const size_t len = arr.ByteLength();
-    auto *w = new blocks_worker(env, info[0], [e, blocks, data, len] { rs_engine_import(e, blocks, data, len); }, arr);
+    auto *w = new blocks_worker(
+        env, info[0], [e, blocks, data, len] { rs_engine_import(e, blocks, data, len); }, arr);
     Napi::Promise promise = w->promise();
     w->Queue();
     return promise;
@@ -290,7 +296,8 @@ Napi::Value engine_copy(const Napi::CallbackInfo &info) {
     rs_engine *e = get_handle(info[0])->engine;
     std::vector<int32_t> src = int32s(info[1], "src");
     std::vector<int32_t> dst = int32s(info[2], "dst");
-    auto *w = new blocks_worker(env, info[0], [e, src, dst] { rs_engine_copy(e, src, dst); }, env.Undefined());
+    auto *w = new blocks_worker(
+        env, info[0], [e, src, dst] { rs_engine_copy(e, src, dst); }, env.Undefined());
     Napi::Promise promise = w->promise();
     w->Queue();
     return promise;

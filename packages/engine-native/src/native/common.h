@@ -13,7 +13,9 @@ enum rs_dtype {
     RS_DTYPE_BF16 = 2,
 };
 
-inline size_t rs_dtype_size(rs_dtype t) { return t == RS_DTYPE_F32 ? 4 : 2; }
+inline size_t rs_dtype_size(rs_dtype t) {
+    return t == RS_DTYPE_F32 ? 4 : 2;
+}
 inline const char *rs_dtype_name(rs_dtype t) {
     return t == RS_DTYPE_F32 ? "f32" : t == RS_DTYPE_F16 ? "f16" : "bf16";
 }
@@ -21,7 +23,7 @@ inline const char *rs_dtype_name(rs_dtype t) {
 // The engine never exits or aborts on bad input: every failed check throws, the binding turns the
 // exception into a rejected Promise. The message carries the source location so a report can be traced.
 class rs_error : public std::runtime_error {
-public:
+  public:
     explicit rs_error(const std::string &msg) : std::runtime_error(msg) {}
 };
 
@@ -30,8 +32,8 @@ public:
     throw rs_error(msg + " [engine-native " + (base ? base + 1 : file) + ":" + std::to_string(line) + "]");
 }
 
-#define RS_CHECK(cond, msg)                       \
-    do {                                          \
+#define RS_CHECK(cond, msg)                              \
+    do {                                                 \
         if (!(cond)) rs_fail(__FILE__, __LINE__, (msg)); \
     } while (0)
 
@@ -83,7 +85,7 @@ inline uint16_t rs_f32_to_f16(float f) {
     std::memcpy(&u, &f, 4);
     const uint32_t sign = (u >> 16) & 0x8000u;
     const uint32_t abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);  // NaN
+    if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   // NaN
     if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // overflow (rounds to inf) or inf
     if (abs < 0x38800000u) {                                    // subnormal or zero in f16
         if (abs < 0x33000000u) return (uint16_t)sign;

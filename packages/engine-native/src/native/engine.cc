@@ -68,8 +68,9 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         if (s.logits_mode != RS_LOGITS_MODE_NONE) o.logits.assign(rows, rows + (size_t)n_rows * vocab);
         if (s.sample) {
             const int64_t position = (int64_t)s.start_pos + (int64_t)s.tokens.size();
-            o.sample = rs_sample(last, vocab, s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),
-                                 s.output_tokens.data(), (int)s.output_tokens.size(), position, e->sample_scratch);
+            o.sample =
+                rs_sample(last, vocab, s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),
+                          s.output_tokens.data(), (int)s.output_tokens.size(), position, e->sample_scratch);
         }
     }
     return out;
@@ -85,8 +86,8 @@ void rs_engine_import(rs_engine *e, const std::vector<int32_t> &blocks, const ui
     busy_guard guard(e);
     RS_CHECK(in_len == blocks.size() * e->kv->bytes_per_block,
              "import data is " + std::to_string(in_len) + " bytes, expected " +
-                 std::to_string(blocks.size() * e->kv->bytes_per_block) + " (" + std::to_string(blocks.size()) +
-                 " blocks)");
+                 std::to_string(blocks.size() * e->kv->bytes_per_block) + " (" +
+                 std::to_string(blocks.size()) + " blocks)");
     rs_kv_pool_import(e->kv, blocks.data(), (int)blocks.size(), in);
 }
 

@@ -58,5 +58,6 @@ void rs_engine_free(rs_engine *engine);
 
 std::vector<rs_step_output> rs_engine_step(rs_engine *engine, const std::vector<rs_step_seq> &seqs);
 void rs_engine_export(rs_engine *engine, const std::vector<int32_t> &blocks, uint8_t *out, size_t out_len);
-void rs_engine_import(rs_engine *engine, const std::vector<int32_t> &blocks, const uint8_t *in, size_t in_len);
+void rs_engine_import(rs_engine *engine, const std::vector<int32_t> &blocks, const uint8_t *in,
+                      size_t in_len);
 void rs_engine_copy(rs_engine *engine, const std::vector<int32_t> &src, const std::vector<int32_t> &dst);

@@ -42,11 +42,13 @@ static void parallel_rows(rs_thread_pool *pool, int n, F fn) {
     });
 }
 
-static const float *bias_or_null(const std::vector<float> &b) { return b.empty() ? nullptr : b.data(); }
+static const float *bias_or_null(const std::vector<float> &b) {
+    return b.empty() ? nullptr : b.data();
+}
 
 void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern, rs_thread_pool *pool,
-                rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch, const std::vector<int> &logit_rows,
-                std::vector<float> &logits) {
+                rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch,
+                const std::vector<int> &logit_rows, std::vector<float> &logits) {
     const rs_model_config &c = model.cfg;
     const int hidden = c.hidden_size;
     const int hd = c.head_dim;
@@ -83,23 +85,25 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         }
     }
     const int n_threads = pool->n_threads;
-    s.x.resize((size_t)T * hidden);                          // [T, hidden] residual stream
-    s.xn.resize((size_t)T * hidden);                         // [T, hidden] normed input of a block
-    s.q.resize((size_t)T * q_dim);                           // [T, n_heads * head_dim]
-    s.k.resize((size_t)T * kv_dim);                          // [T, n_kv_heads * head_dim]
-    s.v.resize((size_t)T * kv_dim);                          // [T, n_kv_heads * head_dim]
-    s.att.resize((size_t)T * q_dim);                         // [T, n_heads * head_dim] attention output
-    s.gate.resize((size_t)T * inter);                        // [T, inter] then SiLU(gate) * up
-    s.up.resize((size_t)T * inter);                          // [T, inter]
-    s.rope_cos.resize((size_t)T * half);                     // [T, head_dim / 2]
-    s.rope_sin.resize((size_t)T * half);                     // [T, head_dim / 2]
+    s.x.resize((size_t)T * hidden);       // [T, hidden] residual stream
+    s.xn.resize((size_t)T * hidden);      // [T, hidden] normed input of a block
+    s.q.resize((size_t)T * q_dim);        // [T, n_heads * head_dim]
+    s.k.resize((size_t)T * kv_dim);       // [T, n_kv_heads * head_dim]
+    s.v.resize((size_t)T * kv_dim);       // [T, n_kv_heads * head_dim]
+    s.att.resize((size_t)T * q_dim);      // [T, n_heads * head_dim] attention output
+    s.gate.resize((size_t)T * inter);     // [T, inter] then SiLU(gate) * up
+    s.up.resize((size_t)T * inter);       // [T, inter]
+    s.rope_cos.resize((size_t)T * half);  // [T, head_dim / 2]
+    s.rope_sin.resize((size_t)T * half);  // [T, head_dim / 2]
     s.scores.resize((size_t)n_threads * c.max_position_embeddings);  // [threads, max_pos]
-    s.kv_row.resize((size_t)n_threads * bs * hd * 2);       // [threads, 2, block_size, head_dim]
+    s.kv_row.resize((size_t)n_threads * bs * hd * 2);                // [threads, 2, block_size, head_dim]
 
     // Embedding lookup: x[t] = embed[tok[t]] widened to f32.
     for (int t = 0; t < T; t++) {
-        const uint8_t *row = (const uint8_t *)model.embed->data + (size_t)tok[t] * hidden * rs_dtype_size(model.embed->dtype);
-        for (int i = 0; i < hidden; i++) s.x[(size_t)t * hidden + i] = rs_load_f32(row, model.embed->dtype, i);
+        const uint8_t *row =
+            (const uint8_t *)model.embed->data + (size_t)tok[t] * hidden * rs_dtype_size(model.embed->dtype);
+        for (int i = 0; i < hidden; i++)
+            s.x[(size_t)t * hidden + i] = rs_load_f32(row, model.embed->dtype, i);
     }
     // Rotary angles per token, shared by every layer and head (f32 product, as transformers does).
     for (int t = 0; t < T; t++) {
@@ -118,11 +122,15 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         rs_thread_pool_run(pool, [&](int tid, int nth) {
             int r0, r1;
             rs_split_range(q_dim, nth, tid, 8, &r0, &r1);
-            if (r0 < r1) kern.matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim, false);
+            if (r0 < r1)
+                kern.matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim,
+                            false);
             rs_split_range(kv_dim, nth, tid, 8, &r0, &r1);
             if (r0 < r1) {
-                kern.matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim, false);
-                kern.matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim, false);
+                kern.matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim,
+                            false);
+                kern.matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim,
+                            false);
             }
         });
 
@@ -151,7 +159,7 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         // Work items are (token, KV head); the query heads of a GQA group share the K/V reads.
         rs_thread_pool_run(pool, [&](int tid, int nth) {
             float *scores = s.scores.data() + (size_t)tid * c.max_position_embeddings;  // [pos + 1]
-            float *kv_tmp = s.kv_row.data() + (size_t)tid * bs * hd * 2;               // [2, bs, hd]
+            float *kv_tmp = s.kv_row.data() + (size_t)tid * bs * hd * 2;                // [2, bs, hd]
             for (int item = tid; item < T * n_kv; item += nth) {
                 const int t = item / n_kv;
                 const int g = item % n_kv;
@@ -209,8 +217,10 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         // without waiting for the others.
         rmsnorm(s.xn.data(), s.x.data(), L.ffn_norm.data(), T, hidden, c.rms_norm_eps);
         parallel_rows(pool, inter, [&](int r0, int r1) {
-            kern.matmul(s.xn.data(), T, hidden, *L.w_gate, r0, r1, bias_or_null(L.b_gate), s.gate.data(), inter, false);
-            kern.matmul(s.xn.data(), T, hidden, *L.w_up, r0, r1, bias_or_null(L.b_up), s.up.data(), inter, false);
+            kern.matmul(s.xn.data(), T, hidden, *L.w_gate, r0, r1, bias_or_null(L.b_gate), s.gate.data(),
+                        inter, false);
+            kern.matmul(s.xn.data(), T, hidden, *L.w_up, r0, r1, bias_or_null(L.b_up), s.up.data(), inter,
+                        false);
             for (int t = 0; t < T; t++) {
                 float *g = s.gate.data() + (size_t)t * inter;
                 const float *u = s.up.data() + (size_t)t * inter;
@@ -218,8 +228,8 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
             }
         });
         parallel_rows(pool, hidden, [&](int r0, int r1) {
-            kern.matmul(s.gate.data(), T, inter, *L.w_down, r0, r1, bias_or_null(L.b_down), s.x.data(), hidden,
-                        true);
+            kern.matmul(s.gate.data(), T, inter, *L.w_down, r0, r1, bias_or_null(L.b_down), s.x.data(),
+                        hidden, true);
         });
     }
 
@@ -228,11 +238,12 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
     if (R == 0) return;
     s.xf.resize((size_t)R * hidden);  // [R, hidden]
     for (int r = 0; r < R; r++) {
-        rmsnorm(s.xf.data() + (size_t)r * hidden, s.x.data() + (size_t)logit_rows[r] * hidden, model.final_norm.data(),
-                1, hidden, c.rms_norm_eps);
+        rmsnorm(s.xf.data() + (size_t)r * hidden, s.x.data() + (size_t)logit_rows[r] * hidden,
+                model.final_norm.data(), 1, hidden, c.rms_norm_eps);
     }
     logits.resize((size_t)R * c.vocab_size);  // [R, vocab]
     parallel_rows(pool, c.vocab_size, [&](int r0, int r1) {
-        kern.matmul(s.xf.data(), R, hidden, *model.lm_head, r0, r1, nullptr, logits.data(), c.vocab_size, false);
+        kern.matmul(s.xf.data(), R, hidden, *model.lm_head, r0, r1, nullptr, logits.data(), c.vocab_size,
+                    false);
     });
 }

@@ -29,5 +29,5 @@ struct rs_forward_scratch {
 // Runs the step. `logit_rows` lists the flat token indices (in batch order) that need logits;
 // `logits` receives [logit_rows.size(), vocab] raw logits.
 void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern, rs_thread_pool *pool,
-                rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch, const std::vector<int> &logit_rows,
-                std::vector<float> &logits);
+                rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch,
+                const std::vector<int> &logit_rows, std::vector<float> &logits);

@@ -53,8 +53,8 @@ void tile(const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim,
 }
 
 template <int DT, int NR>
-void tile_tokens(int nt, const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim, const float *bias,
-                 float *y, int ldy, bool accumulate) {
+void tile_tokens(int nt, const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim,
+                 const float *bias, float *y, int ldy, bool accumulate) {
     switch (nt) {
         case 1:
             tile<DT, NR, 1>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
@@ -74,8 +74,8 @@ void tile_tokens(int nt, const float *x, int ldx, const uint8_t *w, size_t w_str
 const int k_token_chunk = 64;
 
 template <int DT>
-void matmul_dt(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias, float *y,
-               int ldy, bool accumulate) {
+void matmul_dt(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias,
+               float *y, int ldy, bool accumulate) {
     const int k_dim = (int)w.cols;
     const size_t w_stride = (size_t)k_dim * (DT == RS_DTYPE_F32 ? 4 : 2);
     const uint8_t *base = (const uint8_t *)w.data;

@@ -25,7 +25,8 @@ const rs_kernels_i &rs_kernels_select(const std::string &want) {
         return rs_kernels_ref;
     }
     if (want == "avx512") {
-        RS_CHECK(cpu_has_avx512(), "this CPU has no AVX-512 (F/BW/VL): use simd 'auto', 'avx2' or 'reference'");
+        RS_CHECK(cpu_has_avx512(),
+                 "this CPU has no AVX-512 (F/BW/VL): use simd 'auto', 'avx2' or 'reference'");
         return rs_kernels_avx512;
     }
     if (want == "avx2") {

@@ -12,8 +12,8 @@ struct rs_kernels_i {
     // y[t * ldy + r] = (accumulate ? y[t * ldy + r] : 0) + bias[r] + sum_k x[t * ldx + k] * W[r, k]
     // for output rows r in [r0, r1) and tokens t in [0, n_tokens). W is f32, f16 or bf16 [rows, K];
     // bias may be null. Threads call it on disjoint row ranges.
-    void (*matmul)(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias,
-                   float *y, int ldy, bool accumulate);
+    void (*matmul)(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
+                   const float *bias, float *y, int ldy, bool accumulate);
     float (*dot)(const float *a, const float *b, int n);
     // y[i] += a * x[i]
     void (*axpy)(float a, const float *x, float *y, int n);

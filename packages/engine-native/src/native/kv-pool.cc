@@ -5,7 +5,8 @@
 #include <cerrno>
 #include <string>
 
-size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads, int head_dim) {
+size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads,
+                                  int head_dim) {
     return (size_t)n_layers * 2 * n_kv_heads * block_size * head_dim * rs_dtype_size(dtype);
 }
 
@@ -48,15 +49,15 @@ static void check_block(const rs_kv_pool *pool, int32_t b) {
 void rs_kv_pool_export(const rs_kv_pool *pool, const int32_t *blocks, int n, uint8_t *out) {
     for (int i = 0; i < n; i++) check_block(pool, blocks[i]);
     for (int i = 0; i < n; i++)
-        std::memcpy(out + (size_t)i * pool->bytes_per_block, pool->data + (size_t)blocks[i] * pool->bytes_per_block,
-                    pool->bytes_per_block);
+        std::memcpy(out + (size_t)i * pool->bytes_per_block,
+                    pool->data + (size_t)blocks[i] * pool->bytes_per_block, pool->bytes_per_block);
 }
 
 void rs_kv_pool_import(rs_kv_pool *pool, const int32_t *blocks, int n, const uint8_t *in) {
     for (int i = 0; i < n; i++) check_block(pool, blocks[i]);
     for (int i = 0; i < n; i++)
-        std::memcpy(pool->data + (size_t)blocks[i] * pool->bytes_per_block, in + (size_t)i * pool->bytes_per_block,
-                    pool->bytes_per_block);
+        std::memcpy(pool->data + (size_t)blocks[i] * pool->bytes_per_block,
+                    in + (size_t)i * pool->bytes_per_block, pool->bytes_per_block);
 }
 
 void rs_kv_pool_copy(rs_kv_pool *pool, const int32_t *src, const int32_t *dst, int n) {

@@ -11,11 +11,12 @@ static std::vector<float> optional_f32(const rs_weight_store *store, const std::
     return rs_weight_to_f32(*w);
 }
 
-static const rs_weight *matrix(const rs_weight_store *store, const std::string &name, int64_t rows, int64_t cols) {
+static const rs_weight *matrix(const rs_weight_store *store, const std::string &name, int64_t rows,
+                               int64_t cols) {
     const rs_weight &w = rs_weight_store_get(store, name);
     RS_CHECK(w.rows == rows && w.cols == cols, "tensor " + name + " is [" + std::to_string(w.rows) + ", " +
-                                                   std::to_string(w.cols) + "], expected [" + std::to_string(rows) +
-                                                   ", " + std::to_string(cols) + "]");
+                                                   std::to_string(w.cols) + "], expected [" +
+                                                   std::to_string(rows) + ", " + std::to_string(cols) + "]");
     return &w;
 }
 
@@ -37,8 +38,8 @@ static std::vector<float> rope_inv_freq(const rs_model_config &c) {
             if (wavelen > low_wavelen) {
                 inv[i] = inv[i] / c.rope_factor;
             } else if (wavelen >= high_wavelen) {
-                const float smooth =
-                    (old_ctx / wavelen - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
+                const float smooth = (old_ctx / wavelen - c.rope_low_freq_factor) /
+                                     (c.rope_high_freq_factor - c.rope_low_freq_factor);
                 inv[i] = (1.0f - smooth) * inv[i] / c.rope_factor + smooth * inv[i];
             }
         }
@@ -54,7 +55,8 @@ rs_model *rs_model_init(const rs_model_config &cfg, rs_weight_store *store) {
     RS_CHECK(cfg.n_heads % cfg.tp_size == 0 && cfg.n_kv_heads % cfg.tp_size == 0 &&
                  cfg.intermediate_size % cfg.tp_size == 0,
              "heads, KV heads and intermediate size must divide by the tp size");
-    RS_CHECK(cfg.n_heads % cfg.n_kv_heads == 0, "num_attention_heads must be a multiple of num_key_value_heads");
+    RS_CHECK(cfg.n_heads % cfg.n_kv_heads == 0,
+             "num_attention_heads must be a multiple of num_key_value_heads");
     const int64_t hidden = cfg.hidden_size;
     m->n_heads = cfg.n_heads / cfg.tp_size;
     m->n_kv_heads = cfg.n_kv_heads / cfg.tp_size;

@@ -35,15 +35,15 @@ struct rs_model_config {
 };
 
 struct rs_layer {
-    const rs_weight *wq = nullptr;      // [q_dim, hidden]
-    const rs_weight *wk = nullptr;      // [kv_dim, hidden]
-    const rs_weight *wv = nullptr;      // [kv_dim, hidden]
-    const rs_weight *wo = nullptr;      // [hidden, q_dim]
-    const rs_weight *w_gate = nullptr;  // [inter, hidden]
-    const rs_weight *w_up = nullptr;    // [inter, hidden]
-    const rs_weight *w_down = nullptr;  // [hidden, inter]
-    std::vector<float> attn_norm;       // [hidden]
-    std::vector<float> ffn_norm;        // [hidden]
+    const rs_weight *wq = nullptr;                            // [q_dim, hidden]
+    const rs_weight *wk = nullptr;                            // [kv_dim, hidden]
+    const rs_weight *wv = nullptr;                            // [kv_dim, hidden]
+    const rs_weight *wo = nullptr;                            // [hidden, q_dim]
+    const rs_weight *w_gate = nullptr;                        // [inter, hidden]
+    const rs_weight *w_up = nullptr;                          // [inter, hidden]
+    const rs_weight *w_down = nullptr;                        // [hidden, inter]
+    std::vector<float> attn_norm;                             // [hidden]
+    std::vector<float> ffn_norm;                              // [hidden]
     std::vector<float> bq, bk, bv, bo, b_gate, b_up, b_down;  // empty when the model has none
 };
 

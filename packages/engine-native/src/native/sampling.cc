@@ -20,8 +20,8 @@ double rs_sample_uniform(uint64_t seed, int64_t position) {
 
 // HF (repetition, over prompt + output: divides positive logits, multiplies negative) and OpenAI
 // (frequency * count + presence, over output tokens).
-static void apply_penalties(float *l, int vocab, const rs_sampling_params &p, const int32_t *prompt, int n_prompt,
-                            const int32_t *output, int n_output) {
+static void apply_penalties(float *l, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                            int n_prompt, const int32_t *output, int n_output) {
     if (p.repetition_penalty != 1.0f) {
         std::vector<int32_t> seen;
         seen.reserve((size_t)(n_prompt + n_output));

@@ -69,8 +69,8 @@ void rs_weight_from_bytes(const rs_tensor_desc &d, const uint8_t *bytes, rs_weig
     const int64_t part = cols / d.tp_size;
     out->owned.resize((size_t)(rows * part) * es);
     for (int64_t r = 0; r < rows; r++) {
-        std::memcpy(out->owned.data() + (size_t)(r * part) * es, bytes + ((size_t)(r * cols + part * d.tp_rank)) * es,
-                    (size_t)part * es);
+        std::memcpy(out->owned.data() + (size_t)(r * part) * es,
+                    bytes + ((size_t)(r * cols + part * d.tp_rank)) * es, (size_t)part * es);
     }
     out->data = out->owned.data();
     out->rows = rows;
