@@ -97,7 +97,13 @@ describe("launcher: radixserve start", () => {
   });
 
   it("bad flags exit non-zero with a one-line message", () => {
-    for (const args of [["start", "--port", "nope"], ["router"], ["make-model"], ["frobnicate"]]) {
+    for (const args of [
+      ["start", "--port", "nope"],
+      ["router"],
+      ["make-model"],
+      ["make-model", "--out", join(ROOT, ".cache", "never"), "--preset", "huge"],
+      ["frobnicate"],
+    ]) {
       const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
       assert.notEqual(r.status, 0, args.join(" "));
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);

@@ -157,5 +157,7 @@ describe("serving: bad input gets exact errors and the cluster keeps serving", (
     assert.ok(body.usage.completion_tokens >= 1);
     const load = await cluster.workerLoad();
     assert.equal(load.runningRequests, 0);
+    const hg = await fetch(`${cluster.routerUrl}/health_generate`);
+    assert.equal(hg.status, 200);
   });
 });

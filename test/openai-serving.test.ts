@@ -152,6 +152,36 @@ describe("serving: OpenAI client against a real cluster", () => {
       b.choices.map((c) => c.message.content),
     );
     assert.equal(a.usage!.completion_tokens, 20);
+    // Choice i samples with seed + i: the two choices are different draws.
+    assert.notEqual(a.choices[0]!.message.content, a.choices[1]!.message.content);
+  });
+
+  it("n=2: the second sample reuses the first one's prompt from the prefix cache", async () => {
+    const res = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: `Unique prompt for the n=2 cache check. ${"Lorem ipsum dolor. ".repeat(20)}` }],
+      max_tokens: 4,
+      temperature: 0.7,
+      n: 2,
+    });
+    assert.equal(res.choices.length, 2);
+    const cached = res.usage!.prompt_tokens_details?.cached_tokens ?? 0;
+    assert.ok(cached >= 64, `cached_tokens=${cached} of ${res.usage!.prompt_tokens} prompt tokens`);
+  });
+
+  it("seed reproducibility: same seed same text, another seed another text", async () => {
+    const ask = (seed: number) =>
+      client.completions.create({
+        model,
+        prompt: "Random words:",
+        max_tokens: 12,
+        temperature: 1,
+        seed,
+        ignore_eos: true,
+      } as OpenAI.CompletionCreateParamsNonStreaming);
+    const [a, b, c] = [await ask(7), await ask(7), await ask(8)];
+    assert.equal(a.choices[0]!.text, b.choices[0]!.text);
+    assert.notEqual(a.choices[0]!.text, c.choices[0]!.text);
   });
 
   it("chat logprobs: one entry per token, top_logprobs sorted, greedy token is the top one", async () => {

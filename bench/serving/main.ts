@@ -39,6 +39,8 @@ const OPTIONS = {
   "base-url": { type: "string" },
   launch: { type: "boolean", default: false },
   "launch-args": { type: "string", default: "" },
+  backend: { type: "string", default: "radixserve" },
+  "tokenizer-path": { type: "string" },
   "disable-radix-cache": { type: "boolean", default: false },
   model: { type: "string" },
   "api-key": { type: "string" },
@@ -174,15 +176,27 @@ async function main(): Promise<void> {
     };
     const served = models.data[0];
     if (!served) die("the server lists no model");
-    const target: Target = { baseUrl, model: a.model ?? served.id, apiKey: a["api-key"] };
-    const reqs = buildWorkload(await tokenRange(served.root));
+    const backend = a.backend;
+    if (backend !== "radixserve" && backend !== "llama-cpp") die("--backend must be radixserve or llama-cpp");
+    const tokenizerPath = a["tokenizer-path"] ?? served.root;
+    const tokenizer = tokenizerPath ? await loadTokenizer(tokenizerPath).catch(() => null) : null;
+    if (backend === "llama-cpp" && !tokenizer)
+      die("--backend llama-cpp needs --tokenizer-path (the model's HF directory)");
+    const target: Target = {
+      baseUrl,
+      model: a.model ?? served.id,
+      apiKey: a["api-key"],
+      backend,
+      decode: (ids) => tokenizer!.decode(ids, { skipSpecialTokens: true }),
+    };
+    const reqs = buildWorkload(await tokenRange(tokenizerPath));
 
     const rate = a["request-rate"] === "inf" ? Number.POSITIVE_INFINITY : num("request-rate", 0.001);
     const maxConcurrency = a["max-concurrency"] === undefined ? reqs.length : num("max-concurrency", 1);
 
     // Validate before timing: one request must come back whole (exact token counts).
     // Its prompt shares nothing with the workload, so it does not warm the prefix cache.
-    const range = await tokenRange(served.root);
+    const range = await tokenRange(tokenizerPath);
     const probe = randomWorkload({
       numPrompts: 1,
       inputLen: 16,
@@ -207,6 +221,7 @@ async function main(): Promise<void> {
     const outputTokens = good.reduce((s, r) => s + r.completionTokens, 0);
     const cached = good.reduce((s, r) => s + r.cachedTokens, 0);
     const summary = {
+      backend,
       workload: a.workload,
       radixCache: a.launch ? !a["disable-radix-cache"] : "unknown (remote server)",
       requestRate: Number.isFinite(rate) ? rate : "inf",
@@ -219,7 +234,8 @@ async function main(): Promise<void> {
       requestThroughput: good.length / seconds,
       inputTokenThroughput: inputTokens / seconds,
       outputTokenThroughput: outputTokens / seconds,
-      cacheHitRate: inputTokens === 0 ? 0 : cached / inputTokens,
+      // llama-cpp-python reports no cached tokens: unknown there, not zero.
+      cacheHitRate: backend === "llama-cpp" ? null : inputTokens === 0 ? 0 : cached / inputTokens,
       ttftMs: dist(good.map((r) => r.ttftMs)),
       itlMs: dist(good.flatMap((r) => r.itlMs)),
       e2eMs: dist(good.map((r) => r.e2eMs)),
@@ -237,7 +253,7 @@ async function main(): Promise<void> {
       line("Request throughput (req/s):", fmt(summary.requestThroughput));
       line("Input token throughput (tok/s):", fmt(summary.inputTokenThroughput, 1));
       line("Output token throughput (tok/s):", fmt(summary.outputTokenThroughput, 1));
-      line("Cache hit rate (cached/prompt tokens):", fmt(summary.cacheHitRate, 3));
+      line("Cache hit rate (cached/prompt tokens):", fmt(summary.cacheHitRate ?? Number.NaN, 3));
       for (const [name, d] of [
         ["TTFT", summary.ttftMs],
         ["ITL", summary.itlMs],

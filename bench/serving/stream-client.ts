@@ -19,6 +19,15 @@ export interface Target {
   baseUrl: string;
   model: string;
   apiKey?: string | undefined;
+  /**
+   * "radixserve": token-id prompts, ignore_eos, usage from stream_options (exact counts).
+   * "llama-cpp": llama-cpp-python's server, which takes text prompts only, has no ignore_eos
+   * (min_tokens = max_tokens does the same) and no usage in streams: a "length" finish counts as
+   * exactly max_tokens generated, and the prompt length is our tokenizer's count.
+   */
+  backend: "radixserve" | "llama-cpp";
+  /** Turns prompt ids into text for the llama-cpp backend. */
+  decode?: (ids: number[]) => string;
 }
 
 interface Chunk {
@@ -55,15 +64,26 @@ export async function streamCompletion(
         "content-type": "application/json",
         ...(t.apiKey ? { authorization: `Bearer ${t.apiKey}` } : {}),
       },
-      body: JSON.stringify({
-        model: t.model,
-        prompt: promptIds,
-        max_tokens: outputLen,
-        temperature: 0,
-        ignore_eos: true,
-        stream: true,
-        stream_options: { include_usage: true },
-      }),
+      body: JSON.stringify(
+        t.backend === "radixserve"
+          ? {
+              model: t.model,
+              prompt: promptIds,
+              max_tokens: outputLen,
+              temperature: 0,
+              ignore_eos: true,
+              stream: true,
+              stream_options: { include_usage: true },
+            }
+          : {
+              model: t.model,
+              prompt: t.decode!(promptIds),
+              max_tokens: outputLen,
+              min_tokens: outputLen,
+              temperature: 0,
+              stream: true,
+            },
+      ),
     });
   } catch (err) {
     return fail(`fetch failed: ${(err as Error).message}`);
@@ -75,6 +95,7 @@ export async function streamCompletion(
   let last = 0;
   const itl: number[] = [];
   let usage: Chunk["usage"] = null;
+  let finish: string | null = null;
   for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += decoder.decode(bytes, { stream: true });
     for (let end = buf.indexOf("\n\n"); end >= 0; end = buf.indexOf("\n\n")) {
@@ -86,6 +107,7 @@ export async function streamCompletion(
       const chunk = JSON.parse(data) as Chunk;
       if (chunk.error) return fail(`stream error: ${chunk.error.message}`);
       if (chunk.usage) usage = chunk.usage;
+      if (chunk.choices?.[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
       if (chunk.choices?.[0]?.text) {
         const now = performance.now();
         if (ttft === 0) ttft = now - t0;
@@ -93,6 +115,11 @@ export async function streamCompletion(
         last = now;
       }
     }
+  }
+  if (!usage && t.backend === "llama-cpp") {
+    // min_tokens = max_tokens: a "length" finish means exactly outputLen tokens were generated.
+    if (finish !== "length") return fail(`finish_reason ${finish} (expected length)`);
+    usage = { prompt_tokens: promptIds.length, completion_tokens: outputLen };
   }
   if (!usage) return fail("no usage chunk");
   return {

@@ -166,10 +166,12 @@ def tokenizer_metadata(model_dir: Path, vocab_size: int) -> dict:
     """Tokens, scores and types for tokenizer.ggml.model "llama" from tokenizer.json.
 
     Our tokenizer.json is a SentencePiece-derived BPE (Mistral's vocabulary: "▁" for spaces,
-    <0xNN> byte fallback). llama.cpp's SPM tokenizer merges the adjacent pair whose merged piece
-    has the highest score; SentencePiece orders pieces by score, and HF's converted merges follow
-    the same order, so score = -id reproduces HF's merge priority (tokenizer agreement is checked
-    by tools/peer/verify_gguf.py against the tokenizer golden fixture). Ids past the tokenizer's
+    <0xNN> byte fallback). llama.cpp's SPM tokenizer repeatedly merges the adjacent pair whose
+    merged piece has the highest score; HF's BPE merges the pair of lowest rank in `merges`. So a
+    piece's score is minus the rank of the first merge that makes it. (score = -id, the
+    SentencePiece order, is not the same: HF ranks whitespace runs like "▁▁" last, and llama.cpp
+    then splits "▁▁tokens" differently.) Tokenizer agreement is checked by
+    tools/peer/verify_gguf.py against the tokenizer golden fixture. Ids past the tokenizer's
     vocabulary (a config.json vocab_size padded for alignment) become unused placeholder tokens.
     """
     tok = json.loads((model_dir / "tokenizer.json").read_text())
@@ -181,6 +183,11 @@ def tokenizer_metadata(model_dir: Path, vocab_size: int) -> dict:
     for content, t in added.items():
         vocab[content] = t["id"]
     by_id: dict[int, str] = {i: s for s, i in vocab.items()}
+    merge_rank: dict[str, int] = {}
+    for rank, merge in enumerate(model.get("merges", [])):
+        pair = merge.split(" ") if isinstance(merge, str) else merge
+        merge_rank.setdefault("".join(pair), rank)
+    no_merge = len(merge_rank) + 1_000_000  # multi-char pieces no merge makes: tried last
     if max(by_id) >= vocab_size:
         raise ConversionError(f"tokenizer has id {max(by_id)} but config.json vocab_size is {vocab_size}")
     tokens, scores, types = [], [], []
@@ -203,7 +210,7 @@ def tokenizer_metadata(model_dir: Path, vocab_size: int) -> dict:
             scores.append(0.0)
             types.append(TOKEN_BYTE)
         else:
-            scores.append(-float(i))
+            scores.append(-float(merge_rank.get(piece, no_merge + i if len(piece) > 1 else 0)))
             types.append(TOKEN_NORMAL)
     cfg_path = model_dir / "tokenizer_config.json"
     tcfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}

@@ -8,3 +8,6 @@ export * from "./model/index.js";
 export * from "./proto/index.js";
 export * from "./scheduler/index.js";
 export * from "./tokenizer/index.js";
+export * from "./transport/index.js";
+export * from "./discovery/index.js";
+export * from "./events/index.js";

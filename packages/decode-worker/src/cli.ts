@@ -7,7 +7,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setLogLevel } from "@radixserve/core";
 import { Command, InvalidArgumentError } from "commander";
-import { type DisaggMode, READY_PREFIX, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
+import {
+  type DisaggMode,
+  type KvTransportChoice,
+  READY_PREFIX,
+  WORKER_DEFAULTS,
+  type WorkerConfig,
+} from "./config.js";
 import { startWorker } from "./worker.js";
 
 function int(name: string, min: number) {
@@ -23,6 +29,14 @@ function fraction(v: string): number {
   const n = Number(v);
   if (!(n > 0 && n <= 1)) throw new InvalidArgumentError("must be a number in (0, 1]");
   return n;
+}
+
+const KV_TRANSPORTS: readonly KvTransportChoice[] = ["auto", "grpc", "shm", "tcp", "rdma"];
+
+function kvTransportChoice(v: string): KvTransportChoice {
+  if (!(KV_TRANSPORTS as readonly string[]).includes(v))
+    throw new Error(`--kv-transport must be one of ${KV_TRANSPORTS.join(", ")}, got '${v}'`);
+  return v as KvTransportChoice;
 }
 
 /** Builds the commander program (exported for tests and for the launcher's `worker` subcommand). */
@@ -81,6 +95,43 @@ export function buildWorkerCommand(): Command {
     .option("--served-model-name <name>", "model id reported to clients (default: the directory name)")
     .option("--log-level <level>", "trace | debug | info | warn | error", WORKER_DEFAULTS.logLevel)
     .option("--disable-radix-cache", "no prefix reuse", false)
+    .option(
+      "--kv-transport <name>",
+      "KV transfer data plane: auto (shm on one host, else grpc) | grpc | shm | tcp | rdma",
+      WORKER_DEFAULTS.kvTransport,
+    )
+    .option("--disable-shm-transport", "with --kv-transport auto: never use shared memory", false)
+    .option(
+      "--disagg-prefill-threshold <tokens>",
+      "decode mode: prefill locally when the uncached prompt part is shorter than this",
+      int("--disagg-prefill-threshold", 0),
+      WORKER_DEFAULTS.disaggPrefillThreshold,
+    )
+    .option(
+      "--kv-reserve-timeout-ms <ms>",
+      "decode mode: longest wait for KV blocks to reserve",
+      int("--kv-reserve-timeout-ms", 1),
+      WORKER_DEFAULTS.kvReserveTimeoutMs,
+    )
+    .option(
+      "--kv-transfer-timeout-ms <ms>",
+      "decode mode: deadline from the prefill request to every KV block and the first token",
+      int("--kv-transfer-timeout-ms", 1),
+      WORKER_DEFAULTS.kvTransferTimeoutMs,
+    )
+    .option(
+      "--kv-window-chunks <n>",
+      "most unacked KV chunks in flight per transfer",
+      int("--kv-window-chunks", 1),
+      WORKER_DEFAULTS.kvWindowChunks,
+    )
+    .option(
+      "--kv-chunk-bytes <n>",
+      "target bytes per KV chunk",
+      int("--kv-chunk-bytes", 1),
+      WORKER_DEFAULTS.kvChunkBytes,
+    )
+    .option("--kv-verify-imports", "decode mode: read imported KV back and compare checksums", false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
@@ -112,6 +163,14 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     servedModelName: o["servedModelName"] as string | undefined,
     logLevel: String(o["logLevel"]),
     disableRadixCache: Boolean(o["disableRadixCache"]),
+    kvTransport: kvTransportChoice(String(o["kvTransport"])),
+    disableShmTransport: Boolean(o["disableShmTransport"]),
+    disaggPrefillThreshold: o["disaggPrefillThreshold"] as number,
+    kvReserveTimeoutMs: o["kvReserveTimeoutMs"] as number,
+    kvTransferTimeoutMs: o["kvTransferTimeoutMs"] as number,
+    kvWindowChunks: o["kvWindowChunks"] as number,
+    kvChunkBytes: o["kvChunkBytes"] as number,
+    kvVerifyImports: Boolean(o["kvVerifyImports"]),
   };
 }
 
@@ -133,12 +192,6 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     setLogLevel(config.logLevel);
   } catch (err) {
     process.stderr.write(`radixserve worker: --log-level: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (config.disaggMode !== "unified") {
-    process.stderr.write(
-      `radixserve worker: --disagg-mode ${config.disaggMode} is not implemented yet (issue 4); use --disagg-mode unified\n`,
-    );
     return 2;
   }
   if (config.tp !== 1) {

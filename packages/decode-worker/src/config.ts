@@ -2,6 +2,9 @@ import { SCHEDULER_DEFAULTS } from "@radixserve/core";
 
 export type DisaggMode = "unified" | "prefill" | "decode";
 
+/** --kv-transport: `auto` = shm when the paired workers share a host (and shm is allowed), else grpc. */
+export type KvTransportChoice = "auto" | "grpc" | "shm" | "tcp" | "rdma";
+
 /** Everything a worker process needs; the CLI fills it from flags (SGLang's names). */
 export interface WorkerConfig {
   disaggMode: DisaggMode;
@@ -28,6 +31,22 @@ export interface WorkerConfig {
   servedModelName?: string;
   logLevel: string;
   disableRadixCache: boolean;
+  // ---- prefill/decode disaggregation (decode and prefill modes) ----
+  kvTransport: KvTransportChoice;
+  /** With `auto`: never use shm (e.g. when /dev/shm is too small). */
+  disableShmTransport: boolean;
+  /** Decode: prefill locally when the uncached prompt part is shorter than this (tokens). */
+  disaggPrefillThreshold: number;
+  /** Decode: longest wait for KV blocks to reserve. */
+  kvReserveTimeoutMs: number;
+  /** Decode: longest time from the Prefill start to the first token + every block (prefill: x2 per session). */
+  kvTransferTimeoutMs: number;
+  /** Most unacked KV chunks in flight per transfer. */
+  kvWindowChunks: number;
+  /** Target bytes per KV chunk. */
+  kvChunkBytes: number;
+  /** Decode: read imported blocks back and compare checksums (tests). */
+  kvVerifyImports: boolean;
 }
 
 export const WORKER_DEFAULTS = {
@@ -43,6 +62,16 @@ export const WORKER_DEFAULTS = {
   contextLength: 0,
   logLevel: "info",
   disableRadixCache: false,
+  kvTransport: "auto",
+  disableShmTransport: false,
+  // Measured with bench/disagg (see its README): below ~this many uncached tokens a local prefill
+  // step costs less than a transfer round trip on the tiny/small models here.
+  disaggPrefillThreshold: 32,
+  kvReserveTimeoutMs: 10_000,
+  kvTransferTimeoutMs: 30_000,
+  kvWindowChunks: 4,
+  kvChunkBytes: 4 * 1024 * 1024,
+  kvVerifyImports: false,
 } as const;
 
 /** The line the launcher and the test harness wait for (exactly one, on stdout). */

@@ -5,12 +5,15 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
+  type AbortCause,
   type GenerateRequest__Output,
   type GenerateResponse,
   type GetModelInfoResponse,
   getLogger,
   RadixServeError,
   type RequestEvent,
+  type RequestParams,
+  type RequestSink,
   type Scheduler,
   type ServingMetrics,
   type WorkerServiceHandlers,
@@ -28,6 +31,27 @@ export interface ServiceContext {
   status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
+  /**
+   * Starts a validated request (decode mode: through a KV transfer from the paired prefill
+   * worker). Absent: scheduler.submit. Must report a rejection through the sink (an `error`
+   * event), never throw; the returned cancel is called on client cancellation and deadline.
+   */
+  route?: GenerateRoute;
+}
+
+/** How a Generate request reaches the scheduler; see ServiceContext.route. */
+export type GenerateRoute = (
+  params: RequestParams,
+  req: GenerateRequest__Output,
+  sink: RequestSink,
+) => { cancel(cause: AbortCause): void };
+
+export function submitRoute(scheduler: Scheduler): GenerateRoute {
+  return (params, _req, sink) => {
+    const r = scheduler.submit(params, sink);
+    if (!r.ok) sink({ type: "error", error: r.error });
+    return { cancel: (cause) => scheduler.abort(params.id, cause) };
+  };
 }
 
 const FINISH = {
@@ -101,13 +125,10 @@ function handleGenerate(
     return;
   }
   const deadline = Number(req.deadlineUnixMs);
-  if (deadline > 0) {
-    const ms = deadline - Date.now();
-    if (ms <= 0) {
-      fail(new RadixServeError("deadline_exceeded", `request ${requestId} arrived after its deadline`));
-      return;
-    }
-    timer = setTimeout(() => ctx.scheduler.abort(requestId, { kind: "deadline" }), ms);
+  const deadlineMs = deadline > 0 ? deadline - Date.now() : Number.POSITIVE_INFINITY;
+  if (deadlineMs <= 0) {
+    fail(new RadixServeError("deadline_exceeded", `request ${requestId} arrived after its deadline`));
+    return;
   }
 
   const sink = (ev: RequestEvent): void => {
@@ -149,16 +170,14 @@ function handleGenerate(
     }
   };
 
-  const r = ctx.scheduler.submit(params, sink);
-  if (!r.ok) {
-    fail(r.error);
-    return;
-  }
+  const handle = (ctx.route ?? submitRoute(ctx.scheduler))(params, req, sink);
+  if (closed) return;
+  if (Number.isFinite(deadlineMs)) timer = setTimeout(() => handle.cancel({ kind: "deadline" }), deadlineMs);
   call.on("cancelled", () => {
     if (closed) return;
     closed = true;
     if (timer) clearTimeout(timer);
-    ctx.scheduler.abort(requestId, { kind: "client" });
+    handle.cancel({ kind: "client" });
     ctx.metrics.recordFinished("abort");
     log.debug({ requestId }, "client cancelled: request aborted");
   });

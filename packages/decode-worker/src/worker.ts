@@ -1,6 +1,8 @@
 /**
- * A worker process in unified mode: engine + continuous-batching scheduler + gRPC server +
- * /metrics and /health. Lifecycle: STARTING (loading the engine) -> SERVING -> DRAINING (SIGTERM:
+ * A worker process: engine + gRPC server + /metrics and /health, in one of three modes:
+ * unified (continuous-batching scheduler: prefill and decode here), decode (the same scheduler,
+ * plus KV transfers from paired prefill workers: disagg/decode-mode.ts) or prefill (the
+ * PrefillScheduler of @radixserve/prefill-worker serving the PrefillService). Lifecycle: STARTING (loading the engine) -> SERVING -> DRAINING (SIGTERM:
  * new requests get `draining`, queued and running ones finish) -> stopped.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -9,6 +11,7 @@ import {
   getLogger,
   isDebugEnabled,
   loadGenerationConfig,
+  loadPrefillService,
   loadWorkerService,
   RadixServeError,
   Scheduler,
@@ -17,10 +20,15 @@ import {
   startObservabilityServer,
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
+import { createPrefillServer } from "@radixserve/prefill-worker";
+import type { Registry } from "prom-client";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
+import { setUpDecodeMode } from "./disagg/decode-mode.js";
+import { chooseKvTransport } from "./disagg/transport-choice.js";
 import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
+import { toRequestParams } from "./request-convert.js";
 import { TokenRate } from "./token-rate.js";
 
 const log = getLogger("worker");
@@ -32,7 +40,8 @@ const INTEGRITY_CHECK_MS = 2000;
 export interface WorkerHandle {
   grpcPort: number;
   metricsPort: number;
-  scheduler: Scheduler;
+  /** The continuous-batching scheduler (null in prefill mode, which runs a PrefillScheduler). */
+  scheduler: Scheduler | null;
   engine: Engine;
   /** Stops admitting, waits for queued + running requests, then stops everything. */
   drain(): Promise<void>;
@@ -44,16 +53,13 @@ export async function startWorker(
   input: Partial<WorkerConfig> & Pick<WorkerConfig, "modelPath">,
 ): Promise<WorkerHandle> {
   const config: WorkerConfig = { ...WORKER_DEFAULTS, disaggMode: "unified", ...input };
-  if (config.disaggMode !== "unified")
-    throw new RadixServeError(
-      "not_implemented",
-      `--disagg-mode ${config.disaggMode} is not implemented yet (issue 4); use --disagg-mode unified`,
-    );
   if (config.tp !== 1)
     throw new RadixServeError(
       "not_implemented",
       `--tp ${config.tp} is not supported yet: only --tp 1 (tensor parallelism comes later)`,
     );
+  // A transport that cannot work here (rdma, a missing /dev/shm) fails before the model loads.
+  if (config.disaggMode !== "unified") await chooseKvTransport(config);
 
   let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
   const engine = await loadEngine({
@@ -73,7 +79,7 @@ export async function startWorker(
       ? Math.min(config.contextLength, info.maxPositionEmbeddings)
       : info.maxPositionEmbeddings;
 
-  const scheduler = new Scheduler({
+  const schedulerConfig = {
     blockSize: info.blockSize,
     numBlocks: info.numBlocks,
     maxRunningRequests: config.maxRunningRequests,
@@ -85,41 +91,104 @@ export async function startWorker(
     eosTokenIds,
     enablePrefixCache: !config.disableRadixCache,
     hashSeed,
-  });
+  };
+  const modelInfo = {
+    modelId: config.servedModelName ?? defaultServedModelName(config.modelPath),
+    modelPath: config.modelPath,
+    maxContextLength,
+    vocabSize: info.vocabSize,
+    blockSize: info.blockSize,
+    tpSize: config.tp,
+    disaggMode: config.disaggMode,
+    eosTokenIds,
+    blockHashSeed: hashSeed,
+  };
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
-  const rate = new TokenRate();
-  const metrics = new ServingMetrics("unified", () => {
-    const s = scheduler.stats();
-    return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
-  });
-  const loop = new EngineLoop(engine, scheduler, getLogger("scheduler"), {
-    onStep: (batch) => rate.add(batch.seqs.filter((_, i) => batch.steps[i]!.sample).length),
-  });
-  loop.start();
-
-  const { service } = loadWorkerService();
   const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
-  server.addService(
-    service,
-    createWorkerHandlers({
+  const { service } = loadWorkerService();
+
+  // The mode-specific part: what runs the engine, and what answers the gRPC calls.
+  let mode: ModeParts;
+  if (config.disaggMode === "prefill") {
+    const p = createPrefillServer({
+      engine,
+      schedulerConfig,
+      modelInfo,
+      toParams: toRequestParams,
+      status: () => status,
+      sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
+    });
+    server.addService(service, p.workerHandlers);
+    server.addService(loadPrefillService().service, p.prefillHandlers);
+    mode = {
+      registry: p.metrics.registry,
+      idle: () => p.idle(),
+      stats: () => p.scheduler.stats(),
+      integrity: () => (p.idle() ? p.scheduler.checkIntegrity() : []),
+      drain: () => p.drain(),
+      stop: () => p.stop(),
+      scheduler: null,
+    };
+  } else {
+    const scheduler = new Scheduler(schedulerConfig);
+    const rate = new TokenRate();
+    const metrics = new ServingMetrics(config.disaggMode, () => {
+      const s = scheduler.stats();
+      return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
+    });
+    const decode =
+      config.disaggMode === "decode"
+        ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed)
+        : null;
+    const loop = new EngineLoop(engine, scheduler, getLogger("scheduler"), {
+      onStep: (batch) => {
+        rate.add(batch.seqs.filter((_, i) => batch.steps[i]!.sample).length);
+        decode?.onStep();
+      },
+    });
+    loop.start();
+    const handlers = createWorkerHandlers({
       scheduler,
       metrics,
       disaggMode: config.disaggMode,
       status: () => status,
       tokensPerSecond: () => rate.perSecond(),
-      modelInfo: {
-        modelId: config.servedModelName ?? defaultServedModelName(config.modelPath),
-        modelPath: config.modelPath,
-        maxContextLength,
-        vocabSize: info.vocabSize,
-        blockSize: info.blockSize,
-        tpSize: config.tp,
-        disaggMode: config.disaggMode,
-        eosTokenIds,
-        blockHashSeed: hashSeed,
+      modelInfo,
+      ...(decode ? { route: decode.route } : {}),
+    });
+    if (decode) {
+      const abort = handlers.Abort;
+      handlers.Abort = (call, callback) => {
+        if (decode.abortTransfer(call.request.requestId)) callback(null, { found: true });
+        else abort(call, callback);
+      };
+    }
+    server.addService(service, handlers);
+    const quiet = () =>
+      scheduler.idle &&
+      !loop.busy &&
+      (decode?.transfers() ?? 0) === 0 &&
+      (decode?.reserver.outstanding ?? 0) === 0;
+    mode = {
+      registry: metrics.registry,
+      idle: quiet,
+      stats: () => scheduler.stats(),
+      integrity: () => (quiet() ? scheduler.checkIntegrity() : []),
+      drain: async () => {
+        scheduler.drain();
+        while (!quiet()) await new Promise<void>((r) => setTimeout(r, 20));
+        decode?.close();
+        await loop.stop();
       },
-    }),
-  );
+      stop: async () => {
+        scheduler.drain();
+        decode?.close();
+        await loop.stop();
+      },
+      scheduler,
+    };
+  }
+
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err
@@ -130,16 +199,16 @@ export async function startWorker(
   const obs = await startObservabilityServer({
     host: config.host,
     port: config.metricsPort,
-    registry: metrics.registry,
+    registry: mode.registry,
     health: () => ({ ok: status === "STATUS_SERVING", body: { status, disaggMode: config.disaggMode } }),
   });
 
   const integrityTimer = setInterval(() => {
     if (!(isDebugEnabled("cache") || isDebugEnabled("scheduler"))) return;
-    if (!scheduler.idle || loop.busy) return;
-    const problems = scheduler.checkIntegrity();
+    if (!mode.idle()) return;
+    const problems = mode.integrity();
     if (problems.length > 0) cacheLog.error({ problems }, "KV cache integrity check failed");
-    else cacheLog.debug(scheduler.stats(), "KV cache integrity check passed");
+    else cacheLog.debug(mode.stats(), "KV cache integrity check passed");
   }, INTEGRITY_CHECK_MS);
   integrityTimer.unref();
 
@@ -153,6 +222,7 @@ export async function startWorker(
       blockSize: info.blockSize,
       maxContextLength,
       radixCache: !config.disableRadixCache,
+      disaggMode: config.disaggMode,
       simd: info.simd,
       threads: info.threads,
     },
@@ -160,25 +230,20 @@ export async function startWorker(
   );
 
   let stopped: Promise<void> | null = null;
-  const shutdown = async (): Promise<void> => {
-    clearInterval(integrityTimer);
-    await loop.stop();
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-    await obs.close();
-    engine.free();
-  };
   const handle: WorkerHandle = {
     grpcPort,
     metricsPort: obs.port,
-    scheduler,
+    scheduler: mode.scheduler,
     engine,
     drain() {
       stopped ??= (async () => {
         status = "STATUS_DRAINING";
-        scheduler.drain();
-        log.info(scheduler.stats(), "draining: no new requests; finishing queued and running ones");
-        while (!scheduler.idle) await new Promise<void>((r) => setTimeout(r, 20));
-        await shutdown();
+        log.info(mode.stats(), "draining: no new requests; finishing queued and running ones");
+        await mode.drain();
+        clearInterval(integrityTimer);
+        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await obs.close();
+        engine.free();
         log.info("drained");
       })();
       return stopped;
@@ -186,9 +251,8 @@ export async function startWorker(
     stop() {
       stopped ??= (async () => {
         status = "STATUS_DRAINING";
-        scheduler.drain();
         server.forceShutdown();
-        await loop.stop();
+        await mode.stop();
         clearInterval(integrityTimer);
         await obs.close();
         engine.free();
@@ -197,4 +261,15 @@ export async function startWorker(
     },
   };
   return handle;
+}
+
+/** What differs between unified/decode (Scheduler + EngineLoop) and prefill (PrefillScheduler). */
+interface ModeParts {
+  registry: Registry;
+  idle(): boolean;
+  stats(): object;
+  integrity(): string[];
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+  scheduler: Scheduler | null;
 }

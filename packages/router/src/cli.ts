@@ -50,6 +50,7 @@ interface RouterFlags {
   maxPendingRequests?: number;
   tokenizerPath?: string;
   logLevel?: string;
+  requestTimeout: number;
 }
 
 function build(): Command {
@@ -80,6 +81,11 @@ function build(): Command {
       intFlag("--max-pending-requests", 0, 1e9),
     )
     .option(
+      "--request-timeout <s>",
+      "deadline of one generation request in seconds; 0 = none",
+      intFlag("--request-timeout", 0, 86400),
+    )
+    .option(
       "--cache-dir <dir>",
       "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
     )
@@ -90,6 +96,7 @@ function build(): Command {
       if (o.maxRequestBytes !== undefined) routerArgs.push("--max-request-bytes", String(o.maxRequestBytes));
       if (o.maxPendingRequests !== undefined)
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
+      if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       const workerArgs = [...cmd.args];
       if (o.modelPath === undefined && workerArgs.includes("--model-path"))
         fatal("--model-path needs a value");
@@ -123,10 +130,16 @@ function build(): Command {
       intFlag("--max-pending-requests", 0, 1e9),
     )
     .option("--tokenizer-path <dir>", "tokenizer directory (default: the model path the worker reports)")
+    .option(
+      "--request-timeout <s>",
+      "deadline of one generation request in seconds; 0 = none",
+      intFlag("--request-timeout", 0, 86400),
+      0,
+    )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
-      const router = await startRouter(o);
+      const router = await startRouter({ ...o, requestTimeoutMs: o.requestTimeout * 1000 });
       process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
       const stop = () => {
         void router.close().then(() => process.exit(0));

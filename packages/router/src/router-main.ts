@@ -29,6 +29,8 @@ export interface RouterOptions {
   /** How long to wait for a first healthy worker at start-up. Default 120 s. */
   workerWaitMs?: number | undefined;
   pollIntervalMs?: number | undefined;
+  /** Deadline of one generation request in ms; 0 = none. */
+  requestTimeoutMs?: number | undefined;
 }
 
 export interface RunningRouter {
@@ -71,6 +73,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       codec,
       apiKey: opts.apiKey,
       maxRequestBytes: opts.maxRequestBytes,
+      requestTimeoutMs: opts.requestTimeoutMs,
       openapi: loadOpenApi(),
     });
     await app.listen({ host: opts.host, port: opts.port });

@@ -28,6 +28,8 @@ export interface FakeWorker {
   /** When set, Generate answers with this WorkerError instead of tokens. */
   failWith: { code: string; message: string; httpStatus: number } | null;
   close(): Promise<void>;
+  /** Drops every connection at once, as a crashed worker would. */
+  kill(): void;
 }
 
 export async function startFakeWorker(): Promise<FakeWorker> {
@@ -36,6 +38,7 @@ export async function startFakeWorker(): Promise<FakeWorker> {
   const state: FakeWorker = {
     address: "",
     close: async () => {},
+    kill: () => {},
     requests: [],
     cancelled: [],
     aborted: [],
@@ -145,5 +148,6 @@ export async function startFakeWorker(): Promise<FakeWorker> {
   );
   state.address = `127.0.0.1:${port}`;
   state.close = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  state.kill = () => server.forceShutdown();
   return state;
 }

@@ -20,7 +20,9 @@ interface Setup {
   app: FastifyInstance;
 }
 
-async function setup(opts: { maxPendingRequests?: number; maxRequestBytes?: number } = {}): Promise<Setup> {
+async function setup(
+  opts: { maxPendingRequests?: number; maxRequestBytes?: number; requestTimeoutMs?: number } = {},
+): Promise<Setup> {
   const worker = await startFakeWorker();
   const pool = new WorkerPool([worker.address], {
     pollIntervalMs: 50,
@@ -33,6 +35,7 @@ async function setup(opts: { maxPendingRequests?: number; maxRequestBytes?: numb
     codec: new FakeCodec(),
     apiKey: KEY,
     maxRequestBytes: opts.maxRequestBytes ?? 4096,
+    requestTimeoutMs: opts.requestTimeoutMs,
     openapi: { openapi: "3.1.0" },
   });
   return { worker, pool, app };
@@ -287,6 +290,21 @@ describe("gateway: responses", () => {
     );
   });
 
+  it("counts a streamed request once in the HTTP metrics", async () => {
+    const count = async () => {
+      const text = (await s.app.inject({ method: "GET", url: "/metrics" })).body;
+      const m =
+        /radixserve_http_requests_total\{endpoint="\/v1\/completions",status="200",role="router"\} (\d+)/.exec(
+          text,
+        );
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await count();
+    await post(s.app, "/v1/completions", { model: FAKE_MODEL, prompt: "x", max_tokens: 2, stream: true });
+    await post(s.app, "/v1/completions", { model: FAKE_MODEL, prompt: "x", max_tokens: 2 });
+    assert.equal((await count()) - before, 2);
+  });
+
   it("lists models, answers health, metrics and the OpenAPI document", async () => {
     const models = await s.app.inject({ method: "GET", url: "/v1/models", headers: auth });
     assert.equal(models.json().data[0].id, FAKE_MODEL);
@@ -466,6 +484,26 @@ describe("gateway: load and availability", () => {
     }
   });
 
+  it("a request past its deadline ends with finish_reason abort even if the worker ignores it", async () => {
+    const s = await setup({ requestTimeoutMs: 100 });
+    try {
+      s.worker.tokenDelayMs = 100; // the script would take 3 s: longer than deadline + grace
+      const t0 = Date.now();
+      const res = await post(s.app, "/v1/completions", { model: FAKE_MODEL, prompt: "x", max_tokens: 60 });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().choices[0].finish_reason, "abort");
+      const deadline = Number(s.worker.requests[0]!.deadlineUnixMs);
+      assert.ok(deadline >= t0 + 100 && deadline < t0 + 1000, `deadline ${deadline - t0} ms after start`);
+      const until = Date.now() + 3000;
+      while (s.worker.cancelled.length === 0 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal(s.worker.cancelled.length, 1, "the router cancelled the call");
+      assert.equal(inFlight(s.pool), 0);
+    } finally {
+      await teardown(s);
+    }
+  });
+
   it("503 no_worker when no worker is healthy", async () => {
     const s = await setup();
     try {
@@ -476,6 +514,29 @@ describe("gateway: load and availability", () => {
       assert.equal(res.statusCode, 503, res.body);
       assert.equal(res.json().error.code, "no_worker");
       assert.equal((await s.app.inject({ method: "GET", url: "/health" })).statusCode, 503);
+    } finally {
+      await s.app.close();
+      s.pool.stop();
+    }
+  });
+
+  it("a worker dying mid-stream ends the stream with an error event and [DONE]", async () => {
+    const s = await setup();
+    try {
+      s.worker.tokenDelayMs = 20;
+      const pending = post(s.app, "/v1/chat/completions", chat({ stream: true, max_tokens: 25 }));
+      const until = Date.now() + 3000;
+      while (s.worker.running.size === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100));
+      s.worker.kill();
+      const res = await pending;
+      assert.equal(res.statusCode, 200, "headers were already sent");
+      const events = sseEvents(res.body);
+      assert.equal(events.at(-1), "[DONE]");
+      const err = events.at(-2) as { error: { code: string; type: string } };
+      assert.equal(err.error.code, "no_worker", JSON.stringify(err));
+      assert.equal(err.error.type, "server_error");
+      assert.equal(inFlight(s.pool), 0);
     } finally {
       await s.app.close();
       s.pool.stop();

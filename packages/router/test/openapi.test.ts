@@ -52,7 +52,11 @@ describe("openapi: docs/openapi.json", () => {
       .sort();
     for (const want of documented) {
       const [method, path] = want.split(" ");
-      assert.equal(app.hasRoute({ method: method as "GET", url: path! }), true, `${want} is documented but not served`);
+      assert.equal(
+        app.hasRoute({ method: method as "GET", url: path! }),
+        true,
+        `${want} is documented but not served`,
+      );
     }
     assert.deepEqual(documented, [
       "GET /health",

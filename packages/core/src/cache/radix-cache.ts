@@ -18,6 +18,8 @@
  *                        ids whose last reference it dropped. Called only when the pool runs short.
  * - sizeInfo()           cached / evictable / locked block counts.
  * - checkIntegrity()     structural and reference-count invariants; tests and idle workers run it.
+ * - setListener(l)       one observer of stored / removed blocks (the worker's KV event publisher);
+ *                        entries() lists every cached block parent-first (its snapshot).
  */
 import type { BlockAllocator } from "./block-allocator.js";
 import type { BlockHash } from "./block-hash.js";
@@ -52,13 +54,49 @@ export interface CacheSizeInfo {
   lockedBlocks: number;
 }
 
+/** A cached block as KV events name it: its chain hash and its parent's (null for a first block). */
+export interface CachedBlockRef {
+  readonly hash: BlockHash;
+  readonly parent: BlockHash | null;
+}
+
+/**
+ * Observer of the cache's contents (the KV events a worker publishes). Called synchronously inside
+ * insert / evict / flush, after the tree changed; it must not call back into the cache or throw.
+ */
+export interface RadixCacheListener {
+  /** Blocks newly stored by one insert(), parent before child. */
+  onStored(blocks: readonly CachedBlockRef[]): void;
+  /** Blocks removed by one evict() or flush(). */
+  onRemoved(hashes: readonly BlockHash[]): void;
+}
+
 export class RadixCache {
+  private listener: RadixCacheListener | null = null;
   private readonly nodes = new Map<BlockHash, Node>();
   private readonly rootChildren = new Map<BlockHash, Node>();
   private clock = 0;
   private evictable = 0;
 
   constructor(private readonly allocator: BlockAllocator) {}
+
+  /** Sets (or with null, clears) the one listener of stored / removed blocks. */
+  setListener(listener: RadixCacheListener | null): void {
+    this.listener = listener;
+  }
+
+  /** Every cached block, parents before children (a snapshot for a router's KV index). */
+  entries(): CachedBlockRef[] {
+    const out: CachedBlockRef[] = [];
+    const walk = (children: Map<BlockHash, Node>, parent: BlockHash | null): void => {
+      for (const n of children.values()) {
+        out.push({ hash: n.hash, parent });
+        walk(n.children, n.hash);
+      }
+    };
+    walk(this.rootChildren, null);
+    return out;
+  }
 
   /** The longest cached prefix of the chain `hashes`. Pure. */
   matchPrefix(hashes: readonly BlockHash[]): PrefixMatch {
@@ -111,6 +149,7 @@ export class RadixCache {
     let parent: Node | null = null;
     let children = this.rootChildren;
     let inserted = 0;
+    const stored: CachedBlockRef[] | null = this.listener ? [] : null;
     for (let i = 0; i < hashes.length; i++) {
       const h = hashes[i]!;
       let n = children.get(h);
@@ -124,12 +163,14 @@ export class RadixCache {
         this.nodes.set(h, n);
         this.evictable++;
         inserted++;
+        stored?.push({ hash: h, parent: parent?.hash ?? null });
       } else {
         n.lastAccess = stamp;
       }
       parent = n;
       children = n.children;
     }
+    if (stored && stored.length > 0) this.listener?.onStored(stored);
     return { node: parent, inserted };
   }
 
@@ -142,15 +183,18 @@ export class RadixCache {
     const freed: number[] = [];
     if (numBlocks <= 0) return freed;
     const heap = new LeafHeap();
+    const removed: BlockHash[] = [];
     for (const n of this.nodes.values()) if (n.children.size === 0 && n.lockRef === 0) heap.push(n);
     while (freed.length < numBlocks) {
       const n = heap.pop();
       if (!n) break;
       this.remove(n);
       freed.push(...this.allocator.decRef([n.blockId]));
+      removed.push(n.hash);
       const p = n.parent as Node | null;
       if (p && p.children.size === 0 && p.lockRef === 0) heap.push(p);
     }
+    if (removed.length > 0) this.listener?.onRemoved(removed);
     return freed;
   }
 

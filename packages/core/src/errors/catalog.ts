@@ -92,6 +92,13 @@ export const ERRORS = Object.freeze({
     504,
     "server_error",
   ),
+  kv_transfer_failed: spec(
+    "kv_transfer_failed",
+    "the KV transfer from the prefill worker failed; retry on another prefill worker",
+    GrpcStatus.UNAVAILABLE,
+    503,
+    "server_error",
+  ),
   internal: spec("internal", "internal error", GrpcStatus.INTERNAL, 500, "server_error"),
   not_implemented: spec("not_implemented", "not implemented", GrpcStatus.UNIMPLEMENTED, 501, "server_error"),
 });

@@ -32,3 +32,20 @@ export const BUCKETS = Object.freeze({
   interTokenLatency: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5],
   e2eRequestLatency: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300],
 });
+
+/** KV transfer between prefill and decode workers (issue 4); same prefix and `role` label. */
+export const KV_TRANSFER_METRIC_NAMES = Object.freeze({
+  bytesTotal: "radixserve_kv_transfer_bytes_total",
+  blocksTotal: "radixserve_kv_transfer_blocks_total",
+  latencySeconds: "radixserve_kv_transfer_latency_seconds",
+  throughputGbps: "radixserve_kv_transfer_throughput_gbps",
+  failuresTotal: "radixserve_kv_transfer_failures_total",
+  localPrefillsTotal: "radixserve_local_prefills_total",
+  reservationQueue: "radixserve_kv_reservation_queue_size",
+  transfersInFlight: "radixserve_kv_transfers_in_flight",
+});
+
+export const KV_TRANSFER_BUCKETS = Object.freeze({
+  latency: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  throughput: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+});

@@ -34,10 +34,10 @@
  * (the engine may still be writing those blocks).
  */
 
-import type { StepOutput, StepSequence } from "@radixserve/engine-native";
+import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
 import { BlockAllocator } from "../cache/block-allocator.js";
 import { chainHashes } from "../cache/block-hash.js";
-import { RadixCache } from "../cache/radix-cache.js";
+import { RadixCache, type RadixNode } from "../cache/radix-cache.js";
 import { RadixServeError, type Result } from "../errors/radixserve-error.js";
 import type { SchedulerConfig } from "./config.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
@@ -113,6 +113,83 @@ export class Scheduler {
     const seq = new Sequence(params, sink, this.arrivals++, this.config.eosTokenIds);
     this.byId.set(seq.id, seq);
     this.enqueue(seq);
+    this.onWork();
+    return { ok: true, value: undefined };
+  }
+
+  /**
+   * Disaggregated decode: takes over a request whose prompt KV was computed by a prefill worker and
+   * imported into `blocks`, and whose first token that worker sampled. The request joins the
+   * running set at once (it skips the admission queue: its blocks are already held), so the caller
+   * gates how many it hands over. Ownership of one allocator reference per entry of `blocks` and of
+   * one lock on `lockedNode` passes to the scheduler (released when the request ends). The first
+   * token is emitted here, or ends the request when it is a stop token or max_new_tokens is 1.
+   * On a rejection nothing is taken: the caller still owns blocks and lock.
+   */
+  adoptPrefilled(
+    params: RequestParams,
+    sink: RequestSink,
+    prefilled: {
+      blocks: number[];
+      lockedNode: RadixNode | null;
+      cachedTokens: number;
+      firstToken: number;
+      firstLogprob?: { logprob: number; top: TopLogprob[] };
+    },
+  ): Result<void> {
+    if (this.draining)
+      return {
+        ok: false,
+        error: new RadixServeError("draining", "worker is draining: it admits no new requests"),
+      };
+    if (this.byId.has(params.id))
+      return {
+        ok: false,
+        error: new RadixServeError("invalid_request", `request id '${params.id}' is already in use`),
+      };
+    const invalid = validateRequest(params, this.config);
+    if (invalid) return { ok: false, error: invalid };
+    const t = prefilled.firstToken;
+    if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize)
+      return {
+        ok: false,
+        error: new RadixServeError("internal", `prefilled first token ${t} is not a token id`),
+      };
+    const seq = new Sequence(params, sink, this.arrivals++, this.config.eosTokenIds);
+    const need = Math.ceil(seq.promptLen / this.config.blockSize);
+    if (prefilled.blocks.length !== need)
+      return {
+        ok: false,
+        error: new RadixServeError(
+          "internal",
+          `prefilled request ${params.id} brings ${prefilled.blocks.length} blocks, its prompt needs ${need}`,
+        ),
+      };
+    this.byId.set(seq.id, seq);
+    seq.blocks = [...prefilled.blocks];
+    seq.lockedNode = prefilled.lockedNode;
+    seq.numComputed = seq.promptLen;
+    seq.admittedOnce = true;
+    seq.cachedTokens = prefilled.cachedTokens;
+    this.counters.prompt += seq.promptLen;
+    this.counters.cached += seq.cachedTokens;
+    this.counters.generated++;
+    seq.status = "running";
+    seq.admitSeq = ++this.admissions;
+    this.running.push(seq);
+    this.cacheComputed(seq, true);
+    seq.tokens.push(t);
+    if (seq.stopIds.has(t)) this.finish(seq, "stop", t);
+    else {
+      emit(
+        seq,
+        prefilled.firstLogprob
+          ? { type: "token", tokenId: t, logprob: prefilled.firstLogprob }
+          : { type: "token", tokenId: t },
+      );
+      if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
+        this.finish(seq, "length", -1);
+    }
     this.onWork();
     return { ok: true, value: undefined };
   }

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 enum rs_dtype {
     RS_DTYPE_F32 = 0,
@@ -129,3 +132,23 @@ inline void rs_store_f32(void *data, rs_dtype t, size_t i, float v) {
             break;
     }
 }
+
+// 64-byte aligned storage for activations: a 64-byte vector load from a 16-byte aligned buffer
+// straddles two cache lines every time.
+template <typename T>
+struct rs_aligned_allocator {
+    using value_type = T;
+    rs_aligned_allocator() = default;
+    template <typename U>
+    rs_aligned_allocator(const rs_aligned_allocator<U> &) {}
+    T *allocate(size_t n) {
+        void *p = std::aligned_alloc(64, ((n * sizeof(T) + 63) / 64) * 64);
+        if (!p) throw std::bad_alloc();
+        return (T *)p;
+    }
+    void deallocate(T *p, size_t) { std::free(p); }
+    bool operator==(const rs_aligned_allocator &) const { return true; }
+    bool operator!=(const rs_aligned_allocator &) const { return false; }
+};
+
+using rs_f32_buffer = std::vector<float, rs_aligned_allocator<float>>;

@@ -32,13 +32,22 @@ static void rope_apply(float *vec, int n_heads, int head_dim, const float *cos_t
     }
 }
 
-// Runs fn(r0, r1) on every thread over its share of [0, n) rows (starts aligned to 8).
+// Rows per work chunk: about 8 chunks per thread (so a thread that starts late or runs slow
+// leaves its share to the others), whole 48-row units (the 6-row and 8-row kernel tiles).
+static int chunk_rows(int n, int n_threads) {
+    const int unit = 48;
+    const int target = (n + 8 * n_threads - 1) / (8 * n_threads);
+    const int rows = (target + unit - 1) / unit * unit;
+    return rows < unit ? unit : rows;
+}
+
+// Runs fn(r0, r1) over [0, n) in chunks spread across the pool.
 template <typename F>
 static void parallel_rows(rs_thread_pool *pool, int n, F fn) {
-    rs_thread_pool_run(pool, [&](int tid, int nth) {
-        int r0, r1;
-        rs_split_range(n, nth, tid, 8, &r0, &r1);
-        if (r0 < r1) fn(r0, r1);
+    const int rows = chunk_rows(n, pool->n_threads);
+    rs_thread_pool_run(pool, (n + rows - 1) / rows, [&](int c, int) {
+        const int r0 = c * rows;
+        fn(r0, r0 + rows < n ? r0 + rows : n);
     });
 }
 
@@ -119,20 +128,31 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
 
         // Attention block: xn = RMSNorm(x); q, k, v = xn . Wq^T, xn . Wk^T, xn . Wv^T (+ biases).
         rmsnorm(s.xn.data(), s.x.data(), L.attn_norm.data(), T, hidden, c.rms_norm_eps);
-        rs_thread_pool_run(pool, [&](int tid, int nth) {
-            int r0, r1;
-            rs_split_range(q_dim, nth, tid, 8, &r0, &r1);
-            if (r0 < r1)
-                kern.matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim,
-                            false);
-            rs_split_range(kv_dim, nth, tid, 8, &r0, &r1);
-            if (r0 < r1) {
-                kern.matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim,
-                            false);
-                kern.matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim,
-                            false);
-            }
-        });
+        {
+            // One parallel section for the three projections: chunks of q rows, then k, then v.
+            const int rows_q = chunk_rows(q_dim, pool->n_threads);
+            const int rows_kv = chunk_rows(kv_dim, pool->n_threads);
+            const int n_q = (q_dim + rows_q - 1) / rows_q;
+            const int n_kv_chunks = (kv_dim + rows_kv - 1) / rows_kv;
+            rs_thread_pool_run(pool, n_q + 2 * n_kv_chunks, [&](int c, int) {
+                if (c < n_q) {
+                    const int r0 = c * rows_q;
+                    const int r1 = r0 + rows_q < q_dim ? r0 + rows_q : q_dim;
+                    kern.matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim,
+                                false);
+                    return;
+                }
+                const bool is_k = c < n_q + n_kv_chunks;
+                const int r0 = (is_k ? c - n_q : c - n_q - n_kv_chunks) * rows_kv;
+                const int r1 = r0 + rows_kv < kv_dim ? r0 + rows_kv : kv_dim;
+                if (is_k)
+                    kern.matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim,
+                                false);
+                else
+                    kern.matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim,
+                                false);
+            });
+        }
 
         // RoPE on q and k, then store k and v of the new tokens at blockTable[pos / bs], slot pos % bs.
         for (int t = 0; t < T; t++) {
@@ -157,52 +177,49 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
 
         // Attention: token t attends positions 0..pos_of[t] of its own sequence, read from the pool.
         // Work items are (token, KV head); the query heads of a GQA group share the K/V reads.
-        rs_thread_pool_run(pool, [&](int tid, int nth) {
+        rs_thread_pool_run(pool, T * n_kv, [&](int item, int tid) {
             float *scores = s.scores.data() + (size_t)tid * c.max_position_embeddings;  // [pos + 1]
             float *kv_tmp = s.kv_row.data() + (size_t)tid * bs * hd * 2;                // [2, bs, hd]
-            for (int item = tid; item < T * n_kv; item += nth) {
-                const int t = item / n_kv;
-                const int g = item % n_kv;
-                const rs_batch_seq &b = batch[seq_of[t]];
-                const int n_pos = pos_of[t] + 1;
-                const int n_blk = (n_pos + bs - 1) / bs;
-                for (int hq = g * group; hq < (g + 1) * group; hq++) {
-                    const float *qv = s.q.data() + (size_t)t * q_dim + (size_t)hq * hd;  // [hd]
-                    float *out = s.att.data() + (size_t)t * q_dim + (size_t)hq * hd;     // [hd]
-                    float max_score = -INFINITY;
-                    for (int bi = 0; bi < n_blk; bi++) {
-                        const int n_slot = n_pos - bi * bs < bs ? n_pos - bi * bs : bs;
-                        const uint8_t *kslab = rs_kv_pool_slab(&kv, b.block_table[bi], l, 0, g);  // [bs, hd]
-                        const float *krows = (const float *)kslab;
-                        if (kv.dtype != RS_DTYPE_F32) {
-                            for (int i = 0; i < n_slot * hd; i++) kv_tmp[i] = rs_load_f32(kslab, kv.dtype, i);
-                            krows = kv_tmp;
-                        }
-                        for (int j = 0; j < n_slot; j++) {
-                            const float sc = kern.dot(qv, krows + (size_t)j * hd, hd) * scale;
-                            scores[bi * bs + j] = sc;
-                            if (sc > max_score) max_score = sc;
-                        }
+            const int t = item / n_kv;
+            const int g = item % n_kv;
+            const rs_batch_seq &b = batch[seq_of[t]];
+            const int n_pos = pos_of[t] + 1;
+            const int n_blk = (n_pos + bs - 1) / bs;
+            for (int hq = g * group; hq < (g + 1) * group; hq++) {
+                const float *qv = s.q.data() + (size_t)t * q_dim + (size_t)hq * hd;  // [hd]
+                float *out = s.att.data() + (size_t)t * q_dim + (size_t)hq * hd;     // [hd]
+                float max_score = -INFINITY;
+                for (int bi = 0; bi < n_blk; bi++) {
+                    const int n_slot = n_pos - bi * bs < bs ? n_pos - bi * bs : bs;
+                    const uint8_t *kslab = rs_kv_pool_slab(&kv, b.block_table[bi], l, 0, g);  // [bs, hd]
+                    const float *krows = (const float *)kslab;
+                    if (kv.dtype != RS_DTYPE_F32) {
+                        for (int i = 0; i < n_slot * hd; i++) kv_tmp[i] = rs_load_f32(kslab, kv.dtype, i);
+                        krows = kv_tmp;
                     }
-                    float sum = 0.0f;
-                    for (int p = 0; p < n_pos; p++) {
-                        scores[p] = std::exp(scores[p] - max_score);
-                        sum += scores[p];
+                    float *sc = scores + bi * bs;
+                    kern.attn_scores(qv, krows, n_slot, hd, scale, sc);
+                    for (int j = 0; j < n_slot; j++)
+                        if (sc[j] > max_score) max_score = sc[j];
+                }
+                float sum = 0.0f;
+                for (int p = 0; p < n_pos; p++) {
+                    scores[p] = std::exp(scores[p] - max_score);
+                    sum += scores[p];
+                }
+                const float inv_sum = 1.0f / sum;
+                for (int p = 0; p < n_pos; p++) scores[p] *= inv_sum;  // softmax weights
+                for (int i = 0; i < hd; i++) out[i] = 0.0f;
+                for (int bi = 0; bi < n_blk; bi++) {
+                    const int n_slot = n_pos - bi * bs < bs ? n_pos - bi * bs : bs;
+                    const uint8_t *vslab = rs_kv_pool_slab(&kv, b.block_table[bi], l, 1, g);  // [bs, hd]
+                    const float *vrows = (const float *)vslab;
+                    if (kv.dtype != RS_DTYPE_F32) {
+                        float *tmp = kv_tmp + (size_t)bs * hd;
+                        for (int i = 0; i < n_slot * hd; i++) tmp[i] = rs_load_f32(vslab, kv.dtype, i);
+                        vrows = tmp;
                     }
-                    const float inv_sum = 1.0f / sum;
-                    for (int i = 0; i < hd; i++) out[i] = 0.0f;
-                    for (int bi = 0; bi < n_blk; bi++) {
-                        const int n_slot = n_pos - bi * bs < bs ? n_pos - bi * bs : bs;
-                        const uint8_t *vslab = rs_kv_pool_slab(&kv, b.block_table[bi], l, 1, g);  // [bs, hd]
-                        const float *vrows = (const float *)vslab;
-                        if (kv.dtype != RS_DTYPE_F32) {
-                            float *tmp = kv_tmp + (size_t)bs * hd;
-                            for (int i = 0; i < n_slot * hd; i++) tmp[i] = rs_load_f32(vslab, kv.dtype, i);
-                            vrows = tmp;
-                        }
-                        for (int j = 0; j < n_slot; j++)
-                            kern.axpy(scores[bi * bs + j] * inv_sum, vrows + (size_t)j * hd, out, hd);
-                    }
+                    kern.attn_values(scores + bi * bs, vrows, n_slot, hd, out);
                 }
             }
         });

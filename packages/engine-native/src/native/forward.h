@@ -19,11 +19,11 @@ struct rs_batch_seq {
 
 // Scratch buffers reused across steps (grown, never shrunk).
 struct rs_forward_scratch {
-    std::vector<float> x, xn, q, k, v, att, gate, up;  // see the shape comments in forward.cc
-    std::vector<float> rope_cos, rope_sin;
-    std::vector<float> scores;  // [n_threads][max_position]
-    std::vector<float> kv_row;  // [n_threads][2][head_dim], f16/bf16 KV widened to f32
-    std::vector<float> xf;
+    rs_f32_buffer x, xn, q, k, v, att, gate, up;  // see the shape comments in forward.cc
+    rs_f32_buffer rope_cos, rope_sin;
+    rs_f32_buffer scores;  // [n_threads][max_position]
+    rs_f32_buffer kv_row;  // [n_threads][2][block_size][head_dim], f16/bf16 KV widened to f32
+    rs_f32_buffer xf;
 };
 
 // Runs the step. `logit_rows` lists the flat token indices (in batch order) that need logits;

@@ -114,25 +114,33 @@ void matmul_avx2(const float *x, int n_tokens, int ldx, const rs_weight &w, int 
     }
 }
 
-float dot_avx2(const float *a, const float *b, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum(acc);
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
+void attn_scores_avx2(const float *q, const float *k, int n, int head_dim, float scale, float *scores) {
+    for (int j = 0; j < n; j++) {
+        const float *kj = k + (size_t)j * head_dim;
+        __m256 acc = _mm256_setzero_ps();
+        int d = 0;
+        for (; d + 8 <= head_dim; d += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), acc);
+        float sum = hsum(acc);
+        for (; d < head_dim; d++) sum += q[d] * kj[d];
+        scores[j] = sum * scale;
+    }
 }
 
-void axpy_avx2(float a, const float *x, float *y, int n) {
-    const __m256 av = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+void attn_values_avx2(const float *p, const float *v, int n, int head_dim, float *out) {
+    int d = 0;
+    for (; d + 8 <= head_dim; d += 8) {
+        __m256 acc = _mm256_loadu_ps(out + d);
+        for (int j = 0; j < n; j++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + (size_t)j * head_dim + d), acc);
+        _mm256_storeu_ps(out + d, acc);
+    }
+    for (; d < head_dim; d++)
+        for (int j = 0; j < n; j++) out[d] += p[j] * v[(size_t)j * head_dim + d];
 }
 
 }  // namespace
 
 #pragma GCC pop_options
 
-const rs_kernels_i rs_kernels_avx2 = {"avx2", matmul_avx2, dot_avx2, axpy_avx2};
+const rs_kernels_i rs_kernels_avx2 = {"avx2", matmul_avx2, attn_scores_avx2, attn_values_avx2};

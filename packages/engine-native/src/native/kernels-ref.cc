@@ -17,14 +17,20 @@ static void matmul_ref(const float *x, int n_tokens, int ldx, const rs_weight &w
     }
 }
 
-static float dot_ref(const float *a, const float *b, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
+static void attn_scores_ref(const float *q, const float *k, int n, int head_dim, float scale, float *scores) {
+    for (int j = 0; j < n; j++) {
+        const float *kj = k + (size_t)j * head_dim;  // [head_dim]
+        float sum = 0.0f;
+        for (int d = 0; d < head_dim; d++) sum += q[d] * kj[d];
+        scores[j] = sum * scale;
+    }
 }
 
-static void axpy_ref(float a, const float *x, float *y, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+static void attn_values_ref(const float *p, const float *v, int n, int head_dim, float *out) {
+    for (int j = 0; j < n; j++) {
+        const float *vj = v + (size_t)j * head_dim;  // [head_dim]
+        for (int d = 0; d < head_dim; d++) out[d] += p[j] * vj[d];
+    }
 }
 
-const rs_kernels_i rs_kernels_ref = {"reference", matmul_ref, dot_ref, axpy_ref};
+const rs_kernels_i rs_kernels_ref = {"reference", matmul_ref, attn_scores_ref, attn_values_ref};

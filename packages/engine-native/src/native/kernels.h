@@ -14,9 +14,11 @@ struct rs_kernels_i {
     // bias may be null. Threads call it on disjoint row ranges.
     void (*matmul)(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
                    const float *bias, float *y, int ldy, bool accumulate);
-    float (*dot)(const float *a, const float *b, int n);
-    // y[i] += a * x[i]
-    void (*axpy)(float a, const float *x, float *y, int n);
+    // Attention over one KV block slab: scores[j] = scale * dot(q, k[j]) for keys j in [0, n),
+    // k is [n, head_dim] row-major.
+    void (*attn_scores)(const float *q, const float *k, int n, int head_dim, float scale, float *scores);
+    // out[d] += sum_j p[j] * v[j, d], v is [n, head_dim] row-major.
+    void (*attn_values)(const float *p, const float *v, int n, int head_dim, float *out);
 };
 
 extern const rs_kernels_i rs_kernels_ref;

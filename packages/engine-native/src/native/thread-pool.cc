@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define RS_PAUSE() _mm_pause()
@@ -9,40 +11,65 @@
 #define RS_PAUSE() std::this_thread::yield()
 #endif
 
-// About 50 microseconds of spinning: long enough to bridge the gap between two sections of one
-// layer, short enough that an idle engine sleeps instead of burning a shared core.
-static const int k_spin_iters = 20000;
+// Time-based, because one `pause` costs from ~10 to ~140 cycles depending on the CPU.
+static const auto k_spin_time = std::chrono::microseconds(100);
+static const int k_max_chunks = (1 << 20) - 1;
 
-static void run_job(rs_thread_pool *pool, int tid) {
-    try {
-        (*pool->job)(tid, pool->n_threads);
-    } catch (...) {
-        std::lock_guard<std::mutex> lock(pool->mutex);
-        if (!pool->error) pool->error = std::current_exception();
+namespace {
+struct spin_budget {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    int n = 0;
+    // True while the caller may keep spinning; checks the clock every 64 calls.
+    bool more() {
+        if ((++n & 63) != 0) return true;
+        return std::chrono::steady_clock::now() - start < k_spin_time;
+    }
+};
+
+inline uint32_t state_gen(uint64_t s) {
+    return (uint32_t)(s >> 40);
+}
+inline int state_chunks(uint64_t s) {
+    return (int)((s >> 20) & 0xfffff);
+}
+inline int state_next(uint64_t s) {
+    return (int)(s & 0xfffff);
+}
+}  // namespace
+
+// Claims and runs chunks of generation `gen` until none are left (or a newer job replaced it).
+static void work_on(rs_thread_pool *pool, uint32_t gen, int tid) {
+    for (;;) {
+        uint64_t s = pool->state.load(std::memory_order_acquire);
+        if (state_gen(s) != gen || state_next(s) >= state_chunks(s)) return;
+        if (!pool->state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+        try {
+            (*pool->job)(state_next(s), tid);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(pool->error_mutex);
+            if (!pool->error) pool->error = std::current_exception();
+        }
+        pool->done.fetch_add(1, std::memory_order_acq_rel);
     }
 }
 
 static void worker_main(rs_thread_pool *pool, int tid) {
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        int spins = 0;
-        while (pool->generation.load(std::memory_order_acquire) == seen && !pool->stop.load()) {
-            if (++spins < k_spin_iters) {
+        spin_budget spin;
+        while (state_gen(pool->state.load(std::memory_order_acquire)) == seen && !pool->stop.load()) {
+            if (spin.more()) {
                 RS_PAUSE();
                 continue;
             }
             std::unique_lock<std::mutex> lock(pool->mutex);
-            pool->cv_start.wait(lock, [&] {
-                return pool->generation.load(std::memory_order_acquire) != seen || pool->stop.load();
-            });
+            pool->sleepers.fetch_add(1);
+            pool->cv.wait(lock, [&] { return state_gen(pool->state.load()) != seen || pool->stop.load(); });
+            pool->sleepers.fetch_sub(1);
         }
         if (pool->stop.load()) return;
-        seen = pool->generation.load(std::memory_order_acquire);
-        run_job(pool, tid);
-        if (pool->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            std::lock_guard<std::mutex> lock(pool->mutex);
-            pool->cv_done.notify_one();
-        }
+        seen = state_gen(pool->state.load(std::memory_order_acquire));
+        work_on(pool, seen, tid);
     }
 }
 
@@ -59,33 +86,35 @@ void rs_thread_pool_free(rs_thread_pool *pool) {
         std::lock_guard<std::mutex> lock(pool->mutex);
         pool->stop.store(true);
     }
-    pool->cv_start.notify_all();
+    pool->cv.notify_all();
     for (auto &t : pool->workers) t.join();
     delete pool;
 }
 
-void rs_thread_pool_run(rs_thread_pool *pool, const std::function<void(int, int)> &fn) {
-    pool->error = nullptr;
-    if (pool->n_threads == 1) {
-        fn(0, 1);
+void rs_thread_pool_run(rs_thread_pool *pool, int n_chunks, const std::function<void(int, int)> &fn) {
+    RS_CHECK(n_chunks >= 0 && n_chunks <= k_max_chunks, "too many chunks for the thread pool");
+    if (n_chunks == 0) return;
+    if (pool->n_threads == 1 || n_chunks == 1) {
+        for (int c = 0; c < n_chunks; c++) fn(c, 0);
         return;
     }
+    pool->error = nullptr;
     pool->job = &fn;
-    pool->pending.store(pool->n_threads - 1, std::memory_order_release);
-    {
-        std::lock_guard<std::mutex> lock(pool->mutex);
-        pool->generation.fetch_add(1, std::memory_order_acq_rel);
+    pool->done.store(0, std::memory_order_relaxed);
+    const uint32_t gen = (state_gen(pool->state.load()) + 1) & 0xffffff;
+    pool->state.store(((uint64_t)gen << 40) | ((uint64_t)n_chunks << 20));  // seq_cst: see sleepers
+    if (pool->sleepers.load() > 0) {
+        { std::lock_guard<std::mutex> lock(pool->mutex); }
+        pool->cv.notify_all();
     }
-    pool->cv_start.notify_all();
-    run_job(pool, 0);
-    int spins = 0;
-    while (pool->pending.load(std::memory_order_acquire) != 0) {
-        if (++spins < k_spin_iters) {
+    work_on(pool, gen, 0);
+    // Only chunks already claimed by running workers remain: wait for them without sleeping.
+    spin_budget spin;
+    while (pool->done.load(std::memory_order_acquire) != n_chunks) {
+        if (spin.more())
             RS_PAUSE();
-            continue;
-        }
-        std::unique_lock<std::mutex> lock(pool->mutex);
-        pool->cv_done.wait(lock, [&] { return pool->pending.load(std::memory_order_acquire) == 0; });
+        else
+            std::this_thread::yield();
     }
     pool->job = nullptr;
     if (pool->error) {
@@ -93,14 +122,4 @@ void rs_thread_pool_run(rs_thread_pool *pool, const std::function<void(int, int)
         pool->error = nullptr;
         std::rethrow_exception(e);
     }
-}
-
-void rs_split_range(int n, int n_parts, int i, int align, int *begin, int *end) {
-    const int units = (n + align - 1) / align;
-    const int per = units / n_parts;
-    const int extra = units % n_parts;
-    const int u0 = i * per + (i < extra ? i : extra);
-    const int u1 = u0 + per + (i < extra ? 1 : 0);
-    *begin = u0 * align < n ? u0 * align : n;
-    *end = u1 * align < n ? u1 * align : n;
 }

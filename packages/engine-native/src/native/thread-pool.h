@@ -1,10 +1,14 @@
-// A small fork-join pool for the step's parallel sections.
-// Workers spin briefly after a job (the next section of the same layer comes within microseconds)
-// and then sleep on a condition variable: spin-only pools collapse when the cores are shared.
+// A small fork-join pool for the step's parallel sections, built to survive shared cores.
+// Work is split into chunks that threads claim one at a time from a single atomic word, so the
+// calling thread never waits for a worker that the OS has not scheduled yet: whoever runs takes the
+// next chunk, and a worker that wakes up late finds the job finished and goes back to sleep.
+// Idle workers spin for up to 100 us (the next section of a layer comes within microseconds), then
+// sleep on a condition variable (FACTS.md: spin-only pools collapse when the cores are shared).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -14,22 +18,21 @@ struct rs_thread_pool {
     int n_threads = 1;
     std::vector<std::thread> workers;
     std::mutex mutex;
-    std::condition_variable cv_start;
-    std::condition_variable cv_done;
-    std::atomic<uint64_t> generation{0};
-    std::atomic<int> pending{0};
+    std::condition_variable cv;
+    std::atomic<int> sleepers{0};
+    // generation (24 bits) | number of chunks (20 bits) | next chunk to claim (20 bits)
+    std::atomic<uint64_t> state{0};
+    std::atomic<int> done{0};  // chunks finished in the current job
     std::atomic<bool> stop{false};
     const std::function<void(int, int)> *job = nullptr;
+    std::mutex error_mutex;
     std::exception_ptr error;
 };
 
-// Starts n_threads - 1 workers; the calling thread is thread 0 of every job.
+// Starts n_threads - 1 workers; the calling thread also works on every job.
 rs_thread_pool *rs_thread_pool_init(int n_threads);
 void rs_thread_pool_free(rs_thread_pool *pool);
 
-// Runs fn(thread_index, n_threads) on every thread and returns when all are done.
-// An exception thrown by any thread is rethrown here (the first one wins).
-void rs_thread_pool_run(rs_thread_pool *pool, const std::function<void(int, int)> &fn);
-
-// Splits [0, n) into n_parts ranges whose starts are multiples of `align`; returns part `i`.
-void rs_split_range(int n, int n_parts, int i, int align, int *begin, int *end);
+// Runs fn(chunk, thread_index) for every chunk in [0, n_chunks) and returns when all are done.
+// thread_index < n_threads selects per-thread scratch. The first exception thrown is rethrown here.
+void rs_thread_pool_run(rs_thread_pool *pool, int n_chunks, const std::function<void(int, int)> &fn);

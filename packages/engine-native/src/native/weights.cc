@@ -95,10 +95,8 @@ rs_weight_store *rs_weight_store_init(const std::vector<rs_tensor_desc> &descs) 
         rs_weight w;
         rs_weight_from_bytes(d, (const uint8_t *)f->addr + d.offset, &w);
         store->bytes += w.nbytes();
+        // Moving keeps an owned buffer's heap pointer, so `data` stays valid.
         store->weights[d.name] = std::move(w);
-        // Owned buffers moved with the vector keep their heap pointer, but re-point to be explicit.
-        rs_weight &stored = store->weights[d.name];
-        if (!stored.owned.empty()) stored.data = stored.owned.data();
     }
     return store.release();
 }

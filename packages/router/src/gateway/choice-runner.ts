@@ -55,6 +55,8 @@ export interface ChoiceSpec {
   ignoreEos: boolean;
   /** Top alternatives per token for logprobs; null = no logprobs. */
   logprobs: number | null;
+  /** Wall-clock deadline (ms since the epoch) the worker aborts at; 0 or absent = none. */
+  deadlineUnixMs?: number;
 }
 
 export interface ChoiceDeps {
@@ -66,6 +68,8 @@ export interface ChoiceDeps {
   onToken?: () => void;
 }
 
+/** Past the deadline, how long the router waits for the worker's own abort before cancelling. */
+const DEADLINE_GRACE_MS = 2000;
 /** How long to wait for the worker's `finished` after asking it to abort for a stop string. */
 const ABORT_GRACE_MS = 2000;
 const ABORT_RPC_TIMEOUT_MS = 1000;
@@ -85,7 +89,9 @@ function workerFailure(err: unknown, address: string): RadixServeError {
   const detail = err instanceof Error ? err.message : String(err);
   if (isGrpcError(err) && err.code === GrpcStatus.RESOURCE_EXHAUSTED)
     return new RadixServeError("queue_full", `Worker ${address} is at capacity: ${detail}`, { cause: err });
-  if (isGrpcError(err) && (err.code === GrpcStatus.UNAVAILABLE || err.code === GrpcStatus.DEADLINE_EXCEEDED))
+  // CANCELLED here was not ours (those are handled by the caller): the worker dropped the call.
+  const gone = [GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.CANCELLED];
+  if (isGrpcError(err) && gone.includes(err.code))
     return new RadixServeError("no_worker", `Worker ${address} became unavailable: ${detail}`, {
       cause: err,
     });
@@ -103,13 +109,28 @@ function lease(pool: WorkerPool, modelId: string): WorkerLease {
  * Yields the choice's events. `signal` aborts it (client disconnected): the call is cancelled and
  * the generator ends with finish reason "abort". Worker errors are thrown as RadixServeError.
  * A worker that is unreachable before its first event is retried once on another worker.
+ * `after`, when given, delays the dispatch until it settles (n > 1: the first sample of a prompt
+ * prefills it, the others then find it in the worker's prefix cache).
  */
 export async function* runChoice(
   deps: ChoiceDeps,
   spec: ChoiceSpec,
   signal: AbortSignal,
+  after?: Promise<void>,
 ): AsyncGenerator<ChoiceEvent, void, undefined> {
   const { pool, codec } = deps;
+  if (after) {
+    // Wait (abortably) for a sibling choice to have prefilled the shared prompt.
+    await Promise.race([
+      after,
+      new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true })),
+    ]);
+    if (signal.aborted) {
+      const usage = { promptTokens: spec.inputIds.length, completionTokens: 0, cachedTokens: 0 };
+      yield { kind: "end", finishReason: "abort", usage };
+      return;
+    }
+  }
   const requestId = randomUUID();
   const eos = spec.ignoreEos ? [] : codec.eosTokenIds;
   const silentIds = new Set<number>([...eos, ...spec.stopTokenIds]);
@@ -134,9 +155,15 @@ export async function* runChoice(
         logprobs: spec.logprobs ?? -1,
       },
       priority: 0,
-      deadlineUnixMs: 0,
+      deadlineUnixMs: spec.deadlineUnixMs ?? 0,
     });
     const onAbort = () => call.cancel();
+    // The worker aborts at the deadline (finish reason "abort"); this timer only guards against a
+    // worker that does not, so a request can never outlive its deadline by much.
+    const deadlineTimer =
+      spec.deadlineUnixMs && spec.deadlineUnixMs > 0
+        ? setTimeout(() => call.cancel(), Math.max(0, spec.deadlineUnixMs - Date.now()) + DEADLINE_GRACE_MS)
+        : null;
     if (signal.aborted) call.cancel();
     else signal.addEventListener("abort", onAbort, { once: true });
     let sawEvent = false;
@@ -205,10 +232,11 @@ export async function* runChoice(
       );
     } catch (err) {
       const cancelled = isGrpcError(err) && err.code === GrpcStatus.CANCELLED;
-      if (cancelled && (signal.aborted || stoppedByString)) {
+      const pastDeadline = !!spec.deadlineUnixMs && Date.now() >= spec.deadlineUnixMs;
+      if (cancelled && (signal.aborted || stoppedByString || pastDeadline)) {
         yield {
           kind: "end",
-          finishReason: signal.aborted ? "abort" : "stop",
+          finishReason: stoppedByString && !signal.aborted ? "stop" : "abort",
           usage: { promptTokens: spec.inputIds.length, completionTokens: received, cachedTokens: 0 },
         };
         return;
@@ -219,6 +247,7 @@ export async function* runChoice(
       throw failure;
     } finally {
       if (abortTimer) clearTimeout(abortTimer);
+      if (deadlineTimer) clearTimeout(deadlineTimer);
       signal.removeEventListener("abort", onAbort);
       call.cancel();
       held.release();

@@ -34,12 +34,54 @@ import type { RouterMetrics } from "./router-metrics.js";
 export interface ExecuteContext {
   deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
   metrics: RouterMetrics;
-  /** process.hrtime-based arrival time of the request, in ms. */
+  /** performance.now() at the request's arrival, in ms. */
   arrivalMs: number;
+  /**
+   * Called when the response becomes an SSE stream: from then on this module counts the request
+   * in the HTTP metrics (with 499 when the client left), not the server's onResponse hook.
+   */
+  onStreamStart?: () => void;
 }
 
 function nowMs(): number {
   return performance.now();
+}
+
+/**
+ * Starts every choice of a plan. With n > 1, sample 0 of each prompt goes first and the other
+ * samples are dispatched once it has produced its first event (so its prompt is prefilled and in
+ * the worker's prefix cache), instead of n copies of the same prefill racing each other.
+ */
+function startChoices(
+  plan: RequestPlan,
+  ctx: ExecuteContext,
+  signal: AbortSignal,
+): AsyncGenerator<ChoiceEvent>[] {
+  const gates = new Map<number, { promise: Promise<void>; open: () => void }>();
+  return plan.choices.map((c) => {
+    let gate = gates.get(c.promptIndex);
+    if (!gate) {
+      let open = () => {};
+      const promise = new Promise<void>((r) => {
+        open = r;
+      });
+      gate = { promise, open };
+      gates.set(c.promptIndex, gate);
+      return openGateOnFirstEvent(runChoice(choiceDeps(ctx), c.spec, signal), gate.open);
+    }
+    return runChoice(choiceDeps(ctx), c.spec, signal, gate.promise);
+  });
+}
+
+async function* openGateOnFirstEvent<T>(gen: AsyncGenerator<T>, open: () => void): AsyncGenerator<T> {
+  try {
+    for await (const ev of gen) {
+      open();
+      yield ev;
+    }
+  } finally {
+    open(); // also on errors and early exits: the siblings must never wait forever
+  }
 }
 
 /** Per-choice deps that feed the TTFT / inter-token histograms. */
@@ -80,11 +122,12 @@ export async function executePlan(
 ): Promise<void> {
   const gone = clientGoneSignal(reply);
   if (plan.stream) return streamPlan(plan, ctx, reply, gone);
+  const gens = startChoices(plan, ctx, gone.signal);
   const results = await Promise.all(
-    plan.choices.map(async (c): Promise<ChoiceResult> => {
+    plan.choices.map(async (c, i): Promise<ChoiceResult> => {
       let text = "";
       const tokens: TokenInfo[] = [];
-      for await (const ev of runChoice(choiceDeps(ctx), c.spec, gone.signal)) {
+      for await (const ev of gens[i]!) {
         if (ev.kind === "delta") {
           text += ev.text;
           tokens.push(...ev.tokens);
@@ -113,7 +156,7 @@ async function streamPlan(
   reply: FastifyReply,
   gone: AbortController,
 ): Promise<void> {
-  const iters = plan.choices.map((c) => runChoice(choiceDeps(ctx), c.spec, gone.signal));
+  const iters = startChoices(plan, ctx, gone.signal);
   // Prime every choice: errors before the first token become plain HTTP errors.
   const firsts = iters.map((it) => it.next());
   try {
@@ -125,6 +168,7 @@ async function streamPlan(
   }
 
   reply.hijack();
+  ctx.onStreamStart?.();
   const raw = reply.raw;
   raw.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",

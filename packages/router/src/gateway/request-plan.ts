@@ -115,13 +115,21 @@ function stops(body: CommonBody): string[] {
   return list.filter((s) => s.length > 0);
 }
 
+/** Gateway-wide settings a plan needs. */
+export interface PlanOptions {
+  /** Longest a request may run, in ms; 0 = no deadline. */
+  requestTimeoutMs: number;
+}
+
 function buildChoices(
   body: CommonBody,
   model: GetModelInfoResponse__Output,
   prompts: number[][],
   maxTokens: number[],
   logprobs: number | null,
+  opts: PlanOptions,
 ): PlannedChoice[] {
+  const deadlineUnixMs = opts.requestTimeoutMs > 0 ? Date.now() + opts.requestTimeoutMs : 0;
   const n = body.n ?? 1;
   const stopTokenIds = body.stop_token_ids ?? [];
   const out: PlannedChoice[] = [];
@@ -140,6 +148,7 @@ function buildChoices(
           stopTokenIds,
           ignoreEos: body.ignore_eos ?? false,
           logprobs,
+          deadlineUnixMs,
         },
       });
     }
@@ -161,6 +170,7 @@ export function planChat(
   body: ChatCompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
+  opts: PlanOptions = { requestTimeoutMs: 0 },
 ): RequestPlan {
   const model = findModel(models, body.model);
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
@@ -188,7 +198,7 @@ export function planChat(
   return {
     ...header("chat", model.modelId),
     prompts: [ids],
-    choices: buildChoices(body, model, [ids], [max], logprobs),
+    choices: buildChoices(body, model, [ids], [max], logprobs, opts),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
@@ -199,6 +209,7 @@ export function planCompletion(
   body: CompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
+  opts: PlanOptions = { requestTimeoutMs: 0 },
 ): RequestPlan {
   const model = findModel(models, body.model);
   const p = body.prompt;
@@ -228,7 +239,7 @@ export function planCompletion(
   return {
     ...header("completion", model.modelId),
     prompts,
-    choices: buildChoices(body, model, prompts, maxTokens, logprobs),
+    choices: buildChoices(body, model, prompts, maxTokens, logprobs, opts),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,

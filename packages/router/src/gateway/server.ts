@@ -35,6 +35,8 @@ export interface GatewayOptions {
   maxRequestBytes?: number | undefined;
   /** The OpenAPI description served at /openapi.json. */
   openapi?: unknown;
+  /** Deadline of a generation request in ms (the worker aborts it then); 0 = none. Default 0. */
+  requestTimeoutMs?: number | undefined;
   /** Log each request (fastify's request logging). Default false. */
   logRequests?: boolean;
 }
@@ -88,6 +90,8 @@ export async function buildGateway(
   });
 
   const arrival = new WeakMap<FastifyRequest, number>();
+  // SSE responses are counted by execute-plan.ts when they end (it knows about disconnects).
+  const streamed = new WeakSet<FastifyRequest>();
   app.addHook("onRequest", async (req) => {
     arrival.set(req, performance.now());
     if (opts.apiKey && req.url.startsWith("/v1/") && !keyMatches(req.headers.authorization, opts.apiKey)) {
@@ -100,6 +104,7 @@ export async function buildGateway(
     }
   });
   app.addHook("onResponse", async (req, reply) => {
+    if (streamed.has(req)) return;
     const endpoint = req.routeOptions.url ?? "unknown";
     metrics.http.inc({ endpoint, status: String(reply.statusCode) });
     const t0 = arrival.get(req);
@@ -119,21 +124,23 @@ export async function buildGateway(
     void reply.code(e.status).send(e.body);
   });
 
+  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0 };
   const exec = (req: FastifyRequest) => ({
     deps: { pool, codec },
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
+    onStreamStart: () => streamed.add(req),
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
     const body = chatCompletionSchema.parse(requireObject(req.body));
-    const plan = planChat(body, pool.models(), codec);
+    const plan = planChat(body, pool.models(), codec, planOpts);
     await executePlan(plan, exec(req), reply);
   });
 
   app.post("/v1/completions", async (req, reply: FastifyReply) => {
     const body = completionSchema.parse(requireObject(req.body));
-    const plan = planCompletion(body, pool.models(), codec);
+    const plan = planCompletion(body, pool.models(), codec, planOpts);
     await executePlan(plan, exec(req), reply);
   });
 

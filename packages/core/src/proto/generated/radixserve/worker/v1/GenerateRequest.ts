@@ -18,6 +18,12 @@ export interface GenerateRequest {
    * 0 = no deadline; past it the request is aborted
    */
   'deadlineUnixMs'?: (number | string | Long);
+  /**
+   * Prefill/decode disaggregation: sent to a decode worker, the gRPC address (host:port) of the
+   * prefill worker the router paired it with. Empty = the worker prefills itself (unified, or a
+   * decode worker without a partner).
+   */
+  'prefillAddress'?: (string);
 }
 
 export interface GenerateRequest__Output {
@@ -35,4 +41,10 @@ export interface GenerateRequest__Output {
    * 0 = no deadline; past it the request is aborted
    */
   'deadlineUnixMs': (string);
+  /**
+   * Prefill/decode disaggregation: sent to a decode worker, the gRPC address (host:port) of the
+   * prefill worker the router paired it with. Empty = the worker prefills itself (unified, or a
+   * decode worker without a partner).
+   */
+  'prefillAddress': (string);
 }

@@ -1,0 +1,3 @@
+export * from "./worker-discovery.js";
+export * from "./worker-record.js";
+export * from "./worker-registrar.js";

@@ -1,0 +1,53 @@
+// Original file: protos/radixserve/worker/v1/worker.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface KvChunk {
+  /**
+   * 0, 1, 2, ... in send order
+   */
+  'seq'?: (number);
+  /**
+   * index of the first block in the prompt's block list
+   */
+  'firstBlock'?: (number);
+  'numBlocks'?: (number);
+  /**
+   * grpc: the bytes (engine exportBlocks layout); empty otherwise
+   */
+  'data'?: (Buffer | Uint8Array | string);
+  /**
+   * shm: byte offset in the offered file
+   */
+  'offset'?: (number | string | Long);
+  'byteLength'?: (number);
+  /**
+   * CRC-32 of the chunk's bytes
+   */
+  'crc32'?: (number);
+}
+
+export interface KvChunk__Output {
+  /**
+   * 0, 1, 2, ... in send order
+   */
+  'seq': (number);
+  /**
+   * index of the first block in the prompt's block list
+   */
+  'firstBlock': (number);
+  'numBlocks': (number);
+  /**
+   * grpc: the bytes (engine exportBlocks layout); empty otherwise
+   */
+  'data': (Buffer);
+  /**
+   * shm: byte offset in the offered file
+   */
+  'offset': (string);
+  'byteLength': (number);
+  /**
+   * CRC-32 of the chunk's bytes
+   */
+  'crc32': (number);
+}

@@ -1,0 +1,68 @@
+/**
+ * KvTransport: how the KV bytes of one prefill -> decode transfer travel (DESIGN.md section 3).
+ *
+ * The control messages (start, chunk descriptors, acks, done) always ride the PrefillService gRPC
+ * stream; a transport only decides where a chunk's BYTES go. The decode worker D (receiver) opens
+ * a KvReceiver per request and puts its `offer` in PrefillStart; the prefill worker P (sender)
+ * builds a KvSender from that offer (sender-for-offer.ts) and, per chunk, places the bytes with
+ * write() and sends back the returned KvChunkPayload inside KvChunk. D's read() turns a payload
+ * back into bytes for engine.importBlocks.
+ *
+ * Implementations register in registry.ts under their configuration name (--kv-transport):
+ *   grpc  bytes inline in KvChunk.data (works across hosts; the default)
+ *   shm   same host: a file in /dev/shm that P writes and D reads (falls back to grpc inline
+ *         when P is on another host)
+ *   rdma  a named shim: fails at start-up with a clear message (not built here)
+ */
+import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
+
+export type KvTransportName = "grpc" | "shm" | "tcp" | "rdma";
+
+/** Where one chunk's bytes are: inline (`data`) or at `offset` in the transport's medium. */
+export interface KvChunkPayload {
+  /** The bytes for inline transports; empty for the others. */
+  data: Uint8Array;
+  /** Byte offset in the transfer (medium-specific; for shm, in the file). */
+  offset: number;
+  byteLength: number;
+}
+
+/** D's half of one transfer. */
+export interface KvReceiver {
+  /** What D sends in PrefillStart.offer. */
+  readonly offer: KvTransferOffer;
+  /**
+   * Returns the bytes of one chunk P announced (for importBlocks). Called once per chunk, in
+   * any order; must not block the event loop for long. Rejects when the bytes cannot be read.
+   */
+  read(payload: KvChunkPayload): Promise<Uint8Array>;
+  /** Releases what the receiver holds (e.g. unlinks the shm file). Idempotent; called on every exit path. */
+  close(): void;
+}
+
+/** P's half of one transfer. */
+export interface KvSender {
+  /** The transport actually used (may differ from the offer after a fallback). */
+  readonly name: KvTransportName;
+  /**
+   * Places one chunk's bytes, which start `byteOffset` bytes into the transfer, and returns what
+   * KvChunk must carry to locate them. The caller keeps `data` alive until the promise settles.
+   */
+  write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload>;
+  /** Idempotent; called on every exit path. */
+  close(): void;
+}
+
+/** One transport, as configured by --kv-transport. */
+export interface KvTransport {
+  readonly name: KvTransportName;
+  /**
+   * Called once at worker start-up: throws a RadixServeError with a clear message when this
+   * transport cannot work here (rdma without a build; shm without /dev/shm).
+   */
+  init(): Promise<void>;
+  /** D: prepares to receive `totalBytes` bytes of request `requestId`. */
+  openReceiver(requestId: string, totalBytes: number): Promise<KvReceiver>;
+  /** P: a sender honouring `offer` (called through senderForOffer, which picks the transport). */
+  openSender(offer: KvTransferOffer): Promise<KvSender>;
+}

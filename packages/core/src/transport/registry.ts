@@ -1,0 +1,63 @@
+/**
+ * The KvTransport registry (grpc-js load-balancer style): a transport is one file plus one line
+ * here. Workers ask for a transport by its configuration name (--kv-transport); the prefill side
+ * picks the sender for whatever the decode side offered with senderForOffer.
+ */
+import { RadixServeError } from "../errors/radixserve-error.js";
+import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
+import { GrpcInlineSender, GrpcKvTransport } from "./grpc-transport.js";
+import type { KvSender, KvTransport, KvTransportName } from "./kv-transport.js";
+import { RdmaKvTransport } from "./rdma-transport.js";
+import { ShmKvTransport } from "./shm-transport.js";
+
+type Factory = () => KvTransport;
+
+const factories = new Map<string, Factory>([
+  ["grpc", () => new GrpcKvTransport()],
+  ["shm", () => new ShmKvTransport()],
+  ["rdma", () => new RdmaKvTransport()],
+]);
+
+/** Adds (or replaces) a transport; a native build registers `tcp` this way. */
+export function registerKvTransport(name: KvTransportName, factory: Factory): void {
+  factories.set(name, factory);
+}
+
+/** The names a worker accepts for --kv-transport (`auto` is resolved by the worker, not here). */
+export function kvTransportNames(): string[] {
+  return [...factories.keys()];
+}
+
+/**
+ * Creates and initialises the transport named by configuration. Throws RadixServeError with a
+ * message that says what to use instead when the name is unknown or cannot work here.
+ */
+export async function createKvTransport(name: string): Promise<KvTransport> {
+  const factory = factories.get(name);
+  if (!factory)
+    throw new RadixServeError(
+      "not_implemented",
+      `--kv-transport ${name} is not available in this build; choose one of ${kvTransportNames().join(", ")}`,
+    );
+  const t = factory();
+  await t.init();
+  return t;
+}
+
+const instances = new Map<string, Promise<KvTransport | null>>();
+
+/**
+ * P's side: the sender for D's offer. An offer naming a transport this process does not have (or
+ * that fails here) falls back to inline gRPC bytes, which every receiver accepts.
+ */
+export async function senderForOffer(offer: KvTransferOffer | null | undefined): Promise<KvSender> {
+  const name = offer?.transport ?? "grpc";
+  if (!offer || name === "grpc" || name === "") return new GrpcInlineSender();
+  let t = instances.get(name);
+  if (!t) {
+    t = createKvTransport(name).catch(() => null);
+    instances.set(name, t);
+  }
+  const transport = await t;
+  return transport ? transport.openSender(offer) : new GrpcInlineSender();
+}

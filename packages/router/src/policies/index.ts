@@ -1,0 +1,28 @@
+// Routing policies: the contract, the registry, and the policies themselves.
+export { CacheAwarePolicy } from "./cache-aware.js";
+export type { KnobSpec, Knobs, PolicyDefinition } from "./knobs.js";
+export { KvCostPolicy } from "./kv-cost.js";
+export {
+  leastLoaded,
+  lessLoaded,
+  loadOf,
+  type Pick,
+  type PickContext,
+  type RouteReason,
+  type RouteRequest,
+  type RoutingPolicy,
+  requestRandom,
+  type WorkerView,
+} from "./policy.js";
+export { PowerOfTwoPolicy } from "./power-of-two.js";
+export { RandomPolicy } from "./random.js";
+export {
+  createPolicy,
+  DEFAULT_POLICY,
+  describePolicies,
+  type PolicyConfig,
+  parsePolicySpec,
+  policyNames,
+} from "./registry.js";
+export { RoundRobinPolicy } from "./round-robin.js";
+export { RouteSelector, type RouteSelectorOptions } from "./route-selector.js";

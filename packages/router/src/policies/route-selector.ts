@@ -1,0 +1,52 @@
+/**
+ * Runs one routing decision: builds the policy's PickContext (with a lazy KV-index lookup, so
+ * policies that ignore the cache never pay for it), calls pick(), records the decision in the
+ * index (approximate insertion: the prompt's blocks will be on that worker) and counts it by
+ * policy and reason. One selector per pick site (unified; or prefill and decode in PD mode).
+ */
+import type { KvEventFollower } from "../kv-index/kv-event-follower.js";
+import type { KvIndex } from "../kv-index/kv-index.js";
+import type { Pick, PickContext, RouteReason, RouteRequest, RoutingPolicy, WorkerView } from "./policy.js";
+
+export interface RouteSelectorOptions {
+  policy: RoutingPolicy;
+  /** The shared KV index; without it every match is 0 (cache-aware policies fall back to load). */
+  index?: KvIndex | undefined;
+  /** Records approximate insertions; without it (but with an index) they never expire. */
+  follower?: KvEventFollower | undefined;
+  /** Counts each decision (the routing-decisions metric). */
+  onDecision?: ((policy: string, reason: RouteReason, pick: Pick) => void) | undefined;
+  /** Whether chosen prompts are recorded as (approximately) cached on the chosen worker. Default true. */
+  recordRoutes?: boolean;
+}
+
+export class RouteSelector {
+  constructor(private readonly opts: RouteSelectorOptions) {}
+
+  get policyName(): string {
+    return this.opts.policy.name;
+  }
+
+  /** Picks among `workers` (non-empty; sorted by id here so replicas agree whatever the caller's order). */
+  select(request: RouteRequest, workers: readonly WorkerView[]): Pick {
+    if (workers.length === 0) throw new Error("RouteSelector.select needs at least one candidate");
+    const sorted = [...workers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    let matches: ReadonlyMap<string, number> | null = null;
+    const index = this.opts.index;
+    const ctx: PickContext = {
+      request,
+      workers: sorted,
+      matches: () => {
+        matches ??= index && request.hashes.length > 0 ? index.match(request.hashes) : new Map();
+        return matches;
+      },
+    };
+    const pick = this.opts.policy.pick(ctx);
+    if (index && this.opts.recordRoutes !== false && request.hashes.length > 0) {
+      if (this.opts.follower) this.opts.follower.routed(pick.worker.id, request.hashes);
+      else index.insertApproximate(pick.worker.id, request.hashes, Date.now(), Number.POSITIVE_INFINITY);
+    }
+    this.opts.onDecision?.(this.opts.policy.name, pick.reason, pick);
+    return pick;
+  }
+}

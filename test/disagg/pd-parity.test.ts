@@ -1,0 +1,141 @@
+/**
+ * Prefill/decode disaggregation with real processes (one unified, one prefill, two decode
+ * workers: grpc and shm transports): token parity with unified, checksummed byte accounting,
+ * fewer blocks on a conversation's second turn, conditional (local) prefill, rdma's start-up
+ * error, and every pool back to idle at the end.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  defaultModel,
+  generate,
+  greedyRequest,
+  metricSum,
+  prompt,
+  ROOT,
+  startWorker,
+  type WorkerProc,
+  waitFor,
+} from "./pd-harness.js";
+
+const BS = 16;
+const BLOCKS = 256;
+let model: string;
+let u: WorkerProc;
+let p: WorkerProc;
+let dGrpc: WorkerProc;
+let dShm: WorkerProc;
+
+before(async () => {
+  model = await defaultModel();
+  const common = ["--model-path", model, "--kv-cache-blocks", String(BLOCKS), "--block-size", String(BS)];
+  // Small chunks so a prompt travels in several KV chunks, sent as each prefill chunk completes.
+  const dArgs = [...common, "--disagg-prefill-threshold", "0", "--kv-verify-imports", "--kv-chunk-bytes", "600000"];
+  [u, p, dGrpc, dShm] = await Promise.all([
+    startWorker("unified", common),
+    startWorker("prefill", [...common, "--chunked-prefill-size", "64"]),
+    startWorker("decode", [...dArgs, "--kv-transport", "grpc"]),
+    startWorker("decode", [...dArgs, "--kv-transport", "shm"]),
+  ]);
+});
+
+after(async () => {
+  await Promise.all([u?.stop(), p?.stop(), dGrpc?.stop(), dShm?.stop()]);
+});
+
+describe("disaggregated serving (real workers)", () => {
+  test("PD output is token-identical to unified for a concurrent batch of greedy prompts (grpc and shm)", async () => {
+    const lengths = [3, 16, 17, 45, 130, 333];
+    const prompts = lengths.map((n, i) => prompt(n, 100 + i));
+    const unified = await Promise.all(prompts.map((ids) => generate(u.client, greedyRequest(ids, 10))));
+    for (const r of unified) assert.equal(r.error, null);
+    for (const d of [dGrpc, dShm]) {
+      const pd = await Promise.all(prompts.map((ids) => generate(d.client, greedyRequest(ids, 10, p.address))));
+      for (let i = 0; i < prompts.length; i++) {
+        assert.equal(pd[i]!.error, null, `prompt ${i}: ${pd[i]!.error?.message}`);
+        assert.deepEqual(pd[i]!.tokens, unified[i]!.tokens, `prompt of ${lengths[i]} tokens`);
+        assert.equal(pd[i]!.finish, "FINISH_REASON_LENGTH");
+      }
+    }
+  });
+
+  test("bytes and blocks D imported equal what P exported; checksums verified, shm used on one host", async () => {
+    const pm = await p.metrics();
+    const g = await dGrpc.metrics();
+    const s = await dShm.metrics();
+    const name = "radixserve_kv_transfer_bytes_total";
+    const dBytes = metricSum(g, name) + metricSum(s, name);
+    assert.ok(dBytes > 0);
+    assert.equal(dBytes, metricSum(pm, name));
+    const blocks = "radixserve_kv_transfer_blocks_total";
+    assert.equal(metricSum(g, blocks) + metricSum(s, blocks), metricSum(pm, blocks));
+    assert.ok(metricSum(g, name, { transport: "grpc" }) > 0);
+    assert.ok(metricSum(s, name, { transport: "shm" }) > 0, "the shm decode worker moved its bytes through shm");
+    assert.equal(metricSum(g, "radixserve_kv_transfer_failures_total"), 0);
+    assert.equal(metricSum(s, "radixserve_kv_transfer_failures_total"), 0);
+    assert.ok(metricSum(g, "radixserve_kv_transfer_latency_seconds_count") > 0);
+  });
+
+  test("a conversation's second turn sends only the blocks D does not hold", async () => {
+    const blocks = async () => metricSum(await dGrpc.metrics(), "radixserve_kv_transfer_blocks_total");
+    const turn1 = prompt(200, 7);
+    const b0 = await blocks();
+    const r1 = await generate(dGrpc.client, greedyRequest(turn1, 8, p.address));
+    assert.equal(r1.error, null);
+    const b1 = await blocks();
+    assert.equal(b1 - b0, Math.ceil(200 / BS), "first turn: every prompt block travels");
+    // D cached the full blocks of prompt + answer (all but the last token have KV).
+    const turn2 = [...turn1, ...r1.tokens, ...prompt(40, 8)];
+    const r2 = await generate(dGrpc.client, greedyRequest(turn2, 8, p.address));
+    assert.equal(r2.error, null);
+    const held = Math.floor((200 + r1.tokens.length - 1) / BS);
+    const sent2 = (await blocks()) - b1;
+    assert.equal(sent2, Math.ceil(turn2.length / BS) - held);
+    assert.ok(sent2 < b1 - b0, `second turn sent ${sent2} blocks, first ${b1 - b0}`);
+    assert.ok(r2.cachedTokens >= held * BS);
+    const same = await generate(u.client, greedyRequest(turn2, 8));
+    assert.deepEqual(r2.tokens, same.tokens);
+  });
+
+  test("conditional disaggregation: an uncached part under the threshold is prefilled locally", async () => {
+    const d = await startWorker("decode", ["--model-path", model, "--kv-cache-blocks", "64", "--disagg-prefill-threshold", "64"]);
+    try {
+      const ids = prompt(20, 31);
+      const r = await generate(d.client, greedyRequest(ids, 6, p.address));
+      assert.equal(r.error, null);
+      const ref = await generate(u.client, greedyRequest(ids, 6));
+      assert.deepEqual(r.tokens, ref.tokens);
+      const m = await d.metrics();
+      assert.equal(metricSum(m, "radixserve_local_prefills_total"), 1);
+      assert.equal(metricSum(m, "radixserve_kv_transfer_bytes_total"), 0);
+      const long = await generate(d.client, greedyRequest(prompt(100, 32), 4, p.address));
+      assert.equal(long.error, null);
+      assert.equal(metricSum(await d.metrics(), "radixserve_local_prefills_total"), 1);
+      assert.ok(metricSum(await d.metrics(), "radixserve_kv_transfer_bytes_total") > 0);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("--kv-transport rdma fails at start-up with a clear message", () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "packages/decode-worker/dist/main.js"), "--disagg-mode", "decode", "--model-path", model, "--kv-transport", "rdma"],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /rdma is not built/);
+  });
+
+  test("every pool is back to idle: all blocks free or evictable", async () => {
+    for (const w of [p, dGrpc, dShm]) {
+      const ok = await waitFor(async () => {
+        const l = await w.load();
+        return l.kvBlocksFree === l.kvBlocksTotal && l.runningRequests === 0;
+      }, 3000);
+      assert.ok(ok, `${w.address}: ${JSON.stringify(await w.load())}`);
+    }
+  });
+});
