@@ -54,7 +54,9 @@ function install(packages) {
   if (!which("apt-get")) return `apt-get is not available: install ${packages.join(", ")} by hand`;
   if (!isRoot) return `not root: run '${manual}' as root`;
   // Update first: on a fresh machine the package lists are empty or stale.
-  return run("apt-get", ["update"]) ?? run("apt-get", ["install", "-y", "--no-install-recommends", ...packages]);
+  return (
+    run("apt-get", ["update"]) ?? run("apt-get", ["install", "-y", "--no-install-recommends", ...packages])
+  );
 }
 
 function main() {

@@ -159,7 +159,12 @@ describe("serving: OpenAI client against a real cluster", () => {
   it("n=2: the second sample reuses the first one's prompt from the prefix cache", async () => {
     const res = await client.chat.completions.create({
       model,
-      messages: [{ role: "user", content: `Unique prompt for the n=2 cache check. ${"Lorem ipsum dolor. ".repeat(20)}` }],
+      messages: [
+        {
+          role: "user",
+          content: `Unique prompt for the n=2 cache check. ${"Lorem ipsum dolor. ".repeat(20)}`,
+        },
+      ],
       max_tokens: 4,
       temperature: 0.7,
       n: 2,
@@ -276,7 +281,7 @@ describe("serving: OpenAI client against a real cluster", () => {
     const back = await waitFor(async () => {
       const l = await cluster.workerLoad();
       return l.runningRequests === 0 && l.queuedRequests === 0 && l.kvBlocksFree === idle.kvBlocksFree;
-    }, 5000);
+    }, 15_000);
     const now = await cluster.workerLoad();
     assert.ok(
       back,

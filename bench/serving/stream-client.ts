@@ -21,9 +21,9 @@ export interface Target {
   apiKey?: string | undefined;
   /**
    * "radixserve": token-id prompts, ignore_eos, usage from stream_options (exact counts).
-   * "llama-cpp": llama-cpp-python's server, which takes text prompts only, has no ignore_eos
-   * (min_tokens = max_tokens does the same) and no usage in streams: a "length" finish counts as
-   * exactly max_tokens generated, and the prompt length is our tokenizer's count.
+   * "llama-cpp": llama.cpp servers (llama-cpp-python's, llama-server): text prompts (the first
+   * takes no token ids), min_tokens / ignore_eos, and when the stream carries no usage a
+   * "length" finish counts as exactly max_tokens generated, the prompt as our tokenizer's count.
    */
   backend: "radixserve" | "llama-cpp";
   /** Turns prompt ids into text for the llama-cpp backend. */
@@ -79,9 +79,13 @@ export async function streamCompletion(
               model: t.model,
               prompt: t.decode!(promptIds),
               max_tokens: outputLen,
+              // llama-cpp-python knows min_tokens, llama.cpp's llama-server ignore_eos; each
+              // server ignores the field it does not know.
               min_tokens: outputLen,
+              ignore_eos: true,
               temperature: 0,
               stream: true,
+              stream_options: { include_usage: true },
             },
       ),
     });

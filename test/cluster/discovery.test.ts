@@ -15,10 +15,19 @@ setLogLevel(process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn");
 const REGISTRANT = fileURLToPath(new URL("./fixtures/registrant.ts", import.meta.url));
 
 /** A separate process that registers `workerId` and heart-beats (so it can really be kill -9'd). */
-async function spawnRegistrant(redisUrl: string, prefix: string, workerId: string, ttlMs: number): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ["--import", "tsx", REGISTRANT, redisUrl, prefix, workerId, String(ttlMs)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+async function spawnRegistrant(
+  redisUrl: string,
+  prefix: string,
+  workerId: string,
+  ttlMs: number,
+): Promise<ChildProcess> {
+  const p = spawn(
+    process.execPath,
+    ["--import", "tsx", REGISTRANT, redisUrl, prefix, workerId, String(ttlMs)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   process.once("exit", () => p.kill("SIGKILL"));
   let out = "";
   p.stdout!.on("data", (d: Buffer) => (out += d.toString()));

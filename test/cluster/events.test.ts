@@ -94,14 +94,20 @@ describe("cluster/events (real nats-server)", () => {
       const h2 = w.run([...tokens(1, 8), ...tokens(2, 8)]);
       assert.ok(await until(() => index.match(h2).get("127.0.0.1:7001") === 4, 2000), "stored event applied");
       w.cache.evict(2); // LRU leaves: h1's tail blocks (older)
-      assert.ok(await until(() => index.match(h1).get("127.0.0.1:7001") === 3, 2000), "removed event applied");
+      assert.ok(
+        await until(() => index.match(h1).get("127.0.0.1:7001") === 3, 2000),
+        "removed event applied",
+      );
       assert.ok(await until(() => loads.length > 0, 2000), "load reports arrive");
       assert.equal(loads[0]!.queued, 2);
       assert.equal(follower.stats.gaps, 0);
 
       // NATS restarts; the worker changes its cache while NATS is down (those events are lost).
       await nats.kill();
-      assert.ok(await until(() => !workerLink.connected && !routerLink.connected, 5000), "both saw the outage");
+      assert.ok(
+        await until(() => !workerLink.connected && !routerLink.connected, 5000),
+        "both saw the outage",
+      );
       const h3 = w.run(tokens(3, 12));
       w.cache.flush();
       const h4 = w.run(tokens(4, 16));
@@ -111,7 +117,10 @@ describe("cluster/events (real nats-server)", () => {
       assert.ok(await until(() => workerLink.connected && routerLink.connected, 10_000), "reconnected");
       // events_resumed -> resync: the index equals the worker's cache again.
       assert.ok(
-        await until(() => follower!.isSynced("127.0.0.1:7001") && index.match(h4).get("127.0.0.1:7001") === 4, 5000),
+        await until(
+          () => follower!.isSynced("127.0.0.1:7001") && index.match(h4).get("127.0.0.1:7001") === 4,
+          5000,
+        ),
         "resynced after the restart",
       );
       assert.equal(index.match(h1).get("127.0.0.1:7001"), undefined);
@@ -168,7 +177,9 @@ describe("cluster/events (real nats-server)", () => {
       const b = w.run(tokens(7, 8));
       pub.flush();
       assert.ok(await until(() => follower!.stats.gaps === 1 && follower!.isSynced("w-gap"), 3000));
-      assert.ok(await until(() => index.match(a).get("w-gap") === 2 && index.match(b).get("w-gap") === 2, 3000));
+      assert.ok(
+        await until(() => index.match(a).get("w-gap") === 2 && index.match(b).get("w-gap") === 2, 3000),
+      );
       assert.equal(follower.stats.resyncs, 2);
     } finally {
       pub.close();

@@ -106,7 +106,18 @@ export async function startRedis(): Promise<Service> {
   const port = await freePort();
   const s = service("redis-server", port, `redis://127.0.0.1:${port}`, () => [
     redis,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "no",
+    ],
   ]);
   await s.start();
   return s;
@@ -115,7 +126,10 @@ export async function startRedis(): Promise<Service> {
 export async function startNats(): Promise<Service> {
   const { nats } = serviceBinaries();
   const port = await freePort();
-  const s = service("nats-server", port, `127.0.0.1:${port}`, () => [nats, ["-a", "127.0.0.1", "-p", String(port)]]);
+  const s = service("nats-server", port, `127.0.0.1:${port}`, () => [
+    nats,
+    ["-a", "127.0.0.1", "-p", String(port)],
+  ]);
   await s.start();
   return s;
 }

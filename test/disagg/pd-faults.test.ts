@@ -50,7 +50,10 @@ after(async () => {
 
 describe("disaggregation faults (real workers)", () => {
   test("a stalled prefill worker: D's transfer deadline frees the reservation; P frees its side when resumed", async () => {
-    const [p, d] = await Promise.all([start("prefill"), start("decode", ["--kv-transfer-timeout-ms", "800"])]);
+    const [p, d] = await Promise.all([
+      start("prefill"),
+      start("decode", ["--kv-transfer-timeout-ms", "800"]),
+    ]);
     const warm = await generate(d.client, greedyRequest(prompt(40, 1), 2, p.address));
     assert.equal(warm.error, null);
     p.proc.kill("SIGSTOP");
@@ -61,7 +64,10 @@ describe("disaggregation faults (real workers)", () => {
     assert.match(r.error!.message, /within 800 ms/);
     assert.ok(took >= 700 && took < 5000, `failed after ${took} ms`);
     assert.ok(await idle(d), "D's reservation is released");
-    assert.equal(metricSum(await d.metrics(), "radixserve_kv_transfer_failures_total", { cause: "transfer_timeout" }), 1);
+    assert.equal(
+      metricSum(await d.metrics(), "radixserve_kv_transfer_failures_total", { cause: "transfer_timeout" }),
+      1,
+    );
     p.proc.kill("SIGCONT");
     assert.ok(await idle(p), "P frees the job of the cancelled stream");
     const again = await generate(d.client, greedyRequest(prompt(50, 3), 3, p.address));
@@ -76,7 +82,10 @@ describe("disaggregation faults (real workers)", () => {
     const r = await pending;
     assert.equal(r.error?.code, "kv_transfer_failed", JSON.stringify(r.error));
     assert.ok(await idle(d));
-    assert.ok(metricSum(await d.metrics(), "radixserve_kv_transfer_failures_total", { cause: "peer_unavailable" }) >= 1);
+    assert.ok(
+      metricSum(await d.metrics(), "radixserve_kv_transfer_failures_total", { cause: "peer_unavailable" }) >=
+        1,
+    );
   });
 
   test("kill -9 of the decode worker mid-decode and mid-transfer: the client sees an error, P returns to idle", async () => {
@@ -100,6 +109,8 @@ describe("disaggregation faults (real workers)", () => {
     const r2 = await pending;
     assert.notEqual(r2.error, null);
     assert.ok(await idle(p), "P stops sending and frees its side");
-    assert.ok(metricSum(await p.metrics(), "radixserve_kv_transfer_failures_total", { cause: "cancelled" }) >= 1);
+    assert.ok(
+      metricSum(await p.metrics(), "radixserve_kv_transfer_failures_total", { cause: "cancelled" }) >= 1,
+    );
   });
 });

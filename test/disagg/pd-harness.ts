@@ -19,6 +19,7 @@ import {
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WORKER_MAIN = join(ROOT, "packages", "decode-worker", "dist", "main.js");
+const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -169,4 +170,54 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number):
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface RouterProc {
+  proc: ChildProcess;
+  baseUrl: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `radixserve router --worker-urls ...` (prefill and decode workers mixed: the router pairs them). */
+export async function startRouter(workerUrls: string[], args: string[] = []): Promise<RouterProc> {
+  const proc = spawn(
+    process.execPath,
+    [CLI, "router", "--worker-urls", workerUrls.join(","), "--host", "127.0.0.1", "--port", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" } },
+  );
+  live.add(proc);
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  void exited.then(() => live.delete(proc));
+  let err = "";
+  proc.stderr!.on("data", (d: Buffer) => {
+    err = (err + d.toString()).slice(-8000);
+    if (process.env["RADIXSERVE_TEST_VERBOSE"]) process.stderr.write(`[router] ${d}`);
+  });
+  const ready = await new Promise<{ port: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`router not ready:\n${err}`)), 60_000);
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      const m = /^RADIXSERVE_ROUTER_READY (.*)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(JSON.parse(m[1]!));
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`router exited before ready:\n${err}`));
+    });
+  });
+  return {
+    proc,
+    baseUrl: `http://127.0.0.1:${ready.port}/v1`,
+    stderr: () => err,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

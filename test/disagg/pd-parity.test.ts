@@ -1,6 +1,6 @@
 /**
- * Prefill/decode disaggregation with real processes (one unified, one prefill, two decode
- * workers: grpc and shm transports): token parity with unified, checksummed byte accounting,
+ * Prefill/decode disaggregation with real processes (one unified, one prefill, three decode
+ * workers: grpc, shm and tcp transports): token parity with unified, checksummed byte accounting,
  * fewer blocks on a conversation's second turn, conditional (local) prefill, rdma's start-up
  * error, and every pool back to idle at the end.
  */
@@ -27,32 +27,43 @@ let u: WorkerProc;
 let p: WorkerProc;
 let dGrpc: WorkerProc;
 let dShm: WorkerProc;
+let dTcp: WorkerProc;
 
 before(async () => {
   model = await defaultModel();
   const common = ["--model-path", model, "--kv-cache-blocks", String(BLOCKS), "--block-size", String(BS)];
   // Small chunks so a prompt travels in several KV chunks, sent as each prefill chunk completes.
-  const dArgs = [...common, "--disagg-prefill-threshold", "0", "--kv-verify-imports", "--kv-chunk-bytes", "600000"];
-  [u, p, dGrpc, dShm] = await Promise.all([
+  const dArgs = [
+    ...common,
+    "--disagg-prefill-threshold",
+    "0",
+    "--kv-verify-imports",
+    "--kv-chunk-bytes",
+    "600000",
+  ];
+  [u, p, dGrpc, dShm, dTcp] = await Promise.all([
     startWorker("unified", common),
     startWorker("prefill", [...common, "--chunked-prefill-size", "64"]),
     startWorker("decode", [...dArgs, "--kv-transport", "grpc"]),
     startWorker("decode", [...dArgs, "--kv-transport", "shm"]),
+    startWorker("decode", [...dArgs, "--kv-transport", "tcp"]),
   ]);
 });
 
 after(async () => {
-  await Promise.all([u?.stop(), p?.stop(), dGrpc?.stop(), dShm?.stop()]);
+  await Promise.all([u?.stop(), p?.stop(), dGrpc?.stop(), dShm?.stop(), dTcp?.stop()]);
 });
 
 describe("disaggregated serving (real workers)", () => {
-  test("PD output is token-identical to unified for a concurrent batch of greedy prompts (grpc and shm)", async () => {
+  test("PD output is token-identical to unified for a concurrent batch of greedy prompts (grpc, shm and tcp)", async () => {
     const lengths = [3, 16, 17, 45, 130, 333];
     const prompts = lengths.map((n, i) => prompt(n, 100 + i));
     const unified = await Promise.all(prompts.map((ids) => generate(u.client, greedyRequest(ids, 10))));
     for (const r of unified) assert.equal(r.error, null);
-    for (const d of [dGrpc, dShm]) {
-      const pd = await Promise.all(prompts.map((ids) => generate(d.client, greedyRequest(ids, 10, p.address))));
+    for (const d of [dGrpc, dShm, dTcp]) {
+      const pd = await Promise.all(
+        prompts.map((ids) => generate(d.client, greedyRequest(ids, 10, p.address))),
+      );
       for (let i = 0; i < prompts.length; i++) {
         assert.equal(pd[i]!.error, null, `prompt ${i}: ${pd[i]!.error?.message}`);
         assert.deepEqual(pd[i]!.tokens, unified[i]!.tokens, `prompt of ${lengths[i]} tokens`);
@@ -61,18 +72,27 @@ describe("disaggregated serving (real workers)", () => {
     }
   });
 
-  test("bytes and blocks D imported equal what P exported; checksums verified, shm used on one host", async () => {
+  test("bytes and blocks D imported equal what P exported; checksums verified, shm and tcp used", async () => {
     const pm = await p.metrics();
     const g = await dGrpc.metrics();
     const s = await dShm.metrics();
+    const t = await dTcp.metrics();
     const name = "radixserve_kv_transfer_bytes_total";
-    const dBytes = metricSum(g, name) + metricSum(s, name);
+    const dBytes = metricSum(g, name) + metricSum(s, name) + metricSum(t, name);
     assert.ok(dBytes > 0);
     assert.equal(dBytes, metricSum(pm, name));
     const blocks = "radixserve_kv_transfer_blocks_total";
-    assert.equal(metricSum(g, blocks) + metricSum(s, blocks), metricSum(pm, blocks));
+    assert.equal(metricSum(g, blocks) + metricSum(s, blocks) + metricSum(t, blocks), metricSum(pm, blocks));
+    assert.ok(
+      metricSum(t, name, { transport: "tcp" }) > 0,
+      "the tcp decode worker moved its bytes on its data plane",
+    );
+    assert.equal(metricSum(t, "radixserve_kv_transfer_failures_total"), 0);
     assert.ok(metricSum(g, name, { transport: "grpc" }) > 0);
-    assert.ok(metricSum(s, name, { transport: "shm" }) > 0, "the shm decode worker moved its bytes through shm");
+    assert.ok(
+      metricSum(s, name, { transport: "shm" }) > 0,
+      "the shm decode worker moved its bytes through shm",
+    );
     assert.equal(metricSum(g, "radixserve_kv_transfer_failures_total"), 0);
     assert.equal(metricSum(s, "radixserve_kv_transfer_failures_total"), 0);
     assert.ok(metricSum(g, "radixserve_kv_transfer_latency_seconds_count") > 0);
@@ -100,7 +120,14 @@ describe("disaggregated serving (real workers)", () => {
   });
 
   test("conditional disaggregation: an uncached part under the threshold is prefilled locally", async () => {
-    const d = await startWorker("decode", ["--model-path", model, "--kv-cache-blocks", "64", "--disagg-prefill-threshold", "64"]);
+    const d = await startWorker("decode", [
+      "--model-path",
+      model,
+      "--kv-cache-blocks",
+      "64",
+      "--disagg-prefill-threshold",
+      "64",
+    ]);
     try {
       const ids = prompt(20, 31);
       const r = await generate(d.client, greedyRequest(ids, 6, p.address));
@@ -122,7 +149,15 @@ describe("disaggregated serving (real workers)", () => {
   test("--kv-transport rdma fails at start-up with a clear message", () => {
     const r = spawnSync(
       process.execPath,
-      [join(ROOT, "packages/decode-worker/dist/main.js"), "--disagg-mode", "decode", "--model-path", model, "--kv-transport", "rdma"],
+      [
+        join(ROOT, "packages/decode-worker/dist/main.js"),
+        "--disagg-mode",
+        "decode",
+        "--model-path",
+        model,
+        "--kv-transport",
+        "rdma",
+      ],
       { encoding: "utf8", timeout: 30_000 },
     );
     assert.equal(r.status, 1);
@@ -130,7 +165,7 @@ describe("disaggregated serving (real workers)", () => {
   });
 
   test("every pool is back to idle: all blocks free or evictable", async () => {
-    for (const w of [p, dGrpc, dShm]) {
+    for (const w of [p, dGrpc, dShm, dTcp]) {
       const ok = await waitFor(async () => {
         const l = await w.load();
         return l.kvBlocksFree === l.kvBlocksTotal && l.runningRequests === 0;

@@ -17,7 +17,11 @@ test("events: a KV event batch round-trips and malformed ones are values, not th
     workerId: "127.0.0.1:5000",
     instanceId: "i",
     eventId: 3,
-    events: [{ type: "stored", blocks: [{ hash: H, parent: null }] }, { type: "removed", hashes: [H] }, { type: "cleared" }],
+    events: [
+      { type: "stored", blocks: [{ hash: H, parent: null }] },
+      { type: "removed", hashes: [H] },
+      { type: "cleared" },
+    ],
   };
   const d = decodeKvEventBatch(encodeJson(b));
   assert.ok(d.ok);
@@ -35,12 +39,30 @@ test("events: a KV event batch round-trips and malformed ones are values, not th
 });
 
 test("events: snapshots and load reports validate their fields", () => {
-  const s = decodeKvSnapshot(JSON.stringify({ v: 1, workerId: "w", instanceId: "i", eventId: 0, blocks: [] }));
+  const s = decodeKvSnapshot(
+    JSON.stringify({ v: 1, workerId: "w", instanceId: "i", eventId: 0, blocks: [] }),
+  );
   assert.ok(s.ok);
-  assert.equal(decodeKvSnapshot(JSON.stringify({ v: 1, workerId: "w", instanceId: "i", eventId: -1, blocks: [] })).ok, false);
-  const load = { v: 1, workerId: "w", instanceId: "i", running: 1, queued: 0, kvBlocksFree: 5, kvBlocksTotal: 9, tokensPerS: 3.5, ts: 1 };
+  assert.equal(
+    decodeKvSnapshot(JSON.stringify({ v: 1, workerId: "w", instanceId: "i", eventId: -1, blocks: [] })).ok,
+    false,
+  );
+  const load = {
+    v: 1,
+    workerId: "w",
+    instanceId: "i",
+    running: 1,
+    queued: 0,
+    kvBlocksFree: 5,
+    kvBlocksTotal: 9,
+    tokensPerS: 3.5,
+    ts: 1,
+  };
   assert.ok(decodeLoadReport(JSON.stringify(load)).ok);
-  assert.deepEqual(decodeLoadReport(JSON.stringify({ ...load, queued: -1 })), { ok: false, reason: "bad queued" });
+  assert.deepEqual(decodeLoadReport(JSON.stringify({ ...load, queued: -1 })), {
+    ok: false,
+    reason: "bad queued",
+  });
 });
 
 test("events: subjects keep a dotted worker address in one token", () => {

@@ -264,10 +264,20 @@ describe("worker (unified, real engine, real gRPC)", () => {
 });
 
 describe("worker CLI errors", () => {
-  test("--disagg-mode prefill/decode and --tp 2 exit non-zero with a clear message", async () => {
-    const p = await runWorkerToExit(["--model-path", modelPath, "--disagg-mode", "prefill"]);
+  test("a bad --disagg-mode, --kv-transport rdma and --tp 2 exit non-zero with a clear message", async () => {
+    const mode = await runWorkerToExit(["--model-path", modelPath, "--disagg-mode", "both"]);
+    assert.equal(mode.code, 2);
+    assert.match(mode.stderr, /--disagg-mode must be unified, prefill or decode/);
+    const p = await runWorkerToExit([
+      "--model-path",
+      modelPath,
+      "--disagg-mode",
+      "prefill",
+      "--kv-transport",
+      "rdma",
+    ]);
     assert.notEqual(p.code, 0);
-    assert.match(p.stderr, /not implemented yet \(issue 4\)/);
+    assert.match(p.stderr, /rdma is not built/);
     assert.equal(p.stdout, "");
     const tp = await runWorkerToExit(["--model-path", modelPath, "--tp", "2"]);
     assert.notEqual(tp.code, 0);

@@ -92,6 +92,30 @@ for (const preset of ["tiny", "tiny-gqa", "tiny-qwen2"] as ModelPresetName[]) {
       assert.equal(c2!.token, cAlone!.token);
     });
 
+    it("step calls issued together run one at a time, in order", async () => {
+      const e = await openEngine(preset);
+      const prompt = tokens(33, 17);
+      const [seq] = await e.step([
+        { tokens: prompt, startPos: 0, blockTable: blocks(30, 3), sample: false, returnLogits: "last" },
+      ]);
+      // The prefill and the decode that depends on its KV are issued without awaiting.
+      const first = e.step([
+        { tokens: prompt.subarray(0, 32), startPos: 0, blockTable: blocks(33, 3), sample: false },
+      ]);
+      const second = e.step([
+        {
+          tokens: prompt.subarray(32),
+          startPos: 32,
+          blockTable: blocks(33, 3),
+          sample: false,
+          returnLogits: "last",
+        },
+      ]);
+      const [, [o]] = await Promise.all([first, second]);
+      const d = maxAbsDiff(o!.logits!, seq!.logits!);
+      assert.ok(d <= TOL, `queued prefill + decode vs one prefill: max |diff| ${d}`);
+    });
+
     it("returns null for a sequence that neither samples nor asks for logits", async () => {
       const e = await openEngine(preset);
       const out = await e.step([

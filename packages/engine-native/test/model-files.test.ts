@@ -148,6 +148,18 @@ describe("loadEngine model files", () => {
     await assert.rejects(load(dir), /file is 4 bytes, shorter than the 8-byte header length/);
   });
 
+  it("sizes the KV pool from memFractionStatic, never below one full context", async () => {
+    const e = await loadEngine({ modelPath: await testModel(), memFractionStatic: 0.001, threads: 1 });
+    // 0.1% of the machine's memory minus ~98 MB of weights is nothing: the floor is 2048 / 16 blocks.
+    assert.ok(e.info.numBlocks >= 128, `numBlocks ${e.info.numBlocks}`);
+    assert.equal(e.info.bytesPerBlock, 6 * 2 * 6 * 16 * 48 * 4);
+    e.free();
+    await assert.rejects(
+      loadEngine({ modelPath: await testModel(), memFractionStatic: 1.5 }),
+      /memFractionStatic = 1\.5 must be in \(0, 1\]/,
+    );
+  });
+
   it("rejects options out of range", async () => {
     const dir = await testModel();
     await assert.rejects(

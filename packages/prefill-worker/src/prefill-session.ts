@@ -11,6 +11,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
+  foldChunkCrc,
   type GenerateRequest__Output,
   getLogger,
   type KvSender,
@@ -166,7 +167,7 @@ class PrefillSession {
         if (this.ended) return;
         if (this.firstChunkAt === 0) this.firstChunkAt = performance.now();
         const crc = kvCrc32(data);
-        this.crc = kvCrc32(data, this.crc);
+        this.crc = foldChunkCrc(this.crc, crc);
         this.bytesSent += data.byteLength;
         this.blocksSent += n;
         this.call.write({

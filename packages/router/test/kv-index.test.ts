@@ -7,7 +7,11 @@ import { type IndexedBlock, KvIndex } from "../src/kv-index/kv-index.js";
 const SEED = blockHashSeed("kv-index-test");
 
 function chain(group: number, blocks: number): string[] {
-  return chainHashes(SEED, Array.from({ length: blocks * 4 }, (_, i) => group * 997 + i), 4);
+  return chainHashes(
+    SEED,
+    Array.from({ length: blocks * 4 }, (_, i) => group * 997 + i),
+    4,
+  );
 }
 
 function blocksOf(hashes: string[]): IndexedBlock[] {
@@ -68,7 +72,12 @@ describe("kv-index/KvIndex", () => {
   });
 });
 
-function batch(workerId: string, instanceId: string, eventId: number, events: KvEventBatch["events"]): KvEventBatch {
+function batch(
+  workerId: string,
+  instanceId: string,
+  eventId: number,
+  events: KvEventBatch["events"],
+): KvEventBatch {
   return { v: 1, workerId, instanceId, eventId, events };
 }
 
@@ -94,7 +103,9 @@ describe("kv-index/KvEventFollower", () => {
   it("syncs a joining worker from its snapshot, then applies the next batches in order", async () => {
     const h = chain(7, 4);
     const { index, follower, asked } = setup(
-      new Map([["w1", { v: 1, workerId: "w1", instanceId: "i1", eventId: 3, blocks: blocksOf(h.slice(0, 2)) }]]),
+      new Map([
+        ["w1", { v: 1, workerId: "w1", instanceId: "i1", eventId: 3, blocks: blocksOf(h.slice(0, 2)) }],
+      ]),
     );
     follower.setEventsUp(true);
     follower.workerJoined("w1");

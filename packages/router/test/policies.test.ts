@@ -18,13 +18,24 @@ function prompt(group: number, len: number): number[] {
   return Array.from({ length: len }, (_, i) => (group * 1000 + i) % 32000);
 }
 
-function ctx(hashes: string[], workers: WorkerView[], matches: Record<string, number> = {}, key = "k"): PickContext {
+function ctx(
+  hashes: string[],
+  workers: WorkerView[],
+  matches: Record<string, number> = {},
+  key = "k",
+): PickContext {
   return { request: { key, hashes }, workers, matches: () => new Map(Object.entries(matches)) };
 }
 
 describe("policies/registry", () => {
   it("lists the five policies and describes their knobs", () => {
-    assert.deepEqual(policyNames().sort(), ["cache_aware", "kv_cost", "power_of_two", "random", "round_robin"]);
+    assert.deepEqual(policyNames().sort(), [
+      "cache_aware",
+      "kv_cost",
+      "power_of_two",
+      "random",
+      "round_robin",
+    ]);
     assert.match(describePolicies(), /cache_threshold=\[0\.\.1\] \(default 0\.3\)/);
   });
 
@@ -34,8 +45,14 @@ describe("policies/registry", () => {
       balance_abs_threshold: 4,
     });
     assert.throws(() => parsePolicySpec("nope"), /unknown routing policy 'nope' \(policies: cache_aware/);
-    assert.throws(() => parsePolicySpec("cache_aware:cache_threshold=2"), /must be a number in \[0, 1\], got 2/);
-    assert.throws(() => parsePolicySpec("cache_aware:bogus=1"), /has no knob 'bogus' \(knobs: cache_threshold/);
+    assert.throws(
+      () => parsePolicySpec("cache_aware:cache_threshold=2"),
+      /must be a number in \[0, 1\], got 2/,
+    );
+    assert.throws(
+      () => parsePolicySpec("cache_aware:bogus=1"),
+      /has no knob 'bogus' \(knobs: cache_threshold/,
+    );
     assert.throws(() => parsePolicySpec("random:seed=1.5"), /must be an integer/);
     assert.throws(() => parsePolicySpec("kv_cost:temperature"), /'temperature' is not knob=number/);
     assert.throws(() => parsePolicySpec("round_robin:x=1"), /knobs: none/);
@@ -52,7 +69,11 @@ describe("policies/registry", () => {
 });
 
 describe("policies/cache_aware", () => {
-  const policy = new CacheAwarePolicy({ cacheThreshold: 0.5, balanceAbsThreshold: 4, balanceRelThreshold: 1.5 });
+  const policy = new CacheAwarePolicy({
+    cacheThreshold: 0.5,
+    balanceAbsThreshold: 4,
+    balanceRelThreshold: 1.5,
+  });
   const hashes = chainHashes(SEED, prompt(1, 64), 16); // 4 blocks
 
   it("picks the longest cached prefix when the match ratio reaches the threshold", () => {
@@ -94,7 +115,15 @@ describe("policies/cache_aware", () => {
     assert.equal(policy.pick(ctx(hashes, ws, { a: 4, b: 4, c: 4 })).worker.id, "b");
     const free = [worker("a"), worker("b", { kvBlocksFree: 50 }), worker("c", { kvBlocksFree: 200 })];
     assert.equal(policy.pick(ctx([], free)).worker.id, "c");
-    assert.equal(policy.pick(ctx([], [worker("b"), worker("a")].sort((x, y) => (x.id < y.id ? -1 : 1)))).worker.id, "a");
+    assert.equal(
+      policy.pick(
+        ctx(
+          [],
+          [worker("b"), worker("a")].sort((x, y) => (x.id < y.id ? -1 : 1)),
+        ),
+      ).worker.id,
+      "a",
+    );
   });
 
   it("a prompt shorter than one block goes to the least loaded", () => {
@@ -165,7 +194,10 @@ describe("policies/round_robin, random, power_of_two", () => {
     }
     assert.equal(seen.size, 3);
     assert.notDeepEqual(
-      Array.from({ length: 20 }, (_, i) => createPolicy("random:seed=1").pick(ctx([], ws, {}, `r${i}`)).worker.id),
+      Array.from(
+        { length: 20 },
+        (_, i) => createPolicy("random:seed=1").pick(ctx([], ws, {}, `r${i}`)).worker.id,
+      ),
       Array.from({ length: 20 }, (_, i) => p.pick(ctx([], ws, {}, `r${i}`)).worker.id),
     );
   });
@@ -182,16 +214,27 @@ describe("policies/route-selector", () => {
   it("two replicas fed the same events and requests make the same choices", () => {
     const replicas = [0, 1].map(() => {
       const index = new KvIndex();
-      return { index, sel: new RouteSelector({ policy: createPolicy("cache_aware:balance_abs_threshold=3"), index }) };
+      return {
+        index,
+        sel: new RouteSelector({ policy: createPolicy("cache_aware:balance_abs_threshold=3"), index }),
+      };
     });
     // The same KV events reach both (a worker already holds group 0's prefix).
-    for (const r of replicas) r.index.applyStored("w2", chainHashes(SEED, prompt(0, 64), 16).map((hash, i, a) => ({ hash, parent: i > 0 ? a[i - 1]! : null })));
+    for (const r of replicas)
+      r.index.applyStored(
+        "w2",
+        chainHashes(SEED, prompt(0, 64), 16).map((hash, i, a) => ({
+          hash,
+          parent: i > 0 ? a[i - 1]! : null,
+        })),
+      );
     const loads = new Map<string, number>();
     const decisions: string[][] = [[], []];
     for (let i = 0; i < 80; i++) {
       const hashes = chainHashes(SEED, [...prompt(i % 5, 64), i], 16);
       const ws = ["w3", "w1", "w2", "w0"].map((id) => worker(id, { inFlight: loads.get(id) ?? 0 }));
-      replicas.forEach((r, k) => decisions[k]!.push(r.sel.select({ key: `req-${i}`, hashes }, ws).worker.id));
+      for (const [k, r] of replicas.entries())
+        decisions[k]!.push(r.sel.select({ key: `req-${i}`, hashes }, ws).worker.id);
       const chosen = decisions[0]![i]!;
       loads.set(chosen, (loads.get(chosen) ?? 0) + 1);
       if (i % 3 === 0) for (const id of loads.keys()) loads.set(id, Math.max(0, loads.get(id)! - 1));
@@ -214,7 +257,10 @@ describe("policies/route-selector", () => {
     const first = sel.select({ key: "1", hashes: chainHashes(SEED, prompt(7, 96), 16) }, ws);
     const second = sel.select(
       { key: "2", hashes: chainHashes(SEED, [...prompt(7, 96), ...prompt(8, 32)], 16) },
-      [worker("a", { inFlight: first.worker.id === "a" ? 1 : 0 }), worker("b", { inFlight: first.worker.id === "b" ? 1 : 0 })],
+      [
+        worker("a", { inFlight: first.worker.id === "a" ? 1 : 0 }),
+        worker("b", { inFlight: first.worker.id === "b" ? 1 : 0 }),
+      ],
     );
     assert.equal(second.worker.id, first.worker.id);
     assert.deepEqual(reasons, ["least_loaded", "cache_hit"]);

@@ -57,7 +57,12 @@ export class WorkerDiscovery extends EventEmitter {
     if (!(this.scanIntervalMs >= 50 && this.scanIntervalMs <= 60_000))
       throw new Error(`discovery scan interval must be in [50, 60000] ms, got ${opts.scanIntervalMs}`);
     this.keys = discoveryKeys(opts.keyPrefix);
-    const common = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 250 };
+    const common = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 250,
+    };
     this.redis = new Redis(opts.redisUrl, common);
     // The subscriber needs the offline queue: ioredis re-subscribes through it after a reconnect.
     this.sub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
@@ -191,7 +196,11 @@ export class WorkerDiscovery extends EventEmitter {
     if (this.up === up) return;
     this.up = up;
     if (up) log.info("Redis reachable again: following the worker set");
-    else log.warn({ err: why, workers: this.known.size }, "Redis unreachable: keeping the last known worker set");
+    else
+      log.warn(
+        { err: why, workers: this.known.size },
+        "Redis unreachable: keeping the last known worker set",
+      );
     this.emit("status", up);
   }
 }

@@ -38,7 +38,8 @@ export interface DiscoveryKeys {
 }
 
 export function discoveryKeys(prefix = DEFAULT_KEY_PREFIX): DiscoveryKeys {
-  if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new Error(`Redis key prefix '${prefix}' must be [A-Za-z0-9_.-]+`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(prefix))
+    throw new Error(`Redis key prefix '${prefix}' must be [A-Za-z0-9_.-]+`);
   return Object.freeze({
     workerKey: (id: string) => `${prefix}:worker:${id}`,
     workerPattern: `${prefix}:worker:*`,

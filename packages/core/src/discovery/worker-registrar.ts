@@ -67,7 +67,10 @@ export class WorkerRegistrar {
       await this.redis.publish(this.keys.channel, JSON.stringify({ type: "leave", workerId: id }));
       log.info({ workerId: id }, "deregistered from Redis");
     } catch (err) {
-      log.warn({ workerId: id, err: (err as Error).message }, "could not deregister; the record expires by TTL");
+      log.warn(
+        { workerId: id, err: (err as Error).message },
+        "could not deregister; the record expires by TTL",
+      );
     }
     this.redis.disconnect();
   }
@@ -80,12 +83,18 @@ export class WorkerRegistrar {
       const existed = await this.redis.set(key, JSON.stringify(record), "PX", this.ttlMs, "GET");
       this.beats++;
       if (first || existed === null)
-        await this.redis.publish(this.keys.channel, JSON.stringify({ type: "join", workerId: record.workerId }));
+        await this.redis.publish(
+          this.keys.channel,
+          JSON.stringify({ type: "join", workerId: record.workerId }),
+        );
       if (!this.healthy) log.info({ workerId: record.workerId }, "Redis is back: registration renewed");
       this.healthy = true;
     } catch (err) {
       if (this.healthy)
-        log.warn({ err: (err as Error).message }, "Redis unreachable: cannot renew registration (will retry)");
+        log.warn(
+          { err: (err as Error).message },
+          "Redis unreachable: cannot renew registration (will retry)",
+        );
       this.healthy = false;
     }
   }

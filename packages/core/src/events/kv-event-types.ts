@@ -136,7 +136,8 @@ export function decodeLoadReport(data: Uint8Array | string): Decoded<LoadReport>
   const o = p.value;
   for (const k of ["running", "queued", "kvBlocksFree", "kvBlocksTotal"])
     if (!isCount(o[k])) return { ok: false, reason: `bad ${k}` };
-  if (typeof o["tokensPerS"] !== "number" || !(o["tokensPerS"] >= 0)) return { ok: false, reason: "bad tokensPerS" };
+  if (typeof o["tokensPerS"] !== "number" || !(o["tokensPerS"] >= 0))
+    return { ok: false, reason: "bad tokensPerS" };
   if (typeof o["ts"] !== "number") return { ok: false, reason: "bad ts" };
   return { ok: true, value: o as unknown as LoadReport };
 }

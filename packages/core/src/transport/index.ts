@@ -6,4 +6,5 @@ export * from "./prefill-service.js";
 export * from "./rdma-transport.js";
 export * from "./registry.js";
 export * from "./shm-transport.js";
+export * from "./tcp-transport.js";
 export * from "./transfer-metrics.js";

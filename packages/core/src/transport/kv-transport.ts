@@ -12,6 +12,7 @@
  *   grpc  bytes inline in KvChunk.data (works across hosts; the default)
  *   shm   same host: a file in /dev/shm that P writes and D reads (falls back to grpc inline
  *         when P is on another host)
+ *   tcp   a framed data plane: a raw TCP connection per transfer beside the control stream
  *   rdma  a named shim: fails at start-up with a clear message (not built here)
  */
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";

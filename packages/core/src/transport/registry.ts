@@ -9,12 +9,19 @@ import { GrpcInlineSender, GrpcKvTransport } from "./grpc-transport.js";
 import type { KvSender, KvTransport, KvTransportName } from "./kv-transport.js";
 import { RdmaKvTransport } from "./rdma-transport.js";
 import { ShmKvTransport } from "./shm-transport.js";
+import { TcpKvTransport } from "./tcp-transport.js";
 
-type Factory = () => KvTransport;
+/** Where the process listens (the tcp data plane binds here). */
+export interface KvTransportOptions {
+  host?: string;
+}
+
+type Factory = (opts: KvTransportOptions) => KvTransport;
 
 const factories = new Map<string, Factory>([
   ["grpc", () => new GrpcKvTransport()],
   ["shm", () => new ShmKvTransport()],
+  ["tcp", (o) => new TcpKvTransport(o.host ? { host: o.host } : {})],
   ["rdma", () => new RdmaKvTransport()],
 ]);
 
@@ -32,32 +39,34 @@ export function kvTransportNames(): string[] {
  * Creates and initialises the transport named by configuration. Throws RadixServeError with a
  * message that says what to use instead when the name is unknown or cannot work here.
  */
-export async function createKvTransport(name: string): Promise<KvTransport> {
+export async function createKvTransport(name: string, opts: KvTransportOptions = {}): Promise<KvTransport> {
   const factory = factories.get(name);
   if (!factory)
     throw new RadixServeError(
       "not_implemented",
       `--kv-transport ${name} is not available in this build; choose one of ${kvTransportNames().join(", ")}`,
     );
-  const t = factory();
+  const t = factory(opts);
   await t.init();
   return t;
 }
 
-const instances = new Map<string, Promise<KvTransport | null>>();
+const senders = new Map<string, KvTransport | null>();
 
 /**
  * P's side: the sender for D's offer. An offer naming a transport this process does not have (or
- * that fails here) falls back to inline gRPC bytes, which every receiver accepts.
+ * that cannot send from here) falls back to inline gRPC bytes, which every receiver accepts.
+ * Sender-side instances are never init()ed: only receivers listen or create files.
  */
 export async function senderForOffer(offer: KvTransferOffer | null | undefined): Promise<KvSender> {
   const name = offer?.transport ?? "grpc";
   if (!offer || name === "grpc" || name === "") return new GrpcInlineSender();
-  let t = instances.get(name);
-  if (!t) {
-    t = createKvTransport(name).catch(() => null);
-    instances.set(name, t);
+  if (!senders.has(name)) senders.set(name, factories.get(name)?.({}) ?? null);
+  const transport = senders.get(name);
+  if (!transport) return new GrpcInlineSender();
+  try {
+    return await transport.openSender(offer);
+  } catch {
+    return new GrpcInlineSender();
   }
-  const transport = await t;
-  return transport ? transport.openSender(offer) : new GrpcInlineSender();
 }

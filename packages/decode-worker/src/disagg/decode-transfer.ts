@@ -12,6 +12,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
+  foldChunkCrc,
   type GenerateRequest__Output,
   getLogger,
   type KvReceiver,
@@ -89,6 +90,8 @@ class DecodeTransfer {
   private imports: Promise<void> = Promise.resolve();
   private nextSeq = 0;
   private crc = 0;
+  /** Per chunk: its block range and CRC (for --kv-verify-imports). */
+  private readonly chunkSpans: { first: number; n: number; crc: number }[] = [];
   private bytes = 0;
   private blocks = 0;
   private readonly bpb: number;
@@ -130,14 +133,7 @@ class DecodeTransfer {
           "checksum",
           `received ${this.blocks}/${fresh} blocks, ${this.bytes} bytes (crc ${this.crc}); P sent ${done.blocksSent}, ${done.bytesSent} (crc ${done.crc32})`,
         );
-      if (settings.verifyImports && fresh > 0) {
-        const back = await this.deps.engine.exportBlocks(Int32Array.from(r.blocks.slice(r.skipBlocks)));
-        if (kvCrc32(back) !== done.crc32)
-          throw this.failure(
-            "checksum",
-            "imported KV blocks read back differ from what the prefill worker sent",
-          );
-      }
+      if (settings.verifyImports) await this.verify(r);
       if (this.signal.aborted)
         throw new TransferFailure("cancelled", new RadixServeError("aborted", "request cancelled"));
       const first = done.firstToken;
@@ -198,6 +194,18 @@ class DecodeTransfer {
       if (!this.signal.aborted) this.sink({ type: "error", error: f.error });
     } finally {
       this.receiver?.close();
+    }
+  }
+
+  /** Reads every imported chunk back from the pool and checks it against the CRC P sent. */
+  private async verify(r: Reservation): Promise<void> {
+    for (const span of this.chunkSpans) {
+      const ids = Int32Array.from(r.blocks.slice(span.first, span.first + span.n));
+      if (kvCrc32(await this.deps.engine.exportBlocks(ids)) !== span.crc)
+        throw this.failure(
+          "checksum",
+          `blocks [${span.first}, +${span.n}) read back differ from what P sent`,
+        );
     }
   }
 
@@ -277,7 +285,8 @@ class DecodeTransfer {
             const bytes = await this.receiver!.read(payload);
             if (kvCrc32(bytes) !== c.crc32) throw this.failure("checksum", `chunk ${c.seq} CRC mismatch`);
             await this.deps.engine.importBlocks(ids, bytes);
-            this.crc = kvCrc32(bytes, this.crc);
+            this.crc = foldChunkCrc(this.crc, c.crc32);
+            this.chunkSpans.push({ first: c.firstBlock, n: c.numBlocks, crc: c.crc32 });
             this.bytes += bytes.byteLength;
             this.blocks += c.numBlocks;
             if (!settled || !this.signal.aborted) this.send({ chunkAck: { seq: c.seq } });

@@ -61,6 +61,29 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
 
     if (p.temperature <= 0.0f) {
         res.token = argmax(l, vocab);
+    } else if ((p.top_k <= 0 || p.top_k >= vocab) && p.top_p >= 1.0f) {
+        // No top-k / top-p: no sort needed. Softmax over the vocabulary in one pass, min-p as a
+        // threshold, then the draw in token order.
+        const float max_l = l[argmax(l, vocab)];
+        std::vector<double> prob(vocab);
+        for (int i = 0; i < vocab; i++) prob[i] = std::exp(((double)l[i] - max_l) / (double)p.temperature);
+        double mass = 0.0;
+        const double floor_w = (double)p.min_p;  // the most likely token has weight 1
+        for (int i = 0; i < vocab; i++) {
+            if (prob[i] < floor_w) prob[i] = 0.0;
+            mass += prob[i];
+        }
+        const double u = rs_sample_uniform(p.seed, position) * mass;
+        double cum = 0.0;
+        res.token = argmax(l, vocab);
+        for (int i = 0; i < vocab; i++) {
+            if (prob[i] == 0.0) continue;
+            cum += prob[i];
+            if (u < cum) {
+                res.token = i;
+                break;
+            }
+        }
     } else {
         // Candidates sorted by logit, descending; top-k truncates before the sort finishes.
         std::vector<int> idx(vocab);

@@ -26,3 +26,10 @@ export {
 } from "./registry.js";
 export { RoundRobinPolicy } from "./round-robin.js";
 export { RouteSelector, type RouteSelectorOptions } from "./route-selector.js";
+export {
+  type ClusterGaugeSource,
+  ROUTING_METRIC,
+  type RouteStage,
+  RoutingMetrics,
+} from "./routing-metrics.js";
+export { ClusterRouting, type ClusterRoutingOptions, type DynamicWorkerSet } from "./cluster-routing.js";

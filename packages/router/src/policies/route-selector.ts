@@ -14,8 +14,8 @@ export interface RouteSelectorOptions {
   index?: KvIndex | undefined;
   /** Records approximate insertions; without it (but with an index) they never expire. */
   follower?: KvEventFollower | undefined;
-  /** Counts each decision (the routing-decisions metric). */
-  onDecision?: ((policy: string, reason: RouteReason, pick: Pick) => void) | undefined;
+  /** Counts each decision (the routing-decisions metric); promptBlocks = the request's full blocks. */
+  onDecision?: ((policy: string, reason: RouteReason, pick: Pick, promptBlocks: number) => void) | undefined;
   /** Whether chosen prompts are recorded as (approximately) cached on the chosen worker. Default true. */
   recordRoutes?: boolean;
 }
@@ -46,7 +46,7 @@ export class RouteSelector {
       if (this.opts.follower) this.opts.follower.routed(pick.worker.id, request.hashes);
       else index.insertApproximate(pick.worker.id, request.hashes, Date.now(), Number.POSITIVE_INFINITY);
     }
-    this.opts.onDecision?.(this.opts.policy.name, pick.reason, pick);
+    this.opts.onDecision?.(this.opts.policy.name, pick.reason, pick, request.hashes.length);
     return pick;
   }
 }

@@ -21,6 +21,10 @@ export interface KvTransferOffer {
    * tcp: host:port of D's data-plane listener
    */
   'tcpAddress'?: (string);
+  /**
+   * tcp: names this transfer on D's listener (random, per transfer)
+   */
+  'transferKey'?: (string);
 }
 
 /**
@@ -43,4 +47,8 @@ export interface KvTransferOffer__Output {
    * tcp: host:port of D's data-plane listener
    */
   'tcpAddress': (string);
+  /**
+   * tcp: names this transfer on D's listener (random, per transfer)
+   */
+  'transferKey': (string);
 }

@@ -15,7 +15,7 @@ import type { PrefillServerMessage as _radixserve_worker_v1_PrefillServerMessage
  * P -> D  chunk*     KV blocks as each prefill chunk is computed (bytes inline for `grpc`, a
  * location for `shm`), each with a CRC-32; at most `window_chunks` unacked
  * D -> P  chunk_ack* after D imported a chunk (credit for the next one)
- * P -> D  done       the first token, totals and the CRC-32 chain over every byte sent
+ * P -> D  done       the first token, totals and a CRC-32 over the chunks' CRC-32s
  * D -> P  done_ack   D adopted the KV (or failed); P frees its side and ends the stream
  * Either side cancelling the stream (or dying) aborts the transfer; both free their blocks.
  */
@@ -37,7 +37,7 @@ export interface PrefillServiceClient extends grpc.Client {
  * P -> D  chunk*     KV blocks as each prefill chunk is computed (bytes inline for `grpc`, a
  * location for `shm`), each with a CRC-32; at most `window_chunks` unacked
  * D -> P  chunk_ack* after D imported a chunk (credit for the next one)
- * P -> D  done       the first token, totals and the CRC-32 chain over every byte sent
+ * P -> D  done       the first token, totals and a CRC-32 over the chunks' CRC-32s
  * D -> P  done_ack   D adopted the KV (or failed); P frees its side and ends the stream
  * Either side cancelling the stream (or dying) aborts the transfer; both free their blocks.
  */

@@ -1,0 +1,69 @@
+/**
+ * Prefill/decode pairing on the router (DESIGN.md section 2, step 2): the worker pool's pick
+ * chooses the decode worker D (load: in-flight + queued, free KV blocks), and this picks the
+ * prefill worker P that D will pull the prompt's KV from. Both come from the same pool: each
+ * worker reports its role (GetModelInfo.disagg_mode).
+ *
+ * Algorithm: among healthy prefill workers serving the model and not excluded (the ones that
+ * already failed this request), the one with the fewest requests this router has in flight on it
+ * plus its queued requests (its last GetLoad); ties: more free KV blocks, then the address. With
+ * no prefill worker in the pool the request is not disaggregated (D, or a unified worker, prefills
+ * it). Every pick returns a release() that must run on every exit path (idempotent).
+ */
+import type { WorkerPool } from "../workers/worker-pool.js";
+
+export interface PrefillLease {
+  readonly address: string;
+  release(): void;
+}
+
+export class PrefillPicker {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly pool: WorkerPool) {}
+
+  /** True when the pool has at least one prefill worker for the model (healthy or not). */
+  disaggregated(modelId: string): boolean {
+    return this.pool.snapshot().some((w) => w.model?.disaggMode === "prefill" && w.model.modelId === modelId);
+  }
+
+  /** The least loaded healthy prefill worker not in `exclude`, or null when none is left. */
+  pick(modelId: string, exclude: ReadonlySet<string>): PrefillLease | null {
+    let best: { address: string; score: number; free: number } | null = null;
+    for (const w of this.pool.snapshot()) {
+      if (!w.healthy || w.model?.disaggMode !== "prefill" || w.model.modelId !== modelId) continue;
+      if (exclude.has(w.address)) continue;
+      const score = (this.inFlight.get(w.address) ?? 0) + (w.load?.queuedRequests ?? 0);
+      const free = w.load?.kvBlocksFree ?? 0;
+      if (
+        !best ||
+        score < best.score ||
+        (score === best.score && (free > best.free || (free === best.free && w.address < best.address)))
+      )
+        best = { address: w.address, score, free };
+    }
+    if (!best) return null;
+    const address = best.address;
+    this.inFlight.set(address, (this.inFlight.get(address) ?? 0) + 1);
+    let released = false;
+    return {
+      address,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inFlight.set(address, (this.inFlight.get(address) ?? 1) - 1);
+      },
+    };
+  }
+}
+
+/**
+ * Retries of a request whose KV transfer failed (decode worker answered `kv_transfer_failed`
+ * before any token): each on another prefill worker, after an exponential backoff.
+ * maxRetries 0..5 (default 2), backoff base 10..5000 ms (default 50, doubling).
+ */
+export const PD_RETRY = Object.freeze({ maxRetries: 2, backoffMs: 50 });
+
+export function pdBackoffMs(retry: number): number {
+  return PD_RETRY.backoffMs * 2 ** Math.max(0, retry - 1);
+}
