@@ -184,7 +184,10 @@ export async function startRouter(workerUrls: string[], args: string[] = []): Pr
   const proc = spawn(
     process.execPath,
     [CLI, "router", "--worker-urls", workerUrls.join(","), "--host", "127.0.0.1", "--port", "0", ...args],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" } },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" },
+    },
   );
   live.add(proc);
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));

@@ -26,7 +26,10 @@ let d: WorkerProc;
 let router: RouterProc;
 let modelId: string;
 
-async function complete(prompt: string, maxTokens = 8): Promise<{ status: number; body: Record<string, unknown> }> {
+async function complete(
+  prompt: string,
+  maxTokens = 8,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${router.baseUrl}/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -45,7 +48,7 @@ before(async () => {
     startWorker("prefill", common),
     startWorker("decode", [...common, "--disagg-prefill-threshold", "0", "--kv-transfer-timeout-ms", "700"]),
   ]);
-  router = await startRouter([p1.address, p2.address, d.address], ["--poll-interval-ms", "100"].filter(() => false));
+  router = await startRouter([p1.address, p2.address, d.address]);
   const models = (await (await fetch(`${router.baseUrl}/models`)).json()) as { data: { id: string }[] };
   modelId = models.data[0]!.id;
 });

@@ -67,3 +67,15 @@ export const PD_RETRY = Object.freeze({ maxRetries: 2, backoffMs: 50 });
 export function pdBackoffMs(retry: number): number {
   return PD_RETRY.backoffMs * 2 ** Math.max(0, retry - 1);
 }
+
+const pickers = new WeakMap<WorkerPool, PrefillPicker>();
+
+/** The one picker of a pool (its in-flight counts must be shared by every request). */
+export function prefillPickerFor(pool: WorkerPool): PrefillPicker {
+  let p = pickers.get(pool);
+  if (!p) {
+    p = new PrefillPicker(pool);
+    pickers.set(pool, p);
+  }
+  return p;
+}
