@@ -132,6 +132,7 @@ export function buildWorkerCommand(): Command {
       WORKER_DEFAULTS.kvChunkBytes,
     )
     .option("--kv-verify-imports", "decode mode: read imported KV back and compare checksums", false)
+    .option("--kv-send-when-done", "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)", false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
@@ -171,6 +172,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     kvWindowChunks: o["kvWindowChunks"] as number,
     kvChunkBytes: o["kvChunkBytes"] as number,
     kvVerifyImports: Boolean(o["kvVerifyImports"]),
+    kvSendWhenDone: Boolean(o["kvSendWhenDone"]),
   };
 }
 

@@ -47,6 +47,8 @@ export interface WorkerConfig {
   kvChunkBytes: number;
   /** Decode: read imported blocks back and compare checksums (tests). */
   kvVerifyImports: boolean;
+  /** Prefill: send no KV before the whole prompt is computed (no-overlap baseline, benchmarks). */
+  kvSendWhenDone: boolean;
 }
 
 export const WORKER_DEFAULTS = {
@@ -69,9 +71,10 @@ export const WORKER_DEFAULTS = {
   disaggPrefillThreshold: 32,
   kvReserveTimeoutMs: 10_000,
   kvTransferTimeoutMs: 30_000,
-  kvWindowChunks: 4,
-  kvChunkBytes: 4 * 1024 * 1024,
+  kvWindowChunks: 8,
+  kvChunkBytes: 1024 * 1024,
   kvVerifyImports: false,
+  kvSendWhenDone: false,
 } as const;
 
 /** The line the launcher and the test harness wait for (exactly one, on stdout). */

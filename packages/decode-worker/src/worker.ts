@@ -117,6 +117,7 @@ export async function startWorker(
       toParams: toRequestParams,
       status: () => status,
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
+      sendWhenDone: config.kvSendWhenDone,
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);

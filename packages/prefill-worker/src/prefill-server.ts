@@ -31,6 +31,8 @@ export interface PrefillServerOptions {
   status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
   /** Longest one Prefill stream may live (start to done_ack). Default 60 s. */
   sessionTimeoutMs?: number;
+  /** Send no block before the whole prompt is computed (the no-overlap baseline of bench/disagg). */
+  sendWhenDone?: boolean;
 }
 
 export interface PrefillServer {
@@ -67,6 +69,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     toParams: opts.toParams,
     sessionTimeoutMs: opts.sessionTimeoutMs ?? 60_000,
     live,
+    sendWhenDone: opts.sendWhenDone ?? false,
   };
   const workerHandlers: WorkerServiceHandlers = {
     Generate(call) {

@@ -44,6 +44,8 @@ export interface PrefillSessionContext {
   sessionTimeoutMs: number;
   /** Sessions in progress (for the transfers-in-flight gauge). */
   live: Set<object>;
+  /** Hold every block until the whole prompt is computed (the no-overlap baseline, for benchmarks). */
+  sendWhenDone?: boolean;
 }
 
 type Call = grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>;
@@ -154,7 +156,7 @@ class PrefillSession {
       const bpb = this.ctx.engine.info.bytesPerBlock;
       for (;;) {
         if (this.ended) return;
-        const ready = job.first ? this.numBlocks : Math.floor(job.numComputed / bs);
+        const ready = this.readyBlocks(job);
         if (this.nextBlock >= ready || this.unacked >= this.window) break;
         const n = Math.min(ready - this.nextBlock, this.chunkBlocks);
         const first = this.nextBlock;
@@ -215,10 +217,17 @@ class PrefillSession {
     // An ack may have arrived while we awaited: go round again.
     if (!this.ended && this.job && !this.doneSent) {
       const job = this.job;
-      const ready = job.first ? this.numBlocks : Math.floor(job.numComputed / this.ctx.engine.info.blockSize);
+      const ready = this.readyBlocks(job);
       if (this.nextBlock < ready && this.unacked < this.window) void this.pump();
       else if (job.first && this.nextBlock >= this.numBlocks) void this.pump();
     }
+  }
+
+  /** Blocks whose KV is final: every full computed block, and the partial last one once the prompt is done. */
+  private readyBlocks(job: PrefillJob): number {
+    if (job.first) return this.numBlocks;
+    if (this.ctx.sendWhenDone) return 0;
+    return Math.floor(job.numComputed / this.ctx.engine.info.blockSize);
   }
 
   private failWith(err: RadixServeError, cause: string): void {
