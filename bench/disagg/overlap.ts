@@ -20,8 +20,19 @@ async function main(): Promise<void> {
   const model = await defaultModel();
   const common = ["--model-path", model, "--kv-cache-blocks", "2048", "--threads", "1"];
   const pOver = await startWorker("prefill", [...common, "--chunked-prefill-size", CHUNK]);
-  const pAfter = await startWorker("prefill", [...common, "--chunked-prefill-size", CHUNK, "--kv-send-when-done"]);
-  const d = await startWorker("decode", [...common, "--disagg-prefill-threshold", "0", "--kv-transport", TRANSPORT]);
+  const pAfter = await startWorker("prefill", [
+    ...common,
+    "--chunked-prefill-size",
+    CHUNK,
+    "--kv-send-when-done",
+  ]);
+  const d = await startWorker("decode", [
+    ...common,
+    "--disagg-prefill-threshold",
+    "0",
+    "--kv-transport",
+    TRANSPORT,
+  ]);
   let salt = 0;
   try {
     const ttft = async (pAddr: string, n: number) => {
@@ -45,7 +56,9 @@ async function main(): Promise<void> {
     for (const n of LENGTHS) {
       const a = await ttft(pOver.address, n);
       const b = await ttft(pAfter.address, n);
-      console.log(`${String(n).padStart(6)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(14)}  ${((1 - a / b) * 100).toFixed(0)}%`);
+      console.log(
+        `${String(n).padStart(6)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(14)}  ${((1 - a / b) * 100).toFixed(0)}%`,
+      );
     }
   } finally {
     await Promise.all([pOver.stop(), pAfter.stop(), d.stop()]);

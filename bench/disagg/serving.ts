@@ -6,9 +6,10 @@
  * gRPC directly (no router), greedy; outputs are checked for errors before any timing counts.
  *
  *   node --import tsx bench/disagg/serving.ts [--seconds 15] [--short 4] [--long-len 1024]
- *        [--long-every-ms 500] [--transport auto] [--threads 1]
+ *        [--long-every-ms 500] [--transport auto] [--threads 1] [--unified-threads 2]
  *
- * Unified runs one worker with 2x threads (the same cores as P + D together).
+ * Unified runs one worker with 2x threads (the same cores as P + D together) unless
+ * --unified-threads says otherwise.
  */
 import {
   defaultModel,
@@ -33,6 +34,8 @@ const LONG_LEN = Number(arg("long-len", "1024"));
 const LONG_EVERY = Number(arg("long-every-ms", "500"));
 const TRANSPORT = arg("transport", "auto");
 const THREADS = Number(arg("threads", "1"));
+/** Unified worker threads: default 2x --threads (the cores P + D use together); 1x isolates interference. */
+const UNIFIED_THREADS = Number(arg("unified-threads", String(2 * THREADS)));
 
 interface RunResult {
   short: Timing[];
@@ -102,9 +105,12 @@ async function main(): Promise<void> {
   const model = await defaultModel();
   const common = ["--model-path", model, "--kv-cache-blocks", "2048"];
   console.log(
+    `unified: ${UNIFIED_THREADS} thread(s); prefill and decode workers: ${THREADS} thread(s) each`,
+  );
+  console.log(
     `mixed workload: ${SHORT} clients x (${SHORT_LEN} prompt, ${SHORT_OUT} out) + a ${LONG_LEN}-token prompt every ${LONG_EVERY} ms, ${SECONDS} s each`,
   );
-  const u = await startWorker("unified", [...common, "--threads", String(2 * THREADS)]);
+  const u = await startWorker("unified", [...common, "--threads", String(UNIFIED_THREADS)]);
   let uni: ReturnType<typeof summarize>;
   try {
     uni = summarize("unified", await workload(u, ""));

@@ -26,6 +26,7 @@ CONCURRENCY=("$@")
 export RADIXSERVE_CACHE="${RADIXSERVE_CACHE:-$ROOT/.cache}" # the launcher's cache (bench/serving/launch.ts)
 export RADIXSERVE_LOG_LEVEL="${RADIXSERVE_LOG_LEVEL:-warn}"
 OUT="${OUT:-$(mktemp -d /tmp/serving-peer.XXXXXX)}"
+mkdir -p "$OUT"
 
 for f in "$LLAMA_SERVER" "$PY"; do
   [ -x "$f" ] || { echo "serving-peer: $f not found (see bench/peer/README.md)" >&2; exit 2; }

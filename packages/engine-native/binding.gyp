@@ -4,6 +4,9 @@
       "target_name": "radixserve_engine",
       "sources": [
         "src/binding/addon.cc",
+        "src/native/backend-cpu.cc",
+        "src/native/collective-cpu.cc",
+        "src/native/collective-nccl.cc",
         "src/native/engine.cc",
         "src/native/forward.cc",
         "src/native/kernels.cc",
@@ -21,7 +24,8 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-pthread"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "libraries": ["-ldl"]
     }
   ]
 }

@@ -141,16 +141,23 @@ describe("cluster/cluster-routing (real redis-server + nats-server, no engine)",
       workers[2]!.serve([...prompt(0, 9), ...prompt(5, 5)]);
       const longer = chainHashes(SEED, [...prompt(0, 9), ...prompt(5, 5), 1, 2, 3], BS);
       assert.ok(
-        await until(() => cr.selector.select({ key: "x", hashes: longer }, pool.views()).worker.id === workers[2]!.address, 3000),
+        await until(() => cr.kv.index.match(longer).get(workers[2]!.address) === 10, 3000),
+        "stored event",
       );
       const text = await registry.metrics();
-      assert.match(text, /radixserve_router_routing_decisions_total\{stage="unified",policy="cache_aware",reason="cache_hit"\} (\d+)/);
+      assert.match(
+        text,
+        /radixserve_router_routing_decisions_total\{stage="unified",policy="cache_aware",reason="cache_hit"\} (\d+)/,
+      );
       assert.match(text, /radixserve_router_kv_index_blocks\{worker="127.0.0.1:9001",kind="exact"\} 5/);
       assert.match(text, /radixserve_router_kv_events_up 1/);
       assert.match(text, /radixserve_router_discovery_up 1/);
       assert.match(text, /radixserve_router_worker_cache_hit_rate\{worker="127.0.0.1:9001"\} 0.5/);
       assert.match(text, /radixserve_router_kv_resyncs_total\{reason="joined"\} 3/);
-      assert.ok((cr.reportedLoad(workers[0]!.address)?.kvBlocksFree ?? 0) === 1000 || (await until(() => cr.reportedLoad(workers[0]!.address) !== null, 2000)));
+      assert.ok(
+        (cr.reportedLoad(workers[0]!.address)?.kvBlocksFree ?? 0) === 1000 ||
+          (await until(() => cr.reportedLoad(workers[0]!.address) !== null, 2000)),
+      );
 
       // Graceful leave: the worker set and the index drop it.
       await workers[1]!.agent.stop();

@@ -74,6 +74,8 @@ describe("cluster/events (real nats-server)", () => {
       onLoad: (r) => loads.push(r),
     });
     follower = new KvEventFollower({ index, requestSnapshot: (id) => sub.requestSnapshot(id, 1000) });
+    // As KvSync does: upkeep retries a resync that failed (e.g. asked before the worker reconnected).
+    const ticker = setInterval(() => follower?.tick(), 100);
     try {
       workerLink.start();
       pub.start();
@@ -131,6 +133,7 @@ describe("cluster/events (real nats-server)", () => {
       assert.equal(index.size, w.cache.sizeInfo().cachedBlocks);
       assert.deepEqual(index.checkIntegrity(), []);
     } finally {
+      clearInterval(ticker);
       pub.close();
       await workerLink.stop();
       await routerLink.stop();
@@ -181,6 +184,46 @@ describe("cluster/events (real nats-server)", () => {
         await until(() => index.match(a).get("w-gap") === 2 && index.match(b).get("w-gap") === 2, 3000),
       );
       assert.equal(follower.stats.resyncs, 2);
+    } finally {
+      pub.close();
+      await link.stop();
+    }
+  });
+
+  it("a snapshot larger than NATS's max_payload is truncated to whole prefixes, not lost", async () => {
+    const link = new NatsLink({ servers: nats.url, retryMs: 100 });
+    const allocator = new BlockAllocator(40_000);
+    const cache = new RadixCache(allocator);
+    // 1000 chains of 30 blocks: ~30k blocks, ~1.7 MB of JSON.
+    for (let g = 0; g < 1000; g++) {
+      const hashes = chainHashes(SEED, tokens(g + 100, 120), BS);
+      const blocks = allocator.allocate(hashes.length)!;
+      cache.insert(hashes, blocks);
+      allocator.decRef(blocks);
+    }
+    const pub = new KvEventPublisher({
+      link,
+      workerId: "w-big",
+      snapshot: () => cache.entries(),
+      load: () => ({ running: 0, queued: 0, kvBlocksFree: 0, kvBlocksTotal: 0, tokensPerS: 0 }),
+      loadIntervalMs: 0,
+    });
+    const sub = new KvEventSubscriber({ link, onBatch: () => {} });
+    try {
+      link.start();
+      pub.start();
+      sub.start();
+      assert.ok(await link.waitConnected(5000));
+      const snap = await sub.requestSnapshot("w-big", 5000);
+      assert.ok(snap.ok, snap.ok ? "" : snap.reason);
+      const n = snap.value.blocks.length;
+      assert.ok(n > 10_000 && n < 30_000, `${n} blocks sent`);
+      const index = new KvIndex();
+      index.replaceWorker("w-big", snap.value.blocks);
+      // Parent-first order: every block sent has its parent sent too.
+      const sent = new Set(snap.value.blocks.map((b) => b.hash));
+      assert.ok(snap.value.blocks.every((b) => b.parent === null || sent.has(b.parent)));
+      assert.equal(index.match(chainHashes(SEED, tokens(100, 120), BS)).get("w-big"), 30);
     } finally {
       pub.close();
       await link.stop();

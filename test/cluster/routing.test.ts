@@ -98,6 +98,20 @@ describe("cluster/routing (real redis, nats, workers and routers)", { timeout: 3
     assert.equal(await metricSum(`${router.url}/metrics`, "radixserve_router_discovery_up"), 1);
   });
 
+  it("the imbalance guard spreads a flood of one prefix over the other workers", async () => {
+    const before = await metricSum(`${router.url}/metrics`, "radixserve_router_routing_decisions_total", {
+      reason: "imbalance",
+    });
+    // 16 concurrent requests of group 0: its holder's in-flight count passes the threshold (8).
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => complete(router.url, model, prompt(0, 50 + i), 24)));
+    for (const r of rs) assert.equal(r.status, 200, r.body);
+    const imbalance =
+      (await metricSum(`${router.url}/metrics`, "radixserve_router_routing_decisions_total", { reason: "imbalance" })) -
+      before;
+    assert.ok(imbalance >= 1, "the guard fired");
+    assert.ok(rs.filter((r) => r.cachedTokens < 96).length >= 1, "some requests went off the prefix holder");
+  });
+
   it("a second router replica fed by the same events makes the same choices", async () => {
     const r2 = await c.startRouter(["--policy", "cache_aware:cache_threshold=0.5,balance_abs_threshold=8"]);
     assert.ok(await until(async () => (await routerWorkers(r2)) === 3, 10_000));

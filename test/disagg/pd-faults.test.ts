@@ -113,4 +113,45 @@ describe("disaggregation faults (real workers)", () => {
       metricSum(await p.metrics(), "radixserve_kv_transfer_failures_total", { cause: "cancelled" }) >= 1,
     );
   });
+
+  test("the reservation deadline: a request that finds no KV blocks in time gets queue_full; the queue gauge moves", async () => {
+    const [p, d] = await Promise.all([
+      start("prefill"),
+      start("decode", [
+        "--kv-cache-blocks",
+        "24",
+        "--kv-reserve-timeout-ms",
+        "500",
+        "--kv-transfer-timeout-ms",
+        "1500",
+      ]),
+    ]);
+    p.proc.kill("SIGSTOP");
+    try {
+      // A reserves 19 of 24 blocks and waits on the stalled P; B needs 13 and waits for blocks.
+      const a = generate(d.client, greedyRequest(prompt(300, 8), 4, p.address));
+      await new Promise((r) => setTimeout(r, 100));
+      const b = generate(d.client, greedyRequest(prompt(200, 9), 4, p.address));
+      const queued = await waitFor(
+        async () => metricSum(await d.metrics(), "radixserve_kv_reservation_queue_size") === 1,
+        400,
+      );
+      assert.ok(queued, "B waits in the reservation queue");
+      const rb = await b;
+      assert.equal(rb.error?.code, "queue_full", JSON.stringify(rb.error));
+      assert.match(rb.error!.message, /reservation deadline/);
+      const ra = await a;
+      assert.equal(ra.error?.code, "kv_transfer_failed");
+      const m = await d.metrics();
+      assert.equal(
+        metricSum(m, "radixserve_kv_transfer_failures_total", { cause: "reservation_timeout" }),
+        1,
+      );
+      assert.equal(metricSum(m, "radixserve_kv_reservation_queue_size"), 0);
+      assert.ok(await idle(d));
+    } finally {
+      p.proc.kill("SIGCONT");
+    }
+    assert.ok(await idle(p));
+  });
 });

@@ -151,13 +151,17 @@ describe("golden logits vs transformers", () => {
 
   const runs = fixtureFiles.flatMap((file) => {
     const fx = JSON.parse(readFileSync(new URL(file, FIXTURES), "utf8")) as Fixture;
-    const variants = [{ fx, label: "", shards: 1 }];
+    const variants = [{ fx, label: "", shards: 1, tpSize: 1 }];
     // The loader's sharded path (model.safetensors.index.json + 2 files) on the same weights.
-    if (fx.case === "tiny-f32") variants.push({ fx, label: ", 2 shards", shards: 2 });
+    if (fx.case === "tiny-f32") variants.push({ fx, label: ", 2 shards", shards: 2, tpSize: 1 });
+    // Tensor parallelism (2 CPU ranks, all-reduce after o_proj/down_proj) against the same oracle;
+    // tiny-gqa has 2 KV heads, so each rank holds one.
+    if (fx.case === "tiny-f32" || fx.case === "tiny-gqa")
+      variants.push({ fx, label: ", TP=2", shards: 1, tpSize: 2 });
     return variants;
   });
 
-  for (const { fx, label, shards } of runs) {
+  for (const { fx, label, shards, tpSize } of runs) {
     describe(`${fx.case} (${fx.preset}, ${fx.dtype}${label})`, () => {
       let dir: string;
       let engine: Engine | undefined;
@@ -182,8 +186,10 @@ describe("golden logits vs transformers", () => {
           kvCacheBlocks: 10 * fx.prompts.length,
           blockSize: BLOCK_SIZE,
           threads: 2,
+          tpSize,
         });
         assert.equal(engine.info.vocabSize, fx.config.vocab_size);
+        assert.equal(engine.info.tpSize, tpSize);
       });
 
       after(async () => {

@@ -28,3 +28,20 @@ test("errors: RadixServeError carries code, statuses and cause; round-trips thro
   assert.equal(toRadixServeError(new TypeError("bad")).code, "internal");
   assert.equal(toRadixServeError(e), e);
 });
+
+test("errors: a RadixServeError can be logged by pino (its frozen catalog entry is not enumerable)", async () => {
+  const { Writable } = await import("node:stream");
+  const { default: pino } = await import("pino");
+  let out = "";
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      out += String(chunk);
+      done();
+    },
+  });
+  const log = pino({ redact: ["*.tokens", "*.prompt"] }, sink);
+  log.error({ err: new RadixServeError("queue_full") }, "rejected");
+  const line = JSON.parse(out) as { err: { code: string; message: string } };
+  assert.equal(line.err.code, "queue_full");
+  assert.equal(new RadixServeError("queue_full").httpStatus, 429);
+});

@@ -53,7 +53,12 @@ export function buildWorkerCommand(): Command {
       int("--metrics-port", 0),
       0,
     )
-    .option("--tp <n>", "tensor-parallel size (only 1 for now)", int("--tp", 1), WORKER_DEFAULTS.tp)
+    .option(
+      "--tp <n>",
+      "tensor-parallel ranks inside the engine (must divide the heads, KV heads, intermediate size)",
+      int("--tp", 1),
+      WORKER_DEFAULTS.tp,
+    )
     .option("--mem-fraction-static <f>", "fraction of memory for weights + KV pool", fraction)
     .option(
       "--kv-cache-blocks <n>",
@@ -132,7 +137,11 @@ export function buildWorkerCommand(): Command {
       WORKER_DEFAULTS.kvChunkBytes,
     )
     .option("--kv-verify-imports", "decode mode: read imported KV back and compare checksums", false)
-    .option("--kv-send-when-done", "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)", false)
+    .option(
+      "--kv-send-when-done",
+      "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
+      false,
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
@@ -194,10 +203,6 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     setLogLevel(config.logLevel);
   } catch (err) {
     process.stderr.write(`radixserve worker: --log-level: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (config.tp !== 1) {
-    process.stderr.write(`radixserve worker: --tp ${config.tp} is not supported yet: only --tp 1\n`);
     return 2;
   }
   if (!existsSync(join(config.modelPath, "config.json"))) {

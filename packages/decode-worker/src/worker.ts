@@ -13,7 +13,6 @@ import {
   loadGenerationConfig,
   loadPrefillService,
   loadWorkerService,
-  RadixServeError,
   Scheduler,
   ServingMetrics,
   setSinkErrorHandler,
@@ -53,11 +52,6 @@ export async function startWorker(
   input: Partial<WorkerConfig> & Pick<WorkerConfig, "modelPath">,
 ): Promise<WorkerHandle> {
   const config: WorkerConfig = { ...WORKER_DEFAULTS, disaggMode: "unified", ...input };
-  if (config.tp !== 1)
-    throw new RadixServeError(
-      "not_implemented",
-      `--tp ${config.tp} is not supported yet: only --tp 1 (tensor parallelism comes later)`,
-    );
   // A transport that cannot work here (rdma, a missing /dev/shm) fails before the model loads.
   if (config.disaggMode !== "unified") await chooseKvTransport(config);
 

@@ -264,7 +264,7 @@ describe("worker (unified, real engine, real gRPC)", () => {
 });
 
 describe("worker CLI errors", () => {
-  test("a bad --disagg-mode, --kv-transport rdma and --tp 2 exit non-zero with a clear message", async () => {
+  test("a bad --disagg-mode, --kv-transport rdma and --tp 4 exit non-zero with a clear message", async () => {
     const mode = await runWorkerToExit(["--model-path", modelPath, "--disagg-mode", "both"]);
     assert.equal(mode.code, 2);
     assert.match(mode.stderr, /--disagg-mode must be unified, prefill or decode/);
@@ -279,9 +279,10 @@ describe("worker CLI errors", () => {
     assert.notEqual(p.code, 0);
     assert.match(p.stderr, /rdma is not built/);
     assert.equal(p.stdout, "");
-    const tp = await runWorkerToExit(["--model-path", modelPath, "--tp", "2"]);
+    // tiny has 6 heads: --tp 2 works, --tp 4 cannot split them.
+    const tp = await runWorkerToExit(["--model-path", modelPath, "--tp", "4"]);
     assert.notEqual(tp.code, 0);
-    assert.match(tp.stderr, /--tp 2/);
+    assert.match(tp.stderr, /--tp 4 does not divide num_attention_heads 6/);
     const missing = await runWorkerToExit(["--port", "0"]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /--model-path/);

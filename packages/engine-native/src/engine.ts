@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
-import { type NativeAddon, type NativeHandle, nativeAddon } from "./native.js";
+import { cudaBackendPath, type NativeAddon, type NativeHandle, nativeAddon } from "./native.js";
 import { readModelTensors } from "./safetensors.js";
 import { checkBlockIds, prepareStep } from "./step-input.js";
 import type { Engine, EngineOptions, ModelInfo, StepOutput, StepSequence } from "./types.js";
@@ -165,6 +165,32 @@ function nativeConfig(c: ModelConfig) {
   } as const;
 }
 
+/**
+ * Refuses a TP size the model's shapes cannot split, in one line naming the numbers. GQA models whose
+ * KV heads do not divide by tpSize are refused rather than served with replicated KV heads: replication
+ * would multiply the KV pool and the export format per rank, for a case the presets here do not need.
+ */
+function checkTp(config: ModelConfig, tpSize: number): void {
+  const bad: string[] = [];
+  if (config.numHeads % tpSize !== 0) bad.push(`num_attention_heads ${config.numHeads}`);
+  if (config.numKvHeads % tpSize !== 0) bad.push(`num_key_value_heads ${config.numKvHeads}`);
+  if (config.intermediateSize % tpSize !== 0) bad.push(`intermediate_size ${config.intermediateSize}`);
+  if (bad.length > 0)
+    throw new EngineError(
+      "options_invalid",
+      `--tp ${tpSize} does not divide ${bad.join(", ")}; use a tp size that divides ${gcd3(config)}`,
+    );
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** The largest TP size the shapes allow, as a hint (any divisor of it works). */
+function gcd3(c: ModelConfig): string {
+  return `${gcd(gcd(c.numHeads, c.numKvHeads), c.intermediateSize)}`;
+}
+
 /** Loads a Hugging Face Llama-family model directory. Rejects with an EngineError naming the problem. */
 export async function loadEngine(opts: EngineOptions): Promise<Engine> {
   if (!opts || typeof opts.modelPath !== "string")
@@ -174,12 +200,23 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
   const tpRank = optInt(opts.tpRank, 0, "tpRank", 0);
   if (tpRank >= tpSize)
     throw new EngineError("options_invalid", `tpRank ${tpRank} must be < tpSize ${tpSize}`);
-  if (tpSize > 1)
+  if (tpRank !== 0)
     throw new EngineError(
       "options_invalid",
-      "tensor parallelism (tpSize > 1) is not implemented yet; the loader slices, the step does not all-reduce",
+      `tpRank ${tpRank}: one engine runs all ${tpSize} ranks in-process; multi-process TP is not built`,
     );
-  const plan = planWeights(config, readModelTensors(opts.modelPath), { rank: tpRank, size: tpSize });
+  checkTp(config, tpSize);
+  const collective = opts.collective ?? "cpu";
+  if (collective !== "cpu" && collective !== "nccl")
+    throw new EngineError("options_invalid", `collective '${collective}' must be cpu or nccl`);
+  const backend = opts.backend ?? "cpu";
+  if (backend !== "cpu" && backend !== "cuda")
+    throw new EngineError("options_invalid", `backend '${backend}' must be cpu or cuda`);
+  const tensors = readModelTensors(opts.modelPath);
+  // Rank 0's plan validates shapes; the native side re-slices the same descriptors for every rank.
+  const plan = planWeights(config, tensors, { rank: 0, size: tpSize });
+  // Bytes of the model across all ranks (for sizing the KV pool against memory).
+  const totalWeightBytes = tpSize === 1 ? plan.weightBytes : planWeights(config, tensors).weightBytes;
   const blockSize = optInt(opts.blockSize, 16, "blockSize", 1);
   const threads = optInt(opts.threads, availableParallelism(), "threads", 1);
   const kvDtype = opts.kvCacheDtype === undefined || opts.kvCacheDtype === "auto" ? "f32" : opts.kvCacheDtype;
@@ -188,8 +225,9 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
       "options_invalid",
       `kvCacheDtype '${opts.kvCacheDtype}' must be auto, f32, f16 or bf16`,
     );
-  const kvHeads = config.numKvHeads / tpSize;
-  const bytesPerBlock = config.numLayers * 2 * kvHeads * blockSize * config.headDim * KV_BYTES[kvDtype];
+  // All ranks together hold every KV head once.
+  const bytesPerBlock =
+    config.numLayers * 2 * config.numKvHeads * blockSize * config.headDim * KV_BYTES[kvDtype];
   const minBlocks = Math.ceil(config.maxPositionEmbeddings / blockSize);
   let numBlocks: number;
   if (opts.kvCacheBlocks !== undefined) {
@@ -199,7 +237,7 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     if (!(frac > 0 && frac <= 1))
       throw new EngineError("options_invalid", `memFractionStatic = ${frac} must be in (0, 1]`);
     const avail = memAvailable() ?? 4 * 1024 ** 3;
-    numBlocks = Math.max(minBlocks, Math.floor((frac * avail - plan.weightBytes) / bytesPerBlock));
+    numBlocks = Math.max(minBlocks, Math.floor((frac * avail - totalWeightBytes) / bytesPerBlock));
   }
   const simd = opts.simd ?? "auto";
   const addon = nativeAddon();
@@ -213,11 +251,17 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
       blockSize,
       threads,
       simd,
-      tpRank,
       tpSize,
+      collective,
+      backend,
+      cudaLibrary: cudaBackendPath(),
     });
   } catch (e) {
-    throw new EngineError("model_invalid", `${opts.modelPath}: ${(e as Error).message}`, { cause: e });
+    const msg = (e as Error).message;
+    // Device, collective and backend problems are about the options and the machine, not the model.
+    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs/.test(msg))
+      throw new EngineError("options_invalid", msg, { cause: e });
+    throw new EngineError("model_invalid", `${opts.modelPath}: ${msg}`, { cause: e });
   }
   const n = addon.engineInfo(handle);
   const info: ModelInfo = {
@@ -239,6 +283,8 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     weightBytes: n.weightBytes,
     simd: n.simd,
     threads: n.threads,
+    tpSize: n.tpSize,
+    backend: n.backend === "cuda" ? "cuda" : "cpu",
     eosTokenIds: config.eosTokenIds,
   };
   return new NativeEngine(addon, handle, info);

@@ -37,8 +37,10 @@ export interface NativeCreateOptions {
   blockSize: number;
   threads: number;
   simd: string;
-  tpRank: number;
   tpSize: number;
+  collective: "cpu" | "nccl";
+  backend: "cpu" | "cuda";
+  cudaLibrary: string;
 }
 
 export interface NativeSampling {
@@ -81,6 +83,9 @@ export interface NativeAddon {
     numBlocks: number;
     weightBytes: number;
     threads: number;
+    tpSize: number;
+    collective: string;
+    backend: string;
   };
   engineStep(h: NativeHandle, seqs: NativeStepSeq[]): Promise<(NativeStepOut | null)[]>;
   engineExport(h: NativeHandle, blocks: Int32Array): Promise<Buffer>;
@@ -96,6 +101,14 @@ export interface NativeAddon {
     tpSize: number;
     bytes: Uint8Array;
   }): { rows: number; cols: number; bytes: Buffer };
+}
+
+/** The CUDA backend library (scripts/build-cuda.mjs), loaded by the addon only for backend "cuda". */
+export function cudaBackendPath(): string {
+  return (
+    process.env.RADIXSERVE_CUDA_BACKEND ||
+    fileURLToPath(new URL("../build/cuda/librs_cuda.so", import.meta.url))
+  );
 }
 
 let addon: NativeAddon | null = null;

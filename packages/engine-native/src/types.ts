@@ -24,10 +24,30 @@ export interface EngineOptions {
   kvCacheDtype?: "auto" | "f32" | "f16" | "bf16";
   /** Compute threads for the step. Default: all cores. */
   threads?: number;
-  /** Tensor-parallel rank layout (later issue). Default tpSize 1. */
+  /**
+   * Tensor-parallel ranks inside this engine (SGLang's `--tp`). Default 1. The engine runs every rank
+   * itself (one thread each, `threads` split between them): attention heads, KV heads and MLP columns
+   * are sharded, o_proj/down_proj all-reduce. Must divide the attention heads, the KV heads (GQA
+   * models whose KV heads do not divide are refused, not replicated) and intermediate_size.
+   */
   tpSize?: number;
-  /** This process's tensor-parallel rank, 0 .. tpSize-1. Default 0. */
+  /**
+   * Reserved for multi-process TP (one engine per rank), which is not built: must be 0 (default),
+   * since one engine holds all `tpSize` ranks.
+   */
   tpRank?: number;
+  /**
+   * The collective between ranks: "cpu" (default; rank threads, shared-memory all-reduce) or "nccl"
+   * (NCCL/RCCL loaded at run time; needs the CUDA backend and tpSize GPUs). Ignored when tpSize is 1.
+   */
+  collective?: "cpu" | "nccl";
+  /**
+   * Where the ranks compute: "cpu" (default) or "cuda" (rank r on CUDA device r; weights and KV pool on
+   * the device). "cuda" loads the CUDA backend library built by scripts/build-cuda.mjs (path from
+   * RADIXSERVE_CUDA_BACKEND or build/cuda/librs_cuda.so) and fails in one line where it is not built
+   * or fewer than tpSize devices are visible. Unverified on a GPU: see the README.
+   */
+  backend?: "cpu" | "cuda";
   /**
    * Kernel set: "auto" (default) picks the best the CPU has; "avx512", "avx2" force one (an error
    * where the CPU lacks it); "reference" runs the plain-loop kernels (the test reference; slow).
@@ -52,10 +72,18 @@ export interface ModelInfo {
   blockSize: number;
   /** KV pool capacity. Valid block ids are 0 .. numBlocks-1. */
   numBlocks: number;
-  /** Bytes one block occupies (all layers, K and V, this rank's KV heads). */
+  /**
+   * Bytes one block occupies in exportBlocks/importBlocks buffers: all layers, K and V, all KV heads.
+   * With TP a block is its per-rank shards concatenated in rank order (rank r: layers × K|V × its
+   * numKvHeads/tpSize heads × blockSize × headDim).
+   */
   bytesPerBlock: number;
-  /** Bytes of weights (as stored, after TP slicing). */
+  /** Bytes of weights used by all ranks (as stored; tensors every rank needs are counted per rank). */
   weightBytes: number;
+  /** Tensor-parallel ranks in this engine (1 = none). */
+  tpSize: number;
+  /** Where the ranks compute. */
+  backend: "cpu" | "cuda";
   /** Kernel set picked at load time: "avx512", "avx2" or "reference" (the scalar fallback). */
   simd: string;
   threads: number;
@@ -135,7 +163,11 @@ export interface Engine {
   readonly info: ModelInfo;
   /** Runs one batched forward step off the JS thread. Rejects with a clear Error on bad input. */
   step(seqs: StepSequence[]): Promise<(StepOutput | null)[]>;
-  /** Copies whole blocks (all layers, K and V) into one contiguous buffer, in the given order. */
+  /**
+   * Copies whole blocks (all layers, K and V, every rank's shard) into one contiguous buffer, in the
+   * given order: `blockIds.length * info.bytesPerBlock` bytes. Importing needs an engine with the same
+   * model, KV dtype, block size and tpSize.
+   */
   exportBlocks(blockIds: Int32Array): Promise<Buffer>;
   /** Writes a buffer made by exportBlocks (same model, same dtype) into the given block ids. */
   importBlocks(blockIds: Int32Array, data: Uint8Array): Promise<void>;

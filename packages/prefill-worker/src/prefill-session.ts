@@ -152,7 +152,6 @@ class PrefillSession {
     this.pumping = true;
     try {
       const job = this.job;
-      const bs = this.ctx.engine.info.blockSize;
       const bpb = this.ctx.engine.info.bytesPerBlock;
       for (;;) {
         if (this.ended) return;

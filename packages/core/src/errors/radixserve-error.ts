@@ -7,7 +7,7 @@ import { ERRORS, type ErrorCode, type ErrorSpec, errorSpec } from "./catalog.js"
  */
 export class RadixServeError extends Error {
   readonly code: ErrorCode;
-  readonly spec: ErrorSpec;
+  declare readonly spec: ErrorSpec;
   /** The request parameter at fault, when there is one (OpenAI's `error.param`). */
   readonly param: string | undefined;
 
@@ -18,7 +18,9 @@ export class RadixServeError extends Error {
     );
     this.name = "RadixServeError";
     this.code = code;
-    this.spec = ERRORS[code];
+    // Not enumerable: the catalog entry is frozen, and loggers (pino's redaction) walk and may mutate the
+    // enumerable properties of what they log.
+    Object.defineProperty(this, "spec", { value: ERRORS[code], enumerable: false });
     this.param = options?.param;
   }
 

@@ -143,14 +143,26 @@ export class KvEventPublisher implements RadixCacheListener {
       callback: (err, msg) => {
         if (err || this.closed) return;
         this.flush();
-        const snap: KvSnapshot = {
+        let blocks = this.opts.snapshot();
+        const snap = (b: typeof blocks): KvSnapshot => ({
           v: EVENTS_VERSION,
           workerId: this.opts.workerId,
           instanceId: this.instanceId,
           eventId: this.eventId,
-          blocks: this.opts.snapshot(),
-        };
-        msg.respond(encodeJson(snap));
+          blocks: b,
+        });
+        let payload = encodeJson(snap(blocks));
+        // A reply must fit the server's max_payload (1 MiB by default, ~18k blocks). A bigger cache
+        // sends its first blocks in parent-first order: whole prefixes, the rest unknown to the
+        // router (fewer predicted hits, never wrong ones); later events keep it current.
+        const max = (nc.info?.max_payload ?? 1024 * 1024) - 1024;
+        if (payload.length > max) {
+          const keep = Math.floor((blocks.length * max) / payload.length);
+          log.warn({ blocks: blocks.length, sent: keep }, "KV snapshot exceeds NATS max_payload: truncated");
+          blocks = blocks.slice(0, keep);
+          payload = encodeJson(snap(blocks));
+        }
+        msg.respond(payload);
       },
     });
   }

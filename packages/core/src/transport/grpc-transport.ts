@@ -29,6 +29,11 @@ class GrpcInlineReceiver implements KvReceiver {
   close(): void {}
 }
 
+/** A receiver for inline bytes only (what a transport offers when its own medium is unavailable). */
+export function inlineReceiver(): KvReceiver {
+  return new GrpcInlineReceiver();
+}
+
 export class GrpcKvTransport implements KvTransport {
   readonly name = "grpc" as const;
   async init(): Promise<void> {}

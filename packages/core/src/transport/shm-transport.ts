@@ -14,7 +14,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { RadixServeError } from "../errors/radixserve-error.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
-import { GrpcInlineSender, readInlineOr } from "./grpc-transport.js";
+import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import { hostId } from "./host-id.js";
 import type { KvChunkPayload, KvReceiver, KvSender, KvTransport } from "./kv-transport.js";
 
@@ -58,14 +58,27 @@ class ShmReceiver implements KvReceiver {
 class ShmSender implements KvSender {
   readonly name = "shm" as const;
   private closed = false;
+  private inline = false;
   constructor(private readonly file: FileHandle) {}
 
+  /**
+   * Writes the chunk into the file. When the file system refuses (a full /dev/shm: tmpfs reserves
+   * nothing at truncate time), this and every later chunk of the transfer go inline instead; the
+   * receiver reads both kinds.
+   */
   async write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload> {
     if (this.closed) throw new Error("shm sender is closed");
-    const { bytesWritten } = await this.file.write(data, 0, data.byteLength, byteOffset);
-    if (bytesWritten !== data.byteLength)
-      throw new Error(`shm wrote ${bytesWritten} of ${data.byteLength} bytes at ${byteOffset}`);
-    return { data: new Uint8Array(0), offset: byteOffset, byteLength: data.byteLength };
+    if (!this.inline) {
+      try {
+        const { bytesWritten } = await this.file.write(data, 0, data.byteLength, byteOffset);
+        if (bytesWritten === data.byteLength)
+          return { data: new Uint8Array(0), offset: byteOffset, byteLength: data.byteLength };
+      } catch {
+        // fall through to inline bytes
+      }
+      this.inline = true;
+    }
+    return { data, offset: byteOffset, byteLength: data.byteLength };
   }
 
   close(): void {
@@ -80,6 +93,7 @@ export class ShmKvTransport implements KvTransport {
   private readonly dir: string;
   private counter = 0;
   private swept = false;
+  private warned = false;
 
   constructor(opts: ShmTransportOptions = {}) {
     this.dir = opts.dir ?? "/dev/shm";
@@ -93,20 +107,28 @@ export class ShmKvTransport implements KvTransport {
       );
   }
 
-  async openReceiver(requestId: string, totalBytes: number): Promise<KvReceiver> {
+  async openReceiver(_requestId: string, totalBytes: number): Promise<KvReceiver> {
     if (!this.swept) {
       this.swept = true;
       sweepStaleFiles(this.dir);
     }
-    // The request id is only logged, never used in the path: it is client-influenced text.
+    // The request id is never used in the path: it is client-influenced text.
     const path = join(this.dir, `${FILE_PREFIX}${process.pid}-${++this.counter}`);
-    const file = await open(path, "w+", 0o600);
+    let file: FileHandle | null = null;
     try {
+      file = await open(path, "w+", 0o600);
       await file.truncate(totalBytes);
     } catch (err) {
-      await file.close();
+      // No room or no permission in the shm directory: this transfer's bytes go inline instead.
+      await file?.close().catch(() => {});
       rmSync(path, { force: true });
-      throw new Error(`cannot size ${path} to ${totalBytes} bytes for request ${requestId}`, { cause: err });
+      if (!this.warned) {
+        this.warned = true;
+        process.emitWarning(
+          `shm transport: cannot create ${path} (${(err as Error).message}); using inline bytes`,
+        );
+      }
+      return inlineReceiver();
     }
     return new ShmReceiver({ transport: "shm", shmPath: path, hostId: hostId() }, file, path, totalBytes);
   }

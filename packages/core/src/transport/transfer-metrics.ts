@@ -47,7 +47,7 @@ export class KvTransferMetrics {
     });
     this.seconds = new Histogram({
       name: N.latencySeconds,
-      help: "Whole-transfer time, first chunk to done",
+      help: "Transfer time: prefill worker, first chunk to final ack; decode worker, start message to adoption",
       labelNames: ["transport"],
       buckets: [...KV_TRANSFER_BUCKETS.latency],
       registers,

@@ -110,7 +110,7 @@ class DecodeTransfer {
   async run(): Promise<void> {
     const { settings } = this.deps;
     const numBlocks = Math.ceil(this.params.inputIds.length / this.deps.engine.info.blockSize);
-    const started = performance.now();
+    let started = 0;
     try {
       try {
         this.reservation = await this.deps.reserver.reserve(
@@ -125,6 +125,7 @@ class DecodeTransfer {
       }
       const r = this.reservation;
       const fresh = numBlocks - r.skipBlocks;
+      started = performance.now(); // transfer latency: from the start message to the adoption
       this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb);
       const done = await this.exchange(r, numBlocks);
       await this.imports;

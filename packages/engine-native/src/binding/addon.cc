@@ -128,8 +128,12 @@ Napi::Value create_engine(const Napi::CallbackInfo &info) {
     m.rope_low_freq_factor = (float)num(c, "ropeLowFreqFactor", 1);
     m.rope_high_freq_factor = (float)num(c, "ropeHighFreqFactor", 4);
     m.rope_original_max_position = (int)num(c, "ropeOriginalMaxPosition", 8192);
-    m.tp_rank = (int)num(o, "tpRank", 0);
-    m.tp_size = (int)num(o, "tpSize", 1);
+    // The engine holds every rank of its tensor-parallel group (one thread each); it sets each
+    // rank's tp_rank itself.
+    p.tp_size = (int)num(o, "tpSize", 1);
+    p.collective = str(o, "collective", "cpu");
+    p.backend = str(o, "backend", "cpu");
+    p.cuda_library = str(o, "cudaLibrary", "");
     Napi::Array tensors = o.Get("tensors").As<Napi::Array>();
     for (uint32_t i = 0; i < tensors.Length(); i++)
         p.tensors.push_back(tensor_desc(tensors.Get(i).As<Napi::Object>()));
@@ -149,10 +153,13 @@ Napi::Value engine_info(const Napi::CallbackInfo &info) {
     rs_engine *e = get_handle(info[0])->engine;
     Napi::Object o = Napi::Object::New(env);
     o.Set("simd", e->kernels->name);
-    o.Set("bytesPerBlock", (double)e->kv->bytes_per_block);
-    o.Set("numBlocks", e->kv->num_blocks);
-    o.Set("weightBytes", (double)e->model->store->bytes);
-    o.Set("threads", e->pool->n_threads);
+    o.Set("bytesPerBlock", (double)e->bytes_per_block);
+    o.Set("numBlocks", e->num_blocks);
+    o.Set("weightBytes", (double)e->weight_bytes);
+    o.Set("threads", e->n_threads);
+    o.Set("tpSize", (double)e->ranks.size());
+    o.Set("collective", e->coll->iface->name);
+    o.Set("backend", e->ranks[0]->iface->name);
     return o;
 }
 
@@ -266,7 +273,7 @@ Napi::Value engine_export(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     rs_engine *e = get_handle(info[0])->engine;
     std::vector<int32_t> blocks = int32s(info[1], "blockIds");
-    const size_t len = blocks.size() * e->kv->bytes_per_block;
+    const size_t len = blocks.size() * e->bytes_per_block;
     Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, len);
     uint8_t *data = buf.Data();
     auto *w = new blocks_worker(

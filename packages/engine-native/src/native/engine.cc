@@ -1,6 +1,10 @@
 #include "engine.h"
 
+#include <dlfcn.h>
+
+#include <exception>
 #include <memory>
+#include <thread>
 
 namespace {
 // Marks the engine busy for the duration of one operation; overlapping calls are a caller bug.
@@ -11,30 +15,132 @@ struct busy_guard {
     }
     ~busy_guard() { e->busy.store(false); }
 };
+
+// Runs fn(rank) on every rank at once: rank 0 on the calling thread, the others on threads started for
+// this call (a few tens of microseconds, small next to a step). A rank that throws aborts the
+// collective so the others leave their barriers; the first exception is rethrown here.
+template <typename F>
+void run_ranks(rs_engine *e, F fn) {
+    const int n = (int)e->ranks.size();
+    if (n == 1) {
+        fn(0);
+        return;
+    }
+    std::vector<std::exception_ptr> errors((size_t)n);
+    auto body = [&](int r) {
+        try {
+            fn(r);
+        } catch (...) {
+            errors[(size_t)r] = std::current_exception();
+            e->coll->iface->abort(e->coll);
+        }
+    };
+    std::vector<std::thread> threads;
+    threads.reserve((size_t)n - 1);
+    for (int r = 1; r < n; r++) threads.emplace_back(body, r);
+    body(0);
+    for (auto &t : threads) t.join();
+    // Prefer the error that caused the abort over the "collective aborted" echoes of the others.
+    std::exception_ptr first;
+    for (auto &err : errors) {
+        if (!err) continue;
+        if (!first) first = err;
+        try {
+            std::rethrow_exception(err);
+        } catch (const std::exception &x) {
+            if (std::string(x.what()).find("collective aborted") == std::string::npos) {
+                first = err;
+                break;
+            }
+        } catch (...) {
+        }
+    }
+    if (first) {
+        e->coll->iface->reset(e->coll);
+        std::rethrow_exception(first);
+    }
+}
+void check_blocks(const rs_engine *e, const std::vector<int32_t> &blocks) {
+    for (int32_t b : blocks)
+        RS_CHECK(b >= 0 && b < e->num_blocks,
+                 "block id " + std::to_string(b) + " out of range 0.." + std::to_string(e->num_blocks - 1));
+}
 }  // namespace
 
+// Export / import layout: block after block in the order given; one block is its per-rank shards
+// concatenated in rank order (rank r's shard = that rank's pool block: [layer][k|v][its kv heads]
+// [slot][head_dim]). With one rank this is exactly the pool's block.
+
 rs_engine *rs_engine_init(const rs_engine_params &p) {
+    RS_CHECK(p.tp_size >= 1, "tp size must be >= 1");
+    RS_CHECK(p.config.n_kv_heads % p.tp_size == 0 && p.config.n_heads % p.tp_size == 0,
+             "tp size " + std::to_string(p.tp_size) + " must divide the attention heads (" +
+                 std::to_string(p.config.n_heads) + ") and KV heads (" + std::to_string(p.config.n_kv_heads) + ")");
+    RS_CHECK(p.backend == "cpu" || p.backend == "cuda", "unknown backend '" + p.backend + "' (known: cpu, cuda)");
     std::unique_ptr<rs_engine, void (*)(rs_engine *)> e(new rs_engine(), rs_engine_free);
     e->kernels = &rs_kernels_select(p.simd);
-    rs_weight_store *store = rs_weight_store_init(p.tensors);
-    e->model = rs_model_init(p.config, store);
-    e->kv = rs_kv_pool_init(p.kv_dtype, p.num_blocks, p.block_size, p.config.n_layers, e->model->n_kv_heads,
-                            p.config.head_dim);
-    e->pool = rs_thread_pool_init(p.n_threads);
+    // The collective first: a missing NCCL is the first thing to tell someone who asked for it.
+    e->coll = rs_collective_init(p.collective, p.tp_size);
+    RS_CHECK(p.backend == "cuda" || p.collective == "cpu" || p.tp_size == 1,
+             "collective '" + p.collective + "' works on device buffers: it needs backend 'cuda'");
+    RS_CHECK(p.backend == "cpu" || p.collective != "cpu" || p.tp_size == 1,
+             "backend 'cuda' with tp > 1 needs collective 'nccl'");
+    rs_cuda_library cuda;
+    if (p.backend == "cuda") {
+        cuda = rs_cuda_library_load(p.cuda_library, p.tp_size);
+        e->cuda_lib = cuda.lib;
+    }
+    e->vocab_size = p.config.vocab_size;
+    e->num_blocks = p.num_blocks;
+    for (int r = 0; r < p.tp_size; r++) {
+        // Every rank maps the same files; its descriptors differ only in the rank they slice for.
+        std::vector<rs_tensor_desc> descs = p.tensors;
+        for (auto &d : descs) {
+            d.tp_rank = r;
+            d.tp_size = p.tp_size;
+        }
+        rs_model_config cfg = p.config;
+        cfg.tp_rank = r;
+        cfg.tp_size = p.tp_size;
+        rs_backend_params bp;
+        bp.model = rs_model_init(cfg, rs_weight_store_init(descs));
+        bp.kernels = e->kernels;
+        bp.kv_dtype = p.kv_dtype;
+        bp.num_blocks = p.num_blocks;
+        bp.block_size = p.block_size;
+        // The cores are split between the ranks (rank threads run at the same time): n threads total,
+        // the remainder to the low ranks, at least one each.
+        const int threads = p.n_threads / p.tp_size + (r < p.n_threads % p.tp_size ? 1 : 0);
+        bp.n_threads = threads < 1 ? 1 : threads;
+        bp.device = r;
+        rs_backend *b = nullptr;
+        if (p.backend == "cpu") {
+            b = rs_backend_cpu_init(bp);  // owns bp.model from here, also when it throws
+        } else {
+            char err[1024] = {0};
+            b = cuda.init(&bp, err, sizeof err);  // uploads the weights
+            rs_model_free(bp.model);
+            RS_CHECK(b != nullptr, std::string(err));
+        }
+        e->ranks.push_back(b);
+        e->bytes_per_block += b->kv_bytes_per_block;
+        e->weight_bytes += b->weight_bytes;
+        e->n_threads += b->n_threads;
+    }
     return e.release();
 }
 
 void rs_engine_free(rs_engine *e) {
     if (!e) return;
-    rs_thread_pool_free(e->pool);
-    rs_kv_pool_free(e->kv);
-    rs_model_free(e->model);
+    for (rs_backend *b : e->ranks) b->iface->free(b);
+    rs_collective_free(e->coll);
+    if (e->cuda_lib) dlclose(e->cuda_lib);
     delete e;
 }
 
 std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_step_seq> &seqs) {
     busy_guard guard(e);
-    const int vocab = e->model->cfg.vocab_size;
+    const int vocab = e->vocab_size;
     std::vector<rs_batch_seq> batch(seqs.size());
     std::vector<int> logit_rows;
     std::vector<int> first_row(seqs.size(), -1);  // index into logit_rows of each sequence's first row
@@ -54,7 +160,11 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         }
         t += n;
     }
-    rs_forward(*e->model, *e->kv, *e->kernels, e->pool, e->scratch, batch, logit_rows, e->logits);
+    e->logits.resize(logit_rows.size() * (size_t)vocab);  // [rows, vocab], each rank fills its vocab slice
+    run_ranks(e, [&](int r) {
+        rs_backend *b = e->ranks[(size_t)r];
+        b->iface->forward(b, batch, logit_rows, e->logits.data(), e->coll, r);
+    });
 
     std::vector<rs_step_output> out(seqs.size());
     for (size_t i = 0; i < seqs.size(); i++) {
@@ -78,21 +188,33 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
 
 void rs_engine_export(rs_engine *e, const std::vector<int32_t> &blocks, uint8_t *out, size_t out_len) {
     busy_guard guard(e);
-    RS_CHECK(out_len == blocks.size() * e->kv->bytes_per_block, "export buffer has the wrong size");
-    rs_kv_pool_export(e->kv, blocks.data(), (int)blocks.size(), out);
+    RS_CHECK(out_len == blocks.size() * e->bytes_per_block, "export buffer has the wrong size");
+    check_blocks(e, blocks);
+    size_t offset = 0;  // rank r's shard starts after the shards of ranks 0..r-1
+    for (rs_backend *b : e->ranks) {
+        b->iface->kv_export(b, blocks.data(), (int)blocks.size(), out + offset, e->bytes_per_block);
+        offset += b->kv_bytes_per_block;
+    }
 }
 
 void rs_engine_import(rs_engine *e, const std::vector<int32_t> &blocks, const uint8_t *in, size_t in_len) {
     busy_guard guard(e);
-    RS_CHECK(in_len == blocks.size() * e->kv->bytes_per_block,
+    RS_CHECK(in_len == blocks.size() * e->bytes_per_block,
              "import data is " + std::to_string(in_len) + " bytes, expected " +
-                 std::to_string(blocks.size() * e->kv->bytes_per_block) + " (" +
-                 std::to_string(blocks.size()) + " blocks)");
-    rs_kv_pool_import(e->kv, blocks.data(), (int)blocks.size(), in);
+                 std::to_string(blocks.size() * e->bytes_per_block) + " (" + std::to_string(blocks.size()) +
+                 " blocks)");
+    check_blocks(e, blocks);  // a bad id leaves the pool untouched
+    size_t offset = 0;
+    for (rs_backend *b : e->ranks) {
+        b->iface->kv_import(b, blocks.data(), (int)blocks.size(), in + offset, e->bytes_per_block);
+        offset += b->kv_bytes_per_block;
+    }
 }
 
 void rs_engine_copy(rs_engine *e, const std::vector<int32_t> &src, const std::vector<int32_t> &dst) {
     busy_guard guard(e);
     RS_CHECK(src.size() == dst.size(), "copyBlocks: src and dst differ in length");
-    rs_kv_pool_copy(e->kv, src.data(), dst.data(), (int)src.size());
+    check_blocks(e, src);
+    check_blocks(e, dst);
+    for (rs_backend *b : e->ranks) b->iface->kv_copy(b, src.data(), dst.data(), (int)src.size());
 }

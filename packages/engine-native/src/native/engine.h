@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "backend.h"
+#include "collective.h"
 #include "forward.h"
 #include "sampling.h"
 
@@ -16,7 +18,11 @@ struct rs_engine_params {
     int num_blocks = 0;
     int block_size = 16;
     int n_threads = 1;
-    std::string simd = "auto";  // "auto", "avx512", "avx2" or "reference"
+    std::string simd = "auto";       // "auto", "avx512", "avx2" or "reference"
+    int tp_size = 1;                 // tensor-parallel ranks inside this engine (one thread each)
+    std::string collective = "cpu";  // the collective between ranks: "cpu" or "nccl"
+    std::string backend = "cpu";     // where ranks compute: "cpu" or "cuda" (rank r on device r)
+    std::string cuda_library;        // path of the CUDA backend library (backend "cuda")
 };
 
 enum rs_logits_mode {
@@ -43,12 +49,19 @@ struct rs_step_output {
 };
 
 struct rs_engine {
-    rs_model *model = nullptr;
-    rs_kv_pool *kv = nullptr;
+    // [tp_size]; tp_size 1 = the plain single-rank engine. Rank r holds its shard of the weights
+    // (heads, MLP columns) and of the KV pool (its KV heads; block id b is the same block in every
+    // rank), and its own threads and scratch.
+    std::vector<rs_backend *> ranks;
+    void *cuda_lib = nullptr;  // dlopen handle of the CUDA backend, when used
+    rs_collective *coll = nullptr;
     const rs_kernels_i *kernels = nullptr;
-    rs_thread_pool *pool = nullptr;
-    rs_forward_scratch scratch;
-    std::vector<float> logits;
+    int vocab_size = 0;
+    int num_blocks = 0;
+    size_t bytes_per_block = 0;  // all ranks: a block's shards, concatenated in rank order
+    size_t weight_bytes = 0;     // all ranks (replicated tensors counted once per rank)
+    int n_threads = 0;           // all ranks
+    std::vector<float> logits;   // [rows, vocab], written by every rank (its vocab slice)
     std::vector<float> sample_scratch;
     std::atomic<bool> busy{false};
 };

@@ -57,8 +57,10 @@ static const float *bias_or_null(const std::vector<float> &b) {
 
 void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern, rs_thread_pool *pool,
                 rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch,
-                const std::vector<int> &logit_rows, std::vector<float> &logits) {
+                const std::vector<int> &logit_rows, float *logits, rs_collective *coll, int rank) {
     const rs_model_config &c = model.cfg;
+    const int n_ranks = coll ? coll->n_ranks : 1;
+    const bool tp = n_ranks > 1;
     const int hidden = c.hidden_size;
     const int hd = c.head_dim;
     const int half = hd / 2;
@@ -106,6 +108,25 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
     s.rope_sin.resize((size_t)T * half);  // [T, head_dim / 2]
     s.scores.resize((size_t)n_threads * c.max_position_embeddings);  // [threads, max_pos]
     s.kv_row.resize((size_t)n_threads * bs * hd * 2);                // [threads, 2, block_size, head_dim]
+    if (tp) s.part.resize((size_t)T * hidden);                       // [T, hidden]
+
+    // The row-split projections (o_proj, down_proj): y = in . W^T over this rank's slice of the input
+    // dimension. One rank adds into x directly; with TP every rank computes its partial sum into
+    // `part` (the bias only on rank 0, see model.cc), the collective sums the partials, then x += part.
+    auto row_split_matmul = [&](const float *in, int in_dim, const rs_weight &w,
+                                const std::vector<float> &bias) {
+        if (!tp) {
+            parallel_rows(pool, hidden, [&](int r0, int r1) {
+                kern.matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.x.data(), hidden, true);
+            });
+            return;
+        }
+        parallel_rows(pool, hidden, [&](int r0, int r1) {
+            kern.matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.part.data(), hidden, false);
+        });
+        coll->iface->all_reduce_sum(coll, rank, s.part.data(), (size_t)T * hidden);
+        for (size_t i = 0; i < (size_t)T * hidden; i++) s.x[i] += s.part[i];
+    };
 
     // Embedding lookup: x[t] = embed[tok[t]] widened to f32.
     for (int t = 0; t < T; t++) {
@@ -224,10 +245,8 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
             }
         });
 
-        // x += att . Wo^T (+ bias)
-        parallel_rows(pool, hidden, [&](int r0, int r1) {
-            kern.matmul(s.att.data(), T, q_dim, *L.wo, r0, r1, bias_or_null(L.bo), s.x.data(), hidden, true);
-        });
+        // x += att . Wo^T (+ bias); with TP: one all-reduce
+        row_split_matmul(s.att.data(), q_dim, *L.wo, L.bo);
 
         // MLP block: xn = RMSNorm(x); gate = SiLU(xn . Wg^T) * (xn . Wu^T); x += gate . Wd^T.
         // Each thread computes gate and up for the same columns, so it can apply SiLU * up to them
@@ -244,10 +263,8 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
                 for (int i = r0; i < r1; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
             }
         });
-        parallel_rows(pool, hidden, [&](int r0, int r1) {
-            kern.matmul(s.gate.data(), T, inter, *L.w_down, r0, r1, bias_or_null(L.b_down), s.x.data(),
-                        hidden, true);
-        });
+        // x += gate . Wd^T (+ bias); with TP: one all-reduce
+        row_split_matmul(s.gate.data(), inter, *L.w_down, L.b_down);
     }
 
     // Final norm and LM head, only for the rows that need logits.
@@ -258,9 +275,12 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         rmsnorm(s.xf.data() + (size_t)r * hidden, s.x.data() + (size_t)logit_rows[r] * hidden,
                 model.final_norm.data(), 1, hidden, c.rms_norm_eps);
     }
-    logits.resize((size_t)R * c.vocab_size);  // [R, vocab]
-    parallel_rows(pool, c.vocab_size, [&](int r0, int r1) {
-        kern.matmul(s.xf.data(), R, hidden, *model.lm_head, r0, r1, nullptr, logits.data(), c.vocab_size,
+    // The LM head weight is whole on every rank (mapped once, shared pages); each rank computes the
+    // logits of its vocab slice [v0, v1) into the shared [R, vocab] buffer (an all-gather in place).
+    const int v0 = (int)((int64_t)c.vocab_size * rank / n_ranks);
+    const int v1 = (int)((int64_t)c.vocab_size * (rank + 1) / n_ranks);
+    parallel_rows(pool, v1 - v0, [&](int r0, int r1) {
+        kern.matmul(s.xf.data(), R, hidden, *model.lm_head, v0 + r0, v0 + r1, nullptr, logits, c.vocab_size,
                     false);
     });
 }

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "collective.h"
 #include "kernels.h"
 #include "kv-pool.h"
 #include "model.h"
@@ -24,10 +25,14 @@ struct rs_forward_scratch {
     rs_f32_buffer scores;  // [n_threads][max_position]
     rs_f32_buffer kv_row;  // [n_threads][2][block_size][head_dim], f16/bf16 KV widened to f32
     rs_f32_buffer xf;
+    rs_f32_buffer part;  // [T, hidden] this rank's partial o_proj / down_proj output (TP only)
 };
 
-// Runs the step. `logit_rows` lists the flat token indices (in batch order) that need logits;
-// `logits` receives [logit_rows.size(), vocab] raw logits.
+// Runs the step for one tensor-parallel rank. `logit_rows` lists the flat token indices (in batch
+// order) that need logits; `logits` (sized [logit_rows.size(), vocab] by the caller, shared by all
+// ranks) receives the raw logits: each rank writes its own vocab slice. With `coll` null (or one rank)
+// this is the plain single-rank pass; otherwise every rank of `coll` runs it at the same time on the
+// same batch, with its own model shard, KV pool shard, pool and scratch.
 void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern, rs_thread_pool *pool,
                 rs_forward_scratch &s, const std::vector<rs_batch_seq> &batch,
-                const std::vector<int> &logit_rows, std::vector<float> &logits);
+                const std::vector<int> &logit_rows, float *logits, rs_collective *coll, int rank);

@@ -10,6 +10,7 @@
  * no prefill worker in the pool the request is not disaggregated (D, or a unified worker, prefills
  * it). Every pick returns a release() that must run on every exit path (idempotent).
  */
+import { RadixServeError } from "@radixserve/core";
 import type { WorkerPool } from "../workers/worker-pool.js";
 
 export interface PrefillLease {
@@ -78,4 +79,39 @@ export function prefillPickerFor(pool: WorkerPool): PrefillPicker {
     pickers.set(pool, p);
   }
   return p;
+}
+
+/**
+ * Leases the decode worker (`leaseDecode`: the pool's own pick) and, when the pool has prefill
+ * workers for the model, a prefill worker not in `exclude`. Throws `no_worker` when a
+ * disaggregated pool has no prefill worker left; nothing stays leased when it throws.
+ */
+export function leasePair<L extends { release(): void }>(
+  pool: WorkerPool,
+  modelId: string,
+  exclude: ReadonlySet<string>,
+  leaseDecode: () => L,
+): { held: L; prefill: PrefillLease | null } {
+  const picker = prefillPickerFor(pool);
+  let prefill: PrefillLease | null = null;
+  if (picker.disaggregated(modelId)) {
+    prefill = picker.pick(modelId, exclude);
+    if (!prefill)
+      throw new RadixServeError(
+        "no_worker",
+        exclude.size > 0
+          ? `No other healthy prefill worker to retry on (${exclude.size} failed the KV transfer).`
+          : "No healthy prefill worker can take the request.",
+      );
+  }
+  try {
+    return { held: leaseDecode(), prefill };
+  } catch (err) {
+    prefill?.release();
+    throw err;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -15,6 +15,7 @@
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
+import { leasePair, PD_RETRY, pdBackoffMs, sleep } from "../disagg/prefill-picker.js";
 import type { WorkerLease, WorkerPool } from "../workers/worker-pool.js";
 import type { TextCodec } from "./text-codec.js";
 
@@ -141,8 +142,11 @@ export async function* runChoice(
   let stoppedByString = false;
   let abortTimer: NodeJS.Timeout | null = null;
 
+  // Disaggregated pools: prefill workers whose KV transfer failed for this request, and retries.
+  const failedPrefill = new Set<string>();
+  let pdRetries = 0;
   for (let attempt = 0; ; attempt++) {
-    const held = lease(pool, spec.modelId);
+    const { held, prefill } = leasePair(pool, spec.modelId, failedPrefill, () => lease(pool, spec.modelId));
     const call = held.worker.generate({
       requestId,
       inputIds: spec.inputIds,
@@ -156,6 +160,7 @@ export async function* runChoice(
       },
       priority: 0,
       deadlineUnixMs: spec.deadlineUnixMs ?? 0,
+      prefillAddress: prefill?.address ?? "",
     });
     const onAbort = () => call.cancel();
     // The worker aborts at the deadline (finish reason "abort"); this timer only guards against a
@@ -244,6 +249,14 @@ export async function* runChoice(
       const failure = workerFailure(err, held.worker.address);
       if (failure.code === "no_worker") pool.markFailed(held.worker, failure.message);
       if (!sawEvent && attempt === 0 && failure.code === "no_worker" && !signal.aborted) continue;
+      // The decode worker lost the KV transfer before any token: retry on another prefill worker.
+      if (prefill && failure.code === "kv_transfer_failed" && received === 0 && !signal.aborted) {
+        if (pdRetries < PD_RETRY.maxRetries) {
+          failedPrefill.add(prefill.address);
+          await sleep(pdBackoffMs(++pdRetries));
+          continue;
+        }
+      }
       throw failure;
     } finally {
       if (abortTimer) clearTimeout(abortTimer);
@@ -251,6 +264,7 @@ export async function* runChoice(
       signal.removeEventListener("abort", onAbort);
       call.cancel();
       held.release();
+      prefill?.release();
     }
   }
 }

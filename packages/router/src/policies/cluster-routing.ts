@@ -12,7 +12,7 @@ import type { Registry } from "prom-client";
 import { KvSync } from "../kv-index/kv-sync.js";
 import { createPolicy, type PolicyConfig } from "./registry.js";
 import { RouteSelector } from "./route-selector.js";
-import { RoutingMetrics, type RouteStage } from "./routing-metrics.js";
+import { type RouteStage, RoutingMetrics } from "./routing-metrics.js";
 
 const log = getLogger("router");
 
@@ -26,6 +26,10 @@ export interface DynamicWorkerSet {
 export interface ClusterRoutingOptions {
   /** --policy (unified pick site). */
   policy: PolicyConfig | string;
+  /** --prefill-policy (PD: which prefill worker computes the prompt). Default: `policy`. */
+  prefillPolicy?: PolicyConfig | string | undefined;
+  /** --decode-policy (PD: which decode worker runs the request). Default: `policy`. */
+  decodePolicy?: PolicyConfig | string | undefined;
   /** Static workers (--worker-urls). */
   workerUrls?: readonly string[] | undefined;
   redisUrl?: string | undefined;
@@ -34,12 +38,16 @@ export interface ClusterRoutingOptions {
   discoveryScanMs?: number | undefined;
   /** Only these roles are routed to (unified router: ["unified"]). Default: every role. */
   roles?: readonly WorkerRecord["role"][] | undefined;
-  stage?: RouteStage;
 }
 
 export class ClusterRouting {
   readonly kv: KvSync;
+  /** The unified pick (--policy). */
   readonly selector: RouteSelector;
+  /** PD: the prefill pick (--prefill-policy). */
+  readonly prefillSelector: RouteSelector;
+  /** PD: the decode pick (--decode-policy). */
+  readonly decodeSelector: RouteSelector;
   readonly discovery: WorkerDiscovery | null;
   private metrics: RoutingMetrics | null = null;
   private workers: DynamicWorkerSet | null = null;
@@ -49,13 +57,17 @@ export class ClusterRouting {
       natsUrl: opts.natsUrl,
       onResync: (_id, reason) => this.metrics?.resyncs.inc({ reason }),
     });
-    const stage = opts.stage ?? "unified";
-    this.selector = new RouteSelector({
-      policy: createPolicy(opts.policy),
-      index: this.kv.index,
-      follower: this.kv.follower,
-      onDecision: (policy, _reason, pick, blocks) => this.metrics?.record(stage, policy, pick, blocks),
-    });
+    // One selector per pick site, all over the one index (each site's candidates have one role).
+    const selector = (policy: PolicyConfig | string, stage: RouteStage) =>
+      new RouteSelector({
+        policy: createPolicy(policy),
+        index: this.kv.index,
+        follower: this.kv.follower,
+        onDecision: (name, _reason, pick, blocks) => this.metrics?.record(stage, name, pick, blocks),
+      });
+    this.selector = selector(opts.policy, "unified");
+    this.prefillSelector = selector(opts.prefillPolicy ?? opts.policy, "prefill");
+    this.decodeSelector = selector(opts.decodePolicy ?? opts.policy, "decode");
     const roles = opts.roles;
     this.discovery = opts.redisUrl
       ? new WorkerDiscovery({
@@ -104,7 +116,10 @@ export class ClusterRouting {
       eventsUp: this.opts.natsUrl ? () => this.kv.eventsUp : undefined,
       discoveryUp: d ? () => d.redisUp : undefined,
       workerHitRates: () =>
-        (this.workers?.snapshot() ?? []).map((w) => ({ worker: w.address, hitRate: w.load?.cacheHitRate ?? 0 })),
+        (this.workers?.snapshot() ?? []).map((w) => ({
+          worker: w.address,
+          hitRate: w.load?.cacheHitRate ?? 0,
+        })),
     });
   }
 

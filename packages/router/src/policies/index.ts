@@ -1,5 +1,6 @@
 // Routing policies: the contract, the registry, and the policies themselves.
 export { CacheAwarePolicy } from "./cache-aware.js";
+export { ClusterRouting, type ClusterRoutingOptions, type DynamicWorkerSet } from "./cluster-routing.js";
 export type { KnobSpec, Knobs, PolicyDefinition } from "./knobs.js";
 export { KvCostPolicy } from "./kv-cost.js";
 export {
@@ -25,11 +26,11 @@ export {
   policyNames,
 } from "./registry.js";
 export { RoundRobinPolicy } from "./round-robin.js";
-export { RouteSelector, type RouteSelectorOptions } from "./route-selector.js";
+export { promptHashes, RouteSelector, type RouteSelectorOptions } from "./route-selector.js";
 export {
   type ClusterGaugeSource,
   ROUTING_METRIC,
   type RouteStage,
   RoutingMetrics,
 } from "./routing-metrics.js";
-export { ClusterRouting, type ClusterRoutingOptions, type DynamicWorkerSet } from "./cluster-routing.js";
+export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";

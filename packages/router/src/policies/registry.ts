@@ -18,7 +18,7 @@ const POLICIES: ReadonlyMap<string, PolicyDefinition<RoutingPolicy>> = new Map(
   ),
 );
 
-/** The default of --policy (and --prefill-policy); --decode-policy defaults to power_of_two. */
+/** The default of --policy (--prefill-policy and --decode-policy default to --policy). */
 export const DEFAULT_POLICY = "cache_aware";
 
 /** A parsed --policy value. */

@@ -4,9 +4,25 @@
  * index (approximate insertion: the prompt's blocks will be on that worker) and counts it by
  * policy and reason. One selector per pick site (unified; or prefill and decode in PD mode).
  */
+import { type BlockHash, chainHashes } from "@radixserve/core";
 import type { KvEventFollower } from "../kv-index/kv-event-follower.js";
 import type { KvIndex } from "../kv-index/kv-index.js";
 import type { Pick, PickContext, RouteReason, RouteRequest, RoutingPolicy, WorkerView } from "./policy.js";
+
+const HASH_SEED_RE = /^[0-9a-f]{16}$/;
+
+/**
+ * The chain hashes a pick routes on: the prompt's full blocks, hashed with the model's block size
+ * and block_hash_seed (GetModelInfo). A worker that reports no valid seed cannot be cache-routed:
+ * no hashes, so cache-aware policies fall back to load.
+ */
+export function promptHashes(
+  model: { readonly blockHashSeed: string; readonly blockSize: number },
+  inputIds: readonly number[],
+): BlockHash[] {
+  if (!HASH_SEED_RE.test(model.blockHashSeed) || !(model.blockSize > 0)) return [];
+  return chainHashes(model.blockHashSeed, inputIds, model.blockSize);
+}
 
 export interface RouteSelectorOptions {
   policy: RoutingPolicy;

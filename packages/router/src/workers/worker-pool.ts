@@ -166,6 +166,7 @@ export class WorkerPool extends EventEmitter {
     let bestScore = Number.POSITIVE_INFINITY;
     for (const w of this.workers) {
       if (!w.healthy || !w.model) continue;
+      if (w.model.disaggMode === "prefill") continue; // takes no Generate: paired by disagg/prefill-picker.ts
       if (modelId !== undefined && w.model.modelId !== modelId) continue;
       const score = w.inFlight + (w.load?.queuedRequests ?? 0);
       if (

@@ -1,0 +1,131 @@
+{{/*
+Command lines of every RadixServe process. All the flags the chart writes itself live in this
+file, so test/deploy/dashboards.test.ts can check each `--flag` literal here against the CLI's
+--help (router flags in the "radixserve.routerArgs" block, worker flags in "radixserve.workerArgs").
+*/}}
+
+{{/* A values `flags` map as args: `--key value`; true = bare flag; null and false are left out. */}}
+{{- define "radixserve.flagArgs" -}}
+{{- range $key, $value := . }}
+{{- if kindIs "bool" $value }}
+{{- if $value }}
+- {{ printf "--%s" $key | quote }}
+{{- end }}
+{{- else if not (kindIs "invalid" $value) }}
+{{- $text := toString $value }}
+{{- /* YAML numbers arrive as float64: print 1048576, not 1.048576e+06. */}}
+{{- if and (kindIs "float64" $value) (eq (float64 (int64 $value)) $value) }}
+{{- $text = toString (int64 $value) }}
+{{- end }}
+- {{ printf "--%s" $key | quote }}
+- {{ $text | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* host:port of every worker pod, for --worker-urls (StatefulSet pods behind headless Services). */}}
+{{- define "radixserve.workerUrls" -}}
+{{- $urls := list -}}
+{{- $full := include "radixserve.fullname" . -}}
+{{- range $role := splitList " " (include "radixserve.workerRoles" .) -}}
+{{- $group := index $.Values.workers $role -}}
+{{- range $i := until (int $group.replicas) -}}
+{{- $urls = append $urls (printf "%s-%s-%d.%s-%s.%s.svc:%d" $full $role $i $full $role $.Release.Namespace (int $.Values.workers.grpcPort)) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (len $urls) 0 -}}
+{{- fail "the router needs at least one worker: raise the worker replicas" -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{- define "radixserve.routerArgs" -}}
+- router
+- --host
+- "0.0.0.0"
+- --port
+- {{ .Values.router.port | quote }}
+# The tokenizer and chat template come from the same model directory the workers load.
+- --tokenizer-path
+- {{ .Values.model.path | quote }}
+{{- if .Values.cluster.enabled }}
+- --redis-url
+- {{ include "radixserve.redisUrl" . | quote }}
+{{- with include "radixserve.natsUrl" . }}
+- --nats-url
+- {{ . | quote }}
+{{- end }}
+- --policy
+- {{ .Values.cluster.policy | quote }}
+{{- else }}
+- --worker-urls
+- {{ include "radixserve.workerUrls" . | quote }}
+{{- end }}
+{{- if .Values.router.apiKeySecret.name }}
+# Kubernetes expands $(VAR) in args: the key stays in the Secret, not in the pod spec.
+- --api-key
+- $(RADIXSERVE_API_KEY)
+{{- end }}
+{{- include "radixserve.flagArgs" .Values.router.flags }}
+{{- with .Values.router.extraArgs }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end -}}
+
+{{/* Worker args: call with (dict "ctx" $ "role" "unified|prefill|decode"). */}}
+{{- define "radixserve.workerArgs" -}}
+{{- $v := .ctx.Values -}}
+{{- $group := index $v.workers .role -}}
+{{- if not (has $v.kvTransport (list "grpc" "tcp" "rdma")) -}}
+{{- fail (printf "kvTransport must be grpc, tcp or rdma, got %q (shm and auto need both workers in one pod)" $v.kvTransport) -}}
+{{- end -}}
+{{- if lt (int $v.tp) 1 -}}
+{{- fail "tp must be >= 1" -}}
+{{- end -}}
+- worker
+- --disagg-mode
+- {{ .role | quote }}
+- --model-path
+- {{ $v.model.path | quote }}
+- --host
+- "0.0.0.0"
+- --port
+- {{ $v.workers.grpcPort | quote }}
+- --metrics-port
+- {{ $v.workers.metricsPort | quote }}
+- --tp
+- {{ $v.tp | quote }}
+{{- if ne .role "unified" }}
+- --kv-transport
+- {{ $v.kvTransport | quote }}
+{{- end }}
+{{- if $v.cluster.enabled }}
+- --redis-url
+- {{ include "radixserve.redisUrl" .ctx | quote }}
+{{- with include "radixserve.natsUrl" .ctx }}
+- --nats-url
+- {{ . | quote }}
+{{- end }}
+# The address routers dial and the worker's id in discovery and KV events.
+- --advertise-address
+- {{ printf "$(POD_IP):%d" (int $v.workers.grpcPort) | quote }}
+{{- end }}
+{{- include "radixserve.flagArgs" (merge (deepCopy ($group.flags | default dict)) $v.workers.flags) }}
+{{- with $v.workers.extraArgs }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end -}}
+
+{{- define "radixserve.makeModelArgs" -}}
+- make-model
+- --preset
+- {{ .Values.model.generate.preset | quote }}
+- --dtype
+- {{ .Values.model.generate.dtype | quote }}
+- --out
+- {{ .Values.model.path | quote }}
+{{- if not (kindIs "invalid" .Values.model.generate.seed) }}
+- --seed
+- {{ .Values.model.generate.seed | quote }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,123 @@
+{{/* Names, labels, image, model volume: shared by every template. */}}
+
+{{- define "radixserve.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's base name; components append -router, -prefill, -decode, -unified, -redis, -nats. */}}
+{{- define "radixserve.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else if contains (include "radixserve.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "radixserve.name" .) | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "radixserve.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "radixserve.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: radixserve
+{{- end -}}
+
+{{/* Selector labels of one component: call with (dict "ctx" $ "component" "router"). */}}
+{{- define "radixserve.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "radixserve.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "radixserve.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* The worker roles this release runs: "unified", or "prefill" and "decode". */}}
+{{- define "radixserve.workerRoles" -}}
+{{- if eq .Values.disaggMode "unified" -}}
+unified
+{{- else if eq .Values.disaggMode "disagg" -}}
+prefill decode
+{{- else -}}
+{{- fail (printf "disaggMode must be unified or disagg, got %q" .Values.disaggMode) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "radixserve.redisUrl" -}}
+{{- if .Values.redis.externalUrl -}}
+{{- .Values.redis.externalUrl -}}
+{{- else if .Values.redis.enabled -}}
+{{- printf "redis://%s-redis:%d" (include "radixserve.fullname" .) (int .Values.redis.port) -}}
+{{- else -}}
+{{- fail "cluster.enabled needs Redis: set redis.enabled=true or redis.externalUrl" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "radixserve.natsUrl" -}}
+{{- if .Values.nats.externalUrl -}}
+{{- .Values.nats.externalUrl -}}
+{{- else if .Values.nats.enabled -}}
+{{- printf "nats://%s-nats:%d" (include "radixserve.fullname" .) (int .Values.nats.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The model volume of a pod (source: generate | pvc | hostPath). */}}
+{{- define "radixserve.modelVolume" -}}
+- name: model
+{{- if eq .Values.model.source "generate" }}
+  emptyDir: {}
+{{- else if eq .Values.model.source "pvc" }}
+  {{- if not .Values.model.pvc.claimName }}
+  {{- fail "model.source=pvc needs model.pvc.claimName" }}
+  {{- end }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.model.pvc.claimName }}
+    readOnly: true
+{{- else if eq .Values.model.source "hostPath" }}
+  {{- if not .Values.model.hostPath.path }}
+  {{- fail "model.source=hostPath needs model.hostPath.path" }}
+  {{- end }}
+  hostPath:
+    path: {{ .Values.model.hostPath.path }}
+    type: {{ .Values.model.hostPath.type }}
+{{- else }}
+{{- fail (printf "model.source must be generate, pvc or hostPath, got %q" .Values.model.source) }}
+{{- end }}
+{{- end -}}
+
+{{- define "radixserve.modelMount" -}}
+- name: model
+  mountPath: {{ .Values.model.mountPath }}
+  readOnly: {{ ne .Values.model.source "generate" }}
+{{- end -}}
+
+{{/* With source=generate: an init container that writes the tiny model into the pod's emptyDir. */}}
+{{- define "radixserve.modelInit" -}}
+{{- if eq .Values.model.source "generate" -}}
+{{- if not (hasPrefix (printf "%s/" (trimSuffix "/" .Values.model.mountPath)) .Values.model.path) -}}
+{{- fail "model.path must be inside model.mountPath" -}}
+{{- end -}}
+- name: make-model
+  image: {{ include "radixserve.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args:
+    {{- include "radixserve.makeModelArgs" . | nindent 4 }}
+  volumeMounts:
+    - name: model
+      mountPath: {{ .Values.model.mountPath }}
+  resources:
+    requests: { cpu: 200m, memory: 256Mi }
+    limits: { memory: 1Gi }
+{{- end -}}
+{{- end -}}
+
+{{/* Pod security shared by every RadixServe container (the image runs as user node, uid 1000). */}}
+{{- define "radixserve.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+{{- end -}}

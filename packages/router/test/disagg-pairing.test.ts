@@ -1,0 +1,167 @@
+/**
+ * The router's prefill/decode pairing at the gRPC seam, with in-process fake workers: Generate goes
+ * to the decode worker with the prefill worker's address; a `kv_transfer_failed` before any token
+ * is retried on another prefill worker (bounded); with none left the error is `no_worker`; the
+ * pool never sends Generate to a prefill worker; leases are released on every path.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type GenerateRequest__Output,
+  loadWorkerService,
+  RadixServeError,
+  type WorkerServiceHandlers,
+} from "@radixserve/core";
+import { prefillPickerFor } from "../src/disagg/prefill-picker.js";
+import { type ChoiceSpec, runChoice } from "../src/gateway/choice-runner.js";
+import { WorkerPool } from "../src/workers/worker-pool.js";
+import { FakeCodec } from "./fake-codec.js";
+
+interface Fake {
+  address: string;
+  generates: GenerateRequest__Output[];
+  close(): void;
+}
+
+/** A fake worker of one role; a decode worker fails the transfer from the prefill addresses in `failFrom`. */
+async function fake(role: "prefill" | "decode", failFrom: Set<string> = new Set()): Promise<Fake> {
+  const generates: GenerateRequest__Output[] = [];
+  const handlers: WorkerServiceHandlers = {
+    Generate(call) {
+      const req = call.request;
+      generates.push(req);
+      if (role === "prefill" || failFrom.has(req.prefillAddress)) {
+        const code = role === "prefill" ? "invalid_request" : "kv_transfer_failed";
+        call.write({
+          requestId: req.requestId,
+          error: { code, message: `${code} (${req.prefillAddress})`, httpStatus: 503 },
+        });
+        call.end();
+        return;
+      }
+      call.write({ requestId: req.requestId, token: { tokenId: 72 } });
+      call.write({ requestId: req.requestId, token: { tokenId: 105 } });
+      call.write({
+        requestId: req.requestId,
+        finished: {
+          reason: "FINISH_REASON_LENGTH",
+          usage: { promptTokens: 3, completionTokens: 2, cachedTokens: 0 },
+          matchedStopTokenId: -1,
+        },
+      });
+      call.end();
+    },
+    Abort: (_c, cb) => cb(null, { found: false }),
+    Health: (_c, cb) => cb(null, { status: "STATUS_SERVING", disaggMode: role }),
+    GetLoad: (_c, cb) =>
+      cb(null, { runningRequests: 0, queuedRequests: 0, kvBlocksFree: 100, kvBlocksTotal: 100 }),
+    FlushCache: (_c, cb) => cb(null, { blocksFreed: 0 }),
+    GetModelInfo: (_c, cb) =>
+      cb(null, {
+        modelId: "m",
+        modelPath: "/fake",
+        maxContextLength: 64,
+        vocabSize: 256,
+        blockSize: 16,
+        tpSize: 1,
+        disaggMode: role,
+        eosTokenIds: [0],
+      }),
+  };
+  const server = new grpc.Server();
+  server.addService(loadWorkerService().service, handlers);
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  return { address: `127.0.0.1:${port}`, generates, close: () => server.forceShutdown() };
+}
+
+const spec: ChoiceSpec = {
+  modelId: "m",
+  inputIds: [1, 2, 3],
+  maxNewTokens: 2,
+  sampling: { temperature: 0 },
+  stops: [],
+  stopTokenIds: [],
+  ignoreEos: true,
+  logprobs: null,
+};
+
+async function run(pool: WorkerPool) {
+  const events = [];
+  for await (const ev of runChoice({ pool, codec: new FakeCodec() }, spec, new AbortController().signal))
+    events.push(ev);
+  return events;
+}
+
+describe("router: prefill/decode pairing", () => {
+  const failing = new Set<string>();
+  let p1: Fake;
+  let p2: Fake;
+  let d: Fake;
+  let pool: WorkerPool;
+
+  before(async () => {
+    [p1, p2] = await Promise.all([fake("prefill"), fake("prefill")]);
+    d = await fake("decode", failing);
+    pool = new WorkerPool([p1.address, p2.address, d.address], { pollIntervalMs: 50 });
+    await pool.start();
+    await pool.waitHealthy(5000);
+  });
+
+  after(() => {
+    pool.stop();
+    for (const f of [p1, p2, d]) f.close();
+  });
+
+  test("Generate goes to the decode worker, carrying a prefill worker's address", async () => {
+    const events = await run(pool);
+    assert.equal(events.at(-1)?.kind, "end");
+    assert.equal(p1.generates.length + p2.generates.length, 0, "prefill workers never get Generate");
+    assert.ok([p1.address, p2.address].includes(d.generates.at(-1)!.prefillAddress));
+  });
+
+  test("a failed transfer is retried on the other prefill worker", async () => {
+    d.generates.length = 0;
+    const first = [p1.address, p2.address].sort()[0]!;
+    failing.add(first);
+    try {
+      const events = await run(pool);
+      assert.equal(events.at(-1)?.kind, "end");
+      assert.deepEqual(
+        d.generates.map((g) => g.prefillAddress),
+        [first, [p1.address, p2.address].find((a) => a !== first)],
+      );
+    } finally {
+      failing.clear();
+    }
+  });
+
+  test("with every prefill worker failing: bounded retries, then no_worker; leases released", async () => {
+    d.generates.length = 0;
+    failing.add(p1.address);
+    failing.add(p2.address);
+    try {
+      await assert.rejects(run(pool), (e: unknown) => {
+        assert.ok(e instanceof RadixServeError);
+        assert.equal(e.code, "no_worker");
+        assert.match(e.message, /No other healthy prefill worker/);
+        return true;
+      });
+      assert.equal(d.generates.length, 2, "one attempt per prefill worker");
+      // Released: the next pick sees both prefill workers with nothing in flight again.
+      const a = prefillPickerFor(pool).pick("m", new Set());
+      const b = prefillPickerFor(pool).pick("m", new Set([a!.address]));
+      assert.ok(a && b && a.address !== b.address);
+      a.release();
+      b.release();
+      assert.equal(
+        pool.snapshot().reduce((s, w) => s + w.inFlight, 0),
+        0,
+      );
+    } finally {
+      failing.clear();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * The metric catalog the dashboards are checked against: every name of the one naming scheme
+ * (core's METRIC_NAMES and KV_TRANSFER_METRIC_NAMES, the router's ROUTER_METRIC and
+ * ROUTING_METRIC), with the type and label names each has when the real metric classes register
+ * it. A name only counts when a process really registers it, so a catalog entry nobody exports
+ * cannot hide a dead dashboard panel.
+ */
+import {
+  KV_TRANSFER_METRIC_NAMES,
+  KvTransferMetrics,
+  METRIC_NAMES,
+  METRIC_PREFIX,
+  ServingMetrics,
+} from "@radixserve/core";
+import type { Registry } from "prom-client";
+import { ROUTER_METRIC } from "../../packages/router/src/gateway/metric-names.js";
+import { RouterMetrics } from "../../packages/router/src/gateway/router-metrics.js";
+import { ROUTING_METRIC, RoutingMetrics } from "../../packages/router/src/policies/routing-metrics.js";
+
+export type MetricType = "counter" | "gauge" | "histogram" | "summary";
+
+export interface MetricInfo {
+  name: string;
+  type: MetricType;
+  /** Label names the process sets (plus the registry's default `role`). */
+  labels: ReadonlySet<string>;
+}
+
+/** Labels Prometheus adds when it scrapes (Prometheus Operator monitors add pod, namespace, ...). */
+export const SCRAPE_LABELS: ReadonlySet<string> = new Set([
+  "namespace",
+  "pod",
+  "container",
+  "service",
+  "endpoint",
+  "instance",
+  "job",
+]);
+
+/** Every name of the naming scheme, from the catalogs the processes use. */
+export function catalogNames(): Set<string> {
+  return new Set<string>([
+    ...Object.values(METRIC_NAMES),
+    ...Object.values(KV_TRANSFER_METRIC_NAMES),
+    ...Object.values(ROUTER_METRIC),
+    ...Object.values(ROUTING_METRIC),
+  ]);
+}
+
+interface PromMetric {
+  name: string;
+  labelNames?: readonly string[];
+}
+
+/** Registers the metrics exactly as the worker and router processes do, and reads them back. */
+export async function registeredMetrics(): Promise<Map<string, MetricInfo>> {
+  const worker = new ServingMetrics("decode");
+  new KvTransferMetrics(worker.registry, { reservationQueue: () => 0, transfersInFlight: () => 0 });
+  const router = new RouterMetrics(null);
+  // RoutingMetrics registers its gauges only when given a source, as a router with NATS and Redis does.
+  new RoutingMetrics(router.registry, { eventsUp: () => true, discoveryUp: () => true });
+  const out = new Map<string, MetricInfo>();
+  for (const registry of [worker.registry, router.registry] as Registry[]) {
+    for (const json of await registry.getMetricsAsJSON()) {
+      if (!json.name.startsWith(METRIC_PREFIX)) continue;
+      const metric = registry.getSingleMetric(json.name) as unknown as PromMetric | undefined;
+      const labels = new Set<string>(["role", ...(metric?.labelNames ?? [])]);
+      out.set(json.name, { name: json.name, type: String(json.type) as MetricType, labels });
+    }
+  }
+  return out;
+}
