@@ -72,12 +72,16 @@ if (!nvcc) {
 
 // Toolkit layout: system installs have include/ and lib64/; the wheels have include/ (+ include/cccl) and lib/.
 const root = dirname(dirname(nvcc));
-const includes = [join(root, "include"), join(root, "include", "cccl"), join(root, "targets", "x86_64-linux", "include")]
+const includes = [
+  join(root, "include"),
+  join(root, "include", "cccl"),
+  join(root, "targets", "x86_64-linux", "include"),
+]
   .filter(existsSync)
   .map((d) => `-I${d}`);
-const libDir = ["lib64", "lib", join("targets", "x86_64-linux", "lib")].map((d) => join(root, d)).find((d) =>
-  existsSync(d) && readdirSync(d).some((f) => f.startsWith("libcudart.so")),
-);
+const libDir = ["lib64", "lib", join("targets", "x86_64-linux", "lib")]
+  .map((d) => join(root, d))
+  .find((d) => existsSync(d) && readdirSync(d).some((f) => f.startsWith("libcudart.so")));
 
 /** `-lname` when the unversioned link exists, else `-l:libname.so.N` (the wheels ship only versioned files). */
 function libFlag(name) {
@@ -136,4 +140,6 @@ run(nvcc, [
   "-Xlinker",
   "--no-undefined",
 ]);
-log(`built ${lib} with ${nvcc} for ${ARCHS.join(",")} in ${Date.now() - t0} ms (unverified on a GPU: see the engine README)`);
+log(
+  `built ${lib} with ${nvcc} for ${ARCHS.join(",")} in ${Date.now() - t0} ms (unverified on a GPU: see the engine README)`,
+);

@@ -70,3 +70,7 @@ if (process.argv.includes("--asan")) {
 if (!existsSync(join(PKG, "build", "Makefile")) || process.argv.includes("--reconfigure"))
   gypRun(["configure"]);
 gypRun(["build", "--jobs", "2"]);
+// The CUDA backend (a separate library the addon dlopens): built where nvcc is found, else one
+// skip line. CI thus compiles the .cu sources wherever a toolkit exists.
+const cuda = spawnSync(process.execPath, [join(ROOT, "scripts", "build-cuda.mjs")], { stdio: "inherit" });
+if (cuda.status !== 0) process.exit(cuda.status ?? 1);

@@ -7,6 +7,8 @@
 //
 //   node scripts/check-helm.mjs            (HELM=/path/to/helm to pick a binary)
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -91,5 +93,19 @@ check(
   ["template", "rs", CHART, ...KUBE, "--set", "workers.unified.replicas=0"],
   /needs at least one worker/,
 );
+// The packaged chart must carry the dashboards as files (dashboards/ is a symlink in the repo).
+const pkgDir = mkdtempSync(join(tmpdir(), "radixserve-chart-"));
+try {
+  check("package", ["package", CHART, "-d", pkgDir], "ok");
+  const tgz = readdirSync(pkgDir).find((f) => f.endsWith(".tgz"));
+  const r = tgz
+    ? helm(["template", "rs", join(pkgDir, tgz), ...KUBE, "--show-only", "templates/dashboards.yaml"])
+    : null;
+  const ok = r?.status === 0 && r.stdout.includes("radixserve-overview.json:");
+  process.stdout.write(`${ok ? "ok  " : "FAIL"} packaged chart carries the dashboards\n`);
+  if (!ok) failed += 1;
+} finally {
+  rmSync(pkgDir, { recursive: true, force: true });
+}
 process.stdout.write(failed ? `${failed} helm check(s) failed\n` : "helm chart checks passed\n");
 process.exit(failed ? 1 : 0);

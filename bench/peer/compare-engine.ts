@@ -13,6 +13,7 @@
 // it the table shows our numbers only and says why.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -86,12 +87,15 @@ interface Result {
   dtype: string;
   ours: ShapeRates;
   peer: ShapeRates | null;
+  /** 1-minute load average when the model's runs began: the machine is shared. */
+  load: number;
 }
 
 const results: Result[] = [];
 for (const preset of values.models.split(",") as ModelPresetName[]) {
   for (const dtype of values.dtypes.split(",") as ModelDtype[]) {
     const dir = await ensureDefaultModel(undefined, { preset, dtype });
+    const load = loadavg()[0]!;
     const e = await loadEngine({
       modelPath: dir,
       threads,
@@ -112,7 +116,7 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
         peerMissing = `llama.cpp run failed: ${(err as Error).message.split("\n")[0]}`;
       }
     }
-    results.push({ model: preset, dtype, ours, peer });
+    results.push({ model: preset, dtype, ours, peer, load });
     process.stderr.write(`done ${preset} ${dtype}\n`);
   }
 }
@@ -127,14 +131,20 @@ if (values.json) {
     for (const m of METRICS) {
       const o = r.ours[m];
       const p = r.peer?.[m];
-      rows.push([`${r.model} ${r.dtype}`, m, fmt(o), fmt(p), o && p ? (o / p).toFixed(2) : "-"]);
+      rows.push([
+        `${r.model} ${r.dtype} (load ${r.load.toFixed(1)})`,
+        m,
+        fmt(o),
+        fmt(p),
+        o && p ? (o / p).toFixed(2) : "-",
+      ]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(
     `\nengine vs llama.cpp: ${threads} threads; ours KV f32, llama.cpp KV ${values.kv}; ` +
-      "pp = prefill of a 128/512-token prompt (best of 3), tg_bN = aggregate greedy decode at batch N",
+      "pp = prefill of a 128/512-token prompt (best of 5), tg_bN = aggregate greedy decode at batch N from the median step",
   );
   console.log(line(header));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);

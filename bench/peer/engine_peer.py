@@ -10,7 +10,7 @@ tools make), on --threads threads:
   - aggregate decode tok/s at batch 1, 8 and 32: that many sequences (sequence ids 0..B-1 in one
     unified KV cache) each prefilled with a 128-token prompt, then steps of one llama_decode with
     one token per sequence, each sequence's next token picked greedily from its logits; the shape
-    of bench/engine/main.ts (32 steps at batch 1, 16 at 8 and 32).
+    of bench/engine/main.ts (32 steps at batch 1, 16 at 8 and 32); rate = B / median step time.
 
 Results are validated before they are timed: logits finite, and sequence 0's greedy tokens inside
 the batch equal those of the same prompt decoded alone. One JSON object per line on stdout:
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import statistics
 import sys
 import time
 
@@ -145,23 +146,24 @@ def decode_rate(peer: Peer, batch: int, steps: int) -> float:
     for i, p in enumerate(prompts):
         last.append(int(np.argmax(peer.prefill(p, i))))
     check(last[0] == alone[0], "batched prefill matches the single-sequence greedy token")
-    elapsed = 0.0
+    step_s = []
     for s in range(steps):
         t0 = time.perf_counter()
         logits = peer.decode([(tok, DECODE_PROMPT + s, i, True) for i, tok in enumerate(last)])
         last = [int(t) for t in np.argmax(logits, axis=1)]
-        elapsed += time.perf_counter() - t0
+        step_s.append(time.perf_counter() - t0)
         if s == 0:
             check(bool(np.isfinite(logits).all()), "decode logits are finite")
             check(last[0] == alone[1], "batched decode matches the single-sequence greedy token")
-    return batch * steps / elapsed
+    # The median step resists the shared machine's bursts better than the mean (as engine-shapes.ts).
+    return batch / statistics.median(step_s)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="llama.cpp prefill/decode throughput on GGUF files")
     ap.add_argument("models", nargs="+", help="NAME:DTYPE:PATH.gguf, e.g. tiny:f32:/tmp/tiny-f32.gguf")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=3, help="prefill repetitions (best is reported)")
+    ap.add_argument("--reps", type=int, default=5, help="prefill repetitions (best is reported)")
     ap.add_argument("--kv", choices=list(KV_TYPES), default="f16", help="KV cache type (llama.cpp default f16)")
     ap.add_argument("--flash-attn", choices=list(FLASH_ATTN), default="auto", help="llama.cpp default: auto")
     args = ap.parse_args()

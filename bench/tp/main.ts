@@ -75,13 +75,20 @@ async function decodeRate(e: Engine, batch: number): Promise<number> {
   const per = Math.ceil((64 + DECODE_STEPS + 1) / e.info.blockSize);
   const tables = Array.from({ length: batch }, (_, i) => blocksFor(i * per, per));
   let last = (
-    await e.step(tables.map((t, i) => ({ tokens: tokens(64, 50 + i), startPos: 0, blockTable: t, sample: true })))
+    await e.step(
+      tables.map((t, i) => ({ tokens: tokens(64, 50 + i), startPos: 0, blockTable: t, sample: true })),
+    )
   ).map((o) => o!.token);
   const times: number[] = [];
   for (let s = 0; s < DECODE_STEPS; s++) {
     const t0 = performance.now();
     const out = await e.step(
-      last.map((tok, i) => ({ tokens: Int32Array.of(tok), startPos: 64 + s, blockTable: tables[i]!, sample: true })),
+      last.map((tok, i) => ({
+        tokens: Int32Array.of(tok),
+        startPos: 64 + s,
+        blockTable: tables[i]!,
+        sample: true,
+      })),
     );
     times.push(performance.now() - t0);
     last = out.map((o) => o!.token);
@@ -106,7 +113,10 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
         for (let i = 0; i < got.logits.length; i++)
           worst = Math.max(worst, Math.abs(got.logits[i]! - ref.logits[i]!));
         check(worst < 1e-3, `${preset} ${dtype} TP=${tp} logits within 1e-3 of TP=1 (max diff ${worst})`);
-        check(got.greedy.join() === ref.greedy.join(), `${preset} ${dtype} TP=${tp} greedy tokens equal TP=1`);
+        check(
+          got.greedy.join() === ref.greedy.join(),
+          `${preset} ${dtype} TP=${tp} greedy tokens equal TP=1`,
+        );
       }
       rates[tp] = [await prefillRate(e)];
       for (const b of DECODE_BATCHES) rates[tp]!.push(await decodeRate(e, b));

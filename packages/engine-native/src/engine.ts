@@ -206,12 +206,16 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
       `tpRank ${tpRank}: one engine runs all ${tpSize} ranks in-process; multi-process TP is not built`,
     );
   checkTp(config, tpSize);
-  const collective = opts.collective ?? "cpu";
-  if (collective !== "cpu" && collective !== "nccl")
-    throw new EngineError("options_invalid", `collective '${collective}' must be cpu or nccl`);
-  const backend = opts.backend ?? "cpu";
+  // RADIXSERVE_ENGINE_BACKEND lets a whole process tree (launcher, workers) run on CUDA without a flag
+  // in every CLI; an explicit option wins.
+  const backend =
+    opts.backend ?? (process.env.RADIXSERVE_ENGINE_BACKEND as EngineOptions["backend"]) ?? "cpu";
   if (backend !== "cpu" && backend !== "cuda")
     throw new EngineError("options_invalid", `backend '${backend}' must be cpu or cuda`);
+  // Device buffers need a device collective: NCCL by default for CUDA ranks.
+  const collective = opts.collective ?? (backend === "cuda" && tpSize > 1 ? "nccl" : "cpu");
+  if (collective !== "cpu" && collective !== "nccl")
+    throw new EngineError("options_invalid", `collective '${collective}' must be cpu or nccl`);
   const tensors = readModelTensors(opts.modelPath);
   // Rank 0's plan validates shapes; the native side re-slices the same descriptors for every rank.
   const plan = planWeights(config, tensors, { rank: 0, size: tpSize });

@@ -39,13 +39,15 @@ export interface EngineOptions {
   /**
    * The collective between ranks: "cpu" (default; rank threads, shared-memory all-reduce) or "nccl"
    * (NCCL/RCCL loaded at run time; needs the CUDA backend and tpSize GPUs). Ignored when tpSize is 1.
+   * Default: "nccl" for backend "cuda" with tpSize > 1, else "cpu".
    */
   collective?: "cpu" | "nccl";
   /**
    * Where the ranks compute: "cpu" (default) or "cuda" (rank r on CUDA device r; weights and KV pool on
    * the device). "cuda" loads the CUDA backend library built by scripts/build-cuda.mjs (path from
    * RADIXSERVE_CUDA_BACKEND or build/cuda/librs_cuda.so) and fails in one line where it is not built
-   * or fewer than tpSize devices are visible. Unverified on a GPU: see the README.
+   * or fewer than tpSize devices are visible. Unverified on a GPU: see the README. Default: the
+   * RADIXSERVE_ENGINE_BACKEND environment variable, else "cpu".
    */
   backend?: "cpu" | "cuda";
   /**

@@ -110,7 +110,20 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 - --advertise-address
 - {{ printf "$(POD_IP):%d" (int $v.workers.grpcPort) | quote }}
 {{- end }}
-{{- include "radixserve.flagArgs" (merge (deepCopy ($group.flags | default dict)) $v.workers.flags) }}
+{{- $flags := merge (deepCopy ($group.flags | default dict)) (deepCopy $v.workers.flags) }}
+{{- /* Engine threads default to every core Node sees, which in a pod is the node's core count,
+     not the pod's CPU request: oversubscribed spinning threads collapse. Use the request instead. */}}
+{{- $cpu := toString (dig "requests" "cpu" "" ($group.resources | default dict)) }}
+{{- if and (kindIs "invalid" (index $flags "threads")) (ne $cpu "") }}
+{{- $threads := 0 }}
+{{- if hasSuffix "m" $cpu }}
+{{- $threads = div (add (atoi (trimSuffix "m" $cpu)) 999) 1000 }}
+{{- else }}
+{{- $threads = int (ceil (float64 $cpu)) }}
+{{- end }}
+{{- $_ := set $flags "threads" (max 1 $threads) }}
+{{- end }}
+{{- include "radixserve.flagArgs" $flags }}
 {{- with $v.workers.extraArgs }}
 {{- toYaml . | nindent 0 }}
 {{- end }}

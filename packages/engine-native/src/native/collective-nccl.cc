@@ -144,7 +144,8 @@ void nccl_free(rs_collective *c) {
 }
 
 const rs_collective_i nccl_iface = {
-    "nccl", nccl_all_reduce_sum, nccl_broadcast, nccl_barrier, nccl_set_stream, nccl_abort, nccl_reset, nccl_free,
+    "nccl",          nccl_all_reduce_sum, nccl_broadcast, nccl_barrier,
+    nccl_set_stream, nccl_abort,          nccl_reset,     nccl_free,
 };
 
 }  // namespace

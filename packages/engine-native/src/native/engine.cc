@@ -75,8 +75,10 @@ rs_engine *rs_engine_init(const rs_engine_params &p) {
     RS_CHECK(p.tp_size >= 1, "tp size must be >= 1");
     RS_CHECK(p.config.n_kv_heads % p.tp_size == 0 && p.config.n_heads % p.tp_size == 0,
              "tp size " + std::to_string(p.tp_size) + " must divide the attention heads (" +
-                 std::to_string(p.config.n_heads) + ") and KV heads (" + std::to_string(p.config.n_kv_heads) + ")");
-    RS_CHECK(p.backend == "cpu" || p.backend == "cuda", "unknown backend '" + p.backend + "' (known: cpu, cuda)");
+                 std::to_string(p.config.n_heads) + ") and KV heads (" + std::to_string(p.config.n_kv_heads) +
+                 ")");
+    RS_CHECK(p.backend == "cpu" || p.backend == "cuda",
+             "unknown backend '" + p.backend + "' (known: cpu, cuda)");
     std::unique_ptr<rs_engine, void (*)(rs_engine *)> e(new rs_engine(), rs_engine_free);
     e->kernels = &rs_kernels_select(p.simd);
     // The collective first: a missing NCCL is the first thing to tell someone who asked for it.

@@ -30,8 +30,9 @@ void cuda_check(cudaError_t e, const char *what, const char *file, int line) {
     if (e == cudaSuccess) return;
     std::string msg = std::string(what) + ": " + cudaGetErrorString(e);
     if (e == cudaErrorMemoryAllocation)
-        msg += " (out of device memory: lower --kv-cache-blocks or --mem-fraction-static, or raise --tp to "
-               "spread the weights)";
+        msg +=
+            " (out of device memory: lower --kv-cache-blocks or --mem-fraction-static, or raise --tp to "
+            "spread the weights)";
     rs_fail(file, line, msg);
 }
 #define RS_CUDA_CHECK(call, what) cuda_check((call), (what), __FILE__, __LINE__)
@@ -132,10 +133,12 @@ void ensure_stage(cuda_backend *c, size_t bytes) {
 }
 
 // y[T, N] = x[T, K] . W[N, K]^T (+ beta * y), W rows [r0, r0 + N) of a [*, K] matrix, ldy = row stride of y.
-void gemm(cuda_backend *c, const float *x, int T, int K, const float *w, int N, float *y, int ldy, float beta) {
+void gemm(cuda_backend *c, const float *x, int T, int K, const float *w, int N, float *y, int ldy,
+          float beta) {
     const float one = 1.0f;
-    RS_CUBLAS_CHECK(cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &one, w, K, x, K, &beta, y, ldy),
-                    "cublasSgemm");
+    RS_CUBLAS_CHECK(
+        cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &one, w, K, x, K, &beta, y, ldy),
+        "cublasSgemm");
 }
 
 void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const std::vector<int> &logit_rows,
@@ -190,20 +193,21 @@ void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const s
     const int32_t *d_tok = c->tok.ptr, *d_pos = d_tok + T, *d_seq = d_pos + T, *d_off = d_seq + T;
     const int32_t *d_tab = d_off + S, *d_rows = d_tab + n_table;
 
-    c->x.reserve((size_t)T * hidden, "activations");       // [T, hidden] residual stream
-    c->xn.reserve((size_t)T * hidden, "activations");      // [T, hidden]
-    c->q.reserve((size_t)T * c->q_dim, "activations");     // [T, n_heads * hd]
-    c->k.reserve((size_t)T * c->kv_dim, "activations");    // [T, n_kv * hd]
-    c->v.reserve((size_t)T * c->kv_dim, "activations");    // [T, n_kv * hd]
-    c->att.reserve((size_t)T * c->q_dim, "activations");   // [T, n_heads * hd]
-    c->gate.reserve((size_t)T * c->inter, "activations");  // [T, inter]
-    c->up.reserve((size_t)T * c->inter, "activations");    // [T, inter]
+    c->x.reserve((size_t)T * hidden, "activations");             // [T, hidden] residual stream
+    c->xn.reserve((size_t)T * hidden, "activations");            // [T, hidden]
+    c->q.reserve((size_t)T * c->q_dim, "activations");           // [T, n_heads * hd]
+    c->k.reserve((size_t)T * c->kv_dim, "activations");          // [T, n_kv * hd]
+    c->v.reserve((size_t)T * c->kv_dim, "activations");          // [T, n_kv * hd]
+    c->att.reserve((size_t)T * c->q_dim, "activations");         // [T, n_heads * hd]
+    c->gate.reserve((size_t)T * c->inter, "activations");        // [T, inter]
+    c->up.reserve((size_t)T * c->inter, "activations");          // [T, inter]
     if (tp) c->part.reserve((size_t)T * hidden, "activations");  // [T, hidden]
 
     rs_cuda_embed(c->embed.ptr, d_tok, c->x.ptr, T, hidden, s);
     const float scale = 1.0f / std::sqrt((float)hd);
     // Row-split projection: x += in . W^T (+ bias on rank 0); with TP through `part` and an all-reduce.
-    auto row_split = [&](const float *in, int in_dim, const dev_buffer<float> &w, const dev_buffer<float> &bias) {
+    auto row_split = [&](const float *in, int in_dim, const dev_buffer<float> &w,
+                         const dev_buffer<float> &bias) {
         float *dst = tp ? c->part.ptr : c->x.ptr;
         gemm(c, in, T, in_dim, w.ptr, hidden, dst, hidden, tp ? 0.0f : 1.0f);
         if (bias.n) rs_cuda_add_bias(dst, bias.ptr, T, hidden, s);
@@ -222,8 +226,8 @@ void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const s
         if (L.bv.n) rs_cuda_add_bias(c->v.ptr, L.bv.ptr, T, c->kv_dim, s);
         rs_cuda_rope(c->q.ptr, d_pos, c->inv_freq.ptr, T, c->n_heads, hd, s);
         rs_cuda_rope(c->k.ptr, d_pos, c->inv_freq.ptr, T, c->n_kv, hd, s);
-        rs_cuda_kv_store(c->pool.ptr, c->k.ptr, c->v.ptr, d_pos, d_seq, d_tab, d_off, T, l, cfg.n_layers, c->n_kv, hd,
-                         bs, s);
+        rs_cuda_kv_store(c->pool.ptr, c->k.ptr, c->v.ptr, d_pos, d_seq, d_tab, d_off, T, l, cfg.n_layers,
+                         c->n_kv, hd, bs, s);
         rs_cuda_attention(c->q.ptr, c->pool.ptr, c->att.ptr, d_pos, d_seq, d_tab, d_off, T, l, cfg.n_layers,
                           c->n_heads, c->n_kv, hd, bs, scale, s);
         row_split(c->att.ptr, c->q_dim, L.wo, L.bo);
@@ -239,7 +243,7 @@ void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const s
     RS_CUDA_CHECK(cudaGetLastError(), "kernel launch");
     if (R > 0) {
         // Final norm on the rows that need logits, then this rank's vocab slice [v0, v1) of the LM head.
-        c->xf.reserve((size_t)R * hidden, "activations");          // [R, hidden]
+        c->xf.reserve((size_t)R * hidden, "activations");         // [R, hidden]
         c->logits.reserve((size_t)R * cfg.vocab_size, "logits");  // [R, vocab]
         rs_cuda_gather_rows(c->x.ptr, d_rows, c->xn.ptr, R, hidden, s);
         rs_cuda_rmsnorm(c->xn.ptr, c->final_norm.ptr, c->xf.ptr, R, hidden, cfg.rms_norm_eps, s);
@@ -248,9 +252,10 @@ void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const s
         gemm(c, c->xf.ptr, R, hidden, c->lm_head.ptr + (size_t)v0 * hidden, v1 - v0, c->logits.ptr + v0,
              cfg.vocab_size, 0.0f);
         const size_t pitch = (size_t)cfg.vocab_size * sizeof(float);
-        RS_CUDA_CHECK(cudaMemcpy2DAsync(logits + v0, pitch, c->logits.ptr + v0, pitch, (size_t)(v1 - v0) * sizeof(float),
-                                        (size_t)R, cudaMemcpyDeviceToHost, s),
-                      "logits copy to host");
+        RS_CUDA_CHECK(
+            cudaMemcpy2DAsync(logits + v0, pitch, c->logits.ptr + v0, pitch,
+                              (size_t)(v1 - v0) * sizeof(float), (size_t)R, cudaMemcpyDeviceToHost, s),
+            "logits copy to host");
     }
     RS_CUDA_CHECK(cudaStreamSynchronize(s), "step");
 }
@@ -261,9 +266,10 @@ void cuda_kv_export(rs_backend *b, const int32_t *blocks, int n, uint8_t *base, 
     const size_t bytes = c->block_floats * sizeof(float);
     ensure_stage(c, bytes * (size_t)n);
     for (int i = 0; i < n; i++)
-        RS_CUDA_CHECK(cudaMemcpyAsync(c->stage + (size_t)i * bytes, c->pool.ptr + (size_t)blocks[i] * c->block_floats,
-                                      bytes, cudaMemcpyDeviceToHost, c->stream),
-                      "KV export");
+        RS_CUDA_CHECK(
+            cudaMemcpyAsync(c->stage + (size_t)i * bytes, c->pool.ptr + (size_t)blocks[i] * c->block_floats,
+                            bytes, cudaMemcpyDeviceToHost, c->stream),
+            "KV export");
     RS_CUDA_CHECK(cudaStreamSynchronize(c->stream), "KV export");
     for (int i = 0; i < n; i++) std::memcpy(base + (size_t)i * stride, c->stage + (size_t)i * bytes, bytes);
 }
@@ -275,8 +281,8 @@ void cuda_kv_import(rs_backend *b, const int32_t *blocks, int n, const uint8_t *
     ensure_stage(c, bytes * (size_t)n);
     for (int i = 0; i < n; i++) std::memcpy(c->stage + (size_t)i * bytes, base + (size_t)i * stride, bytes);
     for (int i = 0; i < n; i++)
-        RS_CUDA_CHECK(cudaMemcpyAsync(c->pool.ptr + (size_t)blocks[i] * c->block_floats, c->stage + (size_t)i * bytes,
-                                      bytes, cudaMemcpyHostToDevice, c->stream),
+        RS_CUDA_CHECK(cudaMemcpyAsync(c->pool.ptr + (size_t)blocks[i] * c->block_floats,
+                                      c->stage + (size_t)i * bytes, bytes, cudaMemcpyHostToDevice, c->stream),
                       "KV import");
     RS_CUDA_CHECK(cudaStreamSynchronize(c->stream), "KV import");
 }
@@ -288,8 +294,8 @@ void cuda_kv_copy(rs_backend *b, const int32_t *src, const int32_t *dst, int n) 
     for (int i = 0; i < n; i++) {
         if (src[i] == dst[i]) continue;
         RS_CUDA_CHECK(cudaMemcpyAsync(c->pool.ptr + (size_t)dst[i] * c->block_floats,
-                                      c->pool.ptr + (size_t)src[i] * c->block_floats, bytes, cudaMemcpyDeviceToDevice,
-                                      c->stream),
+                                      c->pool.ptr + (size_t)src[i] * c->block_floats, bytes,
+                                      cudaMemcpyDeviceToDevice, c->stream),
                       "KV block copy");
     }
     RS_CUDA_CHECK(cudaStreamSynchronize(c->stream), "KV block copy");
@@ -309,7 +315,8 @@ void cuda_free(rs_backend *b) {
     delete b;
 }
 
-const rs_backend_i cuda_iface = {"cuda", cuda_forward, cuda_kv_export, cuda_kv_import, cuda_kv_copy, cuda_free};
+const rs_backend_i cuda_iface = {"cuda",         cuda_forward, cuda_kv_export,
+                                 cuda_kv_import, cuda_kv_copy, cuda_free};
 
 rs_backend *cuda_init(const rs_backend_params &p) {
     const rs_model *model = p.model;  // the engine frees it once the upload is done
@@ -334,8 +341,8 @@ rs_backend *cuda_init(const rs_backend_params &p) {
         c->inter = m.inter;
         c->num_blocks = p.num_blocks;
         c->block_size = p.block_size;
-        for (auto *buf : {&c->x, &c->xn, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up, &c->part, &c->xf, &c->logits,
-                          &c->pool, &c->embed, &c->lm_head, &c->final_norm, &c->inv_freq})
+        for (auto *buf : {&c->x, &c->xn, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up, &c->part, &c->xf,
+                          &c->logits, &c->pool, &c->embed, &c->lm_head, &c->final_norm, &c->inv_freq})
             buf->device = c->device;
         upload(c->embed, m.embed, c->device, "the embedding");
         upload(c->lm_head, m.lm_head, c->device, "the LM head");
@@ -385,7 +392,8 @@ void copy_error(const std::exception &e, char *err, size_t err_len) {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) rs_backend *rs_backend_cuda_init(const rs_backend_params *p, char *err,
+extern "C" __attribute__((visibility("default"))) rs_backend *rs_backend_cuda_init(const rs_backend_params *p,
+                                                                                   char *err,
                                                                                    size_t err_len) {
     try {
         return cuda_init(*p);
@@ -395,7 +403,8 @@ extern "C" __attribute__((visibility("default"))) rs_backend *rs_backend_cuda_in
     }
 }
 
-extern "C" __attribute__((visibility("default"))) int rs_backend_cuda_device_count(char *err, size_t err_len) {
+extern "C" __attribute__((visibility("default"))) int rs_backend_cuda_device_count(char *err,
+                                                                                   size_t err_len) {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e == cudaSuccess) return n;

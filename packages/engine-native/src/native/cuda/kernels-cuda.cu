@@ -46,7 +46,8 @@ __global__ void add_kernel(float *y, const float *x, size_t n) {
 }
 
 // One block per (token, head); thread i rotates the pair (i, i + half). Angles in f32 as transformers.
-__global__ void rope_kernel(float *vec, const int32_t *pos, const float *inv_freq, int n_heads, int head_dim) {
+__global__ void rope_kernel(float *vec, const int32_t *pos, const float *inv_freq, int n_heads,
+                            int head_dim) {
     const int t = blockIdx.x / n_heads;
     const int h = blockIdx.x % n_heads;
     const int half = head_dim / 2;
@@ -61,7 +62,8 @@ __global__ void rope_kernel(float *vec, const int32_t *pos, const float *inv_fre
     }
 }
 
-__device__ size_t slab_offset(int block, int layer, int kv, int head, int n_layers, int n_kv, int head_dim, int bs) {
+__device__ size_t slab_offset(int block, int layer, int kv, int head, int n_layers, int n_kv, int head_dim,
+                              int bs) {
     const size_t slab = (size_t)bs * head_dim;
     const size_t per_block = (size_t)n_layers * 2 * n_kv * slab;
     return (size_t)block * per_block + (((size_t)layer * 2 + kv) * n_kv + head) * slab;
@@ -69,15 +71,17 @@ __device__ size_t slab_offset(int block, int layer, int kv, int head, int n_laye
 
 // One block per (token, kv head).
 __global__ void kv_store_kernel(float *pool, const float *k, const float *v, const int32_t *pos,
-                                const int32_t *seq_of, const int32_t *tables, const int32_t *table_off, int layer,
-                                int n_layers, int n_kv, int head_dim, int bs) {
+                                const int32_t *seq_of, const int32_t *tables, const int32_t *table_off,
+                                int layer, int n_layers, int n_kv, int head_dim, int bs) {
     const int t = blockIdx.x / n_kv;
     const int h = blockIdx.x % n_kv;
     const int p = pos[t];
     const int block = tables[table_off[seq_of[t]] + p / bs];
     const int slot = p % bs;
-    float *kd = pool + slab_offset(block, layer, 0, h, n_layers, n_kv, head_dim, bs) + (size_t)slot * head_dim;
-    float *vd = pool + slab_offset(block, layer, 1, h, n_layers, n_kv, head_dim, bs) + (size_t)slot * head_dim;
+    float *kd =
+        pool + slab_offset(block, layer, 0, h, n_layers, n_kv, head_dim, bs) + (size_t)slot * head_dim;
+    float *vd =
+        pool + slab_offset(block, layer, 1, h, n_layers, n_kv, head_dim, bs) + (size_t)slot * head_dim;
     const float *ks = k + ((size_t)t * n_kv + h) * head_dim;
     const float *vs = v + ((size_t)t * n_kv + h) * head_dim;
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
@@ -178,20 +182,22 @@ void rs_cuda_rope(float *vec, const int32_t *pos, const float *inv_freq, int T, 
 }
 
 void rs_cuda_kv_store(float *pool, const float *k, const float *v, const int32_t *pos, const int32_t *seq_of,
-                      const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers, int n_kv,
-                      int head_dim, int bs, cudaStream_t s) {
+                      const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers,
+                      int n_kv, int head_dim, int bs, cudaStream_t s) {
     if (T > 0)
-        kv_store_kernel<<<T * n_kv, 64, 0, s>>>(pool, k, v, pos, seq_of, tables, table_off, layer, n_layers, n_kv,
-                                                head_dim, bs);
+        kv_store_kernel<<<T * n_kv, 64, 0, s>>>(pool, k, v, pos, seq_of, tables, table_off, layer, n_layers,
+                                                n_kv, head_dim, bs);
 }
 
-void rs_cuda_attention(const float *q, const float *pool, float *out, const int32_t *pos, const int32_t *seq_of,
-                       const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers, int n_heads,
-                       int n_kv, int head_dim, int bs, float scale, cudaStream_t s) {
+void rs_cuda_attention(const float *q, const float *pool, float *out, const int32_t *pos,
+                       const int32_t *seq_of, const int32_t *tables, const int32_t *table_off, int T,
+                       int layer, int n_layers, int n_heads, int n_kv, int head_dim, int bs, float scale,
+                       cudaStream_t s) {
     const size_t threads = (size_t)T * n_heads * 32;
     if (threads > 0)
-        attention_kernel<<<blocks_for(threads, 128), 128, 0, s>>>(q, pool, out, pos, seq_of, tables, table_off, T,
-                                                                  layer, n_layers, n_heads, n_kv, head_dim, bs, scale);
+        attention_kernel<<<blocks_for(threads, 128), 128, 0, s>>>(q, pool, out, pos, seq_of, tables,
+                                                                  table_off, T, layer, n_layers, n_heads,
+                                                                  n_kv, head_dim, bs, scale);
 }
 
 void rs_cuda_silu_mul(float *gate, const float *up, size_t n, cudaStream_t s) {

@@ -21,14 +21,15 @@ void rs_cuda_rope(float *vec, const int32_t *pos, const float *inv_freq, int T, 
 // at block_table[seq_of[t]][pos[t] / bs], slot pos[t] % bs. `tables` is the flattened block tables,
 // `table_off[i]` the start of sequence i's table.
 void rs_cuda_kv_store(float *pool, const float *k, const float *v, const int32_t *pos, const int32_t *seq_of,
-                      const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers, int n_kv,
-                      int head_dim, int bs, cudaStream_t s);
+                      const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers,
+                      int n_kv, int head_dim, int bs, cudaStream_t s);
 // Paged attention for prefill and decode tokens alike: token t, query head h attends positions
 // 0..pos[t] of its sequence (causal), K/V read from the pool. One warp per (t, h), online softmax.
 // q, out [T, n_heads, head_dim]; head_dim <= 256.
-void rs_cuda_attention(const float *q, const float *pool, float *out, const int32_t *pos, const int32_t *seq_of,
-                       const int32_t *tables, const int32_t *table_off, int T, int layer, int n_layers, int n_heads,
-                       int n_kv, int head_dim, int bs, float scale, cudaStream_t s);
+void rs_cuda_attention(const float *q, const float *pool, float *out, const int32_t *pos,
+                       const int32_t *seq_of, const int32_t *tables, const int32_t *table_off, int T,
+                       int layer, int n_layers, int n_heads, int n_kv, int head_dim, int bs, float scale,
+                       cudaStream_t s);
 // gate[t, i] = silu(gate[t, i]) * up[t, i]
 void rs_cuda_silu_mul(float *gate, const float *up, size_t n, cudaStream_t s);
 // dst[r, :] = src[rows[r], :]                        src [*, n], dst [R, n]
