@@ -9,9 +9,9 @@
 // `--install-toolkit` makes (~/.cache/radixserve/cuda-venv: the PyPI wheels nvidia-cuda-nvcc,
 // nvidia-cuda-runtime, nvidia-cublas, nvidia-cuda-cccl, CUDA 13; the -cu12 nvcc wheels ship ptxas only).
 //
-//   node scripts/build-cuda.mjs [--install-toolkit] [--compile-only] [--arch sm_80,sm_90]
+//   node scripts/build-cuda.mjs [--install-toolkit] [--compile-only] [--force] [--arch sm_80,sm_90]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,24 @@ function run(cmd, argv) {
 }
 
 mkdirSync(OUT, { recursive: true });
+// Up to date when the library is newer than every source and header it is built from.
+const lib = join(OUT, "librs_cuda.so");
+const inputs = [
+  ...readdirSync(join(SRC, "cuda")).map((f) => join(SRC, "cuda", f)),
+  ...readdirSync(SRC)
+    .filter((f) => f.endsWith(".h"))
+    .map((f) => join(SRC, f)),
+  fileURLToPath(import.meta.url),
+];
+if (
+  !args.includes("--compile-only") &&
+  !args.includes("--force") &&
+  existsSync(lib) &&
+  inputs.every((f) => statSync(f).mtimeMs < statSync(lib).mtimeMs)
+) {
+  log(`up to date (${lib})`);
+  process.exit(0);
+}
 const gencode = ARCHS.flatMap((a) => ["-gencode", `arch=compute_${a.slice(3)},code=${a}`]);
 const sources = ["kernels-cuda.cu", "backend-cuda.cu"];
 const objects = [];
@@ -126,7 +144,6 @@ if (args.includes("--compile-only")) {
   log(`compiled ${sources.length} sources with ${nvcc} for ${ARCHS.join(",")} in ${Date.now() - t0} ms`);
   process.exit(0);
 }
-const lib = join(OUT, "librs_cuda.so");
 run(nvcc, [
   "-shared",
   ...gencode,

@@ -77,7 +77,8 @@ function build() {
 function findTests(dir, out = []) {
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
-    if (name === "node_modules" || name === "dist" || name === "fixtures") continue;
+    // test/gpu is the GPU suite: it needs a GPU and runs through test/gpu/run, never in `npm test`.
+    if (name === "node_modules" || name === "dist" || name === "fixtures" || name === "gpu") continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) findTests(p, out);
     else if (name.endsWith(".test.ts")) out.push(relative(ROOT, p));

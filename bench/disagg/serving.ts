@@ -104,9 +104,7 @@ function summarize(name: string, r: RunResult) {
 async function main(): Promise<void> {
   const model = await defaultModel();
   const common = ["--model-path", model, "--kv-cache-blocks", "2048"];
-  console.log(
-    `unified: ${UNIFIED_THREADS} thread(s); prefill and decode workers: ${THREADS} thread(s) each`,
-  );
+  console.log(`unified: ${UNIFIED_THREADS} thread(s); prefill and decode workers: ${THREADS} thread(s) each`);
   console.log(
     `mixed workload: ${SHORT} clients x (${SHORT_LEN} prompt, ${SHORT_OUT} out) + a ${LONG_LEN}-token prompt every ${LONG_EVERY} ms, ${SECONDS} s each`,
   );

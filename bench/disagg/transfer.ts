@@ -55,7 +55,8 @@ async function runSender(): Promise<void> {
           const seq = next++;
           unacked++;
           const p = await sender.write(payload, seq * CHUNK);
-          const c = NO_CRC ? 0 : kvCrc32(payload);
+          const c = NO_CRC ? 0 : kvCrc32(payload); // after the write, as the prefill worker does
+
           crc = foldChunkCrc(crc, c);
           call.write({
             chunk: {
@@ -113,6 +114,7 @@ async function runSender(): Promise<void> {
   await new Promise<void>((r) => raw.listen(0, "127.0.0.1", () => r()));
   const rawPort = (raw.address() as { port: number }).port;
   process.send!({ port, rawPort });
+  process.once("disconnect", () => process.exit(0)); // the driver is done (exit cleanly: profiles flush)
 }
 
 // ---------------- receiver (the benchmark driver) ----------------
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    child.kill();
+    child.disconnect();
   }
 }
 

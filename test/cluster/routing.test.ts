@@ -103,11 +103,14 @@ describe("cluster/routing (real redis, nats, workers and routers)", { timeout: 3
       reason: "imbalance",
     });
     // 16 concurrent requests of group 0: its holder's in-flight count passes the threshold (8).
-    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => complete(router.url, model, prompt(0, 50 + i), 24)));
+    const rs = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => complete(router.url, model, prompt(0, 50 + i), 24)),
+    );
     for (const r of rs) assert.equal(r.status, 200, r.body);
     const imbalance =
-      (await metricSum(`${router.url}/metrics`, "radixserve_router_routing_decisions_total", { reason: "imbalance" })) -
-      before;
+      (await metricSum(`${router.url}/metrics`, "radixserve_router_routing_decisions_total", {
+        reason: "imbalance",
+      })) - before;
     assert.ok(imbalance >= 1, "the guard fired");
     assert.ok(rs.filter((r) => r.cachedTokens < 96).length >= 1, "some requests went off the prefix holder");
   });

@@ -9,6 +9,7 @@
  *     ids within LOGIT_TOL, the row's sum and sum of squares within SUM_TOL / SUMSQ_RTOL;
  *   - 8 greedy decode steps run one token at a time through the paged KV cache: identical tokens
  *     and each step's logits within the same tolerances.
+ * Tensor parallelism: tiny-f32 and tiny-gqa also run at TP=2 (2 CPU ranks) against the same fixtures.
  * No Python is needed to run it.
  */
 import assert from "node:assert/strict";

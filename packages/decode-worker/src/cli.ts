@@ -137,6 +137,19 @@ export function buildWorkerCommand(): Command {
       WORKER_DEFAULTS.kvChunkBytes,
     )
     .option("--kv-verify-imports", "decode mode: read imported KV back and compare checksums", false)
+    .option("--redis-url <url>", "register in Redis for discovery (redis://host:port)")
+    .option("--nats-url <servers>", "publish KV events and load reports on NATS (host:port[,...])")
+    .option("--advertise-address <host:port>", "address routers dial (default: --host and the gRPC port)")
+    .option(
+      "--discovery-ttl-ms <ms>",
+      "Redis registration TTL (renewed every third)",
+      int("--discovery-ttl-ms", 500),
+      WORKER_DEFAULTS.discoveryTtlMs,
+    )
+    .option(
+      "--kv-advertise-host <host>",
+      "decode mode, tcp transport: the host prefill workers dial (default: --host, or the hostname for 0.0.0.0)",
+    )
     .option(
       "--kv-send-when-done",
       "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
@@ -181,7 +194,12 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     kvWindowChunks: o["kvWindowChunks"] as number,
     kvChunkBytes: o["kvChunkBytes"] as number,
     kvVerifyImports: Boolean(o["kvVerifyImports"]),
+    redisUrl: o["redisUrl"] as string | undefined,
+    natsUrl: o["natsUrl"] as string | undefined,
+    advertiseAddress: o["advertiseAddress"] as string | undefined,
+    discoveryTtlMs: o["discoveryTtlMs"] as number,
     kvSendWhenDone: Boolean(o["kvSendWhenDone"]),
+    ...(o["kvAdvertiseHost"] ? { kvAdvertiseHost: String(o["kvAdvertiseHost"]) } : {}),
   };
 }
 

@@ -49,6 +49,17 @@ export interface WorkerConfig {
   kvVerifyImports: boolean;
   /** Prefill: send no KV before the whole prompt is computed (no-overlap baseline, benchmarks). */
   kvSendWhenDone: boolean;
+  /** Decode, tcp transport: the host prefill workers dial (e.g. the pod IP); default --host. */
+  kvAdvertiseHost?: string;
+  // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
+  /** Register in this Redis (redis://host:port) so routers discover the worker. */
+  redisUrl?: string | undefined;
+  /** Publish KV events and load reports on these NATS servers (host:port[,...]). */
+  natsUrl?: string | undefined;
+  /** The address routers dial (default: --host and the gRPC port). */
+  advertiseAddress?: string | undefined;
+  /** Redis registration TTL in ms (renewed every third of it). */
+  discoveryTtlMs: number;
 }
 
 export const WORKER_DEFAULTS = {
@@ -75,6 +86,7 @@ export const WORKER_DEFAULTS = {
   kvChunkBytes: 1024 * 1024,
   kvVerifyImports: false,
   kvSendWhenDone: false,
+  discoveryTtlMs: 5000,
 } as const;
 
 /** The line the launcher and the test harness wait for (exactly one, on stdout). */

@@ -13,6 +13,7 @@ import {
   loadGenerationConfig,
   loadPrefillService,
   loadWorkerService,
+  type RadixCache,
   Scheduler,
   ServingMetrics,
   setSinkErrorHandler,
@@ -21,6 +22,7 @@ import {
 import type { Engine } from "@radixserve/engine-native";
 import { createPrefillServer } from "@radixserve/prefill-worker";
 import type { Registry } from "prom-client";
+import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
 import { setUpDecodeMode } from "./disagg/decode-mode.js";
 import { chooseKvTransport } from "./disagg/transport-choice.js";
@@ -119,6 +121,8 @@ export async function startWorker(
       registry: p.metrics.registry,
       idle: () => p.idle(),
       stats: () => p.scheduler.stats(),
+      cache: p.scheduler.cache,
+      tokensPerS: () => 0,
       integrity: () => (p.idle() ? p.scheduler.checkIntegrity() : []),
       drain: () => p.drain(),
       stop: () => p.stop(),
@@ -168,6 +172,8 @@ export async function startWorker(
       registry: metrics.registry,
       idle: quiet,
       stats: () => scheduler.stats(),
+      cache: scheduler.cache,
+      tokensPerS: () => rate.perSecond(),
       integrity: () => (quiet() ? scheduler.checkIntegrity() : []),
       drain: async () => {
         scheduler.drain();
@@ -197,6 +203,9 @@ export async function startWorker(
     registry: mode.registry,
     health: () => ({ ok: status === "STATUS_SERVING", body: { status, disaggMode: config.disaggMode } }),
   });
+
+  // Cluster membership (--redis-url / --nats-url): register, publish KV events and load.
+  const agent = await startClusterAgent(config, grpcPort, modelInfo, mode.cache, mode.stats, mode.tokensPerS);
 
   const integrityTimer = setInterval(() => {
     if (!(isDebugEnabled("cache") || isDebugEnabled("scheduler"))) return;
@@ -233,11 +242,13 @@ export async function startWorker(
     drain() {
       stopped ??= (async () => {
         status = "STATUS_DRAINING";
+        await agent?.deregister(); // routers stop picking this worker before it stops admitting
         log.info(mode.stats(), "draining: no new requests; finishing queued and running ones");
         await mode.drain();
         clearInterval(integrityTimer);
         await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
         await obs.close();
+        await agent?.stop();
         engine.free();
         log.info("drained");
       })();
@@ -248,6 +259,7 @@ export async function startWorker(
         status = "STATUS_DRAINING";
         server.forceShutdown();
         await mode.stop();
+        await agent?.stop();
         clearInterval(integrityTimer);
         await obs.close();
         engine.free();
@@ -262,7 +274,10 @@ export async function startWorker(
 interface ModeParts {
   registry: Registry;
   idle(): boolean;
-  stats(): object;
+  stats(): ModeLoad;
+  /** The prefix cache whose stored / removed blocks are published as KV events (issue 5). */
+  cache: RadixCache;
+  tokensPerS(): number;
   integrity(): string[];
   drain(): Promise<void>;
   stop(): Promise<void>;

@@ -2,6 +2,7 @@
 
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
+export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {
   type ModelConfig,
   type RopeScaling,

@@ -101,6 +101,8 @@ export interface NativeAddon {
     tpSize: number;
     bytes: Uint8Array;
   }): { rows: number; cols: number; bytes: Buffer };
+  /** Test hook: exercises the CPU collective with rank threads (see addon.cc). */
+  collectiveTest(opts: { ranks: number; n: number; rounds: number }): Float32Array[];
 }
 
 /** The CUDA backend library (scripts/build-cuda.mjs), loaded by the addon only for backend "cuda". */

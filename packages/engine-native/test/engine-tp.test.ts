@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ModelPresetName } from "../../core/src/model/index.js";
-import { loadEngine } from "../src/index.js";
+import { loadEngine, relayoutKvBlocks } from "../src/index.js";
 import { argmax, blocks, maxAbsDiff, openEngine, prefillLogits, testModel, tokens } from "./helpers.js";
 
 const TOL = 1e-4;
@@ -114,6 +114,41 @@ describe("engine tensor parallelism (CPU ranks)", () => {
         }
     // Layer 0's K/V are bit-identical (no all-reduce before them); later layers carry the rounding.
     assert.ok(worst < TOL, `max diff ${worst}`);
+  });
+
+  it("relayoutKvBlocks moves KV between TP sizes: prefill at TP=2 or 3, decode at TP=1 and back", async () => {
+    const one = await openEngine("tiny", "f32");
+    const prompt = tokens(33, 12);
+    const table = blocks(0, 3);
+    await prefillLogits(one, prompt, table);
+    const plain = await one.exportBlocks(table);
+    const next = { tokens: Int32Array.of(prompt[1]!), startPos: 33, blockTable: blocks(8, 3), sample: true };
+    for (const tp of [2, 3]) {
+      const many = await openEngine("tiny", "f32", { tpSize: tp });
+      await prefillLogits(many, prompt, table);
+      const sharded = await many.exportBlocks(table);
+      // TP=N -> TP=1 matches what TP=1 computed itself (up to all-reduce rounding).
+      const asOne = new Float32Array(new Uint8Array(relayoutKvBlocks(sharded, one.info, tp, 1)).buffer);
+      const ref = new Float32Array(new Uint8Array(plain).buffer);
+      assert.ok(maxAbsDiff(asOne, ref) < TOL);
+      await one.importBlocks(blocks(8, 3), relayoutKvBlocks(sharded, one.info, tp, 1));
+      await many.importBlocks(blocks(8, 3), relayoutKvBlocks(plain, one.info, 1, tp));
+      const [a] = await one.step([{ ...next, returnLogits: "last" }]);
+      const [b] = await many.step([{ ...next, returnLogits: "last" }]);
+      assert.ok(maxAbsDiff(a!.logits!, b!.logits!) < TOL);
+      assert.equal(a!.token, b!.token);
+      // Round trip is exact.
+      assert.ok(
+        Buffer.from(relayoutKvBlocks(relayoutKvBlocks(sharded, one.info, tp, 1), one.info, 1, tp)).equals(
+          sharded,
+        ),
+      );
+    }
+    assert.throws(
+      () => relayoutKvBlocks(plain, one.info, 4, 1),
+      /tp size 4 must be a positive divisor of numKvHeads 6/,
+    );
+    assert.throws(() => relayoutKvBlocks(plain.subarray(1), one.info, 2, 1), /not a whole number/);
   });
 
   it("rejects TP sizes the shapes cannot split, in one line", async () => {

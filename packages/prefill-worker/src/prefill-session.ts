@@ -32,6 +32,9 @@ const log = getLogger("prefill");
 
 const DEFAULT_WINDOW = 4;
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+const MAX_WINDOW = 256;
+/** Half the largest gRPC message a decode worker accepts (MAX_KV_MESSAGE_BYTES). */
+const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 
 export interface PrefillSessionContext {
   scheduler: PrefillScheduler;
@@ -128,8 +131,10 @@ class PrefillSession {
         `start announces ${start.numBlocks} blocks (skip ${start.skipBlocks}); the prompt needs ${this.numBlocks}`,
         "invalid_request",
       );
-    this.window = start.windowChunks > 0 ? start.windowChunks : DEFAULT_WINDOW;
-    const chunkBytes = start.chunkBytes > 0 ? start.chunkBytes : DEFAULT_CHUNK_BYTES;
+    // The peer's knobs, clamped: a window or chunk size from the wire must not exhaust P's memory.
+    this.window = start.windowChunks > 0 ? Math.min(start.windowChunks, MAX_WINDOW) : DEFAULT_WINDOW;
+    const chunkBytes =
+      start.chunkBytes > 0 ? Math.min(start.chunkBytes, MAX_CHUNK_BYTES) : DEFAULT_CHUNK_BYTES;
     this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     this.nextBlock = start.skipBlocks;
     try {
@@ -137,10 +142,13 @@ class PrefillSession {
     } catch (err) {
       return this.fail("protocol", `cannot open the KV sender: ${(err as Error).message}`);
     }
-    if (this.ended) return;
+    if (this.ended) {
+      this.sender.close(); // D went away while the sender opened
+      return;
+    }
     const job = new PrefillJob(params);
     job.onProgress = () => void this.pump();
-    job.onFailure = (err) => this.fail("import", err.message, "internal");
+    job.onFailure = (err) => this.fail("engine", err.message, "internal");
     const r = this.ctx.scheduler.submit(job);
     if (!r.ok) return this.failWith(r.error, "protocol");
     this.job = job;
@@ -209,7 +217,7 @@ class PrefillSession {
         this.ctx.scheduler.release(job);
       }
     } catch (err) {
-      this.fail("import", `exporting KV blocks failed: ${(err as Error).message}`, "internal");
+      this.fail("engine", `exporting KV blocks failed: ${(err as Error).message}`, "internal");
     } finally {
       this.pumping = false;
     }

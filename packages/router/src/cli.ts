@@ -11,6 +11,7 @@ import { runWorkerCli } from "@radixserve/decode-worker";
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { launch } from "./launcher/launcher.js";
+import { DEFAULT_POLICY, parsePolicySpec, policyNames } from "./policies/registry.js";
 import { ROUTER_READY_PREFIX, startRouter } from "./router-main.js";
 
 function intFlag(name: string, min: number, max: number) {
@@ -41,8 +42,26 @@ function fatal(msg: string): never {
   process.exit(2);
 }
 
+/** --policy values: validated at flag time so a typo fails with the list of policies and knobs. */
+function policyFlag(name: string) {
+  return (value: string): string => {
+    try {
+      parsePolicySpec(value);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
+    return value;
+  };
+}
+
 interface RouterFlags {
-  workerUrls: string[];
+  workerUrls?: string[];
+  policy: string;
+  prefillPolicy?: string;
+  decodePolicy?: string;
+  redisUrl?: string;
+  natsUrl?: string;
+  discoveryScanMs: number;
   host: string;
   port: number;
   apiKey?: string;
@@ -65,7 +84,9 @@ function build(): Command {
 
   program
     .command("start")
-    .description("start the router and one unified worker on loopback; other flags go to the worker")
+    .description(
+      "start the router and workers on loopback (1 prefill + 1 decode by default); other flags go to the workers",
+    )
     .option("--model-path <dir>", "Hugging Face model directory (default: the generated tiny model)")
     .option("--host <host>", "HTTP host of the router", "127.0.0.1")
     .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
@@ -89,6 +110,9 @@ function build(): Command {
       "--cache-dir <dir>",
       "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
     )
+    .option("--disagg-mode <mode>", "pd (prefill + decode workers) | unified (one worker)", "pd")
+    .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
+    .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -98,6 +122,8 @@ function build(): Command {
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       const workerArgs = [...cmd.args];
+      if (o.disaggMode !== "pd" && o.disaggMode !== "unified")
+        fatal(`--disagg-mode must be pd or unified, got '${o.disaggMode}'`);
       if (o.modelPath === undefined && workerArgs.includes("--model-path"))
         fatal("--model-path needs a value");
       const code = await launch({
@@ -108,6 +134,9 @@ function build(): Command {
         routerArgs,
         workerArgs,
         cacheDir: o.cacheDir,
+        disaggMode: o.disaggMode,
+        numPrefill: o.numPrefill,
+        numDecode: o.numDecode,
       });
       process.exit(code);
     });
@@ -115,7 +144,35 @@ function build(): Command {
   program
     .command("router")
     .description("run the OpenAI gateway in front of running workers")
-    .requiredOption("--worker-urls <list>", "comma-separated host:port of worker gRPC servers", workerUrls)
+    .option(
+      "--worker-urls <list>",
+      "comma-separated host:port of worker gRPC servers (static set)",
+      workerUrls,
+    )
+    .option("--redis-url <url>", "follow the workers registered in this Redis (redis://host:port)")
+    .option("--nats-url <servers>", "follow the workers' KV events and load on NATS (host:port[,...])")
+    .option(
+      "--discovery-scan-ms <ms>",
+      "Redis safety-net scan period",
+      intFlag("--discovery-scan-ms", 50, 60_000),
+      1000,
+    )
+    .option(
+      "--policy <spec>",
+      `routing policy: name[:knob=value,...], name one of ${policyNames().join(", ")} (e.g. cache_aware:cache_threshold=0.5)`,
+      policyFlag("--policy"),
+      DEFAULT_POLICY,
+    )
+    .option(
+      "--prefill-policy <spec>",
+      "PD mode: policy of the prefill pick (default: --policy)",
+      policyFlag("--prefill-policy"),
+    )
+    .option(
+      "--decode-policy <spec>",
+      "PD mode: policy of the decode pick (default: --policy)",
+      policyFlag("--decode-policy"),
+    )
     .option("--host <host>", "HTTP host", "127.0.0.1")
     .option("--port <port>", "HTTP port (0 = any free port)", intFlag("--port", 0, 65535), 30000)
     .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
@@ -139,7 +196,12 @@ function build(): Command {
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
-      const router = await startRouter({ ...o, requestTimeoutMs: o.requestTimeout * 1000 });
+      if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
+      const router = await startRouter({
+        ...o,
+        workerUrls: o.workerUrls ?? [],
+        requestTimeoutMs: o.requestTimeout * 1000,
+      });
       process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
       const stop = () => {
         void router.close().then(() => process.exit(0));

@@ -7,7 +7,10 @@ export { ROUTER_METRIC } from "./gateway/metric-names.js";
 export { RouterMetrics } from "./gateway/router-metrics.js";
 export { buildGateway, DEFAULT_MAX_REQUEST_BYTES, type GatewayOptions } from "./gateway/server.js";
 export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gateway/text-codec.js";
+// The cluster layer (issue 5): routing policies and the router's KV index.
+export * from "./kv-index/index.js";
 export { LAUNCHER_READY_PREFIX, type LaunchOptions, launch } from "./launcher/launcher.js";
+export * from "./policies/index.js";
 export {
   loadOpenApi,
   ROUTER_READY_PREFIX,
@@ -17,6 +20,7 @@ export {
 } from "./router-main.js";
 export { type GenerateCall, WorkerClient } from "./workers/worker-client.js";
 export {
+  type PickRoute,
   type WorkerLease,
   WorkerPool,
   type WorkerPoolOptions,

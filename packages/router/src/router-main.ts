@@ -10,13 +10,26 @@ import { getLogger } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import { CoreTextCodec } from "./gateway/core-codec.js";
 import { buildGateway } from "./gateway/server.js";
+import { ClusterRouting } from "./policies/cluster-routing.js";
+import { DEFAULT_POLICY } from "./policies/registry.js";
 import { WorkerPool } from "./workers/worker-pool.js";
 
 export const ROUTER_READY_PREFIX = "RADIXSERVE_ROUTER_READY";
 
 export interface RouterOptions {
-  /** `host:port` of each worker's gRPC server. */
+  /** `host:port` of each worker's gRPC server (the static set; may be empty with redisUrl). */
   workerUrls: string[];
+  /** Routing policy of the unified (or PD decode) pick: `name[:knob=value,...]`. Default cache_aware. */
+  policy?: string | undefined;
+  /** PD mode: policy of the prefill pick. Default: `policy`. */
+  prefillPolicy?: string | undefined;
+  /** PD mode: policy of the decode pick. Default: `policy`. */
+  decodePolicy?: string | undefined;
+  /** Follow the workers registered in this Redis. */
+  redisUrl?: string | undefined;
+  /** Follow the workers' KV events and load reports on NATS. */
+  natsUrl?: string | undefined;
+  discoveryScanMs?: number | undefined;
   host: string;
   /** HTTP port; 0 picks a free one (reported on the READY line). */
   port: number;
@@ -54,9 +67,23 @@ export function loadOpenApi(): unknown {
 
 export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const log = getLogger("router");
+  const cluster = new ClusterRouting({
+    policy: opts.policy ?? DEFAULT_POLICY,
+    prefillPolicy: opts.prefillPolicy,
+    decodePolicy: opts.decodePolicy,
+    workerUrls: opts.workerUrls,
+    redisUrl: opts.redisUrl,
+    natsUrl: opts.natsUrl,
+    discoveryScanMs: opts.discoveryScanMs,
+  });
   const pool = new WorkerPool(opts.workerUrls, {
     maxPendingRequests: opts.maxPendingRequests,
     pollIntervalMs: opts.pollIntervalMs,
+    selector: cluster.selector,
+    decodeSelector: cluster.decodeSelector,
+    prefillSelector: cluster.prefillSelector,
+    allowEmpty: opts.redisUrl !== undefined,
+    reportedLoad: (address) => cluster.reportedLoad(address),
   });
   pool.on("health", (address: string, healthy: boolean, reason: string | null) => {
     if (healthy) log.info({ worker: address }, "worker healthy");
@@ -64,11 +91,12 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   });
   await pool.start();
   try {
+    await cluster.start(pool);
     await pool.waitHealthy(opts.workerWaitMs ?? 120_000);
     const tokenizerPath = opts.tokenizerPath ?? pool.models()[0]?.modelPath;
     if (!tokenizerPath) throw new Error("no worker reported a model path; pass --tokenizer-path");
     const codec = await CoreTextCodec.load(tokenizerPath);
-    const { app } = await buildGateway({
+    const { app, metrics } = await buildGateway({
       pool,
       codec,
       apiKey: opts.apiKey,
@@ -76,6 +104,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       requestTimeoutMs: opts.requestTimeoutMs,
       openapi: loadOpenApi(),
     });
+    cluster.registerMetrics(metrics.registry);
     await app.listen({ host: opts.host, port: opts.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.port;
@@ -87,10 +116,12 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       async close() {
         await app.close();
         pool.stop();
+        await cluster.stop();
       },
     };
   } catch (err) {
     pool.stop();
+    await cluster.stop();
     throw err;
   }
 }

@@ -137,6 +137,7 @@ export async function startFakeWorker(): Promise<FakeWorker> {
         tpSize: 1,
         disaggMode: "unified",
         eosTokenIds: [FAKE_EOS],
+        blockHashSeed: "00000000000000aa", // lets the cache-aware routing tests hash prompts
       });
     },
   };

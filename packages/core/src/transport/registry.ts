@@ -14,6 +14,8 @@ import { TcpKvTransport } from "./tcp-transport.js";
 /** Where the process listens (the tcp data plane binds here). */
 export interface KvTransportOptions {
   host?: string;
+  /** The address peers dial for this process's data plane (default: host, or the hostname for a wildcard host). */
+  advertiseHost?: string;
 }
 
 type Factory = (opts: KvTransportOptions) => KvTransport;
@@ -21,7 +23,7 @@ type Factory = (opts: KvTransportOptions) => KvTransport;
 const factories = new Map<string, Factory>([
   ["grpc", () => new GrpcKvTransport()],
   ["shm", () => new ShmKvTransport()],
-  ["tcp", (o) => new TcpKvTransport(o.host ? { host: o.host } : {})],
+  ["tcp", (o) => new TcpKvTransport(o)],
   ["rdma", () => new RdmaKvTransport()],
 ]);
 

@@ -4,8 +4,8 @@
  * process; each receiver registers a random transfer key and offers `tcp_address` + `transfer_key`.
  * P connects, sends the key, then one frame per chunk: [u64 LE byte offset][u32 LE length][bytes],
  * straight from the exported buffer (no protobuf encoding, no HTTP/2 framing). D copies each
- * frame into the transfer's buffer; read() resolves once the announced range has arrived (frames
- * arrive in order on one connection; the KvChunk control message may overtake them).
+ * frame into a buffer of its own; read() resolves with it once it has arrived (frames arrive in
+ * order on one connection; the KvChunk control message may overtake them).
  *
  * This is the TypeScript data plane (Node `net`). The shape matches an RDMA transport: register
  * a memory region, write into it, announce completions over the control channel.
@@ -28,8 +28,10 @@ export interface TcpTransportOptions {
 }
 
 class TcpReceiver implements KvReceiver {
-  readonly buf: Buffer;
+  /** Bytes of complete frames (frames arrive in offset order). */
   received = 0;
+  /** Complete frames not read yet, by byte offset. One buffer per frame: no transfer-sized allocation. */
+  readonly frames = new Map<number, Buffer>();
   socket: Socket | null = null;
   failed: Error | null = null;
   private waiters: { end: number; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -37,11 +39,9 @@ class TcpReceiver implements KvReceiver {
 
   constructor(
     readonly offer: KvTransferOffer,
-    size: number,
+    readonly size: number,
     private readonly onClose: () => void,
-  ) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
+  ) {}
 
   /** Frames have landed up to `received`: wake the readers whose range is complete. */
   progress(): void {
@@ -61,14 +61,18 @@ class TcpReceiver implements KvReceiver {
   read(payload: KvChunkPayload): Promise<Uint8Array> {
     return readInlineOr(payload, async (p) => {
       const end = p.offset + p.byteLength;
-      if (p.offset < 0 || end > this.buf.length)
+      if (p.offset < 0 || end > this.size)
         throw new Error(
-          `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.buf.length}-byte transfer`,
+          `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.size}-byte transfer`,
         );
       if (this.failed) throw this.failed;
       if (end > this.received)
         await new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
-      return this.buf.subarray(p.offset, end);
+      const frame = this.frames.get(p.offset);
+      if (!frame || frame.length !== p.byteLength)
+        throw new Error(`tcp chunk [${p.offset}, +${p.byteLength}) does not match a received frame`);
+      this.frames.delete(p.offset);
+      return frame;
     });
   }
 
@@ -173,8 +177,9 @@ export class TcpKvTransport implements KvTransport {
     socket.setNoDelay(true);
     let receiver: TcpReceiver | null = null;
     let pending: Buffer = Buffer.alloc(0);
-    let frameLeft = 0;
-    let frameAt = 0;
+    let frame: Buffer | null = null; // the frame being filled
+    let frameAt = 0; // its byte offset in the transfer
+    let filled = 0;
     const bad = (why: string) => {
       receiver?.fail(new Error(`tcp data plane: ${why}`));
       socket.destroy();
@@ -194,27 +199,33 @@ export class TcpKvTransport implements KvTransport {
         data = data.subarray(KEY_BYTES);
       }
       const r = receiver;
-      while (data.length > 0) {
-        if (frameLeft === 0) {
+      let completed = false;
+      while (data.length > 0 || (frame && filled === frame.length)) {
+        if (!frame) {
           if (data.length < HEADER) {
             pending = Buffer.from(data);
             break;
           }
           frameAt = Number(data.readBigUInt64LE(0));
-          frameLeft = data.readUInt32LE(8);
+          const len = data.readUInt32LE(8);
           data = data.subarray(HEADER);
-          if (frameAt !== r.received || frameAt + frameLeft > r.buf.length)
-            return bad(`frame at ${frameAt} (+${frameLeft}) out of order or outside the transfer`);
-          if (frameLeft === 0) continue;
+          if (frameAt !== r.received || frameAt + len > r.size)
+            return bad(`frame at ${frameAt} (+${len}) out of order or outside the transfer`);
+          frame = Buffer.allocUnsafe(len);
+          filled = 0;
         }
-        const n = Math.min(frameLeft, data.length);
-        data.copy(r.buf, frameAt, 0, n);
-        frameAt += n;
-        frameLeft -= n;
-        r.received += n;
+        const n = Math.min(frame.length - filled, data.length);
+        data.copy(frame, filled, 0, n);
+        filled += n;
         data = data.subarray(n);
+        if (filled === frame.length) {
+          r.frames.set(frameAt, frame);
+          r.received = frameAt + frame.length;
+          frame = null;
+          completed = true;
+        }
       }
-      r.progress();
+      if (completed) r.progress();
     });
     socket.on("error", () => {});
     socket.on("close", () => {

@@ -9,6 +9,7 @@ export type KvTransferFailure =
   | "transfer_timeout"
   | "checksum"
   | "import"
+  | "engine"
   | "cancelled"
   | "protocol";
 

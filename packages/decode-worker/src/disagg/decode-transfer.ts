@@ -256,6 +256,7 @@ class DecodeTransfer {
       this.signal.addEventListener("abort", onAbort, { once: true });
       if (this.signal.aborted) return onAbort();
 
+      let nextBlock = r.skipBlocks;
       const stream = this.deps.client(address).prefill();
       this.stream = stream;
       stream.on("data", (m: PrefillServerMessage__Output) => {
@@ -264,7 +265,7 @@ class DecodeTransfer {
           const c = m.chunk;
           if (
             c.seq !== this.nextSeq++ ||
-            c.firstBlock < r.skipBlocks ||
+            c.firstBlock !== nextBlock || // in order, no gap, no overlap: each block exactly once
             c.numBlocks <= 0 ||
             c.firstBlock + c.numBlocks > numBlocks ||
             c.byteLength !== c.numBlocks * this.bpb
@@ -279,18 +280,23 @@ class DecodeTransfer {
             );
             return;
           }
+          nextBlock += c.numBlocks;
           const ids = Int32Array.from(r.blocks.slice(c.firstBlock, c.firstBlock + c.numBlocks));
           const payload = { data: c.data, offset: Number(c.offset), byteLength: c.byteLength };
           // Chained: imports (and the running CRC) stay in send order.
           this.imports = this.imports.then(async () => {
             const bytes = await this.receiver!.read(payload);
-            if (kvCrc32(bytes) !== c.crc32) throw this.failure("checksum", `chunk ${c.seq} CRC mismatch`);
-            await this.deps.engine.importBlocks(ids, bytes);
+            // The import runs on the engine's thread while this one checks the CRC: a bad chunk
+            // lands only in reserved blocks, which nobody reads before adoption, and fails the transfer.
+            const imported = this.deps.engine.importBlocks(ids, bytes);
+            const intact = kvCrc32(bytes) === c.crc32;
+            await imported;
+            if (!intact) throw this.failure("checksum", `chunk ${c.seq} CRC mismatch`);
             this.crc = foldChunkCrc(this.crc, c.crc32);
             this.chunkSpans.push({ first: c.firstBlock, n: c.numBlocks, crc: c.crc32 });
             this.bytes += bytes.byteLength;
             this.blocks += c.numBlocks;
-            if (!settled || !this.signal.aborted) this.send({ chunkAck: { seq: c.seq } });
+            if (!settled) this.send({ chunkAck: { seq: c.seq } });
           });
           this.imports.catch((err: unknown) =>
             settle(() =>

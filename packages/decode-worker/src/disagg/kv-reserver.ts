@@ -154,24 +154,18 @@ export class KvReserver {
     const { allocator, cache } = this.scheduler;
     if (this.scheduler.stats().running + this.held >= this.maxRunning) return null;
     const m = cache.matchPrefix(hashes.slice(0, numBlocks));
+    // Lock the matched path first: it is then neither counted as room nor evicted below.
+    if (m.node) cache.lock(m.node);
     const need = numBlocks - m.blockIds.length;
     const short = need - allocator.numFree;
-    if (short > 0) {
-      if (cache.sizeInfo().evictableBlocks - (m.node ? this.unlockedOnPath(m.node) : 0) < short) return null;
-      if (m.node) cache.lock(m.node); // protect the matched path from this eviction
-      cache.evict(short);
-      if (m.node) cache.unlock(m.node);
-    }
+    if (short > 0 && cache.sizeInfo().evictableBlocks >= short) cache.evict(short);
     const fresh = allocator.allocate(need);
-    if (!fresh) return null;
-    if (m.node) cache.lock(m.node);
+    if (!fresh) {
+      if (m.node) cache.unlock(m.node);
+      return null;
+    }
     allocator.incRef(m.blockIds);
     this.held++;
     return { blocks: [...m.blockIds, ...fresh], skipBlocks: m.blockIds.length, lockedNode: m.node };
-  }
-
-  /** Upper bound of the matched path's evictable blocks (they must not be counted as room). */
-  private unlockedOnPath(node: RadixNode): number {
-    return node.depth;
   }
 }

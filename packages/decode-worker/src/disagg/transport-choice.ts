@@ -7,7 +7,7 @@ import type { WorkerConfig } from "../config.js";
  * another host) unless --disable-shm-transport, else grpc.
  */
 export async function chooseKvTransport(
-  config: Pick<WorkerConfig, "kvTransport" | "disableShmTransport" | "host">,
+  config: Pick<WorkerConfig, "kvTransport" | "disableShmTransport" | "host" | "kvAdvertiseHost">,
 ): Promise<KvTransport> {
   if (config.kvTransport === "auto") {
     if (config.disableShmTransport) return createKvTransport("grpc");
@@ -17,5 +17,8 @@ export async function chooseKvTransport(
       return createKvTransport("grpc");
     }
   }
-  return createKvTransport(config.kvTransport, { host: config.host });
+  return createKvTransport(config.kvTransport, {
+    host: config.host,
+    ...(config.kvAdvertiseHost ? { advertiseHost: config.kvAdvertiseHost } : {}),
+  });
 }

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <thread>
 
 #include "native/engine.h"
 
@@ -341,6 +342,49 @@ Napi::Value slice_weight(const Napi::CallbackInfo &info) {
     return r;
 }
 
+// Test hook: runs the CPU collective with `ranks` threads. Rank r's buffer starts as
+// r * 1000 + i (i < n); each round all-reduces it, then broadcasts it from rank (round % ranks) after
+// that rank added 0.5, with a barrier between rounds. Returns every rank's final buffer.
+Napi::Value collective_test(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    const int ranks = (int)num(o, "ranks", 2);
+    const size_t n = (size_t)num(o, "n", 16);
+    const int rounds = (int)num(o, "rounds", 1);
+    if (ranks < 1 || ranks > 64 || n > (1u << 24) || rounds < 0)
+        throw Napi::RangeError::New(env, "collectiveTest: ranks 1..64, n < 2^24, rounds >= 0");
+    std::vector<std::vector<float>> bufs((size_t)ranks, std::vector<float>(n));
+    try {
+        std::unique_ptr<rs_collective, void (*)(rs_collective *)> c(rs_collective_init("cpu", ranks),
+                                                                    rs_collective_free);
+        std::vector<std::thread> threads;
+        for (int r = 0; r < ranks; r++) {
+            threads.emplace_back([&, r] {
+                std::vector<float> &b = bufs[(size_t)r];
+                for (size_t i = 0; i < n; i++) b[i] = (float)(r * 1000 + (int)i);
+                for (int k = 0; k < rounds; k++) {
+                    c->iface->all_reduce_sum(c.get(), r, b.data(), n);
+                    const int root = k % ranks;
+                    if (r == root)
+                        for (auto &x : b) x += 0.5f;
+                    c->iface->broadcast(c.get(), r, b.data(), n * sizeof(float), root);
+                    c->iface->barrier(c.get(), r);
+                }
+            });
+        }
+        for (auto &t : threads) t.join();
+    } catch (const std::exception &e) {
+        throw Napi::Error::New(env, e.what());
+    }
+    Napi::Array out = Napi::Array::New(env, (size_t)ranks);
+    for (int r = 0; r < ranks; r++) {
+        Napi::Float32Array a = Napi::Float32Array::New(env, n);
+        std::memcpy(a.Data(), bufs[(size_t)r].data(), n * sizeof(float));
+        out.Set((uint32_t)r, a);
+    }
+    return out;
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     exports.Set("createEngine", Napi::Function::New(env, create_engine));
     exports.Set("engineInfo", Napi::Function::New(env, engine_info));
@@ -350,6 +394,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     exports.Set("engineCopy", Napi::Function::New(env, engine_copy));
     exports.Set("engineFree", Napi::Function::New(env, engine_free));
     exports.Set("sliceWeight", Napi::Function::New(env, slice_weight));
+    exports.Set("collectiveTest", Napi::Function::New(env, collective_test));
     return exports;
 }
 

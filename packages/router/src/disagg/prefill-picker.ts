@@ -11,7 +11,8 @@
  * it). Every pick returns a release() that must run on every exit path (idempotent).
  */
 import { RadixServeError } from "@radixserve/core";
-import type { WorkerPool } from "../workers/worker-pool.js";
+import { promptHashes } from "../policies/route-selector.js";
+import type { PickRoute, WorkerPool } from "../workers/worker-pool.js";
 
 export interface PrefillLease {
   readonly address: string;
@@ -29,7 +30,34 @@ export class PrefillPicker {
   }
 
   /** The least loaded healthy prefill worker not in `exclude`, or null when none is left. */
-  pick(modelId: string, exclude: ReadonlySet<string>): PrefillLease | null {
+  pick(modelId: string, exclude: ReadonlySet<string>, route?: PickRoute): PrefillLease | null {
+    // --prefill-policy (issue 5): the routing policy picks among the eligible prefill workers.
+    const selector = this.pool.prefillSelector;
+    if (selector && route) {
+      const candidates = this.pool
+        .snapshot()
+        .filter(
+          (w) =>
+            w.healthy &&
+            w.model?.disaggMode === "prefill" &&
+            w.model.modelId === modelId &&
+            !exclude.has(w.address),
+        );
+      const model = candidates[0]?.model;
+      if (!model) return null;
+      const pick = selector.select(
+        { key: route.key, hashes: promptHashes(model, route.inputIds) },
+        candidates.map((w) => ({
+          id: w.address,
+          inFlight: this.inFlight.get(w.address) ?? 0,
+          inFlightBlocks: 0,
+          queued: w.load?.queuedRequests ?? 0,
+          kvBlocksFree: w.load?.kvBlocksFree ?? 0,
+          kvBlocksTotal: w.load?.kvBlocksTotal ?? 0,
+        })),
+      );
+      return this.lease(pick.worker.id);
+    }
     let best: { address: string; score: number; free: number } | null = null;
     for (const w of this.pool.snapshot()) {
       if (!w.healthy || w.model?.disaggMode !== "prefill" || w.model.modelId !== modelId) continue;
@@ -44,7 +72,11 @@ export class PrefillPicker {
         best = { address: w.address, score, free };
     }
     if (!best) return null;
-    const address = best.address;
+    return this.lease(best.address);
+  }
+
+  /** Counts a request on `address` now; the lease's release() uncounts it exactly once. */
+  private lease(address: string): PrefillLease {
     this.inFlight.set(address, (this.inFlight.get(address) ?? 0) + 1);
     let released = false;
     return {
@@ -91,11 +123,12 @@ export function leasePair<L extends { release(): void }>(
   modelId: string,
   exclude: ReadonlySet<string>,
   leaseDecode: () => L,
+  route?: PickRoute,
 ): { held: L; prefill: PrefillLease | null } {
   const picker = prefillPickerFor(pool);
   let prefill: PrefillLease | null = null;
   if (picker.disaggregated(modelId)) {
-    prefill = picker.pick(modelId, exclude);
+    prefill = picker.pick(modelId, exclude, route);
     if (!prefill)
       throw new RadixServeError(
         "no_worker",

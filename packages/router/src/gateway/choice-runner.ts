@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
 import { leasePair, PD_RETRY, pdBackoffMs, sleep } from "../disagg/prefill-picker.js";
-import type { WorkerLease, WorkerPool } from "../workers/worker-pool.js";
+import type { PickRoute, WorkerLease, WorkerPool } from "../workers/worker-pool.js";
 import type { TextCodec } from "./text-codec.js";
 
 export type FinishReason = "stop" | "length" | "abort";
@@ -100,8 +100,8 @@ function workerFailure(err: unknown, address: string): RadixServeError {
 }
 
 /** Picks a worker, or throws the pool's error (queue_full / no_worker). */
-function lease(pool: WorkerPool, modelId: string): WorkerLease {
-  const pick = pool.pick(modelId);
+function lease(pool: WorkerPool, modelId: string, route: PickRoute): WorkerLease {
+  const pick = pool.pick(modelId, route);
   if (!pick.ok) throw pick.error;
   return pick.value;
 }
@@ -146,7 +146,15 @@ export async function* runChoice(
   const failedPrefill = new Set<string>();
   let pdRetries = 0;
   for (let attempt = 0; ; attempt++) {
-    const { held, prefill } = leasePair(pool, spec.modelId, failedPrefill, () => lease(pool, spec.modelId));
+    // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
+    const route = { key: requestId, inputIds: spec.inputIds };
+    const { held, prefill } = leasePair(
+      pool,
+      spec.modelId,
+      failedPrefill,
+      () => lease(pool, spec.modelId, route),
+      route,
+    );
     const call = held.worker.generate({
       requestId,
       inputIds: spec.inputIds,

@@ -1,8 +1,10 @@
 /**
- * `radixserve start`: one machine, no services. Starts one unified worker and the router as
- * separate child processes on loopback, waits until both are ready, prints the OpenAI base URL and
- * a ready line, and supervises them: Ctrl-C / SIGTERM stops every child; a child that dies is
- * reported (name, exit code or signal) and the launcher stops the rest and exits non-zero.
+ * `radixserve start`: one machine, no services. Starts the workers and the router as separate
+ * child processes on loopback: by default a disaggregated cluster (--num-prefill prefill workers,
+ * default 1, and --num-decode decode workers, default 1; the router pairs them per request), or
+ * one unified worker with `--disagg-mode unified`. It waits until all are ready, prints the OpenAI
+ * base URL and a ready line, and supervises them: Ctrl-C / SIGTERM stops every child; a child that
+ * dies is reported (name, exit code or signal) and the launcher stops the rest and exits non-zero.
  *
  * With no --model-path the default tiny model is made once into the cache folder
  * (ensureDefaultModel). Worker flags (--tp, --mem-fraction-static, --max-running-requests,
@@ -24,8 +26,13 @@ export interface LaunchOptions {
   apiKey?: string | undefined;
   /** Extra router flags (already validated by the CLI), e.g. ["--max-request-bytes", "1000"]. */
   routerArgs: string[];
-  /** Flags forwarded to the worker as they were given. */
+  /** Flags forwarded to every worker as they were given. */
   workerArgs: string[];
+  /** "pd" (default): prefill + decode workers; "unified": one unified worker. */
+  disaggMode?: "pd" | "unified" | undefined;
+  /** PD: prefill and decode worker counts (default 1 each). */
+  numPrefill?: number | undefined;
+  numDecode?: number | undefined;
   cacheDir?: string | undefined;
   readyTimeoutMs?: number;
 }
@@ -83,28 +90,52 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     }
     say(`model: ${modelPath}`);
 
-    const worker = new SupervisedChild("worker", process.execPath, [
-      CLI,
-      "worker",
-      "--disagg-mode",
-      "unified",
-      "--model-path",
-      modelPath,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...opts.workerArgs,
-    ]);
-    children.push(worker);
-    const ready = JSON.parse(await worker.waitForLine(WORKER_READY_PREFIX, timeout)) as { grpcPort: number };
-    say(`worker ready on 127.0.0.1:${ready.grpcPort}`);
+    // One unified worker, or the disaggregated set (decode workers first: the first is `worker`).
+    const roles: ("unified" | "prefill" | "decode")[] =
+      opts.disaggMode === "unified"
+        ? ["unified"]
+        : [
+            ...Array<"decode">(opts.numDecode ?? 1).fill("decode"),
+            ...Array<"prefill">(opts.numPrefill ?? 1).fill("prefill"),
+          ];
+    const count = { unified: 0, prefill: 0, decode: 0 };
+    const workers = roles.map((role) => {
+      const i = count[role]++;
+      const child = new SupervisedChild(
+        role === "unified" ? "worker" : `${role}-${i} worker`,
+        process.execPath,
+        [
+          CLI,
+          "worker",
+          "--disagg-mode",
+          role,
+          "--model-path",
+          modelPath,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          "0",
+          ...opts.workerArgs,
+        ],
+      );
+      children.push(child);
+      return { child, key: role === "unified" ? null : `${role}-${i}` };
+    });
+    const ports = await Promise.all(
+      workers.map(async ({ child }) => {
+        const ready = JSON.parse(await child.waitForLine(WORKER_READY_PREFIX, timeout)) as {
+          grpcPort: number;
+        };
+        say(`${child.name} ready on 127.0.0.1:${ready.grpcPort}`);
+        return `127.0.0.1:${ready.grpcPort}`;
+      }),
+    );
 
     const routerArgs = [
       CLI,
       "router",
       "--worker-urls",
-      `127.0.0.1:${ready.grpcPort}`,
+      ports.join(","),
       "--host",
       opts.host,
       "--port",
@@ -120,7 +151,12 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     await waitHealthy(`${base}/health`, timeout, router);
 
     process.stdout.write(`OpenAI base URL: ${base}/v1\n`);
-    const pids = { worker: worker.proc.pid, router: router.proc.pid };
+    // `worker` is the first worker the router sends requests to (the unified or first decode one).
+    const pids: Record<string, number | undefined> = {
+      worker: workers[0]!.child.proc.pid,
+      router: router.proc.pid,
+    };
+    for (const w of workers) if (w.key) pids[w.key] = w.child.proc.pid;
     process.stdout.write(
       `${LAUNCHER_READY_PREFIX} ${JSON.stringify({ baseUrl: `${base}/v1`, port: r.port, pids })}\n`,
     );

@@ -1,5 +1,6 @@
 // Routing policies: the contract, the registry, and the policies themselves.
 export { CacheAwarePolicy } from "./cache-aware.js";
+export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";
 export { ClusterRouting, type ClusterRoutingOptions, type DynamicWorkerSet } from "./cluster-routing.js";
 export type { KnobSpec, Knobs, PolicyDefinition } from "./knobs.js";
 export { KvCostPolicy } from "./kv-cost.js";
@@ -33,4 +34,3 @@ export {
   type RouteStage,
   RoutingMetrics,
 } from "./routing-metrics.js";
-export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";

@@ -10,10 +10,18 @@
  * GetLoad), ties broken by more free KV blocks, then by address for determinism.
  * Every pick returns a lease whose release() must run on every exit path (finish, error, abort);
  * release is idempotent so callers can release in a `finally` without double counting.
+ *
+ * With a `selector` (../policies: --policy), the pick is the policy's: the prompt is chain-hashed
+ * with the model's block_hash_seed and the policy sees every healthy worker's load snapshot
+ * (in-flight requests and prompt blocks, both moved at dispatch and at release, plus the worker's
+ * queue). The worker set can change at run time (addWorker / removeWorker: Redis discovery).
  */
 import { EventEmitter } from "node:events";
 import type { GetLoadResponse__Output, GetModelInfoResponse__Output, Result } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
+import { CircuitBreaker } from "../policies/circuit-breaker.js";
+import type { WorkerView } from "../policies/policy.js";
+import { promptHashes, type RouteSelector } from "../policies/route-selector.js";
 import { WorkerClient } from "./worker-client.js";
 
 export interface WorkerPoolOptions {
@@ -28,6 +36,23 @@ export interface WorkerPoolOptions {
    * requests get 429 queue_full. 0 = unlimited. Default 0.
    */
   maxPendingRequests?: number;
+  /** The routing policy; without it the pool picks the least loaded worker. */
+  selector?: RouteSelector | undefined;
+  /** The decode pick's policy when the model has prefill workers (PD); default: `selector`. */
+  decodeSelector?: RouteSelector | undefined;
+  /** The prefill pick's policy (PD). */
+  prefillSelector?: RouteSelector | undefined;
+  /** Allow an empty set at construction (workers arrive by discovery). Default false. */
+  allowEmpty?: boolean;
+  /** A fresher load report than the last poll (NATS LoadReport), if any. */
+  reportedLoad?: ((address: string) => { queued: number; kvBlocksFree: number } | null) | undefined;
+}
+
+/** What the pick needs to know about the request for cache-aware routing. */
+export interface PickRoute {
+  /** Seeds random choices (the request id). */
+  key: string;
+  inputIds: readonly number[];
 }
 
 export interface WorkerSnapshot {
@@ -35,6 +60,7 @@ export interface WorkerSnapshot {
   healthy: boolean;
   status: string;
   inFlight: number;
+  inFlightBlocks: number;
   load: GetLoadResponse__Output | null;
   model: GetModelInfoResponse__Output | null;
   lastError: string | null;
@@ -45,6 +71,12 @@ interface WorkerState {
   healthy: boolean;
   status: string;
   inFlight: number;
+  /** Prompt blocks of the in-flight requests (moves with inFlight). */
+  inFlightBlocks: number;
+  /** Opened by transport failures (markFailed); keeps a flapping worker out past its next good poll. */
+  breaker: CircuitBreaker;
+  /** Left the cluster: its client closes when its last in-flight request releases. */
+  removed: boolean;
   load: GetLoadResponse__Output | null;
   model: GetModelInfoResponse__Output | null;
   lastError: string | null;
@@ -58,7 +90,10 @@ export interface WorkerLease {
 }
 
 export class WorkerPool extends EventEmitter {
-  private readonly workers: WorkerState[];
+  private workers: WorkerState[];
+  private readonly selector: RouteSelector | undefined;
+  private readonly decodeSelector: RouteSelector | undefined;
+  private readonly reportedLoad: WorkerPoolOptions["reportedLoad"];
   private readonly pollIntervalMs: number;
   private readonly rpcTimeoutMs: number;
   private readonly healthEveryPolls: number;
@@ -69,20 +104,46 @@ export class WorkerPool extends EventEmitter {
 
   constructor(addresses: readonly string[], opts: WorkerPoolOptions = {}) {
     super();
-    if (addresses.length === 0) throw new Error("the worker pool needs at least one worker address");
+    if (addresses.length === 0 && !opts.allowEmpty)
+      throw new Error("the worker pool needs at least one worker address");
+    this.selector = opts.selector;
+    this.decodeSelector = opts.decodeSelector ?? opts.selector;
+    this.prefillSelector = opts.prefillSelector;
+    this.reportedLoad = opts.reportedLoad;
     this.pollIntervalMs = Math.min(10_000, Math.max(20, opts.pollIntervalMs ?? 200));
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 1000;
     this.healthEveryPolls = Math.max(1, opts.healthEveryPolls ?? 5);
     this.maxPending = opts.maxPendingRequests ?? 0;
-    this.workers = addresses.map((a) => ({
-      client: new WorkerClient(a),
-      healthy: false,
-      status: "UNKNOWN",
-      inFlight: 0,
-      load: null,
-      model: null,
-      lastError: null,
-    }));
+    this.workers = addresses.map((a) => newState(a));
+  }
+
+  /** Adds a worker (discovery join); it takes requests once its first poll succeeds. No-op if known. */
+  addWorker(address: string): void {
+    if (this.workers.some((w) => w.client.address === address)) return;
+    const w = newState(address);
+    this.workers = [...this.workers, w];
+    if (this.timer) void this.pollWorker(w, true);
+  }
+
+  /** Removes a worker (discovery leave): no new picks; leases already out still release safely. */
+  removeWorker(address: string): boolean {
+    const w = this.workers.find((x) => x.client.address === address);
+    if (!w) return false;
+    this.workers = this.workers.filter((x) => x !== w);
+    w.healthy = false;
+    w.removed = true;
+    // A draining worker finishes what it runs: close its channel only after the last release.
+    if (w.inFlight === 0) w.client.close();
+    this.emit("health", address, false, "left the cluster");
+    return true;
+  }
+
+  /** PD: the prefill pick's policy (disagg/prefill-picker.ts reads it). */
+  readonly prefillSelector: RouteSelector | undefined;
+
+  /** Addresses of every worker in the pool, healthy or not. */
+  addresses(): string[] {
+    return this.workers.map((w) => w.client.address);
   }
 
   /** Polls once (so the first request finds known workers) and starts the periodic poll. */
@@ -134,6 +195,7 @@ export class WorkerPool extends EventEmitter {
       w.load = await w.client.getLoad(this.rpcTimeoutMs);
       w.healthy = w.status === "STATUS_SERVING";
       w.lastError = w.healthy ? null : `status ${w.status}`;
+      if (w.healthy) w.breaker.recordSuccess(Date.now()); // after the cooldown, a good poll closes it
     } catch (err) {
       w.healthy = false;
       w.lastError = err instanceof Error ? err.message : String(err);
@@ -144,14 +206,18 @@ export class WorkerPool extends EventEmitter {
   /** Marks a worker unhealthy at once (a Generate call failed with UNAVAILABLE); the poll heals it. */
   markFailed(worker: WorkerClient, reason: string): void {
     const w = this.workers.find((x) => x.client === worker);
+    w?.breaker.recordFailure(Date.now());
     if (!w?.healthy) return;
     w.healthy = false;
     w.lastError = reason;
     this.emit("health", worker.address, false, reason);
   }
 
-  /** Picks the least loaded healthy worker serving `modelId` (any model when undefined). */
-  pick(modelId?: string): Result<WorkerLease> {
+  /**
+   * Picks a healthy worker serving `modelId` (any model when undefined): by the routing policy
+   * when the pool has one and `route` is given, else the least loaded.
+   */
+  pick(modelId?: string, route?: PickRoute): Result<WorkerLease> {
     const pending = this.workers.reduce((s, w) => s + w.inFlight, 0);
     if (this.maxPending > 0 && pending >= this.maxPending) {
       return {
@@ -162,10 +228,18 @@ export class WorkerPool extends EventEmitter {
         ),
       };
     }
+    if (this.selector && route) {
+      // PD: when the model has prefill workers, this is the decode pick (--decode-policy).
+      const pd = this.workers.some(
+        (w) => w.model?.disaggMode === "prefill" && (modelId === undefined || w.model.modelId === modelId),
+      );
+      return this.pickByPolicy(pd ? (this.decodeSelector ?? this.selector) : this.selector, modelId, route);
+    }
+    const now = Date.now();
     let best: WorkerState | null = null;
     let bestScore = Number.POSITIVE_INFINITY;
     for (const w of this.workers) {
-      if (!w.healthy || !w.model) continue;
+      if (!w.healthy || !w.model || !w.breaker.allows(now)) continue;
       if (w.model.disaggMode === "prefill") continue; // takes no Generate: paired by disagg/prefill-picker.ts
       if (modelId !== undefined && w.model.modelId !== modelId) continue;
       const score = w.inFlight + (w.load?.queuedRequests ?? 0);
@@ -185,20 +259,68 @@ export class WorkerPool extends EventEmitter {
         error: new RadixServeError("no_worker", `No healthy worker can take the request (${why}).`),
       };
     }
-    const chosen = best;
-    const model = best.model;
+    return { ok: true, value: this.dispatch(best, best.model, 0) };
+  }
+
+  private pickByPolicy(
+    selector: RouteSelector,
+    modelId: string | undefined,
+    route: PickRoute,
+  ): Result<WorkerLease> {
+    const now = Date.now();
+    const candidates = this.workers.filter(
+      (w) =>
+        w.healthy &&
+        w.model &&
+        w.model.disaggMode !== "prefill" && // takes no Generate: paired by disagg/prefill-picker.ts
+        w.breaker.allows(now) &&
+        (modelId === undefined || w.model.modelId === modelId),
+    );
+    const first = candidates[0]?.model;
+    if (!first) {
+      const why = this.workers.map((w) => `${w.client.address}: ${w.lastError ?? w.status}`).join("; ");
+      return {
+        ok: false,
+        error: new RadixServeError(
+          "no_worker",
+          `No healthy worker can take the request (${why || "no worker known"}).`,
+        ),
+      };
+    }
+    // Workers of one model share its block size and hash seed (the model's identity).
+    const hashes = promptHashes(first, route.inputIds);
+    const byId = new Map<string, WorkerState>();
+    const views: WorkerView[] = candidates.map((w) => {
+      byId.set(w.client.address, w);
+      const reported = this.reportedLoad?.(w.client.address);
+      return {
+        id: w.client.address,
+        inFlight: w.inFlight,
+        inFlightBlocks: w.inFlightBlocks,
+        queued: reported?.queued ?? w.load?.queuedRequests ?? 0,
+        kvBlocksFree: reported?.kvBlocksFree ?? w.load?.kvBlocksFree ?? 0,
+        kvBlocksTotal: w.load?.kvBlocksTotal ?? 0,
+      };
+    });
+    const pick = selector.select({ key: route.key, hashes }, views);
+    const chosen = byId.get(pick.worker.id)!;
+    return { ok: true, value: this.dispatch(chosen, chosen.model!, hashes.length) };
+  }
+
+  /** Moves the load counters now and returns the lease that moves them back exactly once. */
+  private dispatch(chosen: WorkerState, model: GetModelInfoResponse__Output, blocks: number): WorkerLease {
     chosen.inFlight++;
+    chosen.inFlightBlocks += blocks;
     let released = false;
     return {
-      ok: true,
-      value: {
-        worker: chosen.client,
-        model,
-        release: () => {
-          if (released) return;
-          released = true;
-          chosen.inFlight--;
-        },
+      worker: chosen.client,
+      model,
+      release: () => {
+        if (released) return;
+        released = true;
+        chosen.inFlight--;
+        chosen.inFlightBlocks -= blocks;
+        if (chosen.removed && chosen.inFlight === 0) chosen.client.close();
       },
     };
   }
@@ -221,9 +343,25 @@ export class WorkerPool extends EventEmitter {
       healthy: w.healthy,
       status: w.status,
       inFlight: w.inFlight,
+      inFlightBlocks: w.inFlightBlocks,
       load: w.load,
       model: w.model,
       lastError: w.lastError,
     }));
   }
+}
+
+function newState(address: string): WorkerState {
+  return {
+    client: new WorkerClient(address),
+    healthy: false,
+    status: "UNKNOWN",
+    inFlight: 0,
+    inFlightBlocks: 0,
+    breaker: new CircuitBreaker(),
+    removed: false,
+    load: null,
+    model: null,
+    lastError: null,
+  };
 }

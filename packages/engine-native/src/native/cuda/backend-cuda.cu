@@ -86,7 +86,7 @@ struct cuda_backend {
     dev_buffer<float> pool;
     // Step scratch (device), see forward() for shapes.
     dev_buffer<float> x, xn, q, k, v, att, gate, up, part, xf, logits;
-    dev_buffer<int32_t> tok, pos, seq_of, tables, table_off, rows;
+    dev_buffer<int32_t> meta;  // the step metadata, one upload: see forward()
     // Pinned host staging for the step metadata and block export/import.
     int32_t *meta_host = nullptr;
     size_t meta_cap = 0;
@@ -186,11 +186,11 @@ void cuda_forward(rs_backend *b, const std::vector<rs_batch_seq> &batch, const s
         }
         for (int r = 0; r < R; r++) h_rows[r] = logit_rows[(size_t)r];
     }
-    c->tok.reserve((size_t)3 * T + S + n_table + R + 1, "step metadata");
-    RS_CUDA_CHECK(cudaMemcpyAsync(c->tok.ptr, h_tok, ((size_t)3 * T + S + n_table + R) * sizeof(int32_t),
+    c->meta.reserve((size_t)3 * T + S + n_table + R + 1, "step metadata");
+    RS_CUDA_CHECK(cudaMemcpyAsync(c->meta.ptr, h_tok, ((size_t)3 * T + S + n_table + R) * sizeof(int32_t),
                                   cudaMemcpyHostToDevice, s),
                   "step metadata upload");
-    const int32_t *d_tok = c->tok.ptr, *d_pos = d_tok + T, *d_seq = d_pos + T, *d_off = d_seq + T;
+    const int32_t *d_tok = c->meta.ptr, *d_pos = d_tok + T, *d_seq = d_pos + T, *d_off = d_seq + T;
     const int32_t *d_tab = d_off + S, *d_rows = d_tab + n_table;
 
     c->x.reserve((size_t)T * hidden, "activations");             // [T, hidden] residual stream
