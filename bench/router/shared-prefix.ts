@@ -119,6 +119,8 @@ async function runPolicy(
           a.threads!,
           "--kv-cache-blocks",
           a["kv-cache-blocks"]!,
+          "--log-level",
+          "warn",
         ],
         "RADIXSERVE_WORKER_READY ",
       ),

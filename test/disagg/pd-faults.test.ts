@@ -78,6 +78,7 @@ describe("disaggregation faults (real workers)", () => {
     const [p, d] = await Promise.all([start("prefill", ["--chunked-prefill-size", "16"]), start("decode")]);
     const pending = generate(d.client, greedyRequest(prompt(1800, 4), 4, p.address));
     assert.ok(await busy(p));
+    p.proc.kill("SIGSTOP"); // freeze it mid-transfer so a fast machine cannot finish first
     p.kill9();
     const r = await pending;
     assert.equal(r.error?.code, "kv_transfer_failed", JSON.stringify(r.error));
@@ -105,6 +106,7 @@ describe("disaggregation faults (real workers)", () => {
     const d2 = await start("decode");
     const pending = generate(d2.client, greedyRequest(prompt(1800, 6), 4, p.address));
     assert.ok(await busy(p), "P is prefilling when D dies");
+    d2.proc.kill("SIGSTOP"); // D stops acking: P cannot finish the transfer before D dies
     d2.kill9();
     const r2 = await pending;
     assert.notEqual(r2.error, null);

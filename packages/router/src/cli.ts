@@ -62,6 +62,8 @@ interface RouterFlags {
   redisUrl?: string;
   natsUrl?: string;
   discoveryScanMs: number;
+  queueSize: number;
+  queueTimeoutSecs: number;
   host: string;
   port: number;
   apiKey?: string;
@@ -186,6 +188,18 @@ function build(): Command {
       "limit of requests in flight (429 beyond); 0 = none",
       intFlag("--max-pending-requests", 0, 1e9),
     )
+    .option(
+      "--queue-size <n>",
+      "with --max-pending-requests: requests that may wait for a slot (FIFO) before 429s; 0 = none",
+      intFlag("--queue-size", 0, 1e6),
+      0,
+    )
+    .option(
+      "--queue-timeout-secs <s>",
+      "longest wait in that queue before a 429",
+      intFlag("--queue-timeout-secs", 1, 3600),
+      30,
+    )
     .option("--tokenizer-path <dir>", "tokenizer directory (default: the model path the worker reports)")
     .option(
       "--request-timeout <s>",
@@ -200,6 +214,7 @@ function build(): Command {
       const router = await startRouter({
         ...o,
         workerUrls: o.workerUrls ?? [],
+        queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,
       });
       process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);

@@ -30,6 +30,10 @@ export interface RouterOptions {
   /** Follow the workers' KV events and load reports on NATS. */
   natsUrl?: string | undefined;
   discoveryScanMs?: number | undefined;
+  /** With maxPendingRequests: requests that may wait for a slot before a 429. Default 0. */
+  queueSize?: number | undefined;
+  /** Longest wait in that queue. Default 30 s. */
+  queueTimeoutMs?: number | undefined;
   host: string;
   /** HTTP port; 0 picks a free one (reported on the READY line). */
   port: number;
@@ -78,6 +82,8 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   });
   const pool = new WorkerPool(opts.workerUrls, {
     maxPendingRequests: opts.maxPendingRequests,
+    queueSize: opts.queueSize,
+    queueTimeoutMs: opts.queueTimeoutMs,
     pollIntervalMs: opts.pollIntervalMs,
     selector: cluster.selector,
     decodeSelector: cluster.decodeSelector,

@@ -117,4 +117,69 @@ describe("workers/pool with a routing policy", () => {
       p.value.release();
     }
   });
+
+  it("a worker marked failed stays out for its breaker cooldown, past good health polls", async () => {
+    // The client the gateway would hold when its Generate failed with UNAVAILABLE.
+    const lease = pool.pick(FAKE_MODEL);
+    assert.ok(lease.ok);
+    lease.value.release();
+    const w1 = lease.value.worker.address;
+    const w2 = pool.snapshot().find((w) => w.address !== w1)!.address;
+    pool.markFailed(lease.value.worker, "test: UNAVAILABLE");
+    await new Promise((r) => setTimeout(r, 200)); // several 50 ms polls succeed meanwhile
+    assert.ok(pool.snapshot().find((w) => w.address === w1)!.healthy, "the poll healed its health");
+    for (let i = 0; i < 5; i++) {
+      const p = pool.pick(FAKE_MODEL, { key: `b${i}`, inputIds: ids(i, 20) });
+      assert.ok(p.ok);
+      assert.notEqual(p.value.worker.address, w1, "the open breaker keeps it out");
+      p.value.release();
+    }
+    await new Promise((r) => setTimeout(r, 500)); // past the 500 ms cooldown: half-open, then closed by a poll
+    // Held concurrently, new prefixes spread by load: the recovered worker takes its share again.
+    const held = Array.from({ length: 4 }, (_, i) =>
+      pool.pick(FAKE_MODEL, { key: `c${i}`, inputIds: ids(40 + i, 20) }),
+    );
+    const seen = new Set(held.map((p) => (p.ok ? p.value.worker.address : "")));
+    for (const p of held) if (p.ok) p.value.release();
+    assert.deepEqual([...seen].sort(), [w1, w2].sort());
+  });
+});
+
+describe("workers/pool admission queue (--max-pending-requests 1 --queue-size 1)", () => {
+  it("queues one request behind the running one and answers 429 beyond", async () => {
+    const fake = await startFakeWorker();
+    fake.tokenDelayMs = 20;
+    const pool = new WorkerPool([fake.address], { maxPendingRequests: 1, queueSize: 1, pollIntervalMs: 50 });
+    await pool.start();
+    await pool.waitHealthy(5000);
+    const codec = new FakeCodec();
+    const spec = {
+      modelId: FAKE_MODEL,
+      inputIds: ids(5, 20),
+      maxNewTokens: 5,
+      sampling: { temperature: 0 },
+      stops: [],
+      stopTokenIds: [],
+      ignoreEos: true,
+      logprobs: null,
+    };
+    const drain = async (): Promise<string> => {
+      for await (const ev of runChoice({ pool, codec }, spec, new AbortController().signal))
+        if (ev.kind === "end") return ev.finishReason;
+      return "none";
+    };
+    try {
+      const first = drain();
+      await new Promise((r) => setTimeout(r, 10));
+      const second = drain(); // waits for the slot
+      await new Promise((r) => setTimeout(r, 10));
+      await assert.rejects(drain(), (err: Error & { code?: string }) => err.code === "queue_full");
+      assert.equal(await first, "length");
+      assert.equal(await second, "length", "the queued request ran after the first");
+      assert.equal(fake.requests.length, 2);
+    } finally {
+      pool.stop();
+      await fake.close();
+    }
+  });
 });

@@ -119,6 +119,22 @@ export async function* runChoice(
   signal: AbortSignal,
   after?: Promise<void>,
 ): AsyncGenerator<ChoiceEvent, void, undefined> {
+  // Admission (--queue-size): wait for a slot, or 429; the slot is held until the choice ends.
+  const slot = await deps.pool.admit(signal);
+  if (!slot.ok) throw slot.error;
+  try {
+    yield* runAdmitted(deps, spec, signal, after);
+  } finally {
+    slot.value();
+  }
+}
+
+async function* runAdmitted(
+  deps: ChoiceDeps,
+  spec: ChoiceSpec,
+  signal: AbortSignal,
+  after?: Promise<void>,
+): AsyncGenerator<ChoiceEvent, void, undefined> {
   const { pool, codec } = deps;
   if (after) {
     // Wait (abortably) for a sibling choice to have prefilled the shared prompt.

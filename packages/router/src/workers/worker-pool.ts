@@ -22,6 +22,7 @@ import { RadixServeError } from "@radixserve/core";
 import { CircuitBreaker } from "../policies/circuit-breaker.js";
 import type { WorkerView } from "../policies/policy.js";
 import { promptHashes, type RouteSelector } from "../policies/route-selector.js";
+import { AdmissionQueue } from "./admission-queue.js";
 import { WorkerClient } from "./worker-client.js";
 
 export interface WorkerPoolOptions {
@@ -36,6 +37,13 @@ export interface WorkerPoolOptions {
    * requests get 429 queue_full. 0 = unlimited. Default 0.
    */
   maxPendingRequests?: number;
+  /**
+   * With maxPendingRequests > 0: how many more requests may wait (FIFO) for a slot instead of an
+   * immediate 429 (SGLang router's --queue-size). 0 = no queue. Default 0.
+   */
+  queueSize?: number | undefined;
+  /** Longest wait in that queue before a 429. Default 30000 ms. */
+  queueTimeoutMs?: number | undefined;
   /** The routing policy; without it the pool picks the least loaded worker. */
   selector?: RouteSelector | undefined;
   /** The decode pick's policy when the model has prefill workers (PD); default: `selector`. */
@@ -92,6 +100,7 @@ export interface WorkerLease {
 export class WorkerPool extends EventEmitter {
   private workers: WorkerState[];
   private readonly selector: RouteSelector | undefined;
+  private readonly admission: AdmissionQueue | null;
   private readonly decodeSelector: RouteSelector | undefined;
   private readonly reportedLoad: WorkerPoolOptions["reportedLoad"];
   private readonly pollIntervalMs: number;
@@ -107,6 +116,10 @@ export class WorkerPool extends EventEmitter {
     if (addresses.length === 0 && !opts.allowEmpty)
       throw new Error("the worker pool needs at least one worker address");
     this.selector = opts.selector;
+    this.admission =
+      (opts.queueSize ?? 0) > 0 && (opts.maxPendingRequests ?? 0) > 0
+        ? new AdmissionQueue(opts.maxPendingRequests ?? 0, opts.queueSize ?? 0, opts.queueTimeoutMs ?? 30_000)
+        : null;
     this.decodeSelector = opts.decodeSelector ?? opts.selector;
     this.prefillSelector = opts.prefillSelector;
     this.reportedLoad = opts.reportedLoad;
@@ -140,6 +153,15 @@ export class WorkerPool extends EventEmitter {
 
   /** PD: the prefill pick's policy (disagg/prefill-picker.ts reads it). */
   readonly prefillSelector: RouteSelector | undefined;
+
+  /**
+   * Waits for an admission slot when a queue is configured (queueSize > 0): resolves with the
+   * slot's release (call it exactly once, on every exit path), or queue_full / aborted. Without a
+   * queue it admits at once and pick() alone enforces maxPendingRequests.
+   */
+  admit(signal?: AbortSignal): Promise<Result<() => void>> {
+    return this.admission ? this.admission.acquire(signal) : Promise.resolve({ ok: true, value: () => {} });
+  }
 
   /** Addresses of every worker in the pool, healthy or not. */
   addresses(): string[] {
