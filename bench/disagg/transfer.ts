@@ -1,27 +1,40 @@
 /**
- * KV transfer throughput: the grpc, tcp and shm KvTransports (the real PrefillService stream, flow
- * control window, per-chunk CRC-32 and acks, sender in a separate process) against a raw loopback
- * socket and memcpy, in the same run. Prints GB/s and ratios; asserts nothing about timings, but
- * validates every transfer's checksum before it counts.
+ * KV transfer throughput: the grpc, tcp and shm KvTransports moving real KV blocks between two
+ * engines in two processes (P: the sender, a forked copy of this file; D: this process), through
+ * the real PrefillService stream (window, per-chunk CRC-32C, acks, done), against a raw loopback
+ * socket (Node `net` across the two processes, and a native thread pair) and memcpy, in one run.
+ * Prints GB/s and ratios; asserts nothing about timings, but validates every transfer (per-chunk
+ * CRCs, the folded CRC, the byte count, and D's blocks read back against P's) before it counts.
  *
- *   node --import tsx bench/disagg/transfer.ts [--mb 256] [--chunk-kb 1024] [--window 8] [--reps 3] [--no-crc]
+ *   node --import tsx bench/disagg/transfer.ts [--mb 256] [--chunk-kb 4096] [--window 8] [--reps 3]
  *
- * (The sender role is this same file started with `--role sender`.)
+ * The engines run the tiny preset (f32 KV, 216 KiB blocks); P's pool is filled with a pattern once.
  */
 import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import {
   createKvTransport,
   createPrefillClient,
   foldChunkCrc,
-  kvCrc32,
+  type KvSender,
   loadPrefillService,
+  makeModel,
   type PrefillClientMessage__Output,
   type PrefillServerMessage,
   type PrefillServerMessage__Output,
   senderForOffer,
 } from "@radixserve/core";
+import {
+  crc32c,
+  crc32cImpl,
+  type Engine,
+  loadEngine,
+  tcpRawLoopbackSeconds,
+} from "@radixserve/engine-native";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,16 +42,29 @@ function arg(name: string, def: number): number {
 }
 
 const MB = arg("mb", 256);
-const CHUNK = arg("chunk-kb", 1024) * 1024;
+const CHUNK = arg("chunk-kb", 4096) * 1024;
 const WINDOW = arg("window", 8);
 const REPS = arg("reps", 3);
-/** --no-crc: skip the per-chunk CRC-32 on both sides, to show what it costs (workers always check). */
-const NO_CRC = process.argv.includes("--no-crc");
 
-// ---------------- sender process ----------------
-async function runSender(): Promise<void> {
-  const payload = Buffer.alloc(CHUNK);
-  for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
+async function openEngine(modelDir: string, blocks: number): Promise<Engine> {
+  return loadEngine({ modelPath: modelDir, kvCacheBlocks: blocks, threads: 1 });
+}
+
+function ids(first: number, n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => first + i);
+}
+
+// ---------------- sender process (P) ----------------
+async function runSender(modelDir: string, blocks: number): Promise<void> {
+  const engine = await openEngine(modelDir, blocks);
+  const bpb = engine.info.bytesPerBlock;
+  // A recognisable pattern in every block, so D's read-back check means something.
+  const fill = Buffer.alloc(bpb);
+  for (let b = 0; b < blocks; b++) {
+    for (let i = 0; i < bpb; i += 4) fill.writeUInt32LE(((i + b * 7919) * 2654435761) >>> 0, i);
+    await engine.importBlocks(ids(b, 1), fill);
+  }
+  const chunkBlocks = Math.max(1, Math.floor(CHUNK / bpb));
   const server = new grpc.Server({ "grpc.max_send_message_length": 64 << 20 });
   server.addService(loadPrefillService().service, {
     Prefill(call: grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>) {
@@ -46,38 +72,54 @@ async function runSender(): Promise<void> {
       let next = 0;
       let total = 0;
       let crc = 0;
-      let sender: Awaited<ReturnType<typeof senderForOffer>> | null = null;
+      let seq = 0;
+      let sender: KvSender | null = null;
       let pumping = false;
       const pump = async () => {
         if (pumping || !sender) return;
         pumping = true;
-        while (next < total && unacked < WINDOW) {
-          const seq = next++;
-          unacked++;
-          const p = await sender.write(payload, seq * CHUNK);
-          const c = NO_CRC ? 0 : kvCrc32(payload); // after the write, as the prefill worker does
-
-          crc = foldChunkCrc(crc, c);
-          call.write({
-            chunk: {
-              seq,
-              firstBlock: seq,
-              numBlocks: 1,
-              data: p.data,
-              offset: p.offset,
-              byteLength: p.byteLength,
-              crc32: c,
-            },
-          });
+        try {
+          while (next < total && unacked < WINDOW) {
+            const first = next;
+            const n = Math.min(chunkBlocks, total - first);
+            next += n;
+            unacked++;
+            let payload: { data: Uint8Array; offset: number; byteLength: number };
+            let c: number;
+            // The prefill worker's path (prefill-session.ts place()).
+            if (sender.sendBlocks) {
+              ({ payload, crc: c } = await sender.sendBlocks(engine, ids(first, n), first * bpb));
+            } else {
+              const data = Buffer.allocUnsafe(n * bpb);
+              c = await engine.exportBlocksInto(ids(first, n), data, 0);
+              payload = await sender.write(data, first * bpb);
+            }
+            crc = foldChunkCrc(crc, c);
+            call.write({
+              chunk: {
+                seq: seq++,
+                firstBlock: first,
+                numBlocks: n,
+                data: payload.data,
+                offset: payload.offset,
+                byteLength: payload.byteLength,
+                crc32: c,
+              },
+            });
+          }
+          if (next >= total && unacked === 0) {
+            call.write({
+              done: { crc32: crc, bytesSent: total * bpb, blocksSent: total, transport: sender.name },
+            });
+            call.end();
+            sender.close();
+            sender = null;
+          }
+        } catch (e) {
+          call.destroy(e as Error);
+        } finally {
+          pumping = false;
         }
-        if (next >= total && unacked === 0) {
-          call.write({
-            done: { crc32: crc, bytesSent: total * CHUNK, blocksSent: total, transport: sender.name },
-          });
-          call.end();
-          sender.close();
-        }
-        pumping = false;
       };
       call.on("data", async (m: PrefillClientMessage__Output) => {
         if (m.start) {
@@ -96,14 +138,15 @@ async function runSender(): Promise<void> {
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
   );
   // Raw socket sender: on connect, write `n` bytes then close.
+  const payload = Buffer.alloc(1 << 20, 5);
   const raw = createServer((sock) => {
     sock.once("data", (d) => {
       let left = Number(d.toString());
       const write = () => {
         while (left > 0) {
-          const n = Math.min(left, CHUNK);
+          const n = Math.min(left, payload.length);
           left -= n;
-          if (!sock.write(n === CHUNK ? payload : payload.subarray(0, n)))
+          if (!sock.write(n === payload.length ? payload : payload.subarray(0, n)))
             return void sock.once("drain", write);
         }
         sock.end();
@@ -113,15 +156,28 @@ async function runSender(): Promise<void> {
   });
   await new Promise<void>((r) => raw.listen(0, "127.0.0.1", () => r()));
   const rawPort = (raw.address() as { port: number }).port;
-  process.send!({ port, rawPort });
-  process.once("disconnect", () => process.exit(0)); // the driver is done (exit cleanly: profiles flush)
+  // D asks for the reference bytes of a few blocks to check its imports against.
+  process.on("message", async (m: { check?: number[] }) => {
+    if (m.check) {
+      const data = await engine.exportBlocks(Int32Array.from(m.check));
+      process.send!({ checkCrc: crc32c(data) });
+    }
+  });
+  process.send!({ port, rawPort, bpb });
+  process.once("disconnect", () => process.exit(0));
 }
 
-// ---------------- receiver (the benchmark driver) ----------------
-async function viaTransport(address: string, name: "grpc" | "shm" | "tcp", chunks: number): Promise<number> {
+// ---------------- receiver (D, the benchmark driver) ----------------
+async function viaTransport(
+  engine: Engine,
+  address: string,
+  name: "grpc" | "shm" | "tcp",
+  blocks: number,
+): Promise<number> {
+  const bpb = engine.info.bytesPerBlock;
   const transport = await createKvTransport(name);
   const client = createPrefillClient(address);
-  const receiver = await transport.openReceiver("bench", chunks * CHUNK);
+  const receiver = await transport.openReceiver("bench", blocks * bpb);
   const t0 = performance.now();
   const stream = client.prefill();
   let crc = 0;
@@ -132,32 +188,33 @@ async function viaTransport(address: string, name: "grpc" | "shm" | "tcp", chunk
       if (m.chunk) {
         const c = m.chunk;
         chain = chain.then(async () => {
-          const bytes = await receiver.read({
-            data: c.data,
-            offset: Number(c.offset),
-            byteLength: c.byteLength,
-          });
-          if (!NO_CRC && kvCrc32(bytes) !== c.crc32) throw new Error(`chunk ${c.seq}: CRC mismatch`);
+          const target = ids(c.firstBlock, c.numBlocks);
+          const payload = { data: c.data, offset: Number(c.offset), byteLength: c.byteLength };
+          // The decode worker's path (decode-transfer.ts importChunk()).
+          const got = receiver.receiveBlocks
+            ? await receiver.receiveBlocks(engine, target, payload)
+            : await engine.importBlocksFrom(target, await receiver.read(payload), 0);
+          if (got !== c.crc32) throw new Error(`${name} chunk ${c.seq}: CRC mismatch`);
           crc = foldChunkCrc(crc, c.crc32);
-          received += bytes.byteLength;
+          received += c.byteLength;
           stream.write({ chunkAck: { seq: c.seq } });
         });
         chain.catch(reject);
       } else if (m.done) {
         const d = m.done;
-        void chain.then(() => resolve(d));
+        chain.then(() => resolve(d), reject);
       }
     });
     stream.on("error", reject);
     stream.write({
-      start: { numBlocks: chunks, offer: receiver.offer, windowChunks: WINDOW, chunkBytes: CHUNK },
+      start: { numBlocks: blocks, offer: receiver.offer, windowChunks: WINDOW, chunkBytes: CHUNK },
     });
   });
   const secs = (performance.now() - t0) / 1000;
   stream.end();
   receiver.close();
   client.close();
-  if (!done || done.crc32 !== crc || received !== chunks * CHUNK)
+  if (!done || done.crc32 !== crc || received !== blocks * bpb)
     throw new Error(`${name}: checksum or size mismatch`);
   if (done.transport !== name) throw new Error(`${name}: the sender used ${done.transport}`);
   return received / secs / 1e9;
@@ -179,53 +236,90 @@ async function viaRawSocket(port: number, bytes: number): Promise<number> {
   });
 }
 
-function viaMemcpy(bytes: number): number {
-  const src = Buffer.alloc(CHUNK, 7);
-  const dst = Buffer.alloc(CHUNK);
-  const n = Math.ceil(bytes / CHUNK);
+/** memcpy of `size`-byte buffers until `bytes` moved (1 MiB stays in cache; transfer-sized does not). */
+function viaMemcpy(bytes: number, size: number): number {
+  const src = Buffer.alloc(size, 7);
+  const dst = Buffer.alloc(size, 1);
+  const n = Math.max(1, Math.round(bytes / size));
   const t0 = performance.now();
   for (let i = 0; i < n; i++) src.copy(dst);
-  return (n * CHUNK) / ((performance.now() - t0) / 1000) / 1e9;
+  return (n * size) / ((performance.now() - t0) / 1000) / 1e9;
 }
 
-function best(xs: number[]): number {
-  return Math.max(...xs);
-}
+const best = (xs: number[]) => Math.max(...xs);
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--role")) return runSender();
-  const child = fork(new URL(import.meta.url).pathname, [...process.argv.slice(2), "--role", "sender"], {
-    execArgv: process.execArgv,
-  });
+  const role = process.argv.indexOf("--role");
+  if (role >= 0) return runSender(process.argv[role + 1]!, Number(process.argv[role + 2]));
+  const dir = mkdtempSync(join(tmpdir(), "radixserve-bench-transfer-"));
+  const modelDir = await makeModel({ preset: "tiny", out: join(dir, "tiny") });
+  const probe = await openEngine(modelDir, 1);
+  const bpb = probe.info.bytesPerBlock;
+  probe.free();
+  const blocks = Math.max(1, Math.round((MB * 1024 * 1024) / bpb));
+  const bytes = blocks * bpb;
+  const engine = await openEngine(modelDir, blocks);
+  const child = fork(
+    new URL(import.meta.url).pathname,
+    [...process.argv.slice(2), "--role", modelDir, String(blocks)],
+    {
+      execArgv: process.execArgv,
+    },
+  );
   try {
     const { port, rawPort } = await new Promise<{ port: number; rawPort: number }>((r) =>
       child.once("message", r as never),
     );
     const address = `127.0.0.1:${port}`;
-    const chunks = Math.max(1, Math.round((MB * 1024 * 1024) / CHUNK));
-    const bytes = chunks * CHUNK;
-    const results: Record<string, number[]> = { memcpy: [], raw: [], grpc: [], tcp: [], shm: [] };
-    await viaTransport(address, "grpc", Math.min(chunks, 8)); // warm-up (connection, JIT)
+    const results: Record<string, number[]> = {
+      "memcpy (1 MiB, cached)": [],
+      "memcpy (transfer-sized)": [],
+      "raw socket, native threads": [],
+      "raw socket, Node net": [],
+      grpc: [],
+      tcp: [],
+      shm: [],
+    };
+    for (const t of ["grpc", "tcp", "shm"] as const)
+      await viaTransport(engine, address, t, Math.min(blocks, 64)); // warm-up
     for (let r = 0; r < REPS; r++) {
-      results["memcpy"]!.push(viaMemcpy(bytes));
-      results["raw"]!.push(await viaRawSocket(rawPort, bytes));
-      results["grpc"]!.push(await viaTransport(address, "grpc", chunks));
-      results["tcp"]!.push(await viaTransport(address, "tcp", chunks));
-      results["shm"]!.push(await viaTransport(address, "shm", chunks));
+      results["memcpy (1 MiB, cached)"]!.push(viaMemcpy(bytes, 1 << 20));
+      results["memcpy (transfer-sized)"]!.push(viaMemcpy(bytes, bytes));
+      results["raw socket, native threads"]!.push(bytes / tcpRawLoopbackSeconds(bytes, 1 << 20) / 1e9);
+      results["raw socket, Node net"]!.push(await viaRawSocket(rawPort, bytes));
+      for (const t of ["grpc", "tcp", "shm"] as const) {
+        results[t]!.push(await viaTransport(engine, address, t, blocks));
+        // D's blocks equal P's (one block of the transfer chosen per rep, checked by CRC).
+        const b = (r * 7919 + 13) % blocks;
+        const mine = crc32c(await engine.exportBlocks(ids(b, 1)));
+        child.send({ check: [b] });
+        const theirs = await new Promise<number>((res) =>
+          child.once("message", (m: { checkCrc: number }) => res(m.checkCrc)),
+        );
+        if (mine !== theirs) throw new Error(`${t}: block ${b} on D differs from P's`);
+      }
     }
-    const raw = best(results["raw"]!);
-    const mem = best(results["memcpy"]!);
+    const rawNative = best(results["raw socket, native threads"]!);
+    const rawNode = best(results["raw socket, Node net"]!);
+    const memBig = best(results["memcpy (transfer-sized)"]!);
+    const memSmall = best(results["memcpy (1 MiB, cached)"]!);
     console.log(
-      `KV transfer: ${MB} MiB in ${CHUNK / 1024} KiB chunks, window ${WINDOW}, best of ${REPS} (GB/s)`,
+      `KV transfer: ${(bytes / 2 ** 20).toFixed(0)} MiB (${blocks} blocks of ${bpb} B) in ${CHUNK / 1024} KiB chunks, window ${WINDOW}, best of ${REPS}; CRC-32C: ${crc32cImpl()}`,
+    );
+    console.log(
+      `  ${"".padEnd(27)} ${"GB/s".padStart(6)}   ${"/raw native".padStart(11)} ${"/raw Node".padStart(9)} ${"/memcpy big".padStart(11)} ${"/memcpy 1MiB".padStart(12)}   runs`,
     );
     for (const [k, v] of Object.entries(results)) {
       const b = best(v);
+      const f = (x: number) => `${(b / x).toFixed(2)}x`;
       console.log(
-        `  ${k.padEnd(7)} ${b.toFixed(2).padStart(6)} GB/s   vs raw socket ${(b / raw).toFixed(2)}x   vs memcpy ${(b / mem).toFixed(3)}x   [${v.map((x) => x.toFixed(2)).join(", ")}]`,
+        `  ${k.padEnd(27)} ${b.toFixed(2).padStart(6)}   ${f(rawNative).padStart(11)} ${f(rawNode).padStart(9)} ${f(memBig).padStart(11)} ${f(memSmall).padStart(12)}   [${v.map((x) => x.toFixed(2)).join(", ")}]`,
       );
     }
   } finally {
     child.disconnect();
+    engine.free();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -4,6 +4,9 @@
 // same greedy token as alone). Timings are printed, never asserted.
 //
 //   node --import tsx bench/engine/main.ts [--threads N] [--models tiny,small] [--dtypes f32,bf16]
+//     [--prompts 128,512] [--batches 1,8,32] [--json]
+// --json prints one JSON object per model instead of the table (for before/after comparisons:
+// RADIXSERVE_ENGINE_ADDON=/path/to/old.node runs another build of the addon).
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -19,11 +22,16 @@ const { values } = parseArgs({
     threads: { type: "string", default: "2" },
     models: { type: "string", default: "tiny,small" },
     dtypes: { type: "string", default: "f32,bf16" },
+    prompts: { type: "string", default: "128,512" },
+    batches: { type: "string", default: "1,8,32" },
+    json: { type: "boolean", default: false },
   },
 });
 const threads = Number(values.threads);
-const PROMPTS = [128, 512];
-const BATCHES = [1, 8, 32];
+const PROMPTS = values.prompts.split(",").map(Number);
+const BATCHES = values.batches.split(",").map(Number);
+for (const n of [...PROMPTS, ...BATCHES])
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--prompts/--batches: '${n}' is not a positive integer`);
 const DECODE_PROMPT = 128;
 
 // llama.cpp on the FACTS.md machine (2 vCPU AMD EPYC, 2 threads): taken from FACTS.md, not measured
@@ -57,13 +65,22 @@ async function prefillRate(e: Engine, n: number): Promise<number> {
   ]);
   check(o!.logits!.every(Number.isFinite), "prefill logits are finite");
   let best = Infinity;
+  let bestCpu = Infinity;
   for (let rep = 0; rep < 3; rep++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await e.step([{ tokens: prompt, startPos: 0, blockTable: table, sample: true }]);
     best = Math.min(best, performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    bestCpu = Math.min(bestCpu, (c.user + c.system) / 1000);
   }
+  cpuRates.push((n * 1000) / bestCpu);
   return (n * 1000) / best;
 }
+
+// Tokens per CPU-second of this process (all its threads), per measurement in order: on a shared
+// machine wall-clock rates mostly measure how much of the cores we got; this measures the work.
+const cpuRates: number[] = [];
 
 async function decodeRate(e: Engine, batch: number, steps: number): Promise<number> {
   const bs = e.info.blockSize;
@@ -82,6 +99,7 @@ async function decodeRate(e: Engine, batch: number, steps: number): Promise<numb
   check(first[0]!.token === p0!.token, "batched prefill matches the single-sequence greedy token");
   let last = first.map((o) => o!.token);
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) {
     const t0 = performance.now();
     const out = await e.step(
@@ -97,6 +115,8 @@ async function decodeRate(e: Engine, batch: number, steps: number): Promise<numb
       check(out[0]!.token === d0!.token, "batched decode matches the single-sequence greedy token");
     last = out.map((o) => o!.token);
   }
+  const cpu = process.cpuUsage(cpu0);
+  cpuRates.push((batch * steps * 1e6) / (cpu.user + cpu.system));
   // The median step: on a shared machine a few steps land on a busy core and take 10x longer.
   times.sort((a, b) => a - b);
   return (batch * 1000) / times[Math.floor(times.length / 2)]!;
@@ -114,6 +134,16 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
     for (const n of PROMPTS) prefill.push(await prefillRate(e, n));
     const decode: number[] = [];
     for (const b of BATCHES) decode.push(await decodeRate(e, b, b === 1 ? 32 : 16));
+    if (values.json) {
+      const row: Record<string, number | string> = { model: preset, dtype, simd: e.info.simd, threads };
+      PROMPTS.forEach((n, i) => (row[`pp${n}`] = Number(prefill[i]!.toFixed(1))));
+      BATCHES.forEach((b, i) => (row[`tg_b${b}`] = Number(decode[i]!.toFixed(1))));
+      const cpu = cpuRates.splice(0);
+      PROMPTS.forEach((n, i) => (row[`cpu_pp${n}`] = Number(cpu[i]!.toFixed(1))));
+      BATCHES.forEach((b, i) => (row[`cpu_tg_b${b}`] = Number(cpu[PROMPTS.length + i]!.toFixed(1))));
+      row.loadavg = Number(loadavg()[0]!.toFixed(1));
+      console.log(JSON.stringify(row));
+    }
     const ref = LLAMA_CPP[label] ?? {};
     rows.push([
       label,
@@ -122,22 +152,21 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
       ...decode.map(fmt),
       fmt(ref.pp512),
       fmt(ref.b1),
-      ref.pp512 ? (prefill[1]! / ref.pp512).toFixed(2) : "-",
-      ref.b1 ? (decode[0]! / ref.b1).toFixed(2) : "-",
+      ref.pp512 && PROMPTS.includes(512) ? (prefill[PROMPTS.indexOf(512)]! / ref.pp512).toFixed(2) : "-",
+      ref.b1 && BATCHES.includes(1) ? (decode[BATCHES.indexOf(1)]! / ref.b1).toFixed(2) : "-",
     ]);
+    cpuRates.length = 0;
     e.free();
     process.stderr.write(`done ${label}\n`);
   }
 }
 
+if (values.json) process.exit(0);
 const header = [
   "model",
   "simd",
-  "pp128 tok/s",
-  "pp512 tok/s",
-  "tg b1 tok/s",
-  "tg b8 tok/s",
-  "tg b32 tok/s",
+  ...PROMPTS.map((n) => `pp${n} tok/s`),
+  ...BATCHES.map((b) => `tg b${b} tok/s`),
   "llama.cpp pp512*",
   "llama.cpp tg b1*",
   "pp512 ratio",

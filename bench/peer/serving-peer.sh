@@ -12,7 +12,10 @@
 #   PEER_PYTHON    the venv of tools/peer/README.md (default /work/venv-peer/bin/python)
 #   SLOTS          llama-server --parallel (default 8); THREADS (default 2)
 #   WORKLOADS      default "generated-shared-prefix random"
-#   SKIP_OURS=1    run llama-server only
+#   SKIP_OURS=1    run llama-server only; SKIP_PEER=1 run our cluster only
+#   OURS_ARGS      launcher flags (default "--disagg-mode unified": one worker process, the
+#                  baseline that matches one llama-server; "" runs the default prefill + decode pair,
+#                  where the decode worker needs the radix cache, so only the cache-on run works)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -54,8 +57,12 @@ bench() { # LABEL ARGS...: one bench/serving run, its JSON summary tagged with L
   local label=$1
   shift
   local json
-  json=$(node --import tsx bench/serving/main.ts "$@" --json-stdout 2>"$OUT/$label.err") ||
-    { echo "serving-peer: $label failed: $(tail -3 "$OUT/$label.err")" >&2; return 1; }
+  # The bench exits non-zero when any request failed but still prints its summary (with "failed").
+  json=$(node --import tsx bench/serving/main.ts "$@" --json-stdout 2>"$OUT/$label.err") || true
+  if [ -z "$json" ]; then
+    echo "serving-peer: $label failed: $(tail -3 "$OUT/$label.err")" >&2
+    return 1
+  fi
   echo "{\"run\":\"$label\",\"summary\":$json}" | tee -a "$OUT/results.jsonl"
 }
 
@@ -66,8 +73,11 @@ stop_server() {
 }
 trap stop_server EXIT
 
+OURS_ARGS="${OURS_ARGS---disagg-mode unified}"
+
 # llama-server: SLOTS slots sharing one unified KV cache of 1024 tokens per slot (the longest
 # request is 576 tokens), THREADS threads for decode and prefill, prompt cache on (its default).
+if [ "${SKIP_PEER:-0}" != 1 ]; then
 PORT=$((39000 + RANDOM % 1000))
 "$LLAMA_SERVER" -m "$GGUF" -t "$THREADS" -tb "$THREADS" -np "$SLOTS" -c $((SLOTS * 1024)) -kvu \
   --host 127.0.0.1 --port "$PORT" --no-webui >"$OUT/llama-server.log" 2>&1 &
@@ -85,15 +95,17 @@ for w in $WORKLOADS; do
   done
 done
 stop_server
+fi
 
 if [ "${SKIP_OURS:-0}" != 1 ]; then
   for w in $WORKLOADS; do
     for c in "${CONCURRENCY[@]}"; do
       # shellcheck disable=SC2046
-      bench "radixserve-$w-c$c" --launch $(workload_args "$w") --max-concurrency "$c" || true
-      # shellcheck disable=SC2046
-      bench "radixserve-nocache-$w-c$c" --launch --disable-radix-cache $(workload_args "$w") \
+      bench "radixserve-$w-c$c" --launch --launch-args="$OURS_ARGS" $(workload_args "$w") \
         --max-concurrency "$c" || true
+      # shellcheck disable=SC2046
+      bench "radixserve-nocache-$w-c$c" --launch --launch-args="$OURS_ARGS" --disable-radix-cache \
+        $(workload_args "$w") --max-concurrency "$c" || true
     done
   done
 fi

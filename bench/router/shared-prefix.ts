@@ -6,7 +6,8 @@
 //
 //   node --import tsx bench/router/shared-prefix.ts [--workers 4] [--groups 16] [--prompts-per-group 8]
 //        [--system-len 1024] [--question-len 32] [--output-len 4] [--concurrency 8]
-//        [--policies cache_aware,kv_cost,round_robin,random] [--threads 1] [--kv-cache-blocks 1024] [--json]
+//        [--policies cache_aware,kv_cost,round_robin,random] [--threads 1] [--kv-cache-blocks 1024]
+//        [--no-single] [--json]
 //
 // Workers are separate processes on loopback with --threads each; on a 2-core machine 4 workers
 // share the cores, so throughput ratios (not absolute numbers) are the result.
@@ -34,6 +35,7 @@ const { values: a } = parseArgs({
     policies: { type: "string", default: "cache_aware,kv_cost,round_robin,random" },
     threads: { type: "string", default: "1" },
     "kv-cache-blocks": { type: "string", default: "1024" },
+    "no-single": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -178,9 +180,10 @@ const work = sharedPrefixWorkload({
   seed: 1,
 });
 const results: RunResult[] = [];
-results.push({ ...(await runPolicy(modelPath, 1, "round_robin", work)), policy: "single_worker" });
+if (!a["no-single"])
+  results.push({ ...(await runPolicy(modelPath, 1, "round_robin", work)), policy: "single_worker" });
 for (const p of a.policies!.split(",")) results.push(await runPolicy(modelPath, WORKERS, p.trim(), work));
-const single = results[0]!;
+const single = results.find((r) => r.policy === "single_worker");
 const rr = results.find((r) => r.policy === "round_robin");
 if (a.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 else {
@@ -189,6 +192,6 @@ else {
   );
   for (const r of results)
     process.stdout.write(
-      `  ${r.policy.padEnd(14)} workers ${r.workers}  hit rate ${(100 * r.hitRate).toFixed(1)}% (${(r.hitRate / single.hitRate).toFixed(2)}x single)  ${r.reqPerS.toFixed(2)} req/s${rr ? ` (${(r.reqPerS / rr.reqPerS).toFixed(2)}x round_robin)` : ""}  ${r.seconds.toFixed(1)} s\n`,
+      `  ${r.policy.padEnd(14)} workers ${r.workers}  hit rate ${(100 * r.hitRate).toFixed(1)}%${single ? ` (${(r.hitRate / single.hitRate).toFixed(2)}x single)` : ""}  ${r.reqPerS.toFixed(2)} req/s${rr ? ` (${(r.reqPerS / rr.reqPerS).toFixed(2)}x round_robin)` : ""}  ${r.seconds.toFixed(1)} s\n`,
     );
 }

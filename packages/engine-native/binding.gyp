@@ -4,6 +4,8 @@
       "target_name": "radixserve_engine",
       "sources": [
         "src/binding/addon.cc",
+        "src/binding/kv-transfer-binding.cc",
+        "src/binding/kv-transfer-tcp-binding.cc",
         "src/native/backend-cpu.cc",
         "src/native/collective-cpu.cc",
         "src/native/collective-nccl.cc",
@@ -14,6 +16,9 @@
         "src/native/kernels-avx512.cc",
         "src/native/kernels-ref.cc",
         "src/native/kv-pool.cc",
+        "src/native/kv-transfer-crc.cc",
+        "src/native/kv-transfer-pool.cc",
+        "src/native/kv-transfer-tcp.cc",
         "src/native/model.cc",
         "src/native/sampling.cc",
         "src/native/thread-pool.cc",

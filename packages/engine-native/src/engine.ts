@@ -7,8 +7,15 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
+import { KvRegion } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
-import { cudaBackendPath, type NativeAddon, type NativeHandle, nativeAddon } from "./native.js";
+import {
+  cudaBackendPath,
+  type NativeAddon,
+  type NativeHandle,
+  type NativeRegion,
+  nativeAddon,
+} from "./native.js";
 import { readModelTensors } from "./safetensors.js";
 import { checkBlockIds, prepareStep } from "./step-input.js";
 import type { Engine, EngineOptions, ModelInfo, StepOutput, StepSequence } from "./types.js";
@@ -120,6 +127,47 @@ class NativeEngine implements Engine {
       return Promise.reject(e);
     }
     return this.enqueue((h) => this.addon.engineImport(h, blockIds, data));
+  }
+
+  exportBlocksInto(blockIds: Int32Array, target: Uint8Array | KvRegion, offset: number): Promise<number> {
+    return this.regionOp("exportBlocksInto", blockIds, target, offset, (h, t) =>
+      this.addon.engineExportInto(h, blockIds, t, offset),
+    );
+  }
+
+  importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number> {
+    return this.regionOp("importBlocksFrom", blockIds, source, offset, (h, s) =>
+      this.addon.engineImportFrom(h, blockIds, s, offset),
+    );
+  }
+
+  /** Validates a block transfer to/from a buffer or region, then queues it like every engine call. */
+  private regionOp(
+    what: string,
+    blockIds: Int32Array,
+    mem: Uint8Array | KvRegion,
+    offset: number,
+    op: (h: NativeHandle, m: Uint8Array | NativeRegion) => Promise<number>,
+  ): Promise<number> {
+    if (!this.handle) return this.freedError();
+    try {
+      checkBlockIds(blockIds, this.info.numBlocks, `${what} blockIds`);
+      const region = mem instanceof KvRegion;
+      if (!region && !(mem instanceof Uint8Array))
+        throw new EngineError("input_invalid", `${what}: memory must be a Uint8Array or a KvRegion`);
+      if (region && mem.isClosed) throw new EngineError("input_invalid", `${what}: the KV region is closed`);
+      const size = region ? mem.size : mem.byteLength;
+      const len = blockIds.length * this.info.bytesPerBlock;
+      if (!Number.isInteger(offset) || offset < 0 || offset + len > size)
+        throw new EngineError(
+          "input_invalid",
+          `${what}: [${offset}, +${len}) (${blockIds.length} blocks) does not fit the ${size}-byte ${region ? "region" : "buffer"}`,
+        );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const m = mem instanceof KvRegion ? mem.handle : mem;
+    return this.enqueue((h) => op(h, m));
   }
 
   copyBlocks(src: Int32Array, dst: Int32Array): Promise<void> {

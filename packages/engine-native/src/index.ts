@@ -4,6 +4,16 @@ export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {
+  crc32c,
+  crc32cImpl,
+  crc32cTable,
+  KvRegion,
+  KvTcpConnection,
+  KvTcpListener,
+  type KvTcpProgress,
+  tcpRawLoopbackSeconds,
+} from "./kv-transfer.js";
+export {
   type ModelConfig,
   type RopeScaling,
   readModelConfig,

@@ -9,6 +9,9 @@ import { EngineError } from "./errors.js";
 import type { TensorDescriptor } from "./weight-plan.js";
 
 export type NativeHandle = { readonly __brand: "radixserve-engine" };
+export type NativeRegion = { readonly __brand: "radixserve-kv-region" };
+export type NativeTcpListener = { readonly __brand: "radixserve-kv-tcp-listener" };
+export type NativeTcpConn = { readonly __brand: "radixserve-kv-tcp-conn" };
 
 export interface NativeConfig {
   vocabSize: number;
@@ -101,6 +104,52 @@ export interface NativeAddon {
     tpSize: number;
     bytes: Uint8Array;
   }): { rows: number; cols: number; bytes: Buffer };
+  // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
+  crc32c(data: Uint8Array, previous: number, table?: boolean): number;
+  crc32cImpl(): string;
+  engineExportInto(
+    h: NativeHandle,
+    blocks: Int32Array,
+    target: Uint8Array | NativeRegion,
+    offset: number,
+  ): Promise<number>;
+  engineImportFrom(
+    h: NativeHandle,
+    blocks: Int32Array,
+    source: Uint8Array | NativeRegion,
+    offset: number,
+  ): Promise<number>;
+  regionOpenShm(path: string, size: number, create: boolean): NativeRegion;
+  regionAlloc(size: number): NativeRegion;
+  regionSize(r: NativeRegion): number;
+  regionClose(r: NativeRegion): void;
+  regionRead(r: NativeRegion, offset: number, length: number): Buffer;
+  regionWrite(r: NativeRegion, offset: number, data: Uint8Array): void;
+  tcpListen(
+    host: string,
+    onProgress: (
+      key: string,
+      frameOffset: number,
+      frameLength: number,
+      frameCrc: number,
+      error: string,
+    ) => void,
+  ): { port: number; handle: NativeTcpListener };
+  tcpListenerClose(l: NativeTcpListener): void;
+  tcpListenerRef(l: NativeTcpListener, ref: boolean): void;
+  tcpExpect(l: NativeTcpListener, key: string, region: NativeRegion, size: number): void;
+  tcpCancel(l: NativeTcpListener, key: string): void;
+  tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
+  tcpSendFrame(
+    c: NativeTcpConn,
+    source: NativeRegion,
+    sourceOffset: number,
+    length: number,
+    frameOffset: number,
+    crc: number,
+  ): Promise<void>;
+  tcpClose(c: NativeTcpConn): void;
+  tcpRawLoopback(bytes: number, chunk: number): number;
   /** Test hook: exercises the CPU collective with rank threads (see addon.cc). */
   collectiveTest(opts: { ranks: number; n: number; rounds: number }): Float32Array[];
 }

@@ -5,6 +5,7 @@
  * Policy (which sequences run, which blocks they use, what is cached) lives in the caller.
  * Block ids and positions are always chosen by the caller; the engine validates them.
  */
+import type { KvRegion } from "./kv-transfer.js";
 
 /** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
 export interface EngineOptions {
@@ -173,6 +174,18 @@ export interface Engine {
   exportBlocks(blockIds: Int32Array): Promise<Buffer>;
   /** Writes a buffer made by exportBlocks (same model, same dtype) into the given block ids. */
   importBlocks(blockIds: Int32Array, data: Uint8Array): Promise<void>;
+  /**
+   * exportBlocks' bytes written straight into `target` (a buffer, or a native KvRegion such as a
+   * shared-memory mapping) at byte `offset`; resolves with their CRC-32C, computed natively in the
+   * same pass (kv-transfer.ts). Rejects when the range does not fit the target.
+   */
+  exportBlocksInto(blockIds: Int32Array, target: Uint8Array | KvRegion, offset: number): Promise<number>;
+  /**
+   * importBlocks from `blockIds.length * info.bytesPerBlock` bytes of `source` at byte `offset`;
+   * resolves with the CRC-32C of those bytes (computed in the same pass). The caller compares it
+   * with the sender's: a mismatch means the reserved blocks hold garbage and must not be adopted.
+   */
+  importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number>;
   /** Copy-on-write support: copies block src[i] to dst[i] for every i. */
   copyBlocks(src: Int32Array, dst: Int32Array): Promise<void>;
   /** Releases weights and the pool. Any later call throws "engine has been freed". */

@@ -15,6 +15,7 @@ import {
   type GenerateRequest__Output,
   getLogger,
   type KvSender,
+  type KvSentChunk,
   type KvTransferMetrics,
   kvCrc32,
   type PrefillClientMessage__Output,
@@ -38,7 +39,8 @@ const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 
 export interface PrefillSessionContext {
   scheduler: PrefillScheduler;
-  engine: Pick<Engine, "exportBlocks" | "info">;
+  /** exportBlocksInto (the native path, CRC-32C in the copy) is used when the engine has it. */
+  engine: Pick<Engine, "exportBlocks" | "info"> & Partial<Pick<Engine, "exportBlocksInto">>;
   metrics: KvTransferMetrics;
   blockHashSeed: string;
   /** Proto request -> scheduler params (the worker's shared converter). */
@@ -170,14 +172,11 @@ class PrefillSession {
         const ids = Int32Array.from(job.blocks.slice(first, first + n));
         this.nextBlock += n;
         this.unacked++;
-        const data = await this.ctx.engine.exportBlocks(ids);
-        if (this.ended) return;
-        const payload = await this.sender.write(data, (first - (this.start?.skipBlocks ?? 0)) * bpb);
+        const { payload, crc } = await this.place(ids, (first - (this.start?.skipBlocks ?? 0)) * bpb);
         if (this.ended) return;
         if (this.firstChunkAt === 0) this.firstChunkAt = performance.now();
-        const crc = kvCrc32(data);
         this.crc = foldChunkCrc(this.crc, crc);
-        this.bytesSent += data.byteLength;
+        this.bytesSent += payload.byteLength;
         this.blocksSent += n;
         this.call.write({
           chunk: {
@@ -228,6 +227,30 @@ class PrefillSession {
       if (this.nextBlock < ready && this.unacked < this.window) void this.pump();
       else if (job.first && this.nextBlock >= this.numBlocks) void this.pump();
     }
+  }
+
+  /**
+   * Puts one chunk's blocks where the transport sends them and returns the payload and its CRC-32C.
+   * Native transports (shm, tcp) export straight from the pool into their medium; otherwise the
+   * engine exports into a buffer for inline bytes, computing the CRC in the same pass when it can.
+   */
+  private async place(ids: Int32Array, byteOffset: number): Promise<KvSentChunk> {
+    const engine = this.ctx.engine;
+    const sender = this.sender!;
+    const exportInto = engine.exportBlocksInto?.bind(engine);
+    if (sender.sendBlocks && exportInto)
+      return sender.sendBlocks({ info: engine.info, exportBlocksInto: exportInto }, ids, byteOffset);
+    let data: Buffer;
+    let crc: number;
+    if (exportInto) {
+      data = Buffer.allocUnsafe(ids.length * engine.info.bytesPerBlock);
+      crc = await exportInto(ids, data, 0);
+    } else {
+      data = await engine.exportBlocks(ids);
+      crc = kvCrc32(data);
+    }
+    if (this.ended) throw new Error("session ended");
+    return { payload: await sender.write(data, byteOffset), crc };
   }
 
   /** Blocks whose KV is final: every full computed block, and the partial last one once the prompt is done. */

@@ -29,6 +29,7 @@ export class NatsLink extends EventEmitter {
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private up = false;
+  private failures = 0;
   private readonly hooks: ((nc: NatsConnection) => void)[] = [];
   private readonly servers: string[];
   private readonly retryMs: number;
@@ -107,7 +108,10 @@ export class NatsLink extends EventEmitter {
       });
     } catch (err) {
       if (!this.stopped) {
-        log.debug({ servers: this.servers, err: (err as Error).message }, "NATS not reachable; retrying");
+        // Warn once per outage (then debug): a worker or router without NATS keeps working.
+        const fields = { servers: this.servers, err: (err as Error).message };
+        if (this.failures++ === 0) log.warn(fields, "NATS not reachable; retrying in the background");
+        else log.debug(fields, "NATS not reachable; retrying");
         this.timer = setTimeout(() => void this.attempt(), this.retryMs);
         this.timer.unref();
       }
@@ -118,6 +122,7 @@ export class NatsLink extends EventEmitter {
       return;
     }
     this.nc = nc;
+    this.failures = 0;
     this.setUp(true);
     for (const h of this.hooks) h(nc);
     void this.watch(nc);

@@ -12,10 +12,23 @@
  *   grpc  bytes inline in KvChunk.data (works across hosts; the default)
  *   shm   same host: a file in /dev/shm that P writes and D reads (falls back to grpc inline
  *         when P is on another host)
- *   tcp   a framed data plane: a raw TCP connection per transfer beside the control stream
+ *   tcp   the native framed data plane: a raw TCP connection per transfer beside the control
+ *         stream, written and read by native threads (engine-native kv-transfer-tcp)
  *   rdma  a named shim: fails at start-up with a clear message (not built here)
  */
+import type { Engine } from "@radixserve/engine-native";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
+
+/** What a native sender needs from the engine: block copies out of the pool into transfer memory, with CRC-32C. */
+export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info">;
+/** What a native receiver needs from the engine: block copies from transfer memory into the pool, with CRC-32C. */
+export type KvBlockSink = Pick<Engine, "importBlocksFrom" | "info">;
+
+/** A chunk placed by sendBlocks: where it is, and the CRC-32C of its bytes (for KvChunk.crc32). */
+export interface KvSentChunk {
+  payload: KvChunkPayload;
+  crc: number;
+}
 
 export type KvTransportName = "grpc" | "shm" | "tcp" | "rdma";
 
@@ -37,6 +50,12 @@ export interface KvReceiver {
    * any order; must not block the event loop for long. Rejects when the bytes cannot be read.
    */
   read(payload: KvChunkPayload): Promise<Uint8Array>;
+  /**
+   * Optional native path: imports the chunk's bytes (inline or in the medium) into `blockIds` of
+   * `pool` without a JS copy and resolves with their CRC-32C, which the caller compares with the
+   * sender's. Called once per chunk, in send order. Rejects when the bytes cannot arrive.
+   */
+  receiveBlocks?(pool: KvBlockSink, blockIds: Int32Array, payload: KvChunkPayload): Promise<number>;
   /** Releases what the receiver holds (e.g. unlinks the shm file). Idempotent; called on every exit path. */
   close(): void;
 }
@@ -50,6 +69,11 @@ export interface KvSender {
    * KvChunk must carry to locate them. The caller keeps `data` alive until the promise settles.
    */
   write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload>;
+  /**
+   * Optional native path: exports `blockIds` of `pool` straight into the medium at `byteOffset`
+   * (no JS buffer) and resolves with the payload and the bytes' CRC-32C. Calls are sequential.
+   */
+  sendBlocks?(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk>;
   /** Idempotent; called on every exit path. */
   close(): void;
 }

@@ -1,22 +1,34 @@
 /**
  * `shm`: same-host transfer through a file in /dev/shm (tmpfs: the pages are memory, nothing
- * touches a disk). D creates one file per transfer, sized for the blocks it expects, and offers
- * its path plus its host identity; P, when its own host identity matches, writes each chunk at its
- * byte offset and sends only the location; D reads the range back for importBlocks. When the
- * identities differ (the workers are on two machines) P falls back to inline gRPC bytes, and D's
- * receiver accepts those too.
+ * touches a disk). D creates one file per transfer, sized for the blocks it expects, with its pages
+ * reserved up front (a full /dev/shm fails here, never as a SIGBUS later), and offers its path plus
+ * its host identity; P, when its own host identity matches, maps the same file. Both sides map it
+ * natively (engine-native KvRegion): P's engine exports each chunk's blocks straight into the
+ * mapping at the chunk's byte offset and D's engine imports straight from it, each computing the
+ * CRC-32C in the same pass; only the location travels in KvChunk. No JS buffer holds the bytes.
+ * When the identities differ (two machines) P falls back to inline gRPC bytes, and D's receiver
+ * accepts those too.
  *
- * File lifetime: D unlinks the file when the transfer ends, on every path. A D killed with -9
- * cannot; the next D on the host removes files whose owner pid is gone (sweepStaleFiles).
+ * File lifetime: D unlinks the file when the transfer ends, on every path (P's mapping, if any,
+ * goes with P's sender). A D killed with -9 cannot; the next D on the host removes files whose
+ * owner pid is gone (sweepStaleFiles).
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
+import { KvRegion } from "@radixserve/engine-native";
 import { RadixServeError } from "../errors/radixserve-error.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
 import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import { hostId } from "./host-id.js";
-import type { KvChunkPayload, KvReceiver, KvSender, KvTransport } from "./kv-transport.js";
+import type {
+  KvBlockSink,
+  KvBlockSource,
+  KvChunkPayload,
+  KvReceiver,
+  KvSender,
+  KvSentChunk,
+  KvTransport,
+} from "./kv-transport.js";
 
 const FILE_PREFIX = "radixserve-kv-";
 
@@ -29,62 +41,68 @@ class ShmReceiver implements KvReceiver {
   private closed = false;
   constructor(
     readonly offer: KvTransferOffer,
-    private readonly file: FileHandle,
+    private readonly region: KvRegion,
     private readonly path: string,
-    private readonly size: number,
   ) {}
+
+  private check(p: KvChunkPayload): void {
+    if (this.closed) throw new Error("shm receiver is closed");
+    if (p.offset < 0 || p.offset + p.byteLength > this.region.size)
+      throw new Error(
+        `shm chunk [${p.offset}, +${p.byteLength}) is outside the ${this.region.size}-byte file`,
+      );
+  }
 
   read(payload: KvChunkPayload): Promise<Uint8Array> {
     return readInlineOr(payload, async (p) => {
-      if (this.closed) throw new Error("shm receiver is closed");
-      if (p.offset < 0 || p.offset + p.byteLength > this.size)
-        throw new Error(`shm chunk [${p.offset}, +${p.byteLength}) is outside the ${this.size}-byte file`);
-      const buf = Buffer.allocUnsafe(p.byteLength);
-      const { bytesRead } = await this.file.read(buf, 0, p.byteLength, p.offset);
-      if (bytesRead !== p.byteLength)
-        throw new Error(`shm read ${bytesRead} of ${p.byteLength} bytes at ${p.offset}`);
-      return buf;
+      this.check(p);
+      return this.region.read(p.offset, p.byteLength);
     });
+  }
+
+  async receiveBlocks(pool: KvBlockSink, blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
+    if (p.data.byteLength > 0) return pool.importBlocksFrom(blockIds, p.data, 0);
+    this.check(p);
+    return pool.importBlocksFrom(blockIds, this.region, p.offset);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     rmSync(this.path, { force: true });
-    void this.file.close().catch(() => {});
+    this.region.close();
   }
 }
 
 class ShmSender implements KvSender {
   readonly name = "shm" as const;
   private closed = false;
-  private inline = false;
-  constructor(private readonly file: FileHandle) {}
+  constructor(private readonly region: KvRegion) {}
 
-  /**
-   * Writes the chunk into the file. When the file system refuses (a full /dev/shm: tmpfs reserves
-   * nothing at truncate time), this and every later chunk of the transfer go inline instead; the
-   * receiver reads both kinds.
-   */
+  /** Copies JS bytes into the mapping (callers without an engine; the workers use sendBlocks). */
   async write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload> {
     if (this.closed) throw new Error("shm sender is closed");
-    if (!this.inline) {
-      try {
-        const { bytesWritten } = await this.file.write(data, 0, data.byteLength, byteOffset);
-        if (bytesWritten === data.byteLength)
-          return { data: new Uint8Array(0), offset: byteOffset, byteLength: data.byteLength };
-      } catch {
-        // fall through to inline bytes
-      }
-      this.inline = true;
-    }
-    return { data, offset: byteOffset, byteLength: data.byteLength };
+    this.region.write(byteOffset, data);
+    return { data: new Uint8Array(0), offset: byteOffset, byteLength: data.byteLength };
+  }
+
+  async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
+    if (this.closed) throw new Error("shm sender is closed");
+    const crc = await pool.exportBlocksInto(blockIds, this.region, byteOffset);
+    return {
+      payload: {
+        data: new Uint8Array(0),
+        offset: byteOffset,
+        byteLength: blockIds.length * pool.info.bytesPerBlock,
+      },
+      crc,
+    };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.file.close().catch(() => {});
+    this.region.close();
   }
 }
 
@@ -112,16 +130,16 @@ export class ShmKvTransport implements KvTransport {
       this.swept = true;
       sweepStaleFiles(this.dir);
     }
+    // Nothing to move (D holds every block): no file.
+    if (totalBytes <= 0) return inlineReceiver();
     // The request id is never used in the path: it is client-influenced text.
     const path = join(this.dir, `${FILE_PREFIX}${process.pid}-${++this.counter}`);
-    let file: FileHandle | null = null;
+    let region: KvRegion;
     try {
-      file = await open(path, "w+", 0o600);
-      await file.truncate(totalBytes);
+      region = KvRegion.openShm(path, totalBytes, true);
     } catch (err) {
       // No room or no permission in the shm directory: this transfer's bytes go inline instead.
-      await file?.close().catch(() => {});
-      rmSync(path, { force: true });
+      // (openShm removes a file it created and could not size.)
       if (!this.warned) {
         this.warned = true;
         process.emitWarning(
@@ -130,7 +148,7 @@ export class ShmKvTransport implements KvTransport {
       }
       return inlineReceiver();
     }
-    return new ShmReceiver({ transport: "shm", shmPath: path, hostId: hostId() }, file, path, totalBytes);
+    return new ShmReceiver({ transport: "shm", shmPath: path, hostId: hostId() }, region, path);
   }
 
   async openSender(offer: KvTransferOffer): Promise<KvSender> {
@@ -139,7 +157,7 @@ export class ShmKvTransport implements KvTransport {
     if (offer.hostId !== hostId() || !path.startsWith(join(this.dir, FILE_PREFIX)) || path.includes(".."))
       return new GrpcInlineSender();
     try {
-      return new ShmSender(await open(path, "r+"));
+      return new ShmSender(KvRegion.openShm(path, 0, false));
     } catch {
       return new GrpcInlineSender();
     }

@@ -1,50 +1,74 @@
 /**
- * `tcp`: a framed data plane on its own TCP connection per transfer, beside the gRPC control
- * stream (Mooncake's split: control over RPC, bytes over a raw channel). D listens once per
- * process; each receiver registers a random transfer key and offers `tcp_address` + `transfer_key`.
- * P connects, sends the key, then one frame per chunk: [u64 LE byte offset][u32 LE length][bytes],
- * straight from the exported buffer (no protobuf encoding, no HTTP/2 framing). D copies each
- * frame into a buffer of its own; read() resolves with it once it has arrived (frames arrive in
- * order on one connection; the KvChunk control message may overtake them).
+ * `tcp`: the native framed data plane on its own TCP connection per transfer, beside the gRPC
+ * control stream (Mooncake's split: control over RPC, bytes over a raw channel; the shape of an
+ * RDMA transport: register memory, write into it, announce completions over the control channel).
  *
- * This is the TypeScript data plane (Node `net`). The shape matches an RDMA transport: register
- * a memory region, write into it, announce completions over the control channel.
+ * D listens once per process (engine-native KvTcpListener: an accept thread and a thread per data
+ * connection). Each receiver registers a random 16-byte transfer key with a receive region sized for
+ * the transfer and offers `tcp_address` + `transfer_key`. P connects natively, sends the key, then
+ * per chunk: its engine exports the blocks into a staging region (CRC-32C in the same pass) and a
+ * worker thread sends one frame [u64 LE offset][u32 LE length][u32 LE CRC-32C][bytes] (two staging
+ * regions alternate, so one chunk's export overlaps the previous chunk's send; frames go out in
+ * order, one send at a time). D's connection
+ * thread reads each frame straight into the receive region and reports it; D's engine imports from
+ * the region (CRC-32C again, checked against the frame's and the KvChunk's). No JS touches the bytes.
+ *
+ * Deadlines: connecting and every send that makes no progress fail after `timeoutMs` (default 5 s);
+ * D's transfer deadline closes the receiver, which cuts the connection and fails P's next send.
  */
 import { randomBytes } from "node:crypto";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
+import { KvRegion, KvTcpConnection, KvTcpListener, type KvTcpProgress } from "@radixserve/engine-native";
+import { getLogger } from "../log/index.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
-import { GrpcInlineSender, readInlineOr } from "./grpc-transport.js";
-import type { KvChunkPayload, KvReceiver, KvSender, KvTransport } from "./kv-transport.js";
+import { kvCrc32 } from "./checksum.js";
+import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
+import type {
+  KvBlockSink,
+  KvBlockSource,
+  KvChunkPayload,
+  KvReceiver,
+  KvSender,
+  KvSentChunk,
+  KvTransport,
+} from "./kv-transport.js";
 
 const KEY_BYTES = 16;
-const HEADER = 12;
+const DEFAULT_TIMEOUT_MS = 5000;
+const log = getLogger("transport");
 
 export interface TcpTransportOptions {
   /** Address to listen on (the worker's --host). Default 127.0.0.1. */
   host?: string;
   /** Address P should dial; default `host` (or the hostname when host is a wildcard). */
   advertiseHost?: string;
+  /** P: connect deadline, and the longest a send may make no progress. Default 5000 ms. */
+  timeoutMs?: number;
 }
 
 class TcpReceiver implements KvReceiver {
   /** Bytes of complete frames (frames arrive in offset order). */
-  received = 0;
-  /** Complete frames not read yet, by byte offset. One buffer per frame: no transfer-sized allocation. */
-  readonly frames = new Map<number, Buffer>();
-  socket: Socket | null = null;
-  failed: Error | null = null;
+  private received = 0;
+  /** CRC-32C P put in each frame header, by byte offset (checked against the import's). */
+  private readonly frameCrcs = new Map<number, { length: number; crc: number }>();
+  private failed: Error | null = null;
   private waiters: { end: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private closed = false;
 
   constructor(
     readonly offer: KvTransferOffer,
-    readonly size: number,
+    private readonly region: KvRegion,
     private readonly onClose: () => void,
   ) {}
 
-  /** Frames have landed up to `received`: wake the readers whose range is complete. */
-  progress(): void {
+  /** The listener reports a completed frame, or the end of a connection that fell short. */
+  progress(p: KvTcpProgress): void {
+    if (p.error) {
+      this.fail(new Error(p.error));
+      return;
+    }
+    this.frameCrcs.set(p.frameOffset, { length: p.frameLength, crc: p.frameCrc });
+    this.received = p.frameOffset + p.frameLength;
     this.waiters = this.waiters.filter((w) => {
       if (w.end > this.received) return true;
       w.resolve();
@@ -52,104 +76,164 @@ class TcpReceiver implements KvReceiver {
     });
   }
 
-  fail(err: Error): void {
-    this.failed = err;
+  private fail(err: Error): void {
+    this.failed ??= err;
     for (const w of this.waiters) w.reject(err);
     this.waiters = [];
   }
 
+  /** Resolves once the bytes of [offset, +length) have landed in the region. */
+  private async arrived(p: KvChunkPayload): Promise<void> {
+    const end = p.offset + p.byteLength;
+    if (p.offset < 0 || end > this.region.size)
+      throw new Error(
+        `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.region.size}-byte transfer`,
+      );
+    if (this.failed) throw this.failed;
+    if (end > this.received)
+      await new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
+  }
+
   read(payload: KvChunkPayload): Promise<Uint8Array> {
     return readInlineOr(payload, async (p) => {
-      const end = p.offset + p.byteLength;
-      if (p.offset < 0 || end > this.size)
-        throw new Error(
-          `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.size}-byte transfer`,
-        );
-      if (this.failed) throw this.failed;
-      if (end > this.received)
-        await new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
-      const frame = this.frames.get(p.offset);
-      if (!frame || frame.length !== p.byteLength)
-        throw new Error(`tcp chunk [${p.offset}, +${p.byteLength}) does not match a received frame`);
-      this.frames.delete(p.offset);
-      return frame;
+      await this.arrived(p);
+      return this.region.read(p.offset, p.byteLength);
     });
+  }
+
+  async receiveBlocks(pool: KvBlockSink, blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
+    if (p.data.byteLength > 0) return pool.importBlocksFrom(blockIds, p.data, 0);
+    await this.arrived(p);
+    const crc = await pool.importBlocksFrom(blockIds, this.region, p.offset);
+    const frame = this.frameCrcs.get(p.offset);
+    this.frameCrcs.delete(p.offset);
+    if (frame && frame.length === p.byteLength && frame.crc !== crc)
+      throw new Error(
+        `tcp frame at ${p.offset}: CRC-32C ${crc} of the bytes, ${frame.crc} in the frame header`,
+      );
+    return crc;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.fail(new Error("tcp receiver closed"));
-    this.socket?.destroy();
-    this.onClose();
+    this.onClose(); // cuts the connection: the connection thread stops writing into the region
+    this.region.close();
   }
+}
+
+interface Staging {
+  region: KvRegion | null;
+  inflight: Promise<void>;
 }
 
 class TcpSender implements KvSender {
   readonly name = "tcp" as const;
   private closed = false;
   private error: Error | null = null;
-  constructor(private readonly socket: Socket) {
-    socket.on("error", (err) => {
-      this.error = err;
-    });
+  private readonly staging: Staging[] = [
+    { region: null, inflight: Promise.resolve() },
+    { region: null, inflight: Promise.resolve() },
+  ];
+  private turn = 0;
+  /** Frames go out one after another on the one socket (two concurrent sends would interleave bytes). */
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly conn: KvTcpConnection) {}
+
+  /** The next staging region, once its previous frame is on the wire, at least `len` bytes. */
+  private async slot(len: number): Promise<Staging & { region: KvRegion }> {
+    const s = this.staging[this.turn++ % this.staging.length]!;
+    await s.inflight;
+    this.check();
+    if (!s.region || s.region.size < len) {
+      s.region?.close();
+      s.region = KvRegion.alloc(len);
+    }
+    return s as Staging & { region: KvRegion };
   }
 
-  /**
-   * Queues the frame and resolves at once: the socket keeps `data` alive until it is written, and
-   * the transfer's window (unacked chunks) bounds what can queue. Waiting for each write's flush
-   * would idle the sender while the kernel drains (half the throughput on loopback).
-   */
-  async write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload> {
+  private check(): void {
     if (this.closed) throw new Error("tcp sender is closed");
     if (this.error) throw this.error;
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeBigUInt64LE(BigInt(byteOffset), 0);
-    header.writeUInt32LE(data.byteLength, 8);
-    this.socket.cork();
-    this.socket.write(header);
-    this.socket.write(data);
-    this.socket.uncork();
-    return { data: new Uint8Array(0), offset: byteOffset, byteLength: data.byteLength };
   }
 
+  /** Starts the frame's send on a worker thread; its failure surfaces on the next call. */
+  private launch(
+    s: Staging & { region: KvRegion },
+    len: number,
+    offset: number,
+    crc: number,
+  ): KvChunkPayload {
+    const region = s.region;
+    this.sending = this.sending.then(() =>
+      this.error
+        ? undefined
+        : this.conn.sendFrame(region, 0, len, offset, crc).catch((e: Error) => {
+            this.error ??= e;
+          }),
+    );
+    s.inflight = this.sending;
+    return { data: new Uint8Array(0), offset, byteLength: len };
+  }
+
+  async write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload> {
+    this.check();
+    const s = await this.slot(data.byteLength);
+    s.region.write(0, data);
+    return this.launch(s, data.byteLength, byteOffset, kvCrc32(data));
+  }
+
+  async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
+    this.check();
+    const len = blockIds.length * pool.info.bytesPerBlock;
+    const s = await this.slot(len);
+    const crc = await pool.exportBlocksInto(blockIds, s.region, 0);
+    this.check();
+    return { payload: this.launch(s, len, byteOffset, crc), crc };
+  }
+
+  /** Frames already handed to a worker thread still go (they hold the memory and the socket). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.end();
+    this.conn.close();
+    for (const s of this.staging) s.region?.close();
   }
 }
 
 export class TcpKvTransport implements KvTransport {
   readonly name = "tcp" as const;
-  private server: Server | null = null;
+  private listener: KvTcpListener | null = null;
   private address = "";
   private readonly receivers = new Map<string, TcpReceiver>();
 
   constructor(private readonly opts: TcpTransportOptions = {}) {}
 
   async init(): Promise<void> {
+    if (this.listener) return;
     const host = this.opts.host ?? "127.0.0.1";
-    const server = createServer((s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, host, () => resolve());
-    });
-    server.unref();
-    const port = (server.address() as { port: number }).port;
+    const listener = KvTcpListener.listen(host, (p) => this.receivers.get(p.key)?.progress(p));
     const wildcard = host === "0.0.0.0" || host === "::";
     const adv = this.opts.advertiseHost ?? (wildcard ? hostname() : host);
-    this.address = adv.includes(":") ? `[${adv}]:${port}` : `${adv}:${port}`;
-    this.server = server;
+    this.address = adv.includes(":") ? `[${adv}]:${listener.port}` : `${adv}:${listener.port}`;
+    this.listener = listener;
   }
 
   async openReceiver(_requestId: string, totalBytes: number): Promise<KvReceiver> {
-    if (!this.server) await this.init();
+    if (!this.listener) await this.init();
+    if (totalBytes <= 0) return inlineReceiver(); // nothing to move
+    const listener = this.listener!;
     const key = randomBytes(KEY_BYTES).toString("hex");
+    const region = listener.expect(key, totalBytes);
     const r = new TcpReceiver(
       { transport: "tcp", tcpAddress: this.address, transferKey: key },
-      totalBytes,
-      () => this.receivers.delete(key),
+      region,
+      () => {
+        this.receivers.delete(key);
+        listener.cancel(key);
+      },
     );
     this.receivers.set(key, r);
     return r;
@@ -159,77 +243,27 @@ export class TcpKvTransport implements KvTransport {
     const address = offer.tcpAddress ?? "";
     const key = offer.transferKey ?? "";
     const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(address);
-    if (!m || key.length !== KEY_BYTES * 2) return new GrpcInlineSender();
+    if (!m || !/^[0-9a-f]{32}$/i.test(key)) return new GrpcInlineSender();
     try {
-      const socket = await new Promise<Socket>((resolve, reject) => {
-        const s = connect({ host: m[1]!, port: Number(m[2]), noDelay: true }, () => resolve(s));
-        s.once("error", reject);
-      });
-      socket.write(Buffer.from(key, "hex"));
-      return new TcpSender(socket);
-    } catch {
+      const conn = await KvTcpConnection.connect(
+        m[1]!,
+        Number(m[2]),
+        key,
+        this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      );
+      return new TcpSender(conn);
+    } catch (err) {
+      // D's data plane is unreachable (firewall, wrong advertise address): the bytes go inline on
+      // the control stream instead, which D accepts; say so, since it costs throughput.
+      log.warn({ address, error: (err as Error).message }, "tcp data plane unreachable; sending KV inline");
       return new GrpcInlineSender();
     }
   }
 
-  /** One incoming data connection: key first, then frames into that transfer's buffer. */
-  private accept(socket: Socket): void {
-    socket.setNoDelay(true);
-    let receiver: TcpReceiver | null = null;
-    let pending: Buffer = Buffer.alloc(0);
-    let frame: Buffer | null = null; // the frame being filled
-    let frameAt = 0; // its byte offset in the transfer
-    let filled = 0;
-    const bad = (why: string) => {
-      receiver?.fail(new Error(`tcp data plane: ${why}`));
-      socket.destroy();
-    };
-    socket.on("data", (chunk: Buffer) => {
-      let data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-      pending = Buffer.alloc(0);
-      if (!receiver) {
-        if (data.length < KEY_BYTES) {
-          pending = data;
-          return;
-        }
-        const r = this.receivers.get(data.subarray(0, KEY_BYTES).toString("hex"));
-        if (!r) return bad("unknown transfer key");
-        receiver = r;
-        r.socket = socket;
-        data = data.subarray(KEY_BYTES);
-      }
-      const r = receiver;
-      let completed = false;
-      while (data.length > 0 || (frame && filled === frame.length)) {
-        if (!frame) {
-          if (data.length < HEADER) {
-            pending = Buffer.from(data);
-            break;
-          }
-          frameAt = Number(data.readBigUInt64LE(0));
-          const len = data.readUInt32LE(8);
-          data = data.subarray(HEADER);
-          if (frameAt !== r.received || frameAt + len > r.size)
-            return bad(`frame at ${frameAt} (+${len}) out of order or outside the transfer`);
-          frame = Buffer.allocUnsafe(len);
-          filled = 0;
-        }
-        const n = Math.min(frame.length - filled, data.length);
-        data.copy(frame, filled, 0, n);
-        filled += n;
-        data = data.subarray(n);
-        if (filled === frame.length) {
-          r.frames.set(frameAt, frame);
-          r.received = frameAt + frame.length;
-          frame = null;
-          completed = true;
-        }
-      }
-      if (completed) r.progress();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      if (receiver && !receiver.failed) receiver.fail(new Error("tcp data connection closed"));
-    });
+  /** Stops the listener (tests; a worker keeps it for its lifetime). */
+  close(): void {
+    for (const r of [...this.receivers.values()]) r.close();
+    this.listener?.close();
+    this.listener = null;
   }
 }

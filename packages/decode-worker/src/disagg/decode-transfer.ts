@@ -15,6 +15,7 @@ import {
   foldChunkCrc,
   type GenerateRequest__Output,
   getLogger,
+  type KvChunkPayload,
   type KvReceiver,
   type KvTransferFailure,
   type KvTransferMetrics,
@@ -45,7 +46,8 @@ export interface TransferSettings {
 
 export interface TransferDeps {
   scheduler: Scheduler;
-  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "info">;
+  /** importBlocksFrom (the native path, CRC-32C in the copy) is used when the engine has it. */
+  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "info"> & Partial<Pick<Engine, "importBlocksFrom">>;
   reserver: KvReserver;
   transport: KvTransport;
   metrics: KvTransferMetrics;
@@ -210,6 +212,30 @@ class DecodeTransfer {
     }
   }
 
+  /**
+   * Imports one chunk into its reserved blocks and returns the CRC-32C of its bytes. Native
+   * receivers (shm, tcp) import straight from their medium; inline bytes are imported with the CRC
+   * computed in the same pass when the engine can, else imported while JS checks the bytes.
+   */
+  private async importChunk(ids: Int32Array, payload: KvChunkPayload): Promise<number> {
+    const engine = this.deps.engine;
+    const receiver = this.receiver!;
+    const importFrom = engine.importBlocksFrom?.bind(engine);
+    if (receiver.receiveBlocks && importFrom)
+      return receiver.receiveBlocks({ info: engine.info, importBlocksFrom: importFrom }, ids, payload);
+    const bytes = await receiver.read(payload);
+    if (bytes.byteLength !== payload.byteLength)
+      throw this.failure(
+        "protocol",
+        `chunk carries ${bytes.byteLength} bytes, announces ${payload.byteLength}`,
+      );
+    if (importFrom) return importFrom(ids, bytes, 0);
+    const imported = engine.importBlocks(ids, bytes); // runs on the engine's thread meanwhile
+    const crc = kvCrc32(bytes);
+    await imported;
+    return crc;
+  }
+
   private failure(cause: KvTransferFailure, message: string): TransferFailure {
     return new TransferFailure(
       cause,
@@ -285,16 +311,13 @@ class DecodeTransfer {
           const payload = { data: c.data, offset: Number(c.offset), byteLength: c.byteLength };
           // Chained: imports (and the running CRC) stay in send order.
           this.imports = this.imports.then(async () => {
-            const bytes = await this.receiver!.read(payload);
-            // The import runs on the engine's thread while this one checks the CRC: a bad chunk
-            // lands only in reserved blocks, which nobody reads before adoption, and fails the transfer.
-            const imported = this.deps.engine.importBlocks(ids, bytes);
-            const intact = kvCrc32(bytes) === c.crc32;
-            await imported;
-            if (!intact) throw this.failure("checksum", `chunk ${c.seq} CRC mismatch`);
+            // A bad chunk lands only in reserved blocks, which nobody reads before adoption, and
+            // fails the transfer.
+            const crc = await this.importChunk(ids, payload);
+            if (crc !== c.crc32) throw this.failure("checksum", `chunk ${c.seq} CRC mismatch`);
             this.crc = foldChunkCrc(this.crc, c.crc32);
             this.chunkSpans.push({ first: c.firstBlock, n: c.numBlocks, crc: c.crc32 });
-            this.bytes += bytes.byteLength;
+            this.bytes += c.byteLength;
             this.blocks += c.numBlocks;
             if (!settled) this.send({ chunkAck: { seq: c.seq } });
           });

@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "kv-transfer-binding.h"
 #include "native/engine.h"
 
 namespace {
@@ -395,6 +396,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     exports.Set("engineFree", Napi::Function::New(env, engine_free));
     exports.Set("sliceWeight", Napi::Function::New(env, slice_weight));
     exports.Set("collectiveTest", Napi::Function::New(env, collective_test));
+    rs_kv_transfer_register(env, exports, [](const Napi::Value &v) { return get_handle(v)->engine; });
     return exports;
 }
 

@@ -22,8 +22,8 @@ struct rs_batch_seq {
 struct rs_forward_scratch {
     rs_f32_buffer x, xn, q, k, v, att, gate, up;  // see the shape comments in forward.cc
     rs_f32_buffer rope_cos, rope_sin;
-    rs_f32_buffer scores;  // [n_threads][max_position]
-    rs_f32_buffer kv_row;  // [n_threads][2][block_size][head_dim], f16/bf16 KV widened to f32
+    rs_f32_buffer scores;  // [n_threads][query tile][max position in the batch, rounded up to 16]
+    rs_f32_buffer kv_row;  // [n_threads][block_size][head_dim], f16/bf16 V rows widened to f32
     rs_f32_buffer xf;
     rs_f32_buffer part;  // [T, hidden] this rank's partial o_proj / down_proj output (TP only)
 };

@@ -143,4 +143,5 @@ void attn_values_avx2(const float *p, const float *v, int n, int head_dim, float
 
 #pragma GCC pop_options
 
-const rs_kernels_i rs_kernels_avx2 = {"avx2", matmul_avx2, attn_scores_avx2, attn_values_avx2};
+const rs_kernels_i rs_kernels_avx2 = {"avx2",           matmul_avx2,    attn_scores_avx2,
+                                      attn_values_avx2, rs_softmax_ref, rs_silu_mul_ref};

@@ -1,4 +1,6 @@
 // Plain-loop kernels: the scalar fallback and the reference the SIMD kernels are tested against.
+#include <cmath>
+
 #include "kernels.h"
 
 static void matmul_ref(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
@@ -33,4 +35,24 @@ static void attn_values_ref(const float *p, const float *v, int n, int head_dim,
     }
 }
 
-const rs_kernels_i rs_kernels_ref = {"reference", matmul_ref, attn_scores_ref, attn_values_ref};
+void rs_softmax_ref(float *x, int n, float scale) {
+    float max_score = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max_score) max_score = x[i];
+    }
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = std::exp(x[i] - max_score);
+        sum += x[i];
+    }
+    const float inv_sum = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv_sum;
+}
+
+void rs_silu_mul_ref(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+const rs_kernels_i rs_kernels_ref = {"reference",     matmul_ref,     attn_scores_ref,
+                                     attn_values_ref, rs_softmax_ref, rs_silu_mul_ref};

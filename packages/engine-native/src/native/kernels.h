@@ -19,9 +19,16 @@ struct rs_kernels_i {
     void (*attn_scores)(const float *q, const float *k, int n, int head_dim, float scale, float *scores);
     // out[d] += sum_j p[j] * v[j, d], v is [n, head_dim] row-major.
     void (*attn_values)(const float *p, const float *v, int n, int head_dim, float *out);
+    // In place: x[i] = exp(scale * x[i] - max) / sum over i in [0, n) (n >= 1).
+    void (*softmax)(float *x, int n, float scale);
+    // In place: g[i] = SiLU(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] for i in [0, n).
+    void (*silu_mul)(float *g, const float *u, int n);
 };
 
 extern const rs_kernels_i rs_kernels_ref;
+// The plain softmax and SiLU-mul, also used by the AVX2 table (std::exp; no AVX2 version yet).
+void rs_softmax_ref(float *x, int n, float scale);
+void rs_silu_mul_ref(float *g, const float *u, int n);
 extern const rs_kernels_i rs_kernels_avx2;
 extern const rs_kernels_i rs_kernels_avx512;
 

@@ -26,7 +26,9 @@ export interface IndexedBlock {
 interface IndexNode {
   readonly hash: BlockHash;
   parent: BlockHash | null;
-  readonly holders: Set<string>;
+  /** Workers holding the block. An array, not a Set: it has a few entries (<= workers), and a
+   * million small Sets cost the GC far more than a million small arrays. */
+  readonly holders: string[];
 }
 
 interface WorkerEntries {
@@ -162,7 +164,8 @@ export class KvIndex {
     const problems: string[] = [];
     let holds = 0;
     for (const [h, n] of this.nodes) {
-      if (n.holders.size === 0) problems.push(`node ${h} has no holder`);
+      if (n.holders.length === 0) problems.push(`node ${h} has no holder`);
+      if (new Set(n.holders).size !== n.holders.length) problems.push(`node ${h} lists a worker twice`);
       for (const w of n.holders) {
         const e = this.workers.get(w);
         if (!e || !(e.exact.has(h) || e.approx.has(h))) problems.push(`node ${h} lists ${w}, which lacks it`);
@@ -191,17 +194,20 @@ export class KvIndex {
   private hold(hash: BlockHash, parent: BlockHash | null, workerId: string): void {
     let n = this.nodes.get(hash);
     if (!n) {
-      n = { hash, parent, holders: new Set() };
+      n = { hash, parent, holders: [workerId] };
       this.nodes.set(hash, n);
-    } else if (n.parent === null && parent !== null) n.parent = parent;
-    n.holders.add(workerId);
+      return;
+    }
+    if (n.parent === null && parent !== null) n.parent = parent;
+    if (!n.holders.includes(workerId)) n.holders.push(workerId);
   }
 
   private release(hash: BlockHash, workerId: string): void {
     const n = this.nodes.get(hash);
     if (!n) return;
-    n.holders.delete(workerId);
-    if (n.holders.size === 0) this.nodes.delete(hash);
+    const i = n.holders.indexOf(workerId);
+    if (i >= 0) n.holders.splice(i, 1);
+    if (n.holders.length === 0) this.nodes.delete(hash);
   }
 
   private dropOldestApprox(workerId: string, e: WorkerEntries): void {

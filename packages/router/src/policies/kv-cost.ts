@@ -16,7 +16,10 @@
  * seeded by the request key, so replicas agree (reason "sampled").
  *
  * Knobs (--policy kv_cost:name=value,...):
- *   overlap_weight  in [0, 1000], default 1. Weight of the blocks still to prefill.
+ *   overlap_weight  in [0, 1000], default 1 (Dynamo's). Weight of the blocks still to prefill.
+ *                   Prefix-heavy traffic wants more: on bench/router/shared-prefix.ts (1k-token
+ *                   shared prompts, 4 workers) weight 1 kept 53% of prompt tokens cached, weight 4
+ *                   kept 78% (a single worker: 77%).
  *   temperature     in [0, 100], default 0. 0 = argmin; larger = flatter sampling.
  *   seed            integer in [0, 2^31-1], default 0: salts the sampling draw.
  */

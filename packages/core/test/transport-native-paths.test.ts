@@ -1,0 +1,118 @@
+// The native fast paths of the shm and tcp KvTransports between two real engines: P's sendBlocks
+// exports straight from its pool into the medium, D's receiveBlocks imports straight into reserved
+// blocks; bytes and CRC-32Cs must match. Failures: P vanishing mid-transfer gives D a clear error,
+// and closing the receiver releases everything (file unlinked, listener entry gone).
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { crc32c, type Engine, loadEngine } from "@radixserve/engine-native";
+import { makeModel } from "../src/model/index.js";
+import type { KvSender } from "../src/transport/kv-transport.js";
+import { senderForOffer } from "../src/transport/registry.js";
+import { ShmKvTransport } from "../src/transport/shm-transport.js";
+import { TcpKvTransport } from "../src/transport/tcp-transport.js";
+
+const ids = (first: number, n: number) => Int32Array.from({ length: n }, (_, i) => first + i);
+
+describe("KvTransport native paths between two engines", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kv-native-"));
+  let p: Engine;
+  let d: Engine;
+  before(async () => {
+    const model = await makeModel({ preset: "tiny", out: join(dir, "model") });
+    p = await loadEngine({ modelPath: model, kvCacheBlocks: 16, threads: 1 });
+    d = await loadEngine({ modelPath: model, kvCacheBlocks: 16, threads: 1 });
+    // A pattern in P's blocks 0..7 (prefill would do; a pattern is faster and as distinctive).
+    const b = Buffer.alloc(8 * p.info.bytesPerBlock);
+    for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((i * 2654435761) >>> 0, i);
+    await p.importBlocks(ids(0, 8), b);
+  });
+  after(() => {
+    p.free();
+    d.free();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const transports = {
+    shm: () => new ShmKvTransport({ dir }),
+    tcp: () => new TcpKvTransport(),
+  };
+  for (const [name, make] of Object.entries(transports)) {
+    test(`${name}: sendBlocks -> receiveBlocks moves blocks exactly; CRCs equal the bytes'`, async () => {
+      const bpb = p.info.bytesPerBlock;
+      const t = make();
+      await t.init();
+      const r = await t.openReceiver("req", 8 * bpb);
+      const s = await t.openSender(r.offer); // the transport P's senderForOffer would pick
+      assert.equal(s.name, name);
+      assert.ok(s.sendBlocks && r.receiveBlocks, "the native paths exist");
+      const chunks = [ids(0, 3), ids(3, 4), ids(7, 1)];
+      let offset = 0;
+      const sent = [];
+      for (const c of chunks) {
+        sent.push(
+          await s.sendBlocks(
+            { info: p.info, exportBlocksInto: (...a) => p.exportBlocksInto(...a) },
+            c,
+            offset,
+          ),
+        );
+        offset += c.length * bpb;
+      }
+      let first = 8;
+      for (const [i, c] of chunks.entries()) {
+        const got = await r.receiveBlocks(
+          { info: d.info, importBlocksFrom: (...a) => d.importBlocksFrom(...a) },
+          ids(first, c.length),
+          sent[i]!.payload,
+        );
+        assert.equal(got, sent[i]!.crc);
+        assert.equal(got, crc32c(await p.exportBlocks(c)));
+        first += c.length;
+      }
+      assert.deepEqual(await d.exportBlocks(ids(8, 8)), await p.exportBlocks(ids(0, 8)));
+      s.close();
+      r.close();
+      if (name === "shm") assert.ok(!existsSync(r.offer.shmPath!), "the shm file is unlinked on close");
+      if (t instanceof TcpKvTransport) t.close();
+    });
+  }
+
+  test("tcp: P vanishing mid-transfer fails D's pending import with a clear error", async () => {
+    const bpb = p.info.bytesPerBlock;
+    const t = new TcpKvTransport();
+    await t.init();
+    const r = await t.openReceiver("req", 8 * bpb);
+    const s: KvSender = await senderForOffer(r.offer);
+    const first = await s.sendBlocks!(
+      { info: p.info, exportBlocksInto: (...a) => p.exportBlocksInto(...a) },
+      ids(0, 2),
+      0,
+    );
+    const sink = {
+      info: d.info,
+      importBlocksFrom: (...a: Parameters<Engine["importBlocksFrom"]>) => d.importBlocksFrom(...a),
+    };
+    assert.equal(await r.receiveBlocks!(sink, ids(8, 2), first.payload), first.crc);
+    const pending = r.receiveBlocks!(sink, ids(10, 6), {
+      data: new Uint8Array(0),
+      offset: 2 * bpb,
+      byteLength: 6 * bpb,
+    });
+    s.close(); // P dies before its second chunk
+    await assert.rejects(pending, /tcp data connection closed by the sender after \d+ of \d+ bytes/);
+    r.close();
+    t.close();
+  });
+
+  test("tcp: an unreachable data plane falls back to inline bytes (which every receiver accepts)", async () => {
+    const s = await senderForOffer({
+      transport: "tcp",
+      tcpAddress: "127.0.0.1:1",
+      transferKey: "00112233445566778899aabbccddeeff",
+    });
+    assert.equal(s.name, "grpc");
+  });
+});

@@ -1,0 +1,282 @@
+// N-API surface of the native tcp data plane (native/kv-transfer-tcp.*): D's listener (progress
+// reported to JS through a thread-safe function), P's connections and frame sends (worker threads).
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "kv-transfer-binding.h"
+#include "native/kv-transfer-crc.h"
+#include "native/kv-transfer-tcp.h"
+
+namespace {
+
+struct listener_handle {
+    rs_tcp_listener *listener = nullptr;
+    Napi::ThreadSafeFunction tsfn;
+};
+
+// A sender connection; the fd closes when the last holder (handle or an in-flight send) lets go.
+struct tcp_conn {
+    int fd = -1;
+    ~tcp_conn() { rs_tcp_close(fd); }
+};
+struct conn_handle {
+    std::shared_ptr<tcp_conn> conn;
+};
+
+std::string key_of(const Napi::Value &v) {
+    if (!v.IsString()) throw Napi::TypeError::New(v.Env(), "transfer key must be a hex string");
+    const std::string hex = v.As<Napi::String>().Utf8Value();
+    if (hex.size() != RS_TCP_KEY_BYTES * 2)
+        throw Napi::TypeError::New(v.Env(), "transfer key must be 32 hex digits");
+    std::string raw(RS_TCP_KEY_BYTES, '\0');
+    for (size_t i = 0; i < RS_TCP_KEY_BYTES; i++) {
+        const std::string byte = hex.substr(i * 2, 2);
+        char *end = nullptr;
+        const long b = std::strtol(byte.c_str(), &end, 16);
+        if (end != byte.c_str() + 2)
+            throw Napi::TypeError::New(v.Env(), "transfer key must be 32 hex digits");
+        raw[i] = (char)b;
+    }
+    return raw;
+}
+
+std::string hex_of(const std::string &raw) {
+    static const char *digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+listener_handle *listener_of(const Napi::Value &v) {
+    if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "expected a tcp listener handle");
+    listener_handle *h = v.As<Napi::External<listener_handle>>().Data();
+    if (!h->listener) throw Napi::Error::New(v.Env(), "tcp listener has been closed");
+    return h;
+}
+
+std::shared_ptr<tcp_conn> conn_of(const Napi::Value &v) {
+    if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "expected a tcp connection handle");
+    std::shared_ptr<tcp_conn> c = v.As<Napi::External<conn_handle>>().Data()->conn;
+    if (!c) throw Napi::Error::New(v.Env(), "tcp connection has been closed");
+    return c;
+}
+
+// tcpListen(host, onProgress(keyHex, frameOffset, frameLength, frameCrc, error)) -> { handle, port }
+Napi::Value tcp_listen(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsFunction())
+        throw Napi::TypeError::New(env, "tcpListen(host, onProgress)");
+    auto *h = new listener_handle();
+    h->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "radixserve-kv-tcp", 0, 1);
+    h->tsfn.Unref(env);  // an idle listener does not keep the process alive
+    Napi::ThreadSafeFunction tsfn = h->tsfn;
+    try {
+        h->listener = rs_tcp_listen(info[0].As<Napi::String>().Utf8Value(), [tsfn](const rs_tcp_progress &p) {
+            auto *copy = new rs_tcp_progress(p);
+            const napi_status st =
+                tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function fn, rs_tcp_progress *d) {
+                    std::unique_ptr<rs_tcp_progress> own(d);
+                    if (env == nullptr || fn == nullptr) return;  // the environment is shutting down
+                    try {
+                        fn.Call({Napi::String::New(env, hex_of(d->key)),
+                                 Napi::Number::New(env, (double)d->frame_offset),
+                                 Napi::Number::New(env, d->frame_length),
+                                 Napi::Number::New(env, d->frame_crc), Napi::String::New(env, d->error)});
+                    } catch (const Napi::Error &e) {
+                        // A throwing progress handler must not take the process down from a native
+                        // callback: report it like any uncaught exception.
+                        napi_fatal_exception(env, e.Value());
+                    }
+                });
+            if (st != napi_ok) delete copy;
+        });
+    } catch (const std::exception &e) {
+        h->tsfn.Release();
+        delete h;
+        throw Napi::Error::New(env, e.what());
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("port", h->listener->port);
+    o.Set("handle", Napi::External<listener_handle>::New(env, h));
+    return o;
+}
+
+// While transfers are expected the listener keeps the event loop alive (their progress is due).
+Napi::Value tcp_listener_ref(const Napi::CallbackInfo &info) {
+    listener_handle *h = listener_of(info[0]);
+    if (info[1].ToBoolean().Value())
+        h->tsfn.Ref(info.Env());
+    else
+        h->tsfn.Unref(info.Env());
+    return info.Env().Undefined();
+}
+
+// Stops the listener and waits for its threads (a connection without a key: up to 10 s).
+Napi::Value tcp_listener_close(const Napi::CallbackInfo &info) {
+    if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "expected a tcp listener handle");
+    listener_handle *h = info[0].As<Napi::External<listener_handle>>().Data();
+    if (!h->listener) return info.Env().Undefined();
+    rs_tcp_listener_free(h->listener);
+    h->listener = nullptr;
+    h->tsfn.Release();
+    return info.Env().Undefined();
+}
+
+// tcpExpect(listener, keyHex, region, size): the connection presenting the key fills [0, size) of region.
+Napi::Value tcp_expect(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    listener_handle *h = listener_of(info[0]);
+    const std::string key = key_of(info[1]);
+    std::shared_ptr<rs_kv_region> r = rs_region_of(info[2]);
+    const double size = info[3].ToNumber().DoubleValue();
+    if (!(size >= 1) || size != (double)(uint64_t)size)
+        throw Napi::RangeError::New(env, "tcp transfer size must be a positive integer");
+    try {
+        rs_tcp_expect(h->listener, key, r, (size_t)size);
+    } catch (const std::exception &e) {
+        throw Napi::Error::New(env, e.what());
+    }
+    return env.Undefined();
+}
+
+Napi::Value tcp_cancel(const Napi::CallbackInfo &info) {
+    listener_handle *h = listener_of(info[0]);
+    rs_tcp_cancel(h->listener, key_of(info[1]));
+    return info.Env().Undefined();
+}
+
+class connect_worker : public Napi::AsyncWorker {
+  public:
+    connect_worker(Napi::Env env, std::string host, int port, std::string key, int timeout_ms)
+        : Napi::AsyncWorker(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          host_(std::move(host)),
+          key_(std::move(key)),
+          port_(port),
+          timeout_ms_(timeout_ms) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            fd_ = rs_tcp_connect(host_, port_, key_, timeout_ms_);
+        } catch (const std::exception &e) {
+            SetError(e.what());
+        }
+    }
+    void OnOK() override {
+        auto *h = new conn_handle();
+        h->conn = std::make_shared<tcp_conn>();
+        h->conn->fd = fd_;
+        deferred_.Resolve(
+            Napi::External<conn_handle>::New(Env(), h, [](Napi::Env, conn_handle *c) { delete c; }));
+    }
+    void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    std::string host_, key_;
+    int port_, timeout_ms_;
+    int fd_ = -1;
+};
+
+Napi::Value tcp_connect(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsNumber() || !info[3].IsNumber())
+        throw Napi::TypeError::New(env, "tcpConnect(host, port, keyHex, timeoutMs)");
+    const int port = info[1].As<Napi::Number>().Int32Value();
+    if (port <= 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 1..65535");
+    auto *w = new connect_worker(env, info[0].As<Napi::String>().Utf8Value(), port, key_of(info[2]),
+                                 std::max(1, info[3].As<Napi::Number>().Int32Value()));
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+}
+
+// tcpSendFrame(conn, source (region), sourceOffset, length, frameOffset, crc) -> Promise<void>
+class send_worker : public Napi::AsyncWorker {
+  public:
+    send_worker(Napi::Env env, std::shared_ptr<tcp_conn> c, std::shared_ptr<rs_kv_region> r, const uint8_t *p,
+                uint32_t len, uint64_t frame_offset, uint32_t crc)
+        : Napi::AsyncWorker(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          conn_(std::move(c)),
+          region_(std::move(r)),
+          ptr_(p),
+          len_(len),
+          frame_offset_(frame_offset),
+          crc_(crc) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            rs_tcp_send_frame(conn_->fd, frame_offset_, ptr_, len_, crc_);
+        } catch (const std::exception &e) {
+            SetError(e.what());
+        }
+    }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+    void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<tcp_conn> conn_;
+    std::shared_ptr<rs_kv_region> region_;
+    const uint8_t *ptr_;
+    uint32_t len_;
+    uint64_t frame_offset_;
+    uint32_t crc_;
+};
+
+Napi::Value tcp_send_frame(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<tcp_conn> c = conn_of(info[0]);
+    std::shared_ptr<rs_kv_region> r = rs_region_of(info[1]);
+    const double off = info[2].ToNumber().DoubleValue();
+    const double len = info[3].ToNumber().DoubleValue();
+    const double frame_offset = info[4].ToNumber().DoubleValue();
+    if (!(off >= 0) || !(len >= 1) || len > 0xffffffffu || off + len > (double)r->size ||
+        !(frame_offset >= 0))
+        throw Napi::RangeError::New(env, "tcpSendFrame: the frame is outside the source region");
+    auto *w = new send_worker(env, c, r, r->data + (size_t)off, (uint32_t)len, (uint64_t)frame_offset,
+                              info[5].ToNumber().Uint32Value());
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+}
+
+// Ends the connection: queued bytes still go (graceful FIN); a send in flight keeps the fd until it settles.
+Napi::Value tcp_close(const Napi::CallbackInfo &info) {
+    if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "expected a tcp connection handle");
+    info[0].As<Napi::External<conn_handle>>().Data()->conn.reset();
+    return info.Env().Undefined();
+}
+
+// tcpRawLoopback(bytes, chunk) -> seconds (benchmark baseline; blocks the calling thread).
+Napi::Value tcp_raw_loopback(const Napi::CallbackInfo &info) {
+    const double bytes = info[0].ToNumber().DoubleValue();
+    const double chunk = info[1].ToNumber().DoubleValue();
+    if (!(bytes >= 1) || !(chunk >= 1))
+        throw Napi::RangeError::New(info.Env(), "tcpRawLoopback(bytes, chunk)");
+    try {
+        return Napi::Number::New(info.Env(), rs_tcp_raw_loopback((size_t)bytes, (size_t)chunk));
+    } catch (const std::exception &e) {
+        throw Napi::Error::New(info.Env(), e.what());
+    }
+}
+
+}  // namespace
+
+void rs_kv_transfer_register_tcp(Napi::Env env, Napi::Object exports) {
+    exports.Set("tcpListen", Napi::Function::New(env, tcp_listen));
+    exports.Set("tcpListenerClose", Napi::Function::New(env, tcp_listener_close));
+    exports.Set("tcpListenerRef", Napi::Function::New(env, tcp_listener_ref));
+    exports.Set("tcpExpect", Napi::Function::New(env, tcp_expect));
+    exports.Set("tcpCancel", Napi::Function::New(env, tcp_cancel));
+    exports.Set("tcpConnect", Napi::Function::New(env, tcp_connect));
+    exports.Set("tcpSendFrame", Napi::Function::New(env, tcp_send_frame));
+    exports.Set("tcpClose", Napi::Function::New(env, tcp_close));
+    exports.Set("tcpRawLoopback", Napi::Function::New(env, tcp_raw_loopback));
+}

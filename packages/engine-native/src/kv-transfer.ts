@@ -1,0 +1,201 @@
+/**
+ * The native KV data plane, as TypeScript sees it: CRC-32C, memory regions that block exports and
+ * imports target directly (a /dev/shm file mapping for `shm`, a receive buffer for `tcp`), and the
+ * native tcp listener / connection. The transports in @radixserve/core compose these with
+ * Engine.exportBlocksInto / importBlocksFrom, so KV bytes never pass through JS buffers on the
+ * shm and tcp paths, and the checksum is computed natively in the same pass as the copy.
+ *
+ * Checksum: CRC-32C (Castagnoli; init and final xor 0xFFFFFFFF; crc32c("123456789") = 0xE3069283),
+ * chainable: crc32c(b, crc32c(a)) = crc32c(a ++ b). SSE4.2 `crc32` where the CPU has it, tables
+ * otherwise (`crc32cImpl()` says which).
+ */
+import { EngineError } from "./errors.js";
+import { type NativeRegion, type NativeTcpConn, type NativeTcpListener, nativeAddon } from "./native.js";
+
+/** CRC-32C of `data`, continuing from `previous` (0 to start). */
+export function crc32c(data: Uint8Array, previous = 0): number {
+  if (!(data instanceof Uint8Array)) throw new EngineError("input_invalid", "crc32c expects a Uint8Array");
+  return nativeAddon().crc32c(data, previous >>> 0);
+}
+
+/** The table implementation (the reference the hardware path is tested against). */
+export function crc32cTable(data: Uint8Array, previous = 0): number {
+  return nativeAddon().crc32c(data, previous >>> 0, true);
+}
+
+/** "sse4.2" or "table". */
+export function crc32cImpl(): string {
+  return nativeAddon().crc32cImpl();
+}
+
+function native<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new EngineError("native_failure", `${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Native memory that block exports write into and imports read from. close() is idempotent; an
+ * export or import already running keeps the memory until it settles.
+ */
+export class KvRegion {
+  private closed = false;
+  private constructor(
+    /** @internal the addon's handle */
+    readonly handle: NativeRegion,
+    readonly size: number,
+    readonly path: string,
+  ) {}
+
+  /**
+   * Maps a shared-memory file. `create`: makes it (exclusive, mode 0600) with `size` bytes reserved
+   * up front, so a full /dev/shm fails here rather than on a later write. Otherwise maps an existing
+   * file (`size` 0: its whole length).
+   */
+  static openShm(path: string, size: number, create: boolean): KvRegion {
+    const h = native(`shm region ${path}`, () => nativeAddon().regionOpenShm(path, size, create));
+    return new KvRegion(h, nativeAddon().regionSize(h), path);
+  }
+
+  /** Private anonymous memory (a staging buffer). */
+  static alloc(size: number): KvRegion {
+    const h = native("KV region", () => nativeAddon().regionAlloc(size));
+    return new KvRegion(h, size, "");
+  }
+
+  /** @internal */
+  static wrap(handle: NativeRegion, size: number): KvRegion {
+    return new KvRegion(handle, size, "");
+  }
+
+  /** A copy of [offset, +length) (a JS consumer's fallback; the native paths never call it). */
+  read(offset: number, length: number): Buffer {
+    return native("KV region read", () => nativeAddon().regionRead(this.handle, offset, length));
+  }
+
+  /** Copies `data` in at `offset` (a JS producer's fallback). */
+  write(offset: number, data: Uint8Array): void {
+    native("KV region write", () => nativeAddon().regionWrite(this.handle, offset, data));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    nativeAddon().regionClose(this.handle);
+  }
+}
+
+/** One completed frame (or, with `error`, the end of a connection that did not deliver everything). */
+export interface KvTcpProgress {
+  key: string;
+  frameOffset: number;
+  frameLength: number;
+  frameCrc: number;
+  error: string;
+}
+
+/**
+ * D's native tcp listener: an accept thread plus one thread per data connection, each reading its
+ * frames straight into the transfer's region. `onProgress` runs on the JS thread.
+ */
+export class KvTcpListener {
+  private open = true;
+  /** Transfers expected and not cancelled: while any are, the listener keeps the event loop alive. */
+  private readonly expected = new Set<string>();
+  private constructor(
+    private readonly handle: NativeTcpListener,
+    readonly port: number,
+  ) {}
+
+  static listen(host: string, onProgress: (p: KvTcpProgress) => void): KvTcpListener {
+    const r = native(`tcp data plane on ${host}`, () =>
+      nativeAddon().tcpListen(host, (key, frameOffset, frameLength, frameCrc, error) =>
+        onProgress({ key, frameOffset, frameLength, frameCrc, error }),
+      ),
+    );
+    return new KvTcpListener(r.handle, r.port);
+  }
+
+  /**
+   * Registers a transfer of `size` bytes under `key` (32 hex digits): the connection presenting the
+   * key writes them into [0, size) of `region` (at least `size` bytes; regions may be reused once a
+   * transfer has completed).
+   */
+  expect(key: string, region: KvRegion, size: number): void {
+    native("tcp expect", () => nativeAddon().tcpExpect(this.handle, key, region.handle, size));
+    this.expected.add(key);
+    if (this.expected.size === 1) nativeAddon().tcpListenerRef(this.handle, true);
+  }
+
+  /** Forgets the transfer and cuts its connection (idempotent). */
+  cancel(key: string): void {
+    if (!this.open) return;
+    nativeAddon().tcpCancel(this.handle, key);
+    if (this.expected.delete(key) && this.expected.size === 0)
+      nativeAddon().tcpListenerRef(this.handle, false);
+  }
+
+  /** Stops the listener and joins its threads. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.expected.clear();
+    nativeAddon().tcpListenerClose(this.handle);
+  }
+}
+
+/** P's end of one tcp data connection. */
+export class KvTcpConnection {
+  private closed = false;
+  private constructor(private readonly handle: NativeTcpConn) {}
+
+  /** Connects and presents `key`; rejects with the socket error (refused, unreachable, timeout). */
+  static async connect(host: string, port: number, key: string, timeoutMs: number): Promise<KvTcpConnection> {
+    try {
+      return new KvTcpConnection(await nativeAddon().tcpConnect(host, port, key, timeoutMs));
+    } catch (e) {
+      throw new EngineError("native_failure", (e as Error).message, { cause: e });
+    }
+  }
+
+  /** Sends [sourceOffset, +length) of `source` as the frame at `frameOffset` of the transfer, off the JS thread. */
+  async sendFrame(
+    source: KvRegion,
+    sourceOffset: number,
+    length: number,
+    frameOffset: number,
+    crc: number,
+  ): Promise<void> {
+    if (this.closed) throw new EngineError("native_failure", "tcp connection is closed");
+    try {
+      await nativeAddon().tcpSendFrame(
+        this.handle,
+        source.handle,
+        sourceOffset,
+        length,
+        frameOffset,
+        crc >>> 0,
+      );
+    } catch (e) {
+      throw new EngineError("native_failure", (e as Error).message, { cause: e });
+    }
+  }
+
+  /** Graceful: bytes already queued still go. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    nativeAddon().tcpClose(this.handle);
+  }
+}
+
+/** Benchmark baseline: seconds a native sender thread takes to push `bytes` over loopback to a receiver thread. */
+export function tcpRawLoopbackSeconds(bytes: number, chunk = 1 << 20): number {
+  return native("raw loopback", () => nativeAddon().tcpRawLoopback(bytes, chunk));
+}

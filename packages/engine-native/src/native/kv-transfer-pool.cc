@@ -1,0 +1,126 @@
+#include "kv-transfer-pool.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine.h"
+#include "kv-transfer-crc.h"
+
+namespace {
+
+// The same contract as engine.cc's guard: one operation at a time per engine.
+struct transfer_busy_guard {
+    rs_engine *e;
+    explicit transfer_busy_guard(rs_engine *engine) : e(engine) {
+        RS_CHECK(!e->busy.exchange(true), "engine is already running an operation (calls must be queued)");
+    }
+    ~transfer_busy_guard() { e->busy.store(false); }
+};
+
+void check_ids(const rs_engine *e, const int32_t *blocks, int n) {
+    for (int i = 0; i < n; i++)
+        RS_CHECK(blocks[i] >= 0 && blocks[i] < e->num_blocks, "block id " + std::to_string(blocks[i]) +
+                                                                  " out of range 0.." +
+                                                                  std::to_string(e->num_blocks - 1));
+}
+
+}  // namespace
+
+// Block by block: the block is copied out of the pool (every rank's shard) and checksummed while it
+// is still in cache, so the bytes cross memory once. A block is ~100 KiB-1 MiB (fits L2).
+uint32_t rs_kv_transfer_export(rs_engine *e, const int32_t *blocks, int n, uint8_t *out, size_t out_len) {
+    transfer_busy_guard guard(e);
+    const size_t bpb = e->bytes_per_block;
+    RS_CHECK(out_len == (size_t)n * bpb, "export target is " + std::to_string(out_len) + " bytes, expected " +
+                                             std::to_string((size_t)n * bpb));
+    check_ids(e, blocks, n);
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t *dst = out + (size_t)i * bpb;
+        size_t offset = 0;
+        for (rs_backend *b : e->ranks) {
+            b->iface->kv_export(b, blocks + i, 1, dst + offset, bpb);
+            offset += b->kv_bytes_per_block;
+        }
+        crc = rs_crc32c(dst, bpb, crc);
+    }
+    return crc;
+}
+
+// Checksums each block's bytes, then imports it from cache. A bad id leaves the pool untouched.
+uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const uint8_t *in, size_t in_len) {
+    transfer_busy_guard guard(e);
+    const size_t bpb = e->bytes_per_block;
+    RS_CHECK(in_len == (size_t)n * bpb, "import source is " + std::to_string(in_len) + " bytes, expected " +
+                                            std::to_string((size_t)n * bpb));
+    check_ids(e, blocks, n);
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = in + (size_t)i * bpb;
+        crc = rs_crc32c(src, bpb, crc);
+        size_t offset = 0;
+        for (rs_backend *b : e->ranks) {
+            b->iface->kv_import(b, blocks + i, 1, src + offset, bpb);
+            offset += b->kv_bytes_per_block;
+        }
+    }
+    return crc;
+}
+
+rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create) {
+    RS_CHECK(size > 0 || !create, "a shared-memory region needs at least one byte");
+    const int fd = create ? open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                          : open(path.c_str(), O_RDWR | O_CLOEXEC);
+    RS_CHECK(fd >= 0, "cannot open " + path + ": " + std::strerror(errno));
+    auto fail = [&](const std::string &what) {
+        const int err = errno;
+        close(fd);
+        if (create) unlink(path.c_str());
+        RS_CHECK(false, what + " " + path + ": " + std::strerror(err));
+    };
+    if (create) {
+        const int err = posix_fallocate(fd, 0, (off_t)size);
+        if (err != 0) {
+            errno = err;
+            fail("cannot reserve " + std::to_string(size) + " bytes for");
+        }
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) != 0) fail("cannot stat");
+        if (size == 0) size = (size_t)st.st_size;
+        if (size == 0 || (size_t)st.st_size != size) {
+            errno = EINVAL;
+            fail("size " + std::to_string(st.st_size) + " != " + std::to_string(size) + " of");
+        }
+    }
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) fail("cannot map");
+    close(fd);  // the mapping keeps the file's pages
+    auto *r = new rs_kv_region();
+    r->data = (uint8_t *)p;
+    r->size = size;
+    r->path = path;
+    return r;
+}
+
+rs_kv_region *rs_kv_region_alloc(size_t size) {
+    RS_CHECK(size > 0, "a region needs at least one byte");
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    RS_CHECK(p != MAP_FAILED,
+             "cannot allocate a " + std::to_string(size) + "-byte receive region: " + std::strerror(errno));
+    auto *r = new rs_kv_region();
+    r->data = (uint8_t *)p;
+    r->size = size;
+    return r;
+}
+
+void rs_kv_region_free(rs_kv_region *r) {
+    if (!r) return;
+    if (r->data) munmap(r->data, r->size);
+    delete r;
+}

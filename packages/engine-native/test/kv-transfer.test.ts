@@ -1,0 +1,224 @@
+// The native KV data plane: CRC-32C (known vectors, hardware vs table), block export/import through
+// shared-memory regions and the native tcp data plane between two engines (bytes and checksums
+// equal), and failures (bad ranges, unknown keys, a sender that vanishes mid-transfer).
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  crc32c,
+  crc32cImpl,
+  crc32cTable,
+  KvRegion,
+  KvTcpConnection,
+  KvTcpListener,
+  type KvTcpProgress,
+} from "../src/index.js";
+import { blocks, openEngine, prefillLogits, scratchDir, tokens } from "./helpers.js";
+
+describe("kv-transfer CRC-32C", () => {
+  it("matches the published check values", () => {
+    assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283);
+    assert.equal(crc32c(new Uint8Array(0)), 0);
+    assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa); // RFC 3720 B.4: 32 bytes of zeros
+    assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43); // 32 bytes of 0xff
+    const inc = Uint8Array.from({ length: 32 }, (_, i) => i);
+    assert.equal(crc32c(inc), 0x46dd794e); // 0x00..0x1f
+    assert.match(crc32cImpl(), /^(sse4\.2|table)$/);
+  });
+
+  it("hardware and table paths agree on every length and alignment, and chaining equals one pass", () => {
+    const buf = randomBytes(3 * 8192 * 2 + 4099);
+    for (const [start, end] of [
+      [0, buf.length],
+      [1, 24577],
+      [3, 3 * 256 + 7],
+      [7, 8],
+      [5, 5],
+      [13, 3 * 8192 * 2 + 11],
+    ] as const) {
+      const part = buf.subarray(start, end);
+      assert.equal(crc32c(part), crc32cTable(part), `[${start}, ${end})`);
+      const mid = start + Math.floor((end - start) / 3);
+      assert.equal(crc32c(buf.subarray(mid, end), crc32c(buf.subarray(start, mid))), crc32c(part));
+    }
+    const flipped = Buffer.from(buf);
+    flipped[12345]! ^= 1;
+    assert.notEqual(crc32c(flipped), crc32c(buf));
+  });
+});
+
+describe("kv-transfer shm regions", () => {
+  it("moves blocks between two engines through a /dev/shm-style mapping; bytes and CRCs equal", async () => {
+    const src = await openEngine("tiny-gqa");
+    const dst = await openEngine("tiny-gqa");
+    const bpb = src.info.bytesPerBlock;
+    await prefillLogits(src, tokens(45, 3), blocks(0, 3));
+    await prefillLogits(dst, tokens(48, 77), Int32Array.from([9, 4, 6])); // other data first
+    const path = join(scratchDir("shm"), "kv-file");
+    const d = KvRegion.openShm(path, 4 * bpb, true);
+    const p = KvRegion.openShm(path, 0, false); // the sender maps the same file by path
+    assert.equal(p.size, 4 * bpb);
+    const sent = await src.exportBlocksInto(blocks(0, 3), p, bpb); // at offset one block in
+    const reference = await src.exportBlocks(blocks(0, 3));
+    assert.equal(sent, crc32c(reference));
+    assert.deepEqual(d.read(bpb, 3 * bpb), reference); // what P wrote is what D sees
+    const got = await dst.importBlocksFrom(Int32Array.from([9, 4, 6]), d, bpb);
+    assert.equal(got, sent);
+    assert.deepEqual(await dst.exportBlocks(Int32Array.from([9, 4, 6])), reference);
+    // Buffers work too, and the CRC of an import equals the CRC of the bytes.
+    const buf = Buffer.alloc(3 * bpb);
+    assert.equal(await src.exportBlocksInto(blocks(0, 3), buf, 0), sent);
+    assert.equal(await dst.importBlocksFrom(Int32Array.from([1, 2, 3]), buf, 0), crc32c(buf));
+    p.close();
+    d.close();
+    rmSync(path);
+  });
+
+  it("refuses ranges outside the region, closed regions, existing files and bad ids", async () => {
+    const e = await openEngine();
+    const bpb = e.info.bytesPerBlock;
+    const dir = scratchDir("shm-bad");
+    const path = join(dir, "f");
+    const r = KvRegion.openShm(path, 2 * bpb, true);
+    await assert.rejects(e.exportBlocksInto(blocks(0, 2), r, 1), /does not fit the .*-byte region/);
+    await assert.rejects(e.importBlocksFrom(Int32Array.from([0, 99]), r, 0), /99/);
+    assert.throws(() => KvRegion.openShm(path, 2 * bpb, true), /File exists/); // never reuses a file
+    assert.throws(() => KvRegion.openShm(join(dir, "missing"), 0, false), /No such file/);
+    assert.throws(() => r.read(2 * bpb - 1, 2), /outside/);
+    r.close();
+    r.close(); // idempotent
+    await assert.rejects(e.importBlocksFrom(blocks(0, 1), r, 0), /closed/);
+    assert.ok(existsSync(path));
+  });
+
+  it("closing a region under a queued export fails that export cleanly (no use after unmap)", async () => {
+    const e = await openEngine();
+    const path = join(scratchDir("shm-close"), "f");
+    const r = KvRegion.openShm(path, 8 * e.info.bytesPerBlock, true);
+    const pending = e.exportBlocksInto(blocks(0, 8), r, 0);
+    r.close();
+    await assert.rejects(pending, /KV region has been closed/);
+  });
+});
+
+/** A listener whose progress reports are collected per key. */
+function collectingListener(): {
+  listener: KvTcpListener;
+  reports: KvTcpProgress[];
+  next: () => Promise<KvTcpProgress>;
+} {
+  const reports: KvTcpProgress[] = [];
+  let wake: (() => void) | null = null;
+  const listener = KvTcpListener.listen("127.0.0.1", (p) => {
+    reports.push(p);
+    wake?.();
+  });
+  let read = 0;
+  const next = async (): Promise<KvTcpProgress> => {
+    while (read >= reports.length) await new Promise<void>((r) => (wake = r));
+    return reports[read++]!;
+  };
+  return { listener, reports, next };
+}
+
+describe("kv-transfer native tcp", () => {
+  it("sends blocks from one engine into another's receive region; bytes and CRCs equal", async () => {
+    const src = await openEngine("tiny-gqa");
+    const dst = await openEngine("tiny-gqa");
+    const bpb = src.info.bytesPerBlock;
+    await prefillLogits(src, tokens(40, 8), blocks(0, 3));
+    const { listener, next } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      const region = KvRegion.alloc(4 * bpb); // larger than the transfer: regions are reused
+      listener.expect(key, region, 3 * bpb);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      const staging = KvRegion.alloc(2 * bpb);
+      // Two frames: blocks [0, 2) then [2, 3), as two chunks of a transfer.
+      const c1 = await src.exportBlocksInto(blocks(0, 2), staging, 0);
+      await conn.sendFrame(staging, 0, 2 * bpb, 0, c1);
+      const c2 = await src.exportBlocksInto(blocks(2, 1), staging, 0);
+      await conn.sendFrame(staging, 0, bpb, 2 * bpb, c2);
+      const f1 = await next();
+      const f2 = await next();
+      assert.deepEqual([f1.frameOffset, f1.frameLength, f1.frameCrc, f1.error], [0, 2 * bpb, c1, ""]);
+      assert.deepEqual([f2.frameOffset, f2.frameLength, f2.frameCrc, f2.error], [2 * bpb, bpb, c2, ""]);
+      assert.equal(await dst.importBlocksFrom(Int32Array.from([5, 6]), region, 0), c1);
+      assert.equal(await dst.importBlocksFrom(Int32Array.from([7]), region, 2 * bpb), c2);
+      assert.deepEqual(
+        await dst.exportBlocks(Int32Array.from([5, 6, 7])),
+        await src.exportBlocks(blocks(0, 3)),
+      );
+      conn.close();
+      staging.close();
+      region.close();
+      listener.cancel(key);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("a sender that goes away mid-transfer is reported with a clear error; the receiver is freed", async () => {
+    const { listener, next } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      const region = KvRegion.alloc(1 << 20);
+      listener.expect(key, region, 1 << 20);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      const staging = KvRegion.alloc(4096);
+      await conn.sendFrame(staging, 0, 4096, 0, 0);
+      assert.equal((await next()).frameLength, 4096);
+      conn.close(); // P dies after one frame of a 1 MiB transfer
+      const end = await next();
+      assert.match(end.error, /closed by the sender after 4096 of 1048576 bytes/);
+      region.close();
+      staging.close();
+      listener.cancel(key);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("a receiver that goes away makes the sender fail; unknown keys and dead ports fail to connect or send", async () => {
+    const { listener } = collectingListener();
+    const key = randomBytes(16).toString("hex");
+    const region = KvRegion.alloc(64 << 20);
+    listener.expect(key, region, 64 << 20);
+    const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+    const staging = KvRegion.alloc(8 << 20);
+    await conn.sendFrame(staging, 0, 8 << 20, 0, 0);
+    listener.cancel(key); // D gave up (deadline): the connection is cut
+    await assert.rejects(
+      (async () => {
+        for (let i = 1; i < 8; i++) await conn.sendFrame(staging, 0, 8 << 20, i * (8 << 20), 0);
+      })(),
+      /sending to the receiver failed/,
+    );
+    conn.close();
+    region.close();
+    // A key nobody expects: the listener drops the connection, the first big send fails.
+    const stranger = await KvTcpConnection.connect(
+      "127.0.0.1",
+      listener.port,
+      randomBytes(16).toString("hex"),
+      2000,
+    );
+    await assert.rejects(
+      (async () => {
+        for (let i = 0; i < 8; i++) await stranger.sendFrame(staging, 0, 8 << 20, i * (8 << 20), 0);
+      })(),
+      /sending to the receiver failed/,
+    );
+    stranger.close();
+    const port = listener.port;
+    listener.close();
+    await assert.rejects(
+      KvTcpConnection.connect("127.0.0.1", port, randomBytes(16).toString("hex"), 1000),
+      /cannot connect to 127\.0\.0\.1:\d+: Connection refused/,
+    );
+    await assert.rejects(KvTcpConnection.connect("127.0.0.1", port, "nothex", 1000), /32 hex digits/);
+    staging.close();
+  });
+});
