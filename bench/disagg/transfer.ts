@@ -21,6 +21,7 @@ import {
   createPrefillClient,
   foldChunkCrc,
   type KvSender,
+  type KvTransport,
   loadPrefillService,
   makeModel,
   type PrefillClientMessage__Output,
@@ -168,6 +169,8 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
 }
 
 // ---------------- receiver (D, the benchmark driver) ----------------
+const transports = new Map<string, KvTransport>();
+
 async function viaTransport(
   engine: Engine,
   address: string,
@@ -175,7 +178,12 @@ async function viaTransport(
   blocks: number,
 ): Promise<number> {
   const bpb = engine.info.bytesPerBlock;
-  const transport = await createKvTransport(name);
+  // One transport per name for the whole run, as a decode worker holds one (its regions are reused).
+  let transport = transports.get(name);
+  if (!transport) {
+    transport = await createKvTransport(name);
+    transports.set(name, transport);
+  }
   const client = createPrefillClient(address);
   const receiver = await transport.openReceiver("bench", blocks * bpb);
   const t0 = performance.now();
@@ -212,6 +220,7 @@ async function viaTransport(
   });
   const secs = (performance.now() - t0) / 1000;
   stream.end();
+  receiver.complete?.();
   receiver.close();
   client.close();
   if (!done || done.crc32 !== crc || received !== blocks * bpb)

@@ -53,6 +53,12 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
+// A test process killed by a signal (a timeout, Ctrl-C) runs no "exit" hook unless it handles it.
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    for (const c of live) c.kill("SIGKILL");
+    process.exit(128 + (sig === "SIGINT" ? 2 : 15));
+  });
 
 export interface Service {
   readonly port: number;

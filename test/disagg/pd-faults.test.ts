@@ -89,6 +89,27 @@ describe("disaggregation faults (real workers)", () => {
     );
   });
 
+  test("kill -9 of the prefill worker mid-transfer over the native tcp data plane: clean error, D back to idle", async () => {
+    const [p, d] = await Promise.all([
+      start("prefill", ["--chunked-prefill-size", "16"]),
+      start("decode", ["--kv-transport", "tcp"]),
+    ]);
+    const warm = await generate(d.client, greedyRequest(prompt(40, 6), 2, p.address));
+    assert.equal(warm.error, null, "a tcp transfer works first");
+    const pending = generate(d.client, greedyRequest(prompt(1800, 7), 4, p.address));
+    assert.ok(await busy(p));
+    p.proc.kill("SIGSTOP");
+    p.kill9();
+    const r = await pending;
+    assert.equal(r.error?.code, "kv_transfer_failed", JSON.stringify(r.error));
+    assert.ok(await idle(d), "D's reservation is released");
+    const m = await d.metrics();
+    assert.ok(
+      metricSum(m, "radixserve_kv_transfer_bytes_total", { transport: "tcp" }) > 0,
+      "the warm-up used tcp",
+    );
+  });
+
   test("kill -9 of the decode worker mid-decode and mid-transfer: the client sees an error, P returns to idle", async () => {
     const p = await start("prefill", ["--chunked-prefill-size", "16"]);
     const d1 = await start("decode");

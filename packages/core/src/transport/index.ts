@@ -4,6 +4,7 @@ export * from "./host-id.js";
 export * from "./kv-transport.js";
 export * from "./prefill-service.js";
 export * from "./rdma-transport.js";
+export * from "./region-pool.js";
 export * from "./registry.js";
 export * from "./shm-transport.js";
 export * from "./tcp-transport.js";

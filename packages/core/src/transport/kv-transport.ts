@@ -56,6 +56,11 @@ export interface KvReceiver {
    * sender's. Called once per chunk, in send order. Rejects when the bytes cannot arrive.
    */
   receiveBlocks?(pool: KvBlockSink, blockIds: Int32Array, payload: KvChunkPayload): Promise<number>;
+  /**
+   * Optional: the transfer completed (every chunk imported and checked, P has sent `done`), so
+   * nothing will write into the receiver's medium again and close() may keep it for reuse.
+   */
+  complete?(): void;
   /** Releases what the receiver holds (e.g. unlinks the shm file). Idempotent; called on every exit path. */
   close(): void;
 }

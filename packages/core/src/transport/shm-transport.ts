@@ -9,9 +9,13 @@
  * When the identities differ (two machines) P falls back to inline gRPC bytes, and D's receiver
  * accepts those too.
  *
- * File lifetime: D unlinks the file when the transfer ends, on every path (P's mapping, if any,
- * goes with P's sender). A D killed with -9 cannot; the next D on the host removes files whose
- * owner pid is gone (sweepStaleFiles).
+ * File lifetime: a file whose transfer completed goes back to D's pool (region-pool.ts, at most
+ * `poolBytes` idle, default 512 MiB) and serves a later transfer of a similar size; P keeps its
+ * mappings of the last few paths, so a reused file costs neither side a fresh map or page faults.
+ * After a failure D unlinks the file at once (a stalled P might still write into it) and P drops
+ * mappings whose file is gone. D unlinks its pooled files when it exits; a D killed with -9
+ * cannot, and the next D on the host removes files whose owner pid is gone (sweepStaleFiles).
+ * File names are never reused, so a path always names the same file.
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -29,28 +33,50 @@ import type {
   KvSentChunk,
   KvTransport,
 } from "./kv-transport.js";
+import { RegionPool, roundRegionSize } from "./region-pool.js";
 
 const FILE_PREFIX = "radixserve-kv-";
 
 export interface ShmTransportOptions {
   /** Directory of the transfer files. Default /dev/shm. */
   dir?: string;
+  /** D: most bytes of idle transfer files kept for reuse. Default 512 MiB; 0 disables reuse. */
+  poolBytes?: number;
+}
+
+/** Mappings P keeps (most recently used paths). */
+const SENDER_MAPPINGS = 16;
+
+interface ShmFile {
+  readonly size: number;
+  readonly region: KvRegion;
+  readonly path: string;
+}
+
+function removeFile(f: ShmFile): void {
+  rmSync(f.path, { force: true });
+  f.region.close();
 }
 
 class ShmReceiver implements KvReceiver {
   private closed = false;
+  private completed = false;
+  private readonly region: KvRegion;
   constructor(
     readonly offer: KvTransferOffer,
-    private readonly region: KvRegion,
-    private readonly path: string,
-  ) {}
+    private readonly file: ShmFile,
+    /** Bytes of this transfer (the file may be larger: files are reused). */
+    private readonly limit: number,
+    /** Back to the pool (reusable) or unlinked. */
+    private readonly release: (f: ShmFile, reusable: boolean) => void,
+  ) {
+    this.region = file.region;
+  }
 
   private check(p: KvChunkPayload): void {
     if (this.closed) throw new Error("shm receiver is closed");
-    if (p.offset < 0 || p.offset + p.byteLength > this.region.size)
-      throw new Error(
-        `shm chunk [${p.offset}, +${p.byteLength}) is outside the ${this.region.size}-byte file`,
-      );
+    if (p.offset < 0 || p.offset + p.byteLength > this.limit)
+      throw new Error(`shm chunk [${p.offset}, +${p.byteLength}) is outside the ${this.limit}-byte transfer`);
   }
 
   read(payload: KvChunkPayload): Promise<Uint8Array> {
@@ -66,17 +92,21 @@ class ShmReceiver implements KvReceiver {
     return pool.importBlocksFrom(blockIds, this.region, p.offset);
   }
 
+  complete(): void {
+    this.completed = true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    rmSync(this.path, { force: true });
-    this.region.close();
+    this.release(this.file, this.completed);
   }
 }
 
 class ShmSender implements KvSender {
   readonly name = "shm" as const;
   private closed = false;
+  /** The mapping belongs to the transport's cache: closing the sender keeps it. */
   constructor(private readonly region: KvRegion) {}
 
   /** Copies JS bytes into the mapping (callers without an engine; the workers use sendBlocks). */
@@ -100,9 +130,7 @@ class ShmSender implements KvSender {
   }
 
   close(): void {
-    if (this.closed) return;
     this.closed = true;
-    this.region.close();
   }
 }
 
@@ -112,9 +140,28 @@ export class ShmKvTransport implements KvTransport {
   private counter = 0;
   private swept = false;
   private warned = false;
+  private exitHook = false;
+  /** D: files of completed transfers, for reuse. */
+  private readonly pool: RegionPool<ShmFile>;
+  private readonly live = new Set<ShmFile>();
+  /** P: mappings by path, least recently used first. */
+  private readonly mapped = new Map<string, KvRegion>();
 
   constructor(opts: ShmTransportOptions = {}) {
     this.dir = opts.dir ?? "/dev/shm";
+    this.pool = new RegionPool<ShmFile>(opts.poolBytes ?? 512 * 1024 ** 2, (f) => {
+      this.live.delete(f);
+      removeFile(f);
+    });
+  }
+
+  /** Unlinks every file this D created (pooled or in use); the process is going away. */
+  close(): void {
+    this.pool.clear();
+    for (const f of this.live) removeFile(f);
+    this.live.clear();
+    for (const r of this.mapped.values()) r.close();
+    this.mapped.clear();
   }
 
   async init(): Promise<void> {
@@ -132,11 +179,32 @@ export class ShmKvTransport implements KvTransport {
     }
     // Nothing to move (D holds every block): no file.
     if (totalBytes <= 0) return inlineReceiver();
+    const file = this.pool.take(totalBytes) ?? this.createFile(totalBytes);
+    if (!file) return inlineReceiver();
+    this.live.add(file);
+    return new ShmReceiver(
+      { transport: "shm", shmPath: file.path, hostId: hostId() },
+      file,
+      totalBytes,
+      (f, reusable) => {
+        if (reusable) return this.pool.give(f);
+        this.live.delete(f);
+        removeFile(f);
+      },
+    );
+  }
+
+  /** A new transfer file (sized up to the pool's granule), or null when the directory refuses. */
+  private createFile(totalBytes: number): ShmFile | null {
+    if (!this.exitHook) {
+      this.exitHook = true;
+      process.once("exit", () => this.close());
+    }
     // The request id is never used in the path: it is client-influenced text.
     const path = join(this.dir, `${FILE_PREFIX}${process.pid}-${++this.counter}`);
-    let region: KvRegion;
+    const size = roundRegionSize(totalBytes);
     try {
-      region = KvRegion.openShm(path, totalBytes, true);
+      return { size, region: KvRegion.openShm(path, size, true), path };
     } catch (err) {
       // No room or no permission in the shm directory: this transfer's bytes go inline instead.
       // (openShm removes a file it created and could not size.)
@@ -146,9 +214,8 @@ export class ShmKvTransport implements KvTransport {
           `shm transport: cannot create ${path} (${(err as Error).message}); using inline bytes`,
         );
       }
-      return inlineReceiver();
+      return null;
     }
-    return new ShmReceiver({ transport: "shm", shmPath: path, hostId: hostId() }, region, path);
   }
 
   async openSender(offer: KvTransferOffer): Promise<KvSender> {
@@ -157,10 +224,29 @@ export class ShmKvTransport implements KvTransport {
     if (offer.hostId !== hostId() || !path.startsWith(join(this.dir, FILE_PREFIX)) || path.includes(".."))
       return new GrpcInlineSender();
     try {
-      return new ShmSender(KvRegion.openShm(path, 0, false));
+      return new ShmSender(this.mapping(path));
     } catch {
       return new GrpcInlineSender();
     }
+  }
+
+  /** P's mapping of `path`, reused while the file exists; mappings of removed files are dropped. */
+  private mapping(path: string): KvRegion {
+    for (const [p, r] of this.mapped)
+      if (!existsSync(p)) {
+        r.close();
+        this.mapped.delete(p);
+      }
+    let r = this.mapped.get(path);
+    if (r) this.mapped.delete(path);
+    else r = KvRegion.openShm(path, 0, false);
+    this.mapped.set(path, r); // most recent last
+    if (this.mapped.size > SENDER_MAPPINGS) {
+      const [oldest, region] = this.mapped.entries().next().value as [string, KvRegion];
+      region.close();
+      this.mapped.delete(oldest);
+    }
+    return r;
   }
 }
 

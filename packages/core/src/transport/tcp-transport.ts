@@ -32,6 +32,7 @@ import type {
   KvSentChunk,
   KvTransport,
 } from "./kv-transport.js";
+import { RegionPool, roundRegionSize } from "./region-pool.js";
 
 const KEY_BYTES = 16;
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -44,6 +45,8 @@ export interface TcpTransportOptions {
   advertiseHost?: string;
   /** P: connect deadline, and the longest a send may make no progress. Default 5000 ms. */
   timeoutMs?: number;
+  /** Most bytes of idle receive (D) or staging (P) regions kept for reuse. Default 512 MiB. */
+  poolBytes?: number;
 }
 
 class TcpReceiver implements KvReceiver {
@@ -54,11 +57,15 @@ class TcpReceiver implements KvReceiver {
   private failed: Error | null = null;
   private waiters: { end: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private closed = false;
+  private completed = false;
 
   constructor(
     readonly offer: KvTransferOffer,
     private readonly region: KvRegion,
-    private readonly onClose: () => void,
+    /** Bytes of this transfer (the region may be larger: regions are reused). */
+    private readonly limit: number,
+    /** Cuts the connection, then returns the region to the pool (reusable) or frees it. */
+    private readonly release: (region: KvRegion, reusable: boolean) => void,
   ) {}
 
   /** The listener reports a completed frame, or the end of a connection that fell short. */
@@ -85,9 +92,9 @@ class TcpReceiver implements KvReceiver {
   /** Resolves once the bytes of [offset, +length) have landed in the region. */
   private async arrived(p: KvChunkPayload): Promise<void> {
     const end = p.offset + p.byteLength;
-    if (p.offset < 0 || end > this.region.size)
+    if (p.offset < 0 || end > this.limit)
       throw new Error(
-        `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.region.size}-byte transfer`,
+        `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.limit}-byte transfer`,
       );
     if (this.failed) throw this.failed;
     if (end > this.received)
@@ -114,12 +121,15 @@ class TcpReceiver implements KvReceiver {
     return crc;
   }
 
+  complete(): void {
+    this.completed = true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.fail(new Error("tcp receiver closed"));
-    this.onClose(); // cuts the connection: the connection thread stops writing into the region
-    this.region.close();
+    this.release(this.region, this.completed);
   }
 }
 
@@ -140,7 +150,10 @@ class TcpSender implements KvSender {
   /** Frames go out one after another on the one socket (two concurrent sends would interleave bytes). */
   private sending: Promise<void> = Promise.resolve();
 
-  constructor(private readonly conn: KvTcpConnection) {}
+  constructor(
+    private readonly conn: KvTcpConnection,
+    private readonly pool: RegionPool<KvRegion>,
+  ) {}
 
   /** The next staging region, once its previous frame is on the wire, at least `len` bytes. */
   private async slot(len: number): Promise<Staging & { region: KvRegion }> {
@@ -148,8 +161,8 @@ class TcpSender implements KvSender {
     await s.inflight;
     this.check();
     if (!s.region || s.region.size < len) {
-      s.region?.close();
-      s.region = KvRegion.alloc(len);
+      if (s.region) this.pool.give(s.region);
+      s.region = this.pool.take(len) ?? KvRegion.alloc(roundRegionSize(len));
     }
     return s as Staging & { region: KvRegion };
   }
@@ -194,12 +207,17 @@ class TcpSender implements KvSender {
     return { payload: this.launch(s, len, byteOffset, crc), crc };
   }
 
-  /** Frames already handed to a worker thread still go (they hold the memory and the socket). */
+  /**
+   * Frames already queued still go (they hold the memory and the socket); the staging regions go
+   * back to the pool once the last of them is on the wire.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.conn.close();
-    for (const s of this.staging) s.region?.close();
+    void this.sending.then(() => {
+      for (const s of this.staging) if (s.region) this.pool.give(s.region);
+    });
   }
 }
 
@@ -208,8 +226,12 @@ export class TcpKvTransport implements KvTransport {
   private listener: KvTcpListener | null = null;
   private address = "";
   private readonly receivers = new Map<string, TcpReceiver>();
+  /** D: receive regions; P: staging regions (region-pool.ts). */
+  private readonly pool: RegionPool<KvRegion>;
 
-  constructor(private readonly opts: TcpTransportOptions = {}) {}
+  constructor(private readonly opts: TcpTransportOptions = {}) {
+    this.pool = new RegionPool<KvRegion>(opts.poolBytes ?? 512 * 1024 ** 2, (r) => r.close());
+  }
 
   async init(): Promise<void> {
     if (this.listener) return;
@@ -226,15 +248,21 @@ export class TcpKvTransport implements KvTransport {
     if (totalBytes <= 0) return inlineReceiver(); // nothing to move
     const listener = this.listener!;
     const key = randomBytes(KEY_BYTES).toString("hex");
-    const region = listener.expect(key, totalBytes);
-    const r = new TcpReceiver(
-      { transport: "tcp", tcpAddress: this.address, transferKey: key },
-      region,
-      () => {
-        this.receivers.delete(key);
-        listener.cancel(key);
-      },
-    );
+    const region = this.pool.take(totalBytes) ?? KvRegion.alloc(roundRegionSize(totalBytes));
+    try {
+      listener.expect(key, region, totalBytes);
+    } catch (err) {
+      region.close();
+      throw err;
+    }
+    const offer = { transport: "tcp", tcpAddress: this.address, transferKey: key };
+    const r = new TcpReceiver(offer, region, totalBytes, (reg, reusable) => {
+      this.receivers.delete(key);
+      listener.cancel(key); // the connection thread stops writing into the region
+      // Completed: every byte arrived, the connection thread is done with it.
+      if (reusable) this.pool.give(reg);
+      else reg.close();
+    });
     this.receivers.set(key, r);
     return r;
   }
@@ -251,7 +279,7 @@ export class TcpKvTransport implements KvTransport {
         key,
         this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       );
-      return new TcpSender(conn);
+      return new TcpSender(conn, this.pool);
     } catch (err) {
       // D's data plane is unreachable (firewall, wrong advertise address): the bytes go inline on
       // the control stream instead, which D accepts; say so, since it costs throughput.
@@ -265,5 +293,6 @@ export class TcpKvTransport implements KvTransport {
     for (const r of [...this.receivers.values()]) r.close();
     this.listener?.close();
     this.listener = null;
+    this.pool.clear();
   }
 }

@@ -136,6 +136,8 @@ class DecodeTransfer {
           "checksum",
           `received ${this.blocks}/${fresh} blocks, ${this.bytes} bytes (crc ${this.crc}); P sent ${done.blocksSent}, ${done.bytesSent} (crc ${done.crc32})`,
         );
+      // Every chunk is in and checked, and P sent `done`: nothing writes into the medium again.
+      this.receiver.complete?.();
       if (settings.verifyImports) await this.verify(r);
       if (this.signal.aborted)
         throw new TransferFailure("cancelled", new RadixServeError("aborted", "request cancelled"));

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstddef>
 
 #include "kernels.h"
 
@@ -37,7 +38,7 @@ inline __m512 load_w_mask(const uint8_t *row, int k, __mmask16 m) {
 // Each weight vector is loaded once and used NT times; each token vector is used NR times.
 template <int DT, int NR, int NT>
 void tile(const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim, const float *bias, float *y,
-          int ldy, bool accumulate) {
+          int ldy, bool accumulate, ptrdiff_t pf = 2048) {
     const size_t k_elem = DT == RS_DTYPE_F32 ? 4 : 2;
     __m512 acc[NR][NT];
     for (int i = 0; i < NR; i++)
@@ -48,9 +49,10 @@ void tile(const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim,
         for (int j = 0; j < NT; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * ldx + k);
         for (int i = 0; i < NR; i++) {
             // Decode streams every weight from memory once: prefetching 2 KB ahead per row measured
-            // ~15% faster at batch 1 than leaving it to the hardware prefetcher alone.
-            if (NT == 1 || NR == 3)
-                _mm_prefetch((const char *)(w + i * w_stride) + (size_t)k * k_elem + 2048, _MM_HINT_T0);
+            // ~15% faster at batch 1 than leaving it to the hardware prefetcher alone. Later token
+            // passes over rows already in L1 prefetch the next row block instead (pf, see matmul_dt):
+            // 8.9 -> 10.7 GB/s at batch 8 on a 393 MB f32 weight, one thread.
+            _mm_prefetch((const char *)(w + i * w_stride) + (size_t)k * k_elem + pf, _MM_HINT_T0);
             const __m512 wv = load_w<DT>(w + i * w_stride, k);
             for (int j = 0; j < NT; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
         }
@@ -76,19 +78,19 @@ void tile(const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim,
 
 template <int DT, int NR>
 void tile_tokens(int nt, const float *x, int ldx, const uint8_t *w, size_t w_stride, int k_dim,
-                 const float *bias, float *y, int ldy, bool accumulate) {
+                 const float *bias, float *y, int ldy, bool accumulate, ptrdiff_t pf) {
     switch (nt) {
         case 1:
-            tile<DT, NR, 1>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            tile<DT, NR, 1>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate, pf);
             break;
         case 2:
-            tile<DT, NR, 2>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            tile<DT, NR, 2>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate, pf);
             break;
         case 3:
-            tile<DT, NR, 3>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            tile<DT, NR, 3>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate, pf);
             break;
         default:
-            tile<DT, NR, 4>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate);
+            tile<DT, NR, 4>(x, ldx, w, w_stride, k_dim, bias, y, ldy, accumulate, pf);
             break;
     }
 }
@@ -100,50 +102,12 @@ const int k_token_chunk = 64;
 // weight vector, fits the 32 zmm registers; 10 loads feed 24 FMAs.
 const int k_rows = 6;
 
-// Rows [r, r1) one at a time, tokens 4 at a time: the tail of the row-blocked loops.
-template <int DT>
-void matmul_rows_tokens(const float *x, int n_tokens, int ldx, const uint8_t *base, size_t w_stride, int k_dim,
-                        int r, int r1, const float *bias, float *y, int ldy, bool accumulate) {
-    for (; r < r1; r++) {
-        for (int t = 0; t < n_tokens; t += 4) {
-            const int nt = n_tokens - t < 4 ? n_tokens - t : 4;
-            tile_tokens<DT, 1>(nt, x + (size_t)t * ldx, ldx, base + r * w_stride, w_stride, k_dim,
-                               bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate);
-        }
-    }
-}
-
 template <int DT>
 void matmul_dt(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1, const float *bias,
                float *y, int ldy, bool accumulate) {
     const int k_dim = (int)w.cols;
     const size_t w_stride = (size_t)k_dim * (DT == RS_DTYPE_F32 ? 4 : 2);
     const uint8_t *base = (const uint8_t *)w.data;
-    if (n_tokens > 4 && n_tokens <= 8) {
-        // Small decode batches: all tokens in one pass over 3 rows (24 accumulators), so every pass
-        // streams weights from memory; two 4-token passes left memory idle during the second one
-        // (measured 9.2 -> 11.x GB/s at batch 8 on a 393 MB weight).
-        int r = r0;
-        for (; r + 3 <= r1; r += 3) {
-            const float *b = bias ? bias + r : nullptr;
-            switch (n_tokens) {
-                case 5:
-                    tile<DT, 3, 5>(x, ldx, base + r * w_stride, w_stride, k_dim, b, y + r, ldy, accumulate);
-                    break;
-                case 6:
-                    tile<DT, 3, 6>(x, ldx, base + r * w_stride, w_stride, k_dim, b, y + r, ldy, accumulate);
-                    break;
-                case 7:
-                    tile<DT, 3, 7>(x, ldx, base + r * w_stride, w_stride, k_dim, b, y + r, ldy, accumulate);
-                    break;
-                default:
-                    tile<DT, 3, 8>(x, ldx, base + r * w_stride, w_stride, k_dim, b, y + r, ldy, accumulate);
-                    break;
-            }
-        }
-        if (r < r1) matmul_rows_tokens<DT>(x, n_tokens, ldx, base, w_stride, k_dim, r, r1, bias, y, ldy, accumulate);
-        return;
-    }
     if (n_tokens == 1) {  // GEMV: 8 rows at a time for more independent accumulators
         int r = r0;
         for (; r + 8 <= r1; r += 8)
@@ -160,15 +124,39 @@ void matmul_dt(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0
         for (; r + k_rows <= r1; r += k_rows) {
             for (int t = t0; t < t1; t += 4) {
                 const int nt = t1 - t < 4 ? t1 - t : 4;
+                // The first pass streams these rows (prefetch ahead in them); the others find them in
+                // L1 and prefetch the next row block, so memory stays busy during every pass.
+                const ptrdiff_t pf = t == t0 ? 2048 : (ptrdiff_t)(k_rows * w_stride);
                 tile_tokens<DT, k_rows>(nt, x + (size_t)t * ldx, ldx, base + r * w_stride, w_stride, k_dim,
-                                        bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate);
+                                        bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate,
+                                        pf);
             }
         }
-        for (; r < r1; r++) {
+        // The last 1..5 rows as one block (attention's 16-row K blocks end in 4 rows here).
+        if (r < r1) {
             for (int t = t0; t < t1; t += 4) {
                 const int nt = t1 - t < 4 ? t1 - t : 4;
-                tile_tokens<DT, 1>(nt, x + (size_t)t * ldx, ldx, base + r * w_stride, w_stride, k_dim,
-                                   bias ? bias + r : nullptr, y + (size_t)t * ldy + r, ldy, accumulate);
+                const float *xt = x + (size_t)t * ldx;
+                const uint8_t *wr = base + r * w_stride;
+                const float *b = bias ? bias + r : nullptr;
+                float *yt = y + (size_t)t * ldy + r;
+                switch (r1 - r) {
+                    case 1:
+                        tile_tokens<DT, 1>(nt, xt, ldx, wr, w_stride, k_dim, b, yt, ldy, accumulate, 2048);
+                        break;
+                    case 2:
+                        tile_tokens<DT, 2>(nt, xt, ldx, wr, w_stride, k_dim, b, yt, ldy, accumulate, 2048);
+                        break;
+                    case 3:
+                        tile_tokens<DT, 3>(nt, xt, ldx, wr, w_stride, k_dim, b, yt, ldy, accumulate, 2048);
+                        break;
+                    case 4:
+                        tile_tokens<DT, 4>(nt, xt, ldx, wr, w_stride, k_dim, b, yt, ldy, accumulate, 2048);
+                        break;
+                    default:
+                        tile_tokens<DT, 5>(nt, xt, ldx, wr, w_stride, k_dim, b, yt, ldy, accumulate, 2048);
+                        break;
+                }
             }
         }
     }

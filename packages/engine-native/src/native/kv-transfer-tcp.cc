@@ -88,18 +88,17 @@ void serve_connection(rs_tcp_listener *l, int fd) {
         uint8_t h[RS_TCP_HEADER_BYTES];
         while (received < size) {
             if (!read_full(fd, h, sizeof(h))) {
-                report.error = errno ? "tcp data connection failed: " + errstr(errno)
-                                     : "tcp data connection closed by the sender after " +
-                                           std::to_string(received) + " of " + std::to_string(r.size) +
-                                           " bytes";
+                report.error = errno
+                                   ? "tcp data connection failed: " + errstr(errno)
+                                   : "tcp data connection closed by the sender after " +
+                                         std::to_string(received) + " of " + std::to_string(size) + " bytes";
                 break;
             }
             const uint64_t off = le64(h);
             const uint32_t len = le32(h + 8);
-            if (off != received || len == 0 || len > r.size - off) {
+            if (off != received || len == 0 || len > size - off) {
                 report.error = "tcp frame at " + std::to_string(off) + " (+" + std::to_string(len) +
-                               ") is out of order or outside the " + std::to_string(r.size) +
-                               "-byte transfer";
+                               ") is out of order or outside the " + std::to_string(size) + "-byte transfer";
                 break;
             }
             if (!read_full(fd, data + off, len)) {
@@ -189,7 +188,8 @@ rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progr
     return l;
 }
 
-void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region, size_t size) {
+void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region,
+                   size_t size) {
     RS_CHECK(key.size() == RS_TCP_KEY_BYTES, "tcp transfer key must be 16 bytes");
     RS_CHECK(size > 0 && size <= region->size, "tcp transfer of " + std::to_string(size) +
                                                    " bytes does not fit its " + std::to_string(region->size) +

@@ -60,7 +60,8 @@ struct rs_tcp_listener {
 rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progress);
 // Registers a transfer of `size` bytes: the connection that presents `key` writes them into the
 // start of `region` (which may be larger: receive regions are reused across transfers).
-void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region, size_t size);
+void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region,
+                   size_t size);
 // Forgets a transfer and cuts its connection (D closed the receiver: deadline, failure or success).
 void rs_tcp_cancel(rs_tcp_listener *l, const std::string &key);
 // Stops accepting, cuts every connection, waits for the threads; then frees.

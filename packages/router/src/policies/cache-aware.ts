@@ -11,8 +11,9 @@
  *      the index; ties: less loaded, then smaller id). If matched / prompt blocks >= cache_threshold,
  *      pick it (reason "cache_hit").
  *   3. Otherwise pick the least loaded worker (reason "least_loaded"; ties: more free KV blocks,
- *      then smaller id). SGLang sends a miss to the worker with the SMALLEST tree, which sends every
- *      new prefix to the same worker until its tree grows; least loaded spreads new prefixes.
+ *      then the smaller indexed tree, then smaller id). SGLang sends a miss to the worker with the
+ *      SMALLEST tree whatever its load, which piles misses onto one worker; here tree size only
+ *      breaks load ties (so one-at-a-time misses still spread over idle workers).
  *   A prompt shorter than one block has no hashes: it has a ratio of 0 and goes to step 3.
  *
  * Knobs (--policy cache_aware:name=value,...):

@@ -24,6 +24,12 @@ export interface WorkerView {
   readonly kvBlocksFree: number;
   /** KV pool size in blocks (last report; 0 when unknown). */
   readonly kvBlocksTotal: number;
+  /**
+   * Blocks the router's KV index holds for the worker (its tree size; RouteSelector fills it).
+   * Only a late tie-break: among equally loaded workers a new prefix goes to the smaller tree, so
+   * one-at-a-time misses spread instead of all landing on the smallest id.
+   */
+  readonly indexedBlocks?: number;
 }
 
 /** The load every policy compares: what this router sent and is still open + what waits at the worker. */
@@ -76,7 +82,7 @@ export interface RoutingPolicy {
   pick(ctx: PickContext): Pick;
 }
 
-/** The least loaded worker; ties: more free KV blocks, then the smaller id. `workers` must be non-empty. */
+/** The least loaded worker (order: {@link lessLoaded}). `workers` must be non-empty. */
 export function leastLoaded(workers: readonly WorkerView[]): WorkerView {
   let best = workers[0]!;
   for (let i = 1; i < workers.length; i++) {
@@ -86,12 +92,18 @@ export function leastLoaded(workers: readonly WorkerView[]): WorkerView {
   return best;
 }
 
-/** Strict order used by every tie-break: lower load, then more free blocks, then smaller id. */
+/**
+ * Strict order used by every tie-break: lower load, then more free blocks, then the smaller
+ * indexed tree, then the smaller id.
+ */
 export function lessLoaded(a: WorkerView, b: WorkerView): boolean {
   const la = loadOf(a);
   const lb = loadOf(b);
   if (la !== lb) return la < lb;
   if (a.kvBlocksFree !== b.kvBlocksFree) return a.kvBlocksFree > b.kvBlocksFree;
+  const ta = a.indexedBlocks ?? 0;
+  const tb = b.indexedBlocks ?? 0;
+  if (ta !== tb) return ta < tb;
   return a.id < b.id;
 }
 

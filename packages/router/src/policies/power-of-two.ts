@@ -1,7 +1,6 @@
 /**
  * power_of_two: "the power of two choices". Draw two distinct candidates at random (seeded by the
- * request key) and take the less loaded (load = in-flight + queued; ties: more free KV blocks, then
- * the smaller id). Almost as good as least-loaded at spreading load, without every router replica
+ * request key) and take the less loaded (load = in-flight + queued; ties as policy.ts lessLoaded). Almost as good as least-loaded at spreading load, without every router replica
  * herding onto the same momentarily idle worker. With one candidate, that one.
  *
  * Knobs:

@@ -46,9 +46,15 @@ export class RouteSelector {
   /** Picks among `workers` (non-empty; sorted by id here so replicas agree whatever the caller's order). */
   select(request: RouteRequest, workers: readonly WorkerView[]): Pick {
     if (workers.length === 0) throw new Error("RouteSelector.select needs at least one candidate");
-    const sorted = [...workers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    let matches: ReadonlyMap<string, number> | null = null;
     const index = this.opts.index;
+    const sorted = workers
+      .map((w) => {
+        if (!index) return w;
+        const s = index.workerStats(w.id);
+        return { ...w, indexedBlocks: s.exactBlocks + s.approxBlocks };
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    let matches: ReadonlyMap<string, number> | null = null;
     const ctx: PickContext = {
       request,
       workers: sorted,

@@ -67,9 +67,12 @@ export interface ProtoGrpcType {
          * D -> P  start      the request, how many leading prompt blocks D already holds (not sent),
          * how the bytes may travel (KvTransferOffer), the flow-control window
          * P -> D  chunk*     KV blocks as each prefill chunk is computed (bytes inline for `grpc`, a
-         * location for `shm`), each with a CRC-32; at most `window_chunks` unacked
+         * location for `shm`/`tcp`), each with a CRC-32C; at most `window_chunks` unacked
          * D -> P  chunk_ack* after D imported a chunk (credit for the next one)
-         * P -> D  done       the first token, totals and a CRC-32 over the chunks' CRC-32s
+         * P -> D  done       the first token, totals and a CRC-32C over the chunks' CRC-32Cs
+         * Checksums are CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, init and final xor
+         * 0xFFFFFFFF: crc32c("123456789") = 0xE3069283), computed by the engine while it copies blocks.
+         * The fields keep their historical name `crc32`.
          * D -> P  done_ack   D adopted the KV (or failed); P frees its side and ends the stream
          * Either side cancelling the stream (or dying) aborts the transfer; both free their blocks.
          */

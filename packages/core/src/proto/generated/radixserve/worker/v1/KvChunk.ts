@@ -17,12 +17,12 @@ export interface KvChunk {
    */
   'data'?: (Buffer | Uint8Array | string);
   /**
-   * shm: byte offset in the offered file
+   * shm/tcp: byte offset in the transfer (the file, the receive region)
    */
   'offset'?: (number | string | Long);
   'byteLength'?: (number);
   /**
-   * CRC-32 of the chunk's bytes
+   * CRC-32C of the chunk's bytes
    */
   'crc32'?: (number);
 }
@@ -42,12 +42,12 @@ export interface KvChunk__Output {
    */
   'data': (Buffer);
   /**
-   * shm: byte offset in the offered file
+   * shm/tcp: byte offset in the transfer (the file, the receive region)
    */
   'offset': (string);
   'byteLength': (number);
   /**
-   * CRC-32 of the chunk's bytes
+   * CRC-32C of the chunk's bytes
    */
   'crc32': (number);
 }

@@ -12,7 +12,7 @@ export interface PrefillDone {
   'blocksSent'?: (number);
   'bytesSent'?: (number | string | Long);
   /**
-   * CRC-32 of the chunks' CRC-32s (4 bytes LE each), in send order
+   * CRC-32C of the chunks' CRC-32Cs (4 bytes LE each), in send order
    */
   'crc32'?: (number);
   /**
@@ -30,7 +30,7 @@ export interface PrefillDone__Output {
   'blocksSent': (number);
   'bytesSent': (string);
   /**
-   * CRC-32 of the chunks' CRC-32s (4 bytes LE each), in send order
+   * CRC-32C of the chunks' CRC-32Cs (4 bytes LE each), in send order
    */
   'crc32': (number);
   /**
