@@ -23,14 +23,27 @@ import { planWeights } from "./weight-plan.js";
 
 const KV_BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
 
-/** MemAvailable from /proc/meminfo in bytes (null where the file does not exist). */
+/**
+ * Memory this process may still use, in bytes: MemAvailable from /proc/meminfo, capped by the
+ * cgroup limit (a Kubernetes pod's memory limit) minus what the process already holds, so that
+ * `memFractionStatic` sizes the pool for the container and not for the whole node.
+ * Null where neither is known.
+ */
 function memAvailable(): number | null {
+  let avail: number | null = null;
   try {
     const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
-    return m ? Number(m[1]) * 1024 : null;
+    if (m) avail = Number(m[1]) * 1024;
   } catch {
-    return null;
+    // not Linux: fall through to the cgroup limit or the caller's default
   }
+  const limit = process.constrainedMemory?.() ?? 0;
+  // Unconstrained processes report a huge number (2^64 - 1) or 0.
+  if (limit > 0 && limit < 2 ** 52) {
+    const room = Math.max(0, limit - process.memoryUsage.rss());
+    avail = avail === null ? room : Math.min(avail, room);
+  }
+  return avail;
 }
 
 function optInt(v: number | undefined, def: number, what: string, min: number): number {

@@ -98,6 +98,13 @@ export async function launch(opts: LaunchOptions): Promise<number> {
             ...Array<"decode">(opts.numDecode ?? 1).fill("decode"),
             ...Array<"prefill">(opts.numPrefill ?? 1).fill("prefill"),
           ];
+    // Every worker on this host sizes its KV pool from the same free memory, and the radix cache
+    // eventually fills its pool: share the default budget (0.5) between them unless the user sized it.
+    const sized = opts.workerArgs.some(
+      (a) => a.startsWith("--mem-fraction-static") || a.startsWith("--kv-cache-blocks"),
+    );
+    const memArgs =
+      roles.length > 1 && !sized ? ["--mem-fraction-static", (0.5 / roles.length).toFixed(3)] : [];
     const count = { unified: 0, prefill: 0, decode: 0 };
     const workers = roles.map((role) => {
       const i = count[role]++;
@@ -115,6 +122,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
           "127.0.0.1",
           "--port",
           "0",
+          ...memArgs,
           ...opts.workerArgs,
         ],
       );
