@@ -136,11 +136,16 @@ for (const preset of values.models.split(",") as ModelPresetName[]) {
     for (const b of BATCHES) decode.push(await decodeRate(e, b, b === 1 ? 32 : 16));
     if (values.json) {
       const row: Record<string, number | string> = { model: preset, dtype, simd: e.info.simd, threads };
-      PROMPTS.forEach((n, i) => (row[`pp${n}`] = Number(prefill[i]!.toFixed(1))));
-      BATCHES.forEach((b, i) => (row[`tg_b${b}`] = Number(decode[i]!.toFixed(1))));
       const cpu = cpuRates.splice(0);
-      PROMPTS.forEach((n, i) => (row[`cpu_pp${n}`] = Number(cpu[i]!.toFixed(1))));
-      BATCHES.forEach((b, i) => (row[`cpu_tg_b${b}`] = Number(cpu[PROMPTS.length + i]!.toFixed(1))));
+      const round = (x: number | undefined) => Number((x ?? Number.NaN).toFixed(1));
+      for (const [i, n] of PROMPTS.entries()) {
+        row[`pp${n}`] = round(prefill[i]);
+        row[`cpu_pp${n}`] = round(cpu[i]);
+      }
+      for (const [i, b] of BATCHES.entries()) {
+        row[`tg_b${b}`] = round(decode[i]);
+        row[`cpu_tg_b${b}`] = round(cpu[PROMPTS.length + i]);
+      }
       row.loadavg = Number(loadavg()[0]!.toFixed(1));
       console.log(JSON.stringify(row));
     }

@@ -17,7 +17,7 @@ import { loadTokenizer } from "@radixserve/core";
 import cliProgress from "cli-progress";
 import { launchCluster } from "./launch.js";
 import { dist } from "./stats.js";
-import { type RequestResult, streamCompletion, type Target } from "./stream-client.js";
+import { failureCause, type RequestResult, streamCompletion, type Target } from "./stream-client.js";
 import {
   type BenchRequest,
   randomWorkload,
@@ -216,7 +216,12 @@ async function main(): Promise<void> {
         ({ r, want }) =>
           !r.ok || r.completionTokens !== want.outputLen || r.promptTokens !== want.promptIds.length,
       );
-    const good = results.filter((r) => r.ok);
+    // Only whole, right results count as completed (a wrong token count is a failure, not both).
+    const badSet = new Set(bad.map(({ r }) => r));
+    const good = results.filter((r) => r.ok && !badSet.has(r));
+    const failuresByCause: Record<string, number> = {};
+    for (const { r } of bad) failuresByCause[failureCause(r)] = (failuresByCause[failureCause(r)] ?? 0) + 1;
+    const retriedFetches = results.reduce((s, r) => s + r.retries, 0);
     const inputTokens = good.reduce((s, r) => s + r.promptTokens, 0);
     const outputTokens = good.reduce((s, r) => s + r.completionTokens, 0);
     const cached = good.reduce((s, r) => s + r.cachedTokens, 0);
@@ -228,6 +233,9 @@ async function main(): Promise<void> {
       maxConcurrency,
       completed: good.length,
       failed: bad.length,
+      failuresByCause,
+      // Requests whose first fetch failed before any byte (a stale keep-alive socket) and were sent again.
+      retriedFetches,
       durationS: seconds,
       totalInputTokens: inputTokens,
       totalOutputTokens: outputTokens,
@@ -248,6 +256,9 @@ async function main(): Promise<void> {
       line("Workload:", String(summary.workload));
       line("Request rate / max concurrency:", `${summary.requestRate} / ${maxConcurrency}`);
       line("Successful / failed requests:", `${summary.completed} / ${summary.failed}`);
+      for (const [cause, n] of Object.entries(failuresByCause).sort((x, y) => y[1] - x[1]))
+        line(`  failed: ${cause}`, String(n));
+      line("Fetches retried (stale socket):", String(retriedFetches));
       line("Benchmark duration (s):", fmt(seconds));
       line("Total input / generated tokens:", `${inputTokens} / ${outputTokens}`);
       line("Request throughput (req/s):", fmt(summary.requestThroughput));

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { METRIC_NAMES } from "@radixserve/core";
+import { ROUTER_METRIC } from "../../packages/router/src/gateway/metric-names.js";
+import { ROUTING_METRIC } from "../../packages/router/src/policies/routing-metrics.js";
 import { checkDashboardStructure, checkQuery, type Dashboard, dashboardQueries } from "./dashboard-check.js";
 import { catalogNames, type MetricInfo, registeredMetrics } from "./metric-catalog.js";
 
@@ -100,6 +102,26 @@ describe("deploy/grafana dashboards", () => {
     ]) {
       assert.ok(used.has(series), `no panel queries ${series}`);
     }
+  });
+
+  it("has the routing and resilience panels (every router metric, by the labels that matter)", () => {
+    const exprs = dashboardFiles().flatMap((f) => dashboardQueries(load(f)).map((q) => q.expr));
+    const queried = (series: string, by?: string) =>
+      exprs.some(
+        (e) => e.includes(series) && (by === undefined || new RegExp(`by \\([^)]*\\b${by}\\b`).test(e)),
+      );
+    // Every router-only and routing series has a panel: a new one without a panel fails here.
+    for (const name of [...Object.values(ROUTER_METRIC), ...Object.values(ROUTING_METRIC)])
+      assert.ok(queried(name), `no panel queries ${name}`);
+    assert.ok(queried(ROUTER_METRIC.retriesTotal, "reason"), "retries by reason");
+    assert.ok(queried(ROUTER_METRIC.circuitOpen, "worker"), "circuit breakers per worker");
+    assert.ok(queried(ROUTING_METRIC.decisionsTotal, "policy"), "decisions by policy");
+    assert.ok(queried(ROUTING_METRIC.decisionsTotal, "reason"), "decisions by reason");
+    assert.ok(queried(ROUTING_METRIC.predictedHitBlocksTotal), "predicted-hit blocks");
+    assert.ok(queried(ROUTING_METRIC.kvIndexBlocks, "worker"), "index size per worker");
+    assert.ok(queried(ROUTING_METRIC.kvResyncsTotal, "reason"), "resyncs by reason");
+    assert.ok(queried(ROUTING_METRIC.workerCacheHitRate, "worker"), "per-worker cache hit rate");
+    assert.ok(queried(ROUTING_METRIC.discoveryUp), "discovery up");
   });
 });
 

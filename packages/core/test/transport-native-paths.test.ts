@@ -80,6 +80,58 @@ describe("KvTransport native paths between two engines", () => {
     });
   }
 
+  test("tcp: with the engine's native calls the bytes go pool -> socket -> reserved blocks", async () => {
+    const bpb = p.info.bytesPerBlock;
+    const t = new TcpKvTransport();
+    await t.init();
+    const sink = {
+      info: d.info,
+      importBlocksFrom: d.importBlocksFrom.bind(d),
+      expectBlocksFrom: d.expectBlocksFrom.bind(d),
+    };
+    const target = Int32Array.from([15, 9, 12, 10]);
+    const r = await t.openReceiver("req", 4 * bpb, { pool: sink, blockIds: target });
+    const s = await t.openSender(r.offer);
+    const source = { info: p.info, exportBlocksInto: p.exportBlocksInto.bind(p), sendBlocksTo: p.sendBlocksTo.bind(p) };
+    const a = await s.sendBlocks!(source, ids(4, 3), 0);
+    const b = await s.sendBlocks!(source, ids(7, 1), 3 * bpb);
+    assert.equal(await r.receiveBlocks!(sink, target.subarray(0, 3), a.payload), a.crc);
+    assert.equal(await r.receiveBlocks!(sink, target.subarray(3), b.payload), b.crc);
+    assert.equal(a.crc, crc32c(await p.exportBlocks(ids(4, 3))));
+    assert.deepEqual(await d.exportBlocks(target), await p.exportBlocks(ids(4, 4)));
+    // A chunk that names other blocks than the ones it was received into is refused.
+    await assert.rejects(r.receiveBlocks!(sink, Int32Array.from([1]), b.payload), /does not name the blocks/);
+    r.complete!();
+    r.close();
+    s.close();
+    t.close();
+  });
+
+  test("shm: a completed transfer's file is reused by the next one; a failed one's is unlinked", async () => {
+    const bpb = p.info.bytesPerBlock;
+    const t = new ShmKvTransport({ dir });
+    const source = { info: p.info, exportBlocksInto: p.exportBlocksInto.bind(p) };
+    const sink = { info: d.info, importBlocksFrom: d.importBlocksFrom.bind(d) };
+    const r1 = await t.openReceiver("a", 2 * bpb);
+    const s1 = await t.openSender(r1.offer);
+    const c1 = await s1.sendBlocks!(source, ids(0, 2), 0);
+    assert.equal(await r1.receiveBlocks!(sink, ids(8, 2), c1.payload), c1.crc);
+    r1.complete!();
+    r1.close();
+    s1.close();
+    assert.ok(existsSync(r1.offer.shmPath!), "kept for reuse");
+    const r2 = await t.openReceiver("b", 3 * bpb); // same size class: the same file
+    assert.equal(r2.offer.shmPath, r1.offer.shmPath);
+    const s2 = await t.openSender(r2.offer);
+    const c2 = await s2.sendBlocks!(source, ids(2, 3), 0);
+    assert.equal(await r2.receiveBlocks!(sink, ids(8, 3), c2.payload), c2.crc);
+    assert.deepEqual(await d.exportBlocks(ids(8, 3)), await p.exportBlocks(ids(2, 3)));
+    r2.close(); // not completed (a failure): the file goes
+    s2.close();
+    assert.ok(!existsSync(r2.offer.shmPath!));
+    t.close();
+  });
+
   test("tcp: P vanishing mid-transfer fails D's pending import with a clear error", async () => {
     const bpb = p.info.bytesPerBlock;
     const t = new TcpKvTransport();

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
-import { KvRegion } from "./kv-transfer.js";
+import { KvRegion, type KvTcpConnection, type KvTcpListener } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
 import {
   cudaBackendPath,
@@ -152,6 +152,42 @@ class NativeEngine implements Engine {
     return this.regionOp("importBlocksFrom", blockIds, source, offset, (h, s) =>
       this.addon.engineImportFrom(h, blockIds, s, offset),
     );
+  }
+
+  sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number> {
+    if (!this.handle) return this.freedError();
+    try {
+      checkBlockIds(blockIds, this.info.numBlocks, "sendBlocksTo blockIds");
+      if (blockIds.length === 0)
+        throw new EngineError("input_invalid", "sendBlocksTo needs at least one block");
+      if (conn.isClosed) throw new EngineError("input_invalid", "sendBlocksTo: the tcp connection is closed");
+      if (!Number.isInteger(frameOffset) || frameOffset < 0)
+        throw new EngineError(
+          "input_invalid",
+          `sendBlocksTo: frame offset ${frameOffset} must be an integer >= 0`,
+        );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.enqueue((h) => this.addon.engineSendBlocks(h, blockIds, conn.handle, frameOffset));
+  }
+
+  expectBlocksFrom(listener: KvTcpListener, key: string, blockIds: Int32Array): boolean {
+    const h = this.handle;
+    if (!h) throw new EngineError("engine_freed", "engine has been freed");
+    checkBlockIds(blockIds, this.info.numBlocks, "expectBlocksFrom blockIds");
+    if (blockIds.length === 0)
+      throw new EngineError("input_invalid", "expectBlocksFrom needs at least one block");
+    if (!listener.isOpen)
+      throw new EngineError("input_invalid", "expectBlocksFrom: the tcp listener is closed");
+    let ok: boolean;
+    try {
+      ok = this.addon.tcpExpectBlocks(listener.handle, key, h, blockIds);
+    } catch (e) {
+      throw wrapNative(e);
+    }
+    if (ok) listener.track(key);
+    return ok;
   }
 
   /** Validates a block transfer to/from a buffer or region, then queues it like every engine call. */

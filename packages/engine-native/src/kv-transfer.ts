@@ -109,7 +109,8 @@ export class KvTcpListener {
   /** Transfers expected and not cancelled: while any are, the listener keeps the event loop alive. */
   private readonly expected = new Set<string>();
   private constructor(
-    private readonly handle: NativeTcpListener,
+    /** @internal the addon's handle */
+    readonly handle: NativeTcpListener,
     readonly port: number,
   ) {}
 
@@ -129,11 +130,24 @@ export class KvTcpListener {
    */
   expect(key: string, region: KvRegion, size: number): void {
     native("tcp expect", () => nativeAddon().tcpExpect(this.handle, key, region.handle, size));
+    this.track(key);
+  }
+
+  /** @internal a transfer was registered (Engine.expectBlocksFrom): keep the loop alive for it. */
+  track(key: string): void {
     this.expected.add(key);
     if (this.expected.size === 1) nativeAddon().tcpListenerRef(this.handle, true);
   }
 
-  /** Forgets the transfer and cuts its connection (idempotent). */
+  /** @internal */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /**
+   * Forgets the transfer and cuts its connection (idempotent). Returns once the connection thread
+   * writes nothing more into the transfer's memory (its region or blocks may then be reused).
+   */
   cancel(key: string): void {
     if (!this.open) return;
     nativeAddon().tcpCancel(this.handle, key);
@@ -153,7 +167,14 @@ export class KvTcpListener {
 /** P's end of one tcp data connection. */
 export class KvTcpConnection {
   private closed = false;
-  private constructor(private readonly handle: NativeTcpConn) {}
+  private constructor(
+    /** @internal the addon's handle */
+    readonly handle: NativeTcpConn,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** Connects and presents `key`; rejects with the socket error (refused, unreachable, timeout). */
   static async connect(host: string, port: number, key: string, timeoutMs: number): Promise<KvTcpConnection> {
@@ -195,7 +216,11 @@ export class KvTcpConnection {
   }
 }
 
-/** Benchmark baseline: seconds a native sender thread takes to push `bytes` over loopback to a receiver thread. */
-export function tcpRawLoopbackSeconds(bytes: number, chunk = 1 << 20): number {
-  return native("raw loopback", () => nativeAddon().tcpRawLoopback(bytes, chunk));
+/**
+ * Benchmark baseline: seconds a native sender thread takes to push `bytes` over loopback to a
+ * receiver thread, in `chunk`-byte calls. `whole`: from and into transfer-sized buffers (memory to
+ * memory, like a KV transfer); otherwise one chunk-sized buffer at each end (stays in cache).
+ */
+export function tcpRawLoopbackSeconds(bytes: number, chunk = 1 << 20, whole = true): number {
+  return native("raw loopback", () => nativeAddon().tcpRawLoopback(bytes, chunk, whole));
 }

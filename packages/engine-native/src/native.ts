@@ -138,6 +138,13 @@ export interface NativeAddon {
   tcpListenerClose(l: NativeTcpListener): void;
   tcpListenerRef(l: NativeTcpListener, ref: boolean): void;
   tcpExpect(l: NativeTcpListener, key: string, region: NativeRegion, size: number): void;
+  tcpExpectBlocks(l: NativeTcpListener, key: string, h: NativeHandle, blocks: Int32Array): boolean;
+  engineSendBlocks(
+    h: NativeHandle,
+    blocks: Int32Array,
+    c: NativeTcpConn,
+    frameOffset: number,
+  ): Promise<number>;
   tcpCancel(l: NativeTcpListener, key: string): void;
   tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
   tcpSendFrame(
@@ -149,7 +156,7 @@ export interface NativeAddon {
     crc: number,
   ): Promise<void>;
   tcpClose(c: NativeTcpConn): void;
-  tcpRawLoopback(bytes: number, chunk: number): number;
+  tcpRawLoopback(bytes: number, chunk: number, whole: boolean): number;
   /** Test hook: exercises the CPU collective with rank threads (see addon.cc). */
   collectiveTest(opts: { ranks: number; n: number; rounds: number }): Float32Array[];
 }

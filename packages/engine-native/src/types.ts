@@ -5,7 +5,7 @@
  * Policy (which sequences run, which blocks they use, what is cached) lives in the caller.
  * Block ids and positions are always chosen by the caller; the engine validates them.
  */
-import type { KvRegion } from "./kv-transfer.js";
+import type { KvRegion, KvTcpConnection, KvTcpListener } from "./kv-transfer.js";
 
 /** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
 export interface EngineOptions {
@@ -186,6 +186,20 @@ export interface Engine {
    * with the sender's: a mismatch means the reserved blocks hold garbage and must not be adopted.
    */
   importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number>;
+  /**
+   * Sends `blockIds` as one frame of the native tcp data plane, at byte `frameOffset` of the
+   * transfer, straight from the pool to the connection's socket (each block checksummed just before
+   * it goes); resolves with the CRC-32C. Queued like every engine call. Rejects when the peer is
+   * gone or accepts nothing before the connection's send deadline.
+   */
+  sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number>;
+  /**
+   * Registers the tcp transfer `key` on `listener` so its bytes land straight in `blockIds` of the
+   * pool (in order), read by the listener's connection thread. False when the pool is not in host
+   * memory (the caller then receives into a region and imports). The engine is not freed while
+   * the transfer is registered; listener.cancel(key) ends it.
+   */
+  expectBlocksFrom(listener: KvTcpListener, key: string, blockIds: Int32Array): boolean;
   /** Copy-on-write support: copies block src[i] to dst[i] for every i. */
   copyBlocks(src: Int32Array, dst: Int32Array): Promise<void>;
   /** Releases weights and the pool. Any later call throws "engine has been freed". */

@@ -16,7 +16,13 @@ async function mixedLogits(e: Engine): Promise<Float32Array> {
   const seqs: StepSequence[] = [
     { tokens: tokens(150, 4), startPos: 0, blockTable: blocks(0, 10), sample: false, returnLogits: "all" },
     { tokens: tokens(70, 7), startPos: 30, blockTable: blocks(20, 7), sample: false, returnLogits: "all" },
-    { tokens: Int32Array.from([9]), startPos: 40, blockTable: blocks(40, 3), sample: false, returnLogits: "all" },
+    {
+      tokens: Int32Array.from([9]),
+      startPos: 40,
+      blockTable: blocks(40, 3),
+      sample: false,
+      returnLogits: "all",
+    },
   ];
   const outs = await e.step(seqs);
   const rows = outs.map((o) => o!.logits!);
@@ -34,7 +40,8 @@ describe("engine kernels on long batches vs the plain reference", () => {
     it(`${dtype} weights: a 221-token mixed batch matches the reference on every SIMD level`, async () => {
       const want = await mixedLogits(await openEngine("tiny", dtype, { simd: "reference" }));
       const auto = await openEngine("tiny", dtype);
-      const levels = auto.info.simd === "avx512" ? ["avx512", "avx2"] : auto.info.simd === "avx2" ? ["avx2"] : [];
+      const levels =
+        auto.info.simd === "avx512" ? ["avx512", "avx2"] : auto.info.simd === "avx2" ? ["avx2"] : [];
       for (const simd of levels) {
         const got = await mixedLogits(await openEngine("tiny", dtype, { simd: simd as "avx2" }));
         const d = maxAbsDiff(got, want);

@@ -14,8 +14,9 @@ import {
   KvTcpConnection,
   KvTcpListener,
   type KvTcpProgress,
+  loadEngine,
 } from "../src/index.js";
-import { blocks, openEngine, prefillLogits, scratchDir, tokens } from "./helpers.js";
+import { blocks, openEngine, prefillLogits, scratchDir, testModel, tokens } from "./helpers.js";
 
 describe("kv-transfer CRC-32C", () => {
   it("matches the published check values", () => {
@@ -160,6 +161,52 @@ describe("kv-transfer native tcp", () => {
     }
   });
 
+  it("sends straight from one pool into the other's reserved blocks (sendBlocksTo / expectBlocksFrom)", async () => {
+    const src = await openEngine("tiny-gqa");
+    const dst = await openEngine("tiny-gqa");
+    const bpb = src.info.bytesPerBlock;
+    await prefillLogits(src, tokens(40, 9), blocks(0, 3));
+    await prefillLogits(dst, tokens(48, 5), Int32Array.from([11, 12, 13])); // other data first
+    const { listener, next } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      assert.equal(dst.expectBlocksFrom(listener, key, Int32Array.from([13, 11, 12])), true);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      const c1 = await src.sendBlocksTo(blocks(0, 2), conn, 0);
+      const c2 = await src.sendBlocksTo(blocks(2, 1), conn, 2 * bpb);
+      assert.equal(c1, crc32c(await src.exportBlocks(blocks(0, 2))));
+      assert.equal(c2, crc32c(await src.exportBlocks(blocks(2, 1))));
+      assert.equal((await next()).frameCrc, c1); // checksummed by D's thread as the bytes landed
+      assert.equal((await next()).frameCrc, c2);
+      assert.deepEqual(
+        await dst.exportBlocks(Int32Array.from([13, 11, 12])),
+        await src.exportBlocks(blocks(0, 3)),
+      );
+      conn.close();
+      listener.cancel(key);
+      await assert.rejects(src.sendBlocksTo(blocks(0, 1), conn, 0), /connection is closed/);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("an engine freed while a transfer into its blocks is registered is freed when the transfer ends", async () => {
+    const dst = await loadEngine({ modelPath: await testModel(), kvCacheBlocks: 8, threads: 1 });
+    const { listener } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      assert.equal(dst.expectBlocksFrom(listener, key, blocks(0, 2)), true);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      dst.free(); // deferred natively: the connection thread may still write into the pool
+      await new Promise((r) => setTimeout(r, 20));
+      listener.cancel(key); // the last hold goes: the engine is freed now
+      conn.close();
+      assert.throws(() => dst.expectBlocksFrom(listener, key, blocks(0, 1)), /freed/);
+    } finally {
+      listener.close();
+    }
+  });
+
   it("a sender that goes away mid-transfer is reported with a clear error; the receiver is freed", async () => {
     const { listener, next } = collectingListener();
     try {
@@ -168,13 +215,35 @@ describe("kv-transfer native tcp", () => {
       listener.expect(key, region, 1 << 20);
       const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
       const staging = KvRegion.alloc(4096);
-      await conn.sendFrame(staging, 0, 4096, 0, 0);
-      assert.equal((await next()).frameLength, 4096);
+      const zeros = crc32c(new Uint8Array(4096));
+      await conn.sendFrame(staging, 0, 4096, 0, zeros);
+      assert.deepEqual(await next(), { key, frameOffset: 0, frameLength: 4096, frameCrc: zeros, error: "" });
       conn.close(); // P dies after one frame of a 1 MiB transfer
       const end = await next();
       assert.match(end.error, /closed by the sender after 4096 of 1048576 bytes/);
       region.close();
       staging.close();
+      listener.cancel(key);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("a frame whose bytes do not match its CRC-32C trailer ends the transfer with a clear error", async () => {
+    const { listener, next } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      const region = KvRegion.alloc(8192);
+      listener.expect(key, region, 8192);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      const staging = KvRegion.alloc(4096);
+      await conn.sendFrame(staging, 0, 4096, 0, 12345);
+      const end = await next();
+      assert.equal(end.frameLength, 0);
+      assert.match(end.error, /tcp frame at 0: CRC-32C \d+ of the bytes received, 12345 sent/);
+      conn.close();
+      staging.close();
+      region.close();
       listener.cancel(key);
     } finally {
       listener.close();

@@ -40,7 +40,7 @@ const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 export interface PrefillSessionContext {
   scheduler: PrefillScheduler;
   /** exportBlocksInto (the native path, CRC-32C in the copy) is used when the engine has it. */
-  engine: Pick<Engine, "exportBlocks" | "info"> & Partial<Pick<Engine, "exportBlocksInto">>;
+  engine: Pick<Engine, "exportBlocks" | "info"> & Partial<Pick<Engine, "exportBlocksInto" | "sendBlocksTo">>;
   metrics: KvTransferMetrics;
   blockHashSeed: string;
   /** Proto request -> scheduler params (the worker's shared converter). */
@@ -238,8 +238,15 @@ class PrefillSession {
     const engine = this.ctx.engine;
     const sender = this.sender!;
     const exportInto = engine.exportBlocksInto?.bind(engine);
-    if (sender.sendBlocks && exportInto)
-      return sender.sendBlocks({ info: engine.info, exportBlocksInto: exportInto }, ids, byteOffset);
+    if (sender.sendBlocks && exportInto) {
+      const sendTo = engine.sendBlocksTo?.bind(engine);
+      const source = {
+        info: engine.info,
+        exportBlocksInto: exportInto,
+        ...(sendTo ? { sendBlocksTo: sendTo } : {}),
+      };
+      return sender.sendBlocks(source, ids, byteOffset);
+    }
     let data: Buffer;
     let crc: number;
     if (exportInto) {

@@ -72,6 +72,9 @@ interface RouterFlags {
   tokenizerPath?: string;
   logLevel?: string;
   requestTimeout: number;
+  maxRetries: number;
+  retryBackoffMs: number;
+  workerPollMs: number;
 }
 
 function build(): Command {
@@ -207,6 +210,24 @@ function build(): Command {
       intFlag("--request-timeout", 0, 86400),
       0,
     )
+    .option(
+      "--max-retries <n>",
+      "retries of a request on another worker before its first token (worker unavailable, draining, circuit open, KV transfer lost)",
+      intFlag("--max-retries", 0, 10),
+      2,
+    )
+    .option(
+      "--retry-backoff-ms <ms>",
+      "backoff before the first retry, doubling per retry (jittered)",
+      intFlag("--retry-backoff-ms", 1, 10_000),
+      20,
+    )
+    .option(
+      "--worker-poll-ms <ms>",
+      "period of each worker's load/health poll",
+      intFlag("--worker-poll-ms", 20, 10_000),
+      200,
+    )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
@@ -216,6 +237,7 @@ function build(): Command {
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,
+        pollIntervalMs: o.workerPollMs,
       });
       process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
       const stop = () => {

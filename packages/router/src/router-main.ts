@@ -48,6 +48,10 @@ export interface RouterOptions {
   pollIntervalMs?: number | undefined;
   /** Deadline of one generation request in ms; 0 = none. */
   requestTimeoutMs?: number | undefined;
+  /** Retries of a choice on another worker before its first token (0..10). Default 2. */
+  maxRetries?: number | undefined;
+  /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
+  retryBackoffMs?: number | undefined;
 }
 
 export interface RunningRouter {
@@ -108,6 +112,10 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       apiKey: opts.apiKey,
       maxRequestBytes: opts.maxRequestBytes,
       requestTimeoutMs: opts.requestTimeoutMs,
+      retry: {
+        ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+        ...(opts.retryBackoffMs !== undefined ? { baseBackoffMs: opts.retryBackoffMs } : {}),
+      },
       openapi: loadOpenApi(),
     });
     cluster.registerMetrics(metrics.registry);

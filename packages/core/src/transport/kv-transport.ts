@@ -20,9 +20,17 @@ import type { Engine } from "@radixserve/engine-native";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
 
 /** What a native sender needs from the engine: block copies out of the pool into transfer memory, with CRC-32C. */
-export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info">;
+export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info"> & Partial<Pick<Engine, "sendBlocksTo">>;
 /** What a native receiver needs from the engine: block copies from transfer memory into the pool, with CRC-32C. */
-export type KvBlockSink = Pick<Engine, "importBlocksFrom" | "info">;
+export type KvBlockSink = Pick<Engine, "importBlocksFrom" | "info"> &
+  Partial<Pick<Engine, "expectBlocksFrom">>;
+
+/** Where D will put the transfer's blocks: lets a transport receive straight into them (tcp). */
+export interface KvReceiveTarget {
+  pool: KvBlockSink;
+  /** The reserved blocks the transfer fills, in order (block i holds bytes [i, i+1) * bytesPerBlock). */
+  blockIds: Int32Array;
+}
 
 /** A chunk placed by sendBlocks: where it is, and the CRC-32C of its bytes (for KvChunk.crc32). */
 export interface KvSentChunk {
@@ -91,8 +99,11 @@ export interface KvTransport {
    * transport cannot work here (rdma without a build; shm without /dev/shm).
    */
   init(): Promise<void>;
-  /** D: prepares to receive `totalBytes` bytes of request `requestId`. */
-  openReceiver(requestId: string, totalBytes: number): Promise<KvReceiver>;
+  /**
+   * D: prepares to receive `totalBytes` bytes of request `requestId`. With `target`, a transport
+   * may land the bytes straight in those blocks; the blocks must then stay reserved until close().
+   */
+  openReceiver(requestId: string, totalBytes: number, target?: KvReceiveTarget): Promise<KvReceiver>;
   /** P: a sender honouring `offer` (called through senderForOffer, which picks the transport). */
   openSender(offer: KvTransferOffer): Promise<KvSender>;
 }

@@ -4,14 +4,18 @@
  * RDMA transport: register memory, write into it, announce completions over the control channel).
  *
  * D listens once per process (engine-native KvTcpListener: an accept thread and a thread per data
- * connection). Each receiver registers a random 16-byte transfer key with a receive region sized for
- * the transfer and offers `tcp_address` + `transfer_key`. P connects natively, sends the key, then
- * per chunk: its engine exports the blocks into a staging region (CRC-32C in the same pass) and a
- * worker thread sends one frame [u64 LE offset][u32 LE length][u32 LE CRC-32C][bytes] (two staging
- * regions alternate, so one chunk's export overlaps the previous chunk's send; frames go out in
- * order, one send at a time). D's connection
- * thread reads each frame straight into the receive region and reports it; D's engine imports from
- * the region (CRC-32C again, checked against the frame's and the KvChunk's). No JS touches the bytes.
+ * connection). Each receiver registers a random 16-byte transfer key and offers `tcp_address` +
+ * `transfer_key`; P connects natively and sends the key. Frames (kv-transfer-tcp.h):
+ * [u64 LE offset][u32 LE length][u32 0][bytes][u32 LE CRC-32C], one per chunk, in order.
+ *   - Host pools (CPU), the path the workers take: P's engine writes each chunk's blocks straight
+ *     from its pool to the socket (Engine.sendBlocksTo, checksumming each block just before it
+ *     goes), and D's connection thread reads them straight into the reserved blocks
+ *     (Engine.expectBlocksFrom), checksumming as they land and checking the trailer. D's
+ *     receiveBlocks then only waits for the frame and returns its CRC. Zero user-space copies.
+ *   - Otherwise (a JS caller with bytes, a pool in device memory): P exports into one of two
+ *     alternating staging regions and a worker thread sends it; D receives into a receive region and
+ *     imports from it (CRC-32C again, checked against the frame's).
+ * No JS touches the bytes on either path.
  *
  * Deadlines: connecting and every send that makes no progress fail after `timeoutMs` (default 5 s);
  * D's transfer deadline closes the receiver, which cuts the connection and fails P's next send.
@@ -28,6 +32,7 @@ import type {
   KvBlockSource,
   KvChunkPayload,
   KvReceiver,
+  KvReceiveTarget,
   KvSender,
   KvSentChunk,
   KvTransport,
@@ -61,11 +66,13 @@ class TcpReceiver implements KvReceiver {
 
   constructor(
     readonly offer: KvTransferOffer,
-    private readonly region: KvRegion,
+    /** The receive region, or null when the bytes land straight in `direct.blockIds`. */
+    private readonly region: KvRegion | null,
     /** Bytes of this transfer (the region may be larger: regions are reused). */
     private readonly limit: number,
-    /** Cuts the connection, then returns the region to the pool (reusable) or frees it. */
-    private readonly release: (region: KvRegion, reusable: boolean) => void,
+    /** Cuts the connection (synchronously: nothing is written after), then recycles or frees the region. */
+    private readonly release: (region: KvRegion | null, reusable: boolean) => void,
+    private readonly direct: { blockIds: Int32Array; bytesPerBlock: number } | null = null,
   ) {}
 
   /** The listener reports a completed frame, or the end of a connection that fell short. */
@@ -93,9 +100,7 @@ class TcpReceiver implements KvReceiver {
   private async arrived(p: KvChunkPayload): Promise<void> {
     const end = p.offset + p.byteLength;
     if (p.offset < 0 || end > this.limit)
-      throw new Error(
-        `tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.limit}-byte transfer`,
-      );
+      throw new Error(`tcp chunk [${p.offset}, +${p.byteLength}) is outside the ${this.limit}-byte transfer`);
     if (this.failed) throw this.failed;
     if (end > this.received)
       await new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
@@ -104,13 +109,16 @@ class TcpReceiver implements KvReceiver {
   read(payload: KvChunkPayload): Promise<Uint8Array> {
     return readInlineOr(payload, async (p) => {
       await this.arrived(p);
+      if (!this.region) throw new Error("this tcp receiver delivers into KV blocks: use receiveBlocks");
       return this.region.read(p.offset, p.byteLength);
     });
   }
 
   async receiveBlocks(pool: KvBlockSink, blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
     if (p.data.byteLength > 0) return pool.importBlocksFrom(blockIds, p.data, 0);
+    if (this.direct) return this.landed(blockIds, p);
     await this.arrived(p);
+    if (!this.region) throw new Error("tcp receiver has no region");
     const crc = await pool.importBlocksFrom(blockIds, this.region, p.offset);
     const frame = this.frameCrcs.get(p.offset);
     this.frameCrcs.delete(p.offset);
@@ -119,6 +127,29 @@ class TcpReceiver implements KvReceiver {
         `tcp frame at ${p.offset}: CRC-32C ${crc} of the bytes, ${frame.crc} in the frame header`,
       );
     return crc;
+  }
+
+  /**
+   * Direct mode: the connection thread already wrote the chunk into the reserved blocks and
+   * checksummed it (the frame's trailer matched); the chunk must name exactly those blocks.
+   */
+  private async landed(blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
+    const { blockIds: mine, bytesPerBlock } = this.direct!;
+    const first = p.offset / bytesPerBlock;
+    const same =
+      Number.isInteger(first) &&
+      p.byteLength === blockIds.length * bytesPerBlock &&
+      blockIds.every((b, i) => mine[first + i] === b);
+    if (!same)
+      throw new Error(
+        `tcp chunk [${p.offset}, +${p.byteLength}) does not name the blocks it was received into`,
+      );
+    await this.arrived(p);
+    const frame = this.frameCrcs.get(p.offset);
+    this.frameCrcs.delete(p.offset);
+    if (!frame || frame.length !== p.byteLength)
+      throw new Error(`tcp chunk [${p.offset}, +${p.byteLength}) does not match a received frame`);
+    return frame.crc;
   }
 
   complete(): void {
@@ -201,6 +232,19 @@ class TcpSender implements KvSender {
   async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     this.check();
     const len = blockIds.length * pool.info.bytesPerBlock;
+    if (pool.sendBlocksTo) {
+      // Straight from the pool to the socket, after the frames already queued.
+      const send = pool.sendBlocksTo.bind(pool);
+      const sent = this.sending.then(() => send(blockIds, this.conn, byteOffset));
+      this.sending = sent.then(
+        () => undefined,
+        (e: Error) => {
+          this.error ??= e;
+        },
+      );
+      const crc = await sent;
+      return { payload: { data: new Uint8Array(0), offset: byteOffset, byteLength: len }, crc };
+    }
     const s = await this.slot(len);
     const crc = await pool.exportBlocksInto(blockIds, s.region, 0);
     this.check();
@@ -243,11 +287,30 @@ export class TcpKvTransport implements KvTransport {
     this.listener = listener;
   }
 
-  async openReceiver(_requestId: string, totalBytes: number): Promise<KvReceiver> {
+  async openReceiver(_requestId: string, totalBytes: number, target?: KvReceiveTarget): Promise<KvReceiver> {
     if (!this.listener) await this.init();
     if (totalBytes <= 0) return inlineReceiver(); // nothing to move
     const listener = this.listener!;
     const key = randomBytes(KEY_BYTES).toString("hex");
+    const offer = { transport: "tcp", tcpAddress: this.address, transferKey: key };
+    const bpb = target?.pool.info.bytesPerBlock ?? 0;
+    if (target?.pool.expectBlocksFrom && target.blockIds.length * bpb === totalBytes) {
+      // Straight into the reserved blocks (the engine's pool is host memory).
+      if (target.pool.expectBlocksFrom(listener, key, target.blockIds)) {
+        const r = new TcpReceiver(
+          offer,
+          null,
+          totalBytes,
+          () => {
+            this.receivers.delete(key);
+            listener.cancel(key); // returns once the connection thread writes no more
+          },
+          { blockIds: target.blockIds, bytesPerBlock: bpb },
+        );
+        this.receivers.set(key, r);
+        return r;
+      }
+    }
     const region = this.pool.take(totalBytes) ?? KvRegion.alloc(roundRegionSize(totalBytes));
     try {
       listener.expect(key, region, totalBytes);
@@ -255,13 +318,11 @@ export class TcpKvTransport implements KvTransport {
       region.close();
       throw err;
     }
-    const offer = { transport: "tcp", tcpAddress: this.address, transferKey: key };
     const r = new TcpReceiver(offer, region, totalBytes, (reg, reusable) => {
       this.receivers.delete(key);
-      listener.cancel(key); // the connection thread stops writing into the region
-      // Completed: every byte arrived, the connection thread is done with it.
-      if (reusable) this.pool.give(reg);
-      else reg.close();
+      listener.cancel(key); // returns once the connection thread writes no more
+      if (reusable) this.pool.give(reg!);
+      else reg!.close();
     });
     this.receivers.set(key, r);
     return r;

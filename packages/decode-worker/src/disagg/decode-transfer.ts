@@ -47,7 +47,8 @@ export interface TransferSettings {
 export interface TransferDeps {
   scheduler: Scheduler;
   /** importBlocksFrom (the native path, CRC-32C in the copy) is used when the engine has it. */
-  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "info"> & Partial<Pick<Engine, "importBlocksFrom">>;
+  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "info"> &
+    Partial<Pick<Engine, "importBlocksFrom" | "expectBlocksFrom">>;
   reserver: KvReserver;
   transport: KvTransport;
   metrics: KvTransferMetrics;
@@ -128,7 +129,18 @@ class DecodeTransfer {
       const r = this.reservation;
       const fresh = numBlocks - r.skipBlocks;
       started = performance.now(); // transfer latency: from the start message to the adoption
-      this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb);
+      const engine = this.deps.engine;
+      const expectInto = engine.expectBlocksFrom?.bind(engine);
+      const importFrom = engine.importBlocksFrom?.bind(engine);
+      // The reserved blocks, so a transport can land the bytes straight in them (native tcp).
+      const target =
+        expectInto && importFrom
+          ? {
+              pool: { info: engine.info, importBlocksFrom: importFrom, expectBlocksFrom: expectInto },
+              blockIds: Int32Array.from(r.blocks.slice(r.skipBlocks)),
+            }
+          : undefined;
+      this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb, target);
       const done = await this.exchange(r, numBlocks);
       await this.imports;
       if (this.blocks !== fresh || this.crc !== done.crc32 || this.bytes !== Number(done.bytesSent))

@@ -8,6 +8,7 @@
 
 #include "kv-transfer-binding.h"
 #include "native/engine.h"
+#include "native/kv-transfer-pool.h"
 
 namespace {
 
@@ -16,8 +17,8 @@ struct engine_handle {
 };
 
 void handle_finalize(Napi::Env, engine_handle *h) {
-    // A handle collected without free(): release what it still holds.
-    rs_engine_free(h->engine);
+    // A handle collected without free(): release what it still holds (once no transfer holds it).
+    if (h->engine && !rs_kv_transfer_defer_free(h->engine)) rs_engine_free(h->engine);
     delete h;
 }
 
@@ -317,7 +318,8 @@ Napi::Value engine_free(const Napi::CallbackInfo &info) {
     engine_handle *h = info[0].As<Napi::External<engine_handle>>().Data();
     if (h->engine && h->engine->busy.load())
         throw Napi::Error::New(info.Env(), "engine is busy: free it after its pending calls settle");
-    rs_engine_free(h->engine);
+    // A tcp transfer still writing into the pool holds it: it is freed when the transfer ends.
+    if (h->engine && !rs_kv_transfer_defer_free(h->engine)) rs_engine_free(h->engine);
     h->engine = nullptr;
     return info.Env().Undefined();
 }

@@ -192,6 +192,10 @@ Napi::Value region_read(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
+rs_engine *rs_binding_engine_of(const Napi::Value &v) {
+    return engine_of(v);
+}
+
 std::shared_ptr<rs_kv_region> rs_region_of(const Napi::Value &v) {
     if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "expected a KV region handle");
     std::shared_ptr<rs_kv_region> r = v.As<Napi::External<region_handle>>().Data()->region;

@@ -21,6 +21,9 @@ std::shared_ptr<rs_kv_region> rs_region_of(const Napi::Value &v);
 Napi::Value rs_region_wrap(Napi::Env env, rs_kv_region *r);
 Napi::Value rs_region_wrap_shared(Napi::Env env, std::shared_ptr<rs_kv_region> r);
 
+// The engine behind an engine handle (addon.cc's accessor; throws a JS error when freed).
+rs_engine *rs_binding_engine_of(const Napi::Value &v);
+
 void rs_kv_transfer_register(Napi::Env env, Napi::Object exports,
                              rs_engine *(*get_engine)(const Napi::Value &));
 void rs_kv_transfer_register_tcp(Napi::Env env, Napi::Object exports);

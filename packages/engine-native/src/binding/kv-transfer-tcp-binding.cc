@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kv-transfer-binding.h"
 #include "native/kv-transfer-crc.h"
@@ -144,6 +145,23 @@ Napi::Value tcp_expect(const Napi::CallbackInfo &info) {
     return env.Undefined();
 }
 
+// tcpExpectBlocks(listener, keyHex, engine, blockIds) -> false when the pool is not host memory.
+Napi::Value tcp_expect_blocks(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    listener_handle *h = listener_of(info[0]);
+    const std::string key = key_of(info[1]);
+    rs_engine *e = rs_binding_engine_of(info[2]);
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw Napi::TypeError::New(env, "blockIds must be an Int32Array");
+    Napi::Int32Array ids = info[3].As<Napi::Int32Array>();
+    try {
+        return Napi::Boolean::New(
+            env, rs_tcp_expect_blocks(h->listener, key, e, ids.Data(), (int)ids.ElementLength()));
+    } catch (const std::exception &ex) {
+        throw Napi::Error::New(env, ex.what());
+    }
+}
+
 Napi::Value tcp_cancel(const Napi::CallbackInfo &info) {
     listener_handle *h = listener_of(info[0]);
     rs_tcp_cancel(h->listener, key_of(info[1]));
@@ -247,6 +265,56 @@ Napi::Value tcp_send_frame(const Napi::CallbackInfo &info) {
     return p;
 }
 
+// engineSendBlocks(engine, blockIds, conn, frameOffset) -> Promise<crc>: one frame straight from the pool.
+class send_blocks_worker : public Napi::AsyncWorker {
+  public:
+    send_blocks_worker(Napi::Env env, Napi::Value handle, rs_engine *e, std::vector<int32_t> ids,
+                       std::shared_ptr<tcp_conn> c, uint64_t frame_offset)
+        : Napi::AsyncWorker(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          engine_(e),
+          ids_(std::move(ids)),
+          conn_(std::move(c)),
+          frame_offset_(frame_offset) {
+        handle_ref_ = Napi::Persistent(handle.As<Napi::Object>());
+    }
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            crc_ = rs_tcp_send_blocks(engine_, conn_->fd, frame_offset_, ids_.data(), (int)ids_.size());
+        } catch (const std::exception &e) {
+            SetError(e.what());
+        }
+    }
+    void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), crc_)); }
+    void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    rs_engine *engine_;
+    std::vector<int32_t> ids_;
+    std::shared_ptr<tcp_conn> conn_;
+    uint64_t frame_offset_;
+    Napi::ObjectReference handle_ref_;
+    uint32_t crc_ = 0;
+};
+
+Napi::Value engine_send_blocks(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    rs_engine *e = rs_binding_engine_of(info[0]);
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw Napi::TypeError::New(env, "blockIds must be an Int32Array");
+    Napi::Int32Array a = info[1].As<Napi::Int32Array>();
+    std::vector<int32_t> ids(a.Data(), a.Data() + a.ElementLength());
+    std::shared_ptr<tcp_conn> c = conn_of(info[2]);
+    const double off = info[3].ToNumber().DoubleValue();
+    if (!(off >= 0)) throw Napi::RangeError::New(env, "frame offset must be >= 0");
+    auto *w = new send_blocks_worker(env, info[0], e, std::move(ids), c, (uint64_t)off);
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+}
+
 // Ends the connection: queued bytes still go (graceful FIN); a send in flight keeps the fd until it settles.
 Napi::Value tcp_close(const Napi::CallbackInfo &info) {
     if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "expected a tcp connection handle");
@@ -254,14 +322,15 @@ Napi::Value tcp_close(const Napi::CallbackInfo &info) {
     return info.Env().Undefined();
 }
 
-// tcpRawLoopback(bytes, chunk) -> seconds (benchmark baseline; blocks the calling thread).
+// tcpRawLoopback(bytes, chunk, whole) -> seconds (benchmark baseline; blocks the calling thread).
 Napi::Value tcp_raw_loopback(const Napi::CallbackInfo &info) {
     const double bytes = info[0].ToNumber().DoubleValue();
     const double chunk = info[1].ToNumber().DoubleValue();
     if (!(bytes >= 1) || !(chunk >= 1))
         throw Napi::RangeError::New(info.Env(), "tcpRawLoopback(bytes, chunk)");
     try {
-        return Napi::Number::New(info.Env(), rs_tcp_raw_loopback((size_t)bytes, (size_t)chunk));
+        return Napi::Number::New(
+            info.Env(), rs_tcp_raw_loopback((size_t)bytes, (size_t)chunk, info[2].ToBoolean().Value()));
     } catch (const std::exception &e) {
         throw Napi::Error::New(info.Env(), e.what());
     }
@@ -274,6 +343,8 @@ void rs_kv_transfer_register_tcp(Napi::Env env, Napi::Object exports) {
     exports.Set("tcpListenerClose", Napi::Function::New(env, tcp_listener_close));
     exports.Set("tcpListenerRef", Napi::Function::New(env, tcp_listener_ref));
     exports.Set("tcpExpect", Napi::Function::New(env, tcp_expect));
+    exports.Set("tcpExpectBlocks", Napi::Function::New(env, tcp_expect_blocks));
+    exports.Set("engineSendBlocks", Napi::Function::New(env, engine_send_blocks));
     exports.Set("tcpCancel", Napi::Function::New(env, tcp_cancel));
     exports.Set("tcpConnect", Napi::Function::New(env, tcp_connect));
     exports.Set("tcpSendFrame", Napi::Function::New(env, tcp_send_frame));

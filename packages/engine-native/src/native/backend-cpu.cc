@@ -47,7 +47,13 @@ void cpu_free(rs_backend *b) {
     delete b;
 }
 
-const rs_backend_i cpu_iface = {"cpu", cpu_forward, cpu_kv_export, cpu_kv_import, cpu_kv_copy, cpu_free};
+uint8_t *cpu_kv_block_data(rs_backend *b, int32_t block) {
+    rs_kv_pool *kv = ctx_of(b)->kv;
+    return kv->data + (size_t)block * kv->bytes_per_block;
+}
+
+const rs_backend_i cpu_iface = {"cpu",       cpu_forward, cpu_kv_export,    cpu_kv_import,
+                                cpu_kv_copy, cpu_free,    cpu_kv_block_data};
 
 }  // namespace
 

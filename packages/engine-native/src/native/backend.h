@@ -27,6 +27,10 @@ struct rs_backend_i {
     void (*kv_import)(rs_backend *b, const int32_t *blocks, int n, const uint8_t *base, size_t stride);
     void (*kv_copy)(rs_backend *b, const int32_t *src, const int32_t *dst, int n);
     void (*free)(rs_backend *b);
+    // Host address of this rank's shard of `block` (kv_bytes_per_block bytes), or nullptr when the
+    // pool is not in host memory (then the KV data plane copies through kv_export/kv_import).
+    // Optional: a backend that leaves it null is treated as "not in host memory".
+    uint8_t *(*kv_block_data)(rs_backend *b, int32_t block);
 };
 
 struct rs_backend {

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "engine.h"
 #include "kv-transfer-crc.h"
@@ -70,6 +72,56 @@ uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const
         }
     }
     return crc;
+}
+
+bool rs_kv_transfer_host_spans(rs_engine *e, const int32_t *blocks, int n, std::vector<rs_kv_span> &out) {
+    check_ids(e, blocks, n);
+    for (rs_backend *b : e->ranks)
+        if (!b->iface->kv_block_data) return false;
+    out.clear();
+    for (int i = 0; i < n; i++)
+        for (rs_backend *b : e->ranks) {
+            uint8_t *p = b->iface->kv_block_data(b, blocks[i]);
+            if (!p) return false;
+            out.push_back({p, b->kv_bytes_per_block});
+        }
+    return true;
+}
+
+namespace {
+struct hold_state {
+    int holds = 0;
+    bool free_pending = false;
+};
+std::mutex holds_mu;
+std::map<rs_engine *, hold_state> holds;
+}  // namespace
+
+void rs_kv_transfer_hold(rs_engine *e) {
+    std::lock_guard<std::mutex> g(holds_mu);
+    holds[e].holds++;
+}
+
+void rs_kv_transfer_release(rs_engine *e) {
+    bool free_now = false;
+    {
+        std::lock_guard<std::mutex> g(holds_mu);
+        auto it = holds.find(e);
+        if (it == holds.end()) return;
+        if (--it->second.holds == 0) {
+            free_now = it->second.free_pending;
+            holds.erase(it);
+        }
+    }
+    if (free_now) rs_engine_free(e);
+}
+
+bool rs_kv_transfer_defer_free(rs_engine *e) {
+    std::lock_guard<std::mutex> g(holds_mu);
+    auto it = holds.find(e);
+    if (it == holds.end() || it->second.holds == 0) return false;
+    it->second.free_pending = true;
+    return true;
 }
 
 rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 struct rs_engine;
 
@@ -17,6 +18,25 @@ struct rs_engine;
 uint32_t rs_kv_transfer_export(rs_engine *e, const int32_t *blocks, int n, uint8_t *out, size_t out_len);
 // Copies n * bytes_per_block bytes from in into blocks[0..n) and returns the CRC-32C of the bytes.
 uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const uint8_t *in, size_t in_len);
+
+// A contiguous piece of a block in host memory (one rank's shard).
+struct rs_kv_span {
+    uint8_t *data = nullptr;
+    size_t len = 0;
+};
+
+// The host memory of blocks[0..n) in transfer byte order (block by block, each block's rank shards
+// in rank order), so a sender can write straight from the pool and a receiver read straight into
+// it. False when some rank's pool is not in host memory (CUDA): callers copy through a region.
+bool rs_kv_transfer_host_spans(rs_engine *e, const int32_t *blocks, int n, std::vector<rs_kv_span> &out);
+
+// Transfers that write into or read from an engine's pool outside its call queue (the tcp
+// receiver's connection threads) hold the engine: rs_kv_transfer_defer_free then postpones
+// rs_engine_free until the last hold is released (possibly on another thread).
+void rs_kv_transfer_hold(rs_engine *e);
+void rs_kv_transfer_release(rs_engine *e);
+// True when e is held: it will be freed on the last release instead of now.
+bool rs_kv_transfer_defer_free(rs_engine *e);
 
 // A span of memory that transfers read and write: an mmap of a /dev/shm file (shared between the
 // two processes) or an anonymous mapping (a tcp receive buffer). rs_kv_region_free unmaps it.

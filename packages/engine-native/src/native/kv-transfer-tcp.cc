@@ -10,12 +10,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <vector>
 
 #include "common.h"
+#include "engine.h"
+#include "kv-transfer-crc.h"
 
 namespace {
 
@@ -57,7 +60,34 @@ void set_timeout(int fd, int opt, int ms) {
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-// One data connection: key, then frames into the transfer's region until it is full.
+// Reads `len` bytes of the transfer starting at byte `at` straight into its spans, checksumming each
+// piece right after it lands. False on EOF / error (errno set; 0 = EOF).
+bool read_into_spans(int fd, const rs_tcp_transfer &t, uint64_t at, uint64_t len, uint32_t &crc) {
+    size_t i = 0;
+    uint64_t base = 0;
+    while (base + t.spans[i].len <= at) base += t.spans[i++].len;  // the span holding byte `at`
+    while (len > 0) {
+        const rs_kv_span &s = t.spans[i];
+        const uint64_t in = at - base;
+        const uint64_t n = std::min<uint64_t>(len, s.len - in);
+        if (!read_full(fd, s.data + in, (size_t)n)) return false;
+        crc = rs_crc32c(s.data + in, (size_t)n, crc);
+        at += n;
+        len -= n;
+        if (at == base + s.len) base += t.spans[i++].len;
+    }
+    return true;
+}
+
+std::string lost(uint64_t received, uint64_t size, bool inside) {
+    if (errno) return "tcp data connection failed: " + errstr(errno);
+    return inside ? "tcp data connection closed by the sender inside a frame, after " +
+                        std::to_string(received) + " of " + std::to_string(size) + " bytes"
+                  : "tcp data connection closed by the sender after " + std::to_string(received) + " of " +
+                        std::to_string(size) + " bytes";
+}
+
+// One data connection: key, then frames into the transfer's memory until it is complete.
 void serve_connection(rs_tcp_listener *l, int fd) {
     rs_tcp_progress report;
     std::shared_ptr<rs_tcp_transfer> t;
@@ -69,29 +99,24 @@ void serve_connection(rs_tcp_listener *l, int fd) {
         if (it != l->transfers.end()) t = it->second;
     }
     if (t) {
-        {
-            std::lock_guard<std::mutex> g(t->mu);
-            if (t->cancelled || t->connected)
-                t.reset();  // late, or a second connection for one key
-            else {
-                t->fd = fd;
-                t->connected = true;
-            }
+        std::lock_guard<std::mutex> g(t->mu);
+        if (t->cancelled || t->connected) {
+            t.reset();  // late, or a second connection for one key
+        } else {
+            t->fd = fd;
+            t->connected = true;
+            t->io = true;
         }
     }
     if (t) {
         set_timeout(fd, SO_RCVTIMEO, 0);
         report.key = t->key;
-        uint8_t *const data = t->region->data;
         const uint64_t size = t->size;
         uint64_t received = 0;
         uint8_t h[RS_TCP_HEADER_BYTES];
         while (received < size) {
             if (!read_full(fd, h, sizeof(h))) {
-                report.error = errno
-                                   ? "tcp data connection failed: " + errstr(errno)
-                                   : "tcp data connection closed by the sender after " +
-                                         std::to_string(received) + " of " + std::to_string(size) + " bytes";
+                report.error = lost(received, size, false);
                 break;
             }
             const uint64_t off = le64(h);
@@ -101,30 +126,38 @@ void serve_connection(rs_tcp_listener *l, int fd) {
                                ") is out of order or outside the " + std::to_string(size) + "-byte transfer";
                 break;
             }
-            if (!read_full(fd, data + off, len)) {
-                report.error = errno ? "tcp data connection failed: " + errstr(errno)
-                                     : "tcp data connection closed by the sender inside a frame at " +
-                                           std::to_string(off);
+            uint32_t crc = 0;
+            uint8_t trailer[RS_TCP_TRAILER_BYTES];
+            if (!read_into_spans(fd, *t, off, len, crc) || !read_full(fd, trailer, sizeof(trailer))) {
+                report.error = lost(received, size, true);
+                break;
+            }
+            if (le32(trailer) != crc) {
+                report.error = "tcp frame at " + std::to_string(off) + ": CRC-32C " + std::to_string(crc) +
+                               " of the bytes received, " + std::to_string(le32(trailer)) + " sent";
                 break;
             }
             received += len;
             report.frame_offset = off;
             report.frame_length = len;
-            report.frame_crc = le32(h + 12);
+            report.frame_crc = crc;
             l->progress(report);
         }
         bool cancelled;
         {
             std::lock_guard<std::mutex> g(t->mu);
             t->fd = -1;
+            t->io = false;
             cancelled = t->cancelled;
         }
+        t->io_done.notify_all();
         if (!report.error.empty() && !cancelled) {
             report.frame_length = 0;
             l->progress(report);
         }
     }
     close(fd);
+    t.reset();  // may release the engine hold (after the last byte was written)
     std::lock_guard<std::mutex> g(l->mu);
     l->connections--;
     l->idle.notify_all();
@@ -188,6 +221,17 @@ rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progr
     return l;
 }
 
+rs_tcp_transfer::~rs_tcp_transfer() {
+    if (engine) rs_kv_transfer_release(engine);
+}
+
+namespace {
+void add_transfer(rs_tcp_listener *l, const std::shared_ptr<rs_tcp_transfer> &t) {
+    std::lock_guard<std::mutex> g(l->mu);
+    l->transfers[t->key] = t;
+}
+}  // namespace
+
 void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region,
                    size_t size) {
     RS_CHECK(key.size() == RS_TCP_KEY_BYTES, "tcp transfer key must be 16 bytes");
@@ -196,10 +240,24 @@ void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<r
                                                    "-byte receive region");
     auto t = std::make_shared<rs_tcp_transfer>();
     t->key = key;
-    t->region = std::move(region);
+    t->spans.push_back({region->data, size});
     t->size = size;
-    std::lock_guard<std::mutex> g(l->mu);
-    l->transfers[key] = t;
+    t->region = std::move(region);
+    add_transfer(l, t);
+}
+
+bool rs_tcp_expect_blocks(rs_tcp_listener *l, const std::string &key, rs_engine *e, const int32_t *blocks,
+                          int n) {
+    RS_CHECK(key.size() == RS_TCP_KEY_BYTES, "tcp transfer key must be 16 bytes");
+    RS_CHECK(n > 0, "a tcp transfer needs at least one block");
+    auto t = std::make_shared<rs_tcp_transfer>();
+    if (!rs_kv_transfer_host_spans(e, blocks, n, t->spans)) return false;
+    t->key = key;
+    t->size = (size_t)n * e->bytes_per_block;
+    rs_kv_transfer_hold(e);
+    t->engine = e;
+    add_transfer(l, t);
+    return true;
 }
 
 void rs_tcp_cancel(rs_tcp_listener *l, const std::string &key) {
@@ -211,9 +269,11 @@ void rs_tcp_cancel(rs_tcp_listener *l, const std::string &key) {
         t = it->second;
         l->transfers.erase(it);
     }
-    std::lock_guard<std::mutex> g(t->mu);
+    std::unique_lock<std::mutex> g(t->mu);
     t->cancelled = true;
     if (t->fd >= 0) shutdown(t->fd, SHUT_RDWR);  // wakes the connection thread's recv
+    // The thread leaves its recv at once after the shutdown; from then on it writes nothing.
+    t->io_done.wait(g, [&] { return !t->io; });
 }
 
 void rs_tcp_listener_free(rs_tcp_listener *l) {
@@ -292,17 +352,14 @@ int rs_tcp_connect(const std::string &host, int port, const std::string &key, in
     return fd;
 }
 
-void rs_tcp_send_frame(int fd, uint64_t offset, const uint8_t *data, uint32_t len, uint32_t crc) {
-    uint8_t h[RS_TCP_HEADER_BYTES];
-    std::memcpy(h, &offset, 8);
-    std::memcpy(h + 8, &len, 4);
-    std::memcpy(h + 12, &crc, 4);
-    iovec iov[2] = {{h, sizeof(h)}, {(void *)data, len}};
+namespace {
+
+// Writes all of iov[0..n) (advancing it). Throws rs_error naming the peer problem.
+void send_all(int fd, iovec *iov, int n) {
     msghdr m{};
     m.msg_iov = iov;
-    m.msg_iovlen = 2;
-    size_t left = sizeof(h) + len;
-    while (left > 0) {
+    m.msg_iovlen = (size_t)n;
+    while (m.msg_iovlen > 0) {
         const ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
@@ -313,27 +370,87 @@ void rs_tcp_send_frame(int fd, uint64_t offset, const uint8_t *data, uint32_t le
                     ? std::string("tcp data plane: the receiver accepted no bytes before the send deadline")
                     : "tcp data plane: sending to the receiver failed: " + errstr(err));
         }
-        left -= (size_t)w;
-        size_t n = (size_t)w;
-        while (n > 0 && m.msg_iovlen > 0) {
-            if (n >= m.msg_iov[0].iov_len) {
-                n -= m.msg_iov[0].iov_len;
+        size_t done = (size_t)w;
+        while (done > 0 && m.msg_iovlen > 0) {
+            if (done >= m.msg_iov[0].iov_len) {
+                done -= m.msg_iov[0].iov_len;
                 m.msg_iov++;
                 m.msg_iovlen--;
             } else {
-                m.msg_iov[0].iov_base = (uint8_t *)m.msg_iov[0].iov_base + n;
-                m.msg_iov[0].iov_len -= n;
-                n = 0;
+                m.msg_iov[0].iov_base = (uint8_t *)m.msg_iov[0].iov_base + done;
+                m.msg_iov[0].iov_len -= done;
+                done = 0;
             }
         }
+        while (m.msg_iovlen > 0 && m.msg_iov[0].iov_len == 0) {
+            m.msg_iov++;
+            m.msg_iovlen--;
+        }
     }
+}
+
+void frame_header(uint8_t *h, uint64_t offset, uint32_t len) {
+    const uint32_t zero = 0;
+    std::memcpy(h, &offset, 8);
+    std::memcpy(h + 8, &len, 4);
+    std::memcpy(h + 12, &zero, 4);
+}
+
+}  // namespace
+
+void rs_tcp_send_frame(int fd, uint64_t offset, const uint8_t *data, uint32_t len, uint32_t crc) {
+    uint8_t h[RS_TCP_HEADER_BYTES];
+    frame_header(h, offset, len);
+    iovec iov[3] = {{h, sizeof(h)}, {(void *)data, len}, {&crc, sizeof(crc)}};
+    send_all(fd, iov, 3);
+}
+
+uint32_t rs_tcp_send_blocks(rs_engine *e, int fd, uint64_t offset, const int32_t *blocks, int n) {
+    RS_CHECK(!e->busy.exchange(true), "engine is already running an operation (calls must be queued)");
+    struct unbusy {
+        rs_engine *e;
+        ~unbusy() { e->busy.store(false); }
+    } guard{e};
+    const size_t total = (size_t)n * e->bytes_per_block;
+    RS_CHECK(total > 0 && total <= 0xffffffffu, "a tcp frame carries 1 byte to 4 GiB");
+    std::vector<rs_kv_span> spans;
+    uint32_t crc = 0;
+    uint8_t h[RS_TCP_HEADER_BYTES];
+    frame_header(h, offset, (uint32_t)total);
+    iovec head{h, sizeof(h)};
+    if (!rs_kv_transfer_host_spans(e, blocks, n, spans)) {
+        // The pool is not host memory: one block at a time through a host buffer.
+        std::vector<uint8_t> stage(e->bytes_per_block);
+        send_all(fd, &head, 1);
+        for (int i = 0; i < n; i++) {
+            size_t at = 0;
+            for (rs_backend *b : e->ranks) {
+                b->iface->kv_export(b, blocks + i, 1, stage.data() + at, e->bytes_per_block);
+                at += b->kv_bytes_per_block;
+            }
+            crc = rs_crc32c(stage.data(), stage.size(), crc);
+            iovec v{stage.data(), stage.size()};
+            send_all(fd, &v, 1);
+        }
+    } else {
+        send_all(fd, &head, 1);
+        // Each shard is checksummed and then handed to the kernel while it is still in cache.
+        for (const rs_kv_span &s : spans) {
+            crc = rs_crc32c(s.data, s.len, crc);
+            iovec v{s.data, s.len};
+            send_all(fd, &v, 1);
+        }
+    }
+    iovec tail{&crc, sizeof(crc)};
+    send_all(fd, &tail, 1);
+    return crc;
 }
 
 void rs_tcp_close(int fd) {
     if (fd >= 0) close(fd);
 }
 
-double rs_tcp_raw_loopback(size_t bytes, size_t chunk) {
+double rs_tcp_raw_loopback(size_t bytes, size_t chunk, bool whole) {
     const int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     RS_CHECK(ls >= 0, "raw loopback: socket: " + errstr(errno));
     sockaddr_in a{};
@@ -346,14 +463,19 @@ double rs_tcp_raw_loopback(size_t bytes, size_t chunk) {
         close(ls);
         RS_CHECK(false, "raw loopback: " + errstr(err));
     }
-    std::vector<uint8_t> src(chunk, 7), dst(chunk);
+    // whole: the bytes come from and land in transfer-sized buffers (memory, as a KV transfer's do);
+    // otherwise one chunk-sized buffer each end, reused (stays in cache).
+    const size_t span = whole ? bytes : chunk;
+    std::vector<uint8_t> src(span, 7), dst(span, 1);
     const auto t0 = std::chrono::steady_clock::now();
     std::thread sender([&] {
         const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (connect(s, (sockaddr *)&a, sizeof(a)) == 0) {
             size_t left = bytes;
             while (left > 0) {
-                const ssize_t w = send(s, src.data(), left < chunk ? left : chunk, MSG_NOSIGNAL);
+                const size_t at = (bytes - left) % span;
+                const size_t n = std::min(std::min(left, chunk), span - at);
+                const ssize_t w = send(s, src.data() + at, n, MSG_NOSIGNAL);
                 if (w < 0 && errno == EINTR) continue;
                 if (w <= 0) break;
                 left -= (size_t)w;
@@ -364,7 +486,8 @@ double rs_tcp_raw_loopback(size_t bytes, size_t chunk) {
     const int c = accept(ls, nullptr, nullptr);
     size_t got = 0;
     while (c >= 0) {
-        const ssize_t r = recv(c, dst.data(), chunk, 0);
+        const size_t at = got % span;
+        const ssize_t r = recv(c, dst.data() + at, std::min(chunk, span - at), 0);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         got += (size_t)r;

@@ -90,17 +90,6 @@ export class PrefillPicker {
   }
 }
 
-/**
- * Retries of a request whose KV transfer failed (decode worker answered `kv_transfer_failed`
- * before any token): each on another prefill worker, after an exponential backoff.
- * maxRetries 0..5 (default 2), backoff base 10..5000 ms (default 50, doubling).
- */
-export const PD_RETRY = Object.freeze({ maxRetries: 2, backoffMs: 50 });
-
-export function pdBackoffMs(retry: number): number {
-  return PD_RETRY.backoffMs * 2 ** Math.max(0, retry - 1);
-}
-
 const pickers = new WeakMap<WorkerPool, PrefillPicker>();
 
 /** The one picker of a pool (its in-flight counts must be shared by every request). */
@@ -143,8 +132,4 @@ export function leasePair<L extends { release(): void }>(
     prefill?.release();
     throw err;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,12 +11,25 @@
  *
  * Every exit path (finish, worker error, client gone, consumer stopped iterating) releases the
  * worker lease exactly once and cancels the gRPC call, which aborts the request on the worker.
+ *
+ * A failure before the first token that ./retry-policy.ts calls retryable (worker unavailable,
+ * draining, circuit open, PD KV transfer lost) is retried on another worker, at most
+ * `retry.maxRetries` times with exponential backoff; each attempt holds its own leases and
+ * releases them before the backoff starts.
  */
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
-import { leasePair, PD_RETRY, pdBackoffMs, sleep } from "../disagg/prefill-picker.js";
+import { leasePair } from "../disagg/prefill-picker.js";
 import type { PickRoute, WorkerLease, WorkerPool } from "../workers/worker-pool.js";
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  type RetryOptions,
+  type RetryReason,
+  retryReasonOf,
+  sleepAbortable,
+} from "./retry-policy.js";
 import type { TextCodec } from "./text-codec.js";
 
 export type FinishReason = "stop" | "length" | "abort";
@@ -67,6 +80,12 @@ export interface ChoiceDeps {
   onFirstToken?: () => void;
   /** Called for every later token (inter-token latency metric). */
   onToken?: () => void;
+  /** Retries before the first token (./retry-policy.ts). Default DEFAULT_RETRY. */
+  retry?: RetryOptions | undefined;
+  /** Called once per retry, before its backoff (radixserve_router_retries_total). */
+  onRetry?: ((reason: RetryReason, backoffMs: number) => void) | undefined;
+  /** The backoff's sleep (tests record the waits). Default: an abortable timer. */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 /** Past the deadline, how long the router waits for the worker's own abort before cancelling. */
@@ -158,19 +177,33 @@ async function* runAdmitted(
   let stoppedByString = false;
   let abortTimer: NodeJS.Timeout | null = null;
 
-  // Disaggregated pools: prefill workers whose KV transfer failed for this request, and retries.
+  const retry = deps.retry ?? DEFAULT_RETRY;
+  // Workers this request failed on (never picked again for it): decode/unified and prefill.
+  const failedWorkers = new Set<string>();
   const failedPrefill = new Set<string>();
-  let pdRetries = 0;
-  for (let attempt = 0; ; attempt++) {
+  let retries = 0;
+  /** Counts a retry and waits its backoff; false when none is left (or the client left). */
+  const retryAfter = async (reason: RetryReason): Promise<boolean> => {
+    const pastDeadline = !!spec.deadlineUnixMs && Date.now() >= spec.deadlineUnixMs;
+    if (retries >= retry.maxRetries || signal.aborted || pastDeadline) return false;
+    retries++;
+    const wait = backoffMs(retry, retries);
+    deps.onRetry?.(reason, wait);
+    await (deps.sleep ?? sleepAbortable)(wait, signal);
+    return !signal.aborted;
+  };
+  for (;;) {
     // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
-    const route = { key: requestId, inputIds: spec.inputIds };
-    const { held, prefill } = leasePair(
-      pool,
-      spec.modelId,
-      failedPrefill,
-      () => lease(pool, spec.modelId, route),
-      route,
-    );
+    const route = { key: requestId, inputIds: spec.inputIds, exclude: failedWorkers };
+    let pair: ReturnType<typeof leasePair<WorkerLease>>;
+    try {
+      pair = leasePair(pool, spec.modelId, failedPrefill, () => lease(pool, spec.modelId, route), route);
+    } catch (err) {
+      // No worker to pick: worth a wait only when open breakers (not health) keep them out.
+      if (pool.blockedByBreaker(spec.modelId, failedWorkers) && (await retryAfter("circuit_open"))) continue;
+      throw err;
+    }
+    const { held, prefill } = pair;
     const call = held.worker.generate({
       requestId,
       inputIds: spec.inputIds,
@@ -195,10 +228,8 @@ async function* runAdmitted(
         : null;
     if (signal.aborted) call.cancel();
     else signal.addEventListener("abort", onAbort, { once: true });
-    let sawEvent = false;
     try {
       for await (const ev of call as AsyncIterable<GenerateResponse__Output>) {
-        sawEvent = true;
         if (ev.event === "token" && ev.token) {
           if (stoppedByString) continue;
           received++;
@@ -271,15 +302,19 @@ async function* runAdmitted(
         return;
       }
       const failure = workerFailure(err, held.worker.address);
-      if (failure.code === "no_worker") pool.markFailed(held.worker, failure.message);
-      if (!sawEvent && attempt === 0 && failure.code === "no_worker" && !signal.aborted) continue;
-      // The decode worker lost the KV transfer before any token: retry on another prefill worker.
-      if (prefill && failure.code === "kv_transfer_failed" && received === 0 && !signal.aborted) {
-        if (pdRetries < PD_RETRY.maxRetries) {
-          failedPrefill.add(prefill.address);
-          await sleep(pdBackoffMs(++pdRetries));
-          continue;
-        }
+      if (failure.code === "no_worker" || failure.code === "draining")
+        pool.markFailed(held.worker, failure.message);
+      // Retry only while nothing reached the client (no token yet; deltas come only from tokens).
+      const reason = received === 0 ? retryReasonOf(failure) : null;
+      if (reason === "kv_transfer_failed" && !prefill) throw failure; // not a PD request: nothing to change
+      if (reason === "kv_transfer_failed") failedPrefill.add(prefill!.address);
+      else if (reason !== null) failedWorkers.add(held.worker.address);
+      if (reason !== null) {
+        // Release this attempt's leases before the backoff, not after it: they are not in use.
+        call.cancel();
+        held.release();
+        prefill?.release();
+        if (await retryAfter(reason)) continue;
       }
       throw failure;
     } finally {

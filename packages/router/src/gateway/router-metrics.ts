@@ -1,8 +1,9 @@
 /**
  * The router's Prometheus metrics: core's ServingMetrics with role="router" (the same names the
  * workers export, seen from the client's side: TTFT, inter-token, end-to-end, token counters,
- * finished requests by reason; gauges summed over the workers' last load reports) plus two
- * router-only series (HTTP answers by endpoint and status, healthy workers).
+ * finished requests by reason; gauges summed over the workers' last load reports) plus the
+ * router-only series (HTTP answers by endpoint and status, healthy workers, retries by reason,
+ * circuit breakers open per worker).
  */
 import { ServingMetrics } from "@radixserve/core";
 import { Counter, collectDefaultMetrics, Gauge } from "prom-client";
@@ -12,6 +13,7 @@ import { ROUTER_METRIC } from "./metric-names.js";
 export class RouterMetrics {
   readonly serving: ServingMetrics;
   readonly http: Counter<"endpoint" | "status">;
+  readonly retries: Counter<"reason">;
 
   constructor(pool: WorkerPool | null) {
     this.serving = new ServingMetrics("router", () => {
@@ -38,6 +40,22 @@ export class RouterMetrics {
       help: "HTTP requests answered by the router, by endpoint and status code.",
       labelNames: ["endpoint", "status"],
       registers,
+    });
+    this.retries = new Counter({
+      name: ROUTER_METRIC.retriesTotal,
+      help: "Choices retried on another worker before their first token, by reason (unavailable, draining, circuit_open, kv_transfer_failed).",
+      labelNames: ["reason"],
+      registers,
+    });
+    new Gauge({
+      name: ROUTER_METRIC.circuitOpen,
+      help: "1 while the worker's circuit breaker is open (transport failures; no picks until its cooldown passes).",
+      labelNames: ["worker"],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of pool?.snapshot() ?? []) this.set({ worker: w.address }, w.breaker === "open" ? 1 : 0);
+      },
     });
     new Gauge({
       name: ROUTER_METRIC.workersHealthy,

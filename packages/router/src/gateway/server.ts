@@ -22,6 +22,7 @@ import { runChoice } from "./choice-runner.js";
 import { toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
 import { planChat, planCompletion } from "./request-plan.js";
+import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { chatCompletionSchema, completionSchema } from "./schemas.js";
 import type { TextCodec } from "./text-codec.js";
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   openapi?: unknown;
   /** Deadline of a generation request in ms (the worker aborts it then); 0 = none. Default 0. */
   requestTimeoutMs?: number | undefined;
+  /** Retries before the first token (--max-retries and backoff). Default DEFAULT_RETRY. */
+  retry?: Partial<RetryOptions> | undefined;
   /** Log each request (fastify's request logging). Default false. */
   logRequests?: boolean;
 }
@@ -69,6 +72,13 @@ export async function buildGateway(
 ): Promise<{ app: FastifyInstance; metrics: RouterMetrics }> {
   const { pool, codec } = opts;
   const metrics = new RouterMetrics(pool);
+  const retry = retryOptions(opts.retry);
+  const choiceDeps = {
+    pool,
+    codec,
+    retry,
+    onRetry: (reason: string) => metrics.retries.inc({ reason }),
+  };
   const bodyLimit = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const app = Fastify({
     loggerInstance: getLogger("router") as FastifyBaseLogger,
@@ -126,7 +136,7 @@ export async function buildGateway(
 
   const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0 };
   const exec = (req: FastifyRequest) => ({
-    deps: { pool, codec },
+    deps: choiceDeps,
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
     onStreamStart: () => streamed.add(req),
@@ -181,7 +191,7 @@ export async function buildGateway(
         ignoreEos: true,
         logprobs: null,
       };
-      for await (const ev of runChoice({ pool, codec }, spec, ac.signal)) {
+      for await (const ev of runChoice(choiceDeps, spec, ac.signal)) {
         if (ev.kind === "end") {
           if (ev.finishReason === "abort")
             throw new RadixServeError("deadline_exceeded", "health generation timed out");

@@ -19,7 +19,7 @@
 import { EventEmitter } from "node:events";
 import type { GetLoadResponse__Output, GetModelInfoResponse__Output, Result } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
-import { CircuitBreaker } from "../policies/circuit-breaker.js";
+import { type BreakerState, CircuitBreaker } from "../policies/circuit-breaker.js";
 import type { WorkerView } from "../policies/policy.js";
 import { promptHashes, type RouteSelector } from "../policies/route-selector.js";
 import { AdmissionQueue } from "./admission-queue.js";
@@ -61,6 +61,8 @@ export interface PickRoute {
   /** Seeds random choices (the request id). */
   key: string;
   inputIds: readonly number[];
+  /** Workers this request already failed on (gateway retries): never picked again for it. */
+  exclude?: ReadonlySet<string> | undefined;
 }
 
 export interface WorkerSnapshot {
@@ -72,6 +74,8 @@ export interface WorkerSnapshot {
   load: GetLoadResponse__Output | null;
   model: GetModelInfoResponse__Output | null;
   lastError: string | null;
+  /** The worker's circuit breaker now (open: no picks until its cooldown passes). */
+  breaker: BreakerState;
 }
 
 interface WorkerState {
@@ -263,6 +267,7 @@ export class WorkerPool extends EventEmitter {
     for (const w of this.workers) {
       if (!w.healthy || !w.model || !w.breaker.allows(now)) continue;
       if (w.model.disaggMode === "prefill") continue; // takes no Generate: paired by disagg/prefill-picker.ts
+      if (route?.exclude?.has(w.client.address)) continue;
       if (modelId !== undefined && w.model.modelId !== modelId) continue;
       const score = w.inFlight + (w.load?.queuedRequests ?? 0);
       if (
@@ -296,6 +301,7 @@ export class WorkerPool extends EventEmitter {
         w.model &&
         w.model.disaggMode !== "prefill" && // takes no Generate: paired by disagg/prefill-picker.ts
         w.breaker.allows(now) &&
+        !route.exclude?.has(w.client.address) &&
         (modelId === undefined || w.model.modelId === modelId),
     );
     const first = candidates[0]?.model;
@@ -329,6 +335,23 @@ export class WorkerPool extends EventEmitter {
     return { ok: true, value: this.dispatch(chosen, chosen.model!, hashes.length) };
   }
 
+  /**
+   * True when a healthy worker that could serve `modelId` (not a prefill worker, not in `exclude`)
+   * is kept out of picks only by its open circuit breaker: a pick may succeed once it half-opens.
+   */
+  blockedByBreaker(modelId: string | undefined, exclude?: ReadonlySet<string>): boolean {
+    const now = Date.now();
+    return this.workers.some(
+      (w) =>
+        w.healthy &&
+        w.model !== null &&
+        w.model.disaggMode !== "prefill" &&
+        (modelId === undefined || w.model.modelId === modelId) &&
+        !exclude?.has(w.client.address) &&
+        !w.breaker.allows(now),
+    );
+  }
+
   /** Moves the load counters now and returns the lease that moves them back exactly once. */
   private dispatch(chosen: WorkerState, model: GetModelInfoResponse__Output, blocks: number): WorkerLease {
     chosen.inFlight++;
@@ -360,6 +383,7 @@ export class WorkerPool extends EventEmitter {
   }
 
   snapshot(): WorkerSnapshot[] {
+    const now = Date.now();
     return this.workers.map((w) => ({
       address: w.client.address,
       healthy: w.healthy,
@@ -369,6 +393,7 @@ export class WorkerPool extends EventEmitter {
       load: w.load,
       model: w.model,
       lastError: w.lastError,
+      breaker: w.breaker.state(now),
     }));
   }
 }
