@@ -92,7 +92,11 @@ describe("KvTransport native paths between two engines", () => {
     const target = Int32Array.from([15, 9, 12, 10]);
     const r = await t.openReceiver("req", 4 * bpb, { pool: sink, blockIds: target });
     const s = await t.openSender(r.offer);
-    const source = { info: p.info, exportBlocksInto: p.exportBlocksInto.bind(p), sendBlocksTo: p.sendBlocksTo.bind(p) };
+    const source = {
+      info: p.info,
+      exportBlocksInto: p.exportBlocksInto.bind(p),
+      sendBlocksTo: p.sendBlocksTo.bind(p),
+    };
     const a = await s.sendBlocks!(source, ids(4, 3), 0);
     const b = await s.sendBlocks!(source, ids(7, 1), 3 * bpb);
     assert.equal(await r.receiveBlocks!(sink, target.subarray(0, 3), a.payload), a.crc);
