@@ -4,9 +4,8 @@
  * in templates/_args.tpl must be a real flag of the command it goes to, with a value exactly when
  * the flag takes one; the mode and transport names the chart uses must be ones the CLI lists.
  *
- * The cluster flags of issue 5 (Redis discovery, NATS events) are written by the chart only under
- * `cluster.enabled`, which is off by default; until the CLI has them they are listed in
- * PENDING_CLUSTER_FLAGS and reported as a todo, and the default values must keep cluster mode off.
+ * The cluster flags (Redis discovery, NATS events, routing policy) are written by the chart only
+ * under `cluster.enabled`; CLUSTER_FLAGS lists them and the CLI must have every one.
  * Needs the built CLI (npm run build); no helm (scripts/check-helm.mjs renders the chart when
  * helm is installed).
  */
@@ -21,8 +20,8 @@ import { type CliFlag, cliFlags, parseHelp, templateFlags } from "./cli-help.js"
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "deploy", "helm", "radixserve");
 
-/** Flags the chart writes in cluster mode that the cluster work (issue 5) adds to the CLI. */
-const PENDING_CLUSTER_FLAGS: { router: readonly string[]; worker: readonly string[] } = {
+/** Flags the chart writes in cluster mode (templates/_args.tpl under cluster.enabled). */
+const CLUSTER_FLAGS: { router: readonly string[]; worker: readonly string[] } = {
   router: ["--redis-url", "--nats-url", "--policy"],
   worker: ["--redis-url", "--nats-url", "--advertise-address"],
 };
@@ -118,24 +117,17 @@ describe("Helm chart flags match the radixserve CLI", () => {
     }
   });
 
-  for (const [define, command, pending] of [
-    ["radixserve.routerArgs", "router", PENDING_CLUSTER_FLAGS.router],
-    ["radixserve.workerArgs", "worker", PENDING_CLUSTER_FLAGS.worker],
-    ["radixserve.makeModelArgs", "make-model", [] as readonly string[]],
+  for (const [define, command] of [
+    ["radixserve.routerArgs", "router"],
+    ["radixserve.workerArgs", "worker"],
+    ["radixserve.makeModelArgs", "make-model"],
   ] as const) {
     it(`templates/_args.tpl ${define}: every flag is a ${command} flag`, () => {
       const cli = command === "router" ? router : command === "worker" ? worker : makeModel;
       const flags = templateFlags(tpl, define);
       assert.ok(flags.length >= 3, `only ${flags.length} flags found in ${define}`);
-      const missing = flags.filter((f) => !cli.has(f.flag) && !pending.includes(f.flag)).map((f) => f.flag);
+      const missing = flags.filter((f) => !cli.has(f.flag)).map((f) => f.flag);
       assert.deepEqual(missing, [], `${define} writes flags that \`radixserve ${command}\` does not have`);
-      // A pending flag may only be written in cluster mode, so the default install never passes it.
-      for (const f of flags.filter((f) => pending.includes(f.flag) && !cli.has(f.flag))) {
-        assert.ok(
-          f.conditions.some((c) => /^(\.Values|\$v)\.cluster\.enabled$/.test(c)),
-          `${f.flag} is written outside {{ if cluster.enabled }}`,
-        );
-      }
     });
   }
 
@@ -149,21 +141,10 @@ describe("Helm chart flags match the radixserve CLI", () => {
     assert.ok(["unified", "disagg"].includes(v.disaggMode));
   });
 
-  it("cluster mode stays off by default while the CLI lacks its flags", () => {
+  it("the CLI has the cluster flags the chart writes in cluster mode", () => {
     const missing = [
-      ...PENDING_CLUSTER_FLAGS.router.filter((f) => !router.has(f)),
-      ...PENDING_CLUSTER_FLAGS.worker.filter((f) => !worker.has(f)),
-    ];
-    if (missing.length > 0)
-      assert.equal(loadValues().cluster.enabled, false, `CLI lacks ${missing.join(" ")}`);
-  });
-
-  it("the CLI has the cluster flags the chart writes in cluster mode (issue 5)", {
-    todo: "router/worker --redis-url, --nats-url, --policy, --advertise-address land with issue 5",
-  }, () => {
-    const missing = [
-      ...PENDING_CLUSTER_FLAGS.router.filter((f) => !router.has(f)).map((f) => `router ${f}`),
-      ...PENDING_CLUSTER_FLAGS.worker.filter((f) => !worker.has(f)).map((f) => `worker ${f}`),
+      ...CLUSTER_FLAGS.router.filter((f) => !router.has(f)).map((f) => `router ${f}`),
+      ...CLUSTER_FLAGS.worker.filter((f) => !worker.has(f)).map((f) => `worker ${f}`),
     ];
     assert.deepEqual(missing, []);
   });
