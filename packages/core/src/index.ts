@@ -1,6 +1,5 @@
 // Public surface of @radixserve/core: what router and workers share.
 export * from "./cache/index.js";
-export * from "./config/index.js";
 export * from "./discovery/index.js";
 export * from "./errors/index.js";
 export * from "./events/index.js";
