@@ -74,6 +74,49 @@ uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const
     return crc;
 }
 
+uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, const int32_t *dst_blocks,
+                                       int n, uint8_t *pool, size_t pool_len) {
+    transfer_busy_guard guard(e);
+    RS_CHECK(e->ranks.size() == 1, "the direct shm path needs a sender with tp size 1");
+    const size_t bpb = e->bytes_per_block;
+    check_ids(e, src_blocks, n);
+    const size_t dst_blocks_max = pool_len / bpb;
+    for (int i = 0; i < n; i++)
+        RS_CHECK(dst_blocks[i] >= 0 && (size_t)dst_blocks[i] < dst_blocks_max,
+                 "target block id " + std::to_string(dst_blocks[i]) + " is outside the " +
+                     std::to_string(dst_blocks_max) +
+                     "-block pool file (a pool of another model or block size?)");
+    rs_backend *b = e->ranks[0];
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t *dst = pool + (size_t)dst_blocks[i] * bpb;
+        b->iface->kv_export(b, src_blocks + i, 1, dst, bpb);
+        crc = rs_crc32c(dst, bpb, crc);
+    }
+    return crc;
+}
+
+uint32_t rs_kv_transfer_crc_blocks(rs_engine *e, const int32_t *blocks, int n) {
+    transfer_busy_guard guard(e);
+    check_ids(e, blocks, n);
+    std::vector<rs_kv_span> spans;
+    uint32_t crc = 0;
+    if (rs_kv_transfer_host_spans(e, blocks, n, spans)) {
+        for (const rs_kv_span &s : spans) crc = rs_crc32c(s.data, s.len, crc);
+        return crc;
+    }
+    std::vector<uint8_t> stage(e->bytes_per_block);  // device pool: one block at a time through host memory
+    for (int i = 0; i < n; i++) {
+        size_t offset = 0;
+        for (rs_backend *b : e->ranks) {
+            b->iface->kv_export(b, blocks + i, 1, stage.data() + offset, e->bytes_per_block);
+            offset += b->kv_bytes_per_block;
+        }
+        crc = rs_crc32c(stage.data(), stage.size(), crc);
+    }
+    return crc;
+}
+
 bool rs_kv_transfer_host_spans(rs_engine *e, const int32_t *blocks, int n, std::vector<rs_kv_span> &out) {
     check_ids(e, blocks, n);
     for (rs_backend *b : e->ranks)
