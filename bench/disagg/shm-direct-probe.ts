@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const mcDst = Buffer.alloc(bytes, 1);
     const rows: Record<string, number[]> = {
       "memcpy (transfer-sized)": [],
-      "direct: P pool -> D pool (CRC in pass)": [],
+      "direct: P pool -> D pool (CRC of source)": [],
       "direct: D readback CRC": [],
       "direct: copy + D readback": [],
       "two-copy shm: export + import": [],
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
         )
       )
         throw new Error(`D's block ${dst[probeBlock]} differs from P's block ${probeBlock}`);
-      rows["direct: P pool -> D pool (CRC in pass)"]!.push(gbps(bytes, tCopy));
+      rows["direct: P pool -> D pool (CRC of source)"]!.push(gbps(bytes, tCopy));
       rows["direct: D readback CRC"]!.push(gbps(bytes, tBoth - tCopy));
       rows["direct: copy + D readback"]!.push(gbps(bytes, tBoth));
 
