@@ -154,6 +154,35 @@ class NativeEngine implements Engine {
     );
   }
 
+  exportBlocksToPool(srcIds: Int32Array, pool: KvRegion, dstIds: Int32Array): Promise<number> {
+    if (!this.handle) return this.freedError();
+    try {
+      checkBlockIds(srcIds, this.info.numBlocks, "exportBlocksToPool srcIds");
+      if (!(dstIds instanceof Int32Array) || dstIds.length !== srcIds.length)
+        throw new EngineError(
+          "input_invalid",
+          `exportBlocksToPool: dstIds must be an Int32Array of ${srcIds.length} block ids`,
+        );
+      if (!(pool instanceof KvRegion) || pool.isClosed)
+        throw new EngineError("input_invalid", "exportBlocksToPool: pool must be an open KvRegion");
+      if (this.info.tpSize !== 1)
+        throw new EngineError("input_invalid", "exportBlocksToPool needs an engine with tpSize 1");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.enqueue((h) => this.addon.engineExportToPool(h, srcIds, pool.handle, dstIds));
+  }
+
+  crcBlocks(blockIds: Int32Array): Promise<number> {
+    if (!this.handle) return this.freedError();
+    try {
+      checkBlockIds(blockIds, this.info.numBlocks, "crcBlocks blockIds");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.enqueue((h) => this.addon.engineCrcBlocks(h, blockIds));
+  }
+
   sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number> {
     if (!this.handle) return this.freedError();
     try {
@@ -356,11 +385,12 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
       collective,
       backend,
       cudaLibrary: cudaBackendPath(),
+      kvPoolShmPath: opts.kvPoolShmPath ?? "",
     });
   } catch (e) {
     const msg = (e as Error).message;
     // Device, collective and backend problems are about the options and the machine, not the model.
-    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs/.test(msg))
+    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs|shared KV pool|kvPoolShmPath/.test(msg))
       throw new EngineError("options_invalid", msg, { cause: e });
     throw new EngineError("model_invalid", `${opts.modelPath}: ${msg}`, { cause: e });
   }

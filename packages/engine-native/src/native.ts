@@ -44,6 +44,8 @@ export interface NativeCreateOptions {
   collective: "cpu" | "nccl";
   backend: "cpu" | "cuda";
   cudaLibrary: string;
+  /** "" for a private pool. */
+  kvPoolShmPath: string;
 }
 
 export interface NativeSampling {
@@ -119,6 +121,8 @@ export interface NativeAddon {
     source: Uint8Array | NativeRegion,
     offset: number,
   ): Promise<number>;
+  engineExportToPool(h: NativeHandle, src: Int32Array, pool: NativeRegion, dst: Int32Array): Promise<number>;
+  engineCrcBlocks(h: NativeHandle, blocks: Int32Array): Promise<number>;
   regionOpenShm(path: string, size: number, create: boolean): NativeRegion;
   regionAlloc(size: number): NativeRegion;
   regionSize(r: NativeRegion): number;

@@ -56,6 +56,13 @@ export interface EngineOptions {
    * where the CPU lacks it); "reference" runs the plain-loop kernels (the test reference; slow).
    */
   simd?: "auto" | "avx512" | "avx2" | "reference";
+  /**
+   * Puts the KV pool in a new shared-memory file at this path (created exclusively, mode 0600,
+   * every page reserved and committed at load; removed by free()), so another process on the host
+   * can map it (KvRegion.openShm(path, 0, false)) and write blocks straight into it with
+   * exportBlocksToPool. CPU backend and tpSize 1 only. Default: a private pool.
+   */
+  kvPoolShmPath?: string;
 }
 
 /** What the loaded model is; filled from config.json and the pool size. */
@@ -186,6 +193,16 @@ export interface Engine {
    * with the sender's: a mismatch means the reserved blocks hold garbage and must not be adopted.
    */
   importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number>;
+  /**
+   * The direct shm path: copies `srcIds` of this pool into blocks `dstIds` of another engine's pool
+   * file mapped as `pool` (that engine loaded with kvPoolShmPath, same model and dtype), one copy,
+   * and resolves with the CRC-32C of the bytes in transfer order, computed in the same pass. This
+   * engine must have tpSize 1. The caller must only target blocks the other side has reserved for
+   * this transfer, and must have stopped writing before it tells that side the transfer ended.
+   */
+  exportBlocksToPool(srcIds: Int32Array, pool: KvRegion, dstIds: Int32Array): Promise<number>;
+  /** The CRC-32C of `blockIds` in transfer byte order (verifies bytes a peer wrote straight into the pool). */
+  crcBlocks(blockIds: Int32Array): Promise<number>;
   /**
    * Sends `blockIds` as one frame of the native tcp data plane, at byte `frameOffset` of the
    * transfer, straight from the pool to the connection's socket (each block checksummed just before

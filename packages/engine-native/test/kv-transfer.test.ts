@@ -2,10 +2,12 @@
 // shared-memory regions and the native tcp data plane between two engines (bytes and checksums
 // equal), and failures (bad ranges, unknown keys, a sender that vanishes mid-transfer).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import {
   crc32c,
   crc32cImpl,
@@ -16,7 +18,7 @@ import {
   type KvTcpProgress,
   loadEngine,
 } from "../src/index.js";
-import { blocks, openEngine, prefillLogits, scratchDir, testModel, tokens } from "./helpers.js";
+import { blocks, maxAbsDiff, openEngine, prefillLogits, scratchDir, testModel, tokens } from "./helpers.js";
 
 describe("kv-transfer CRC-32C", () => {
   it("matches the published check values", () => {
@@ -101,6 +103,127 @@ describe("kv-transfer shm regions", () => {
     const pending = e.exportBlocksInto(blocks(0, 8), r, 0);
     r.close();
     await assert.rejects(pending, /KV region has been closed/);
+  });
+});
+
+describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
+  const poolPath = (name: string) => `/dev/shm/radixserve-test-pool-${process.pid}-${name}`;
+  // free() releases native memory once the engine's queued calls settle (a microtask when idle).
+  const freed = () => new Promise((r) => setImmediate(r));
+
+  it("P writes straight into D's reserved blocks of D's pool file; bytes and CRCs equal; mode 0600; removed at free", async () => {
+    const src = await openEngine("tiny-gqa");
+    const path = poolPath("direct");
+    const dst = await loadEngine({
+      modelPath: await testModel("tiny-gqa"),
+      kvCacheBlocks: 16,
+      threads: 1,
+      kvPoolShmPath: path,
+    });
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(statSync(path).size, 16 * dst.info.bytesPerBlock);
+      await prefillLogits(src, tokens(45, 5), blocks(0, 3));
+      await prefillLogits(dst, tokens(48, 78), Int32Array.from([2, 3, 4])); // D's own data beside
+      const before = await dst.exportBlocks(Int32Array.from([2, 3, 4]));
+      const pool = KvRegion.openShm(path, 0, false); // P maps D's pool by path
+      const reserved = Int32Array.from([11, 7, 13]); // out of order on purpose
+      const sent = await src.exportBlocksToPool(blocks(0, 3), pool, reserved);
+      const reference = await src.exportBlocks(blocks(0, 3));
+      assert.equal(sent, crc32c(reference));
+      assert.deepEqual(await dst.exportBlocks(reserved), reference); // D sees P's bytes, in its blocks
+      assert.equal(await dst.crcBlocks(reserved), sent); // D's readback check
+      assert.deepEqual(await dst.exportBlocks(Int32Array.from([2, 3, 4])), before); // nothing else touched
+      // D decodes from the blocks P wrote as P would from its own (one more token at position 45).
+      const next = (e: typeof src, table: Int32Array) =>
+        e.step([
+          {
+            tokens: Int32Array.from([7]),
+            startPos: 45,
+            blockTable: table,
+            sample: false,
+            returnLogits: "last",
+          },
+        ]);
+      const [onD] = await next(dst, reserved);
+      const [onP] = await next(src, blocks(0, 3));
+      assert.ok(maxAbsDiff(onD!.logits!, onP!.logits!) < 1e-4);
+      // Ids outside D's pool are refused before anything is written.
+      await assert.rejects(
+        src.exportBlocksToPool(blocks(0, 1), pool, Int32Array.from([16])),
+        /target block id 16 is outside the 16-block pool file/,
+      );
+      await assert.rejects(src.exportBlocksToPool(blocks(0, 2), pool, Int32Array.from([1])), /dstIds/);
+      pool.close();
+    } finally {
+      dst.free();
+    }
+    await freed();
+    assert.equal(existsSync(path), false); // the pool file goes with the engine
+  });
+
+  it("refuses an existing pool file (a stale one must be swept) and tp > 1, with clear errors", async () => {
+    const path = poolPath("stale");
+    writeFileSync(path, "stale");
+    try {
+      await assert.rejects(
+        loadEngine({ modelPath: await testModel(), kvCacheBlocks: 4, threads: 1, kvPoolShmPath: path }),
+        /cannot create the shared KV pool file .*File exists/,
+      );
+      assert.equal(readFileSync(path, "utf8"), "stale"); // not ours: left alone
+    } finally {
+      rmSync(path, { force: true });
+    }
+    await assert.rejects(
+      loadEngine({
+        modelPath: await testModel("tiny-gqa"),
+        kvCacheBlocks: 4,
+        threads: 2,
+        tpSize: 2,
+        kvPoolShmPath: poolPath("tp"),
+      }),
+      /needs backend 'cpu' and tp size 1/,
+    );
+    assert.equal(existsSync(poolPath("tp")), false);
+  });
+
+  it("P killed -9 mid-write leaves D's engine working; D frees and the file is gone", async () => {
+    const path = poolPath("killed");
+    const model = await testModel();
+    const dst = await loadEngine({ modelPath: model, kvCacheBlocks: 32, threads: 1, kvPoolShmPath: path });
+    const dir = scratchDir("shm-writer");
+    const script = join(dir, "writer.mjs");
+    const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
+    writeFileSync(
+      script,
+      `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
+const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
+const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
+const src = Int32Array.from({ length: 32 }, (_, i) => i);
+await e.exportBlocksToPool(src, pool, src);
+process.stdout.write("writing\\n");
+for (;;) await e.exportBlocksToPool(src, pool, src);
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => d.toString().includes("writing") && resolve());
+        child.once("exit", (code) => reject(new Error(`writer exited early (${code})`)));
+      });
+      await new Promise((r) => setTimeout(r, 30)); // mid-write
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+      // D's pool still serves: every block reads and checksums.
+      const all = blocks(0, 32);
+      assert.equal(await dst.crcBlocks(all), crc32c(await dst.exportBlocks(all)));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      dst.free();
+    }
+    await freed();
+    assert.equal(existsSync(path), false);
   });
 });
 

@@ -137,6 +137,7 @@ Napi::Value create_engine(const Napi::CallbackInfo &info) {
     p.collective = str(o, "collective", "cpu");
     p.backend = str(o, "backend", "cpu");
     p.cuda_library = str(o, "cudaLibrary", "");
+    p.kv_shm_path = str(o, "kvPoolShmPath", "");
     Napi::Array tensors = o.Get("tensors").As<Napi::Array>();
     for (uint32_t i = 0; i < tensors.Length(); i++)
         p.tensors.push_back(tensor_desc(tensors.Get(i).As<Napi::Object>()));

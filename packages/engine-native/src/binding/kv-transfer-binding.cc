@@ -136,6 +136,34 @@ Napi::Value engine_import_from(const Napi::CallbackInfo &info) {
     return p;
 }
 
+// exportToPool(engine, srcIds, region, dstIds): the direct shm path (rs_kv_transfer_export_to_pool).
+Napi::Value engine_export_to_pool(const Napi::CallbackInfo &info) {
+    rs_engine *e = engine_of(info[0]);
+    std::vector<int32_t> src = ids_of(info[1]);
+    std::vector<int32_t> dst = ids_of(info[3]);
+    if (src.size() != dst.size())
+        throw Napi::RangeError::New(info.Env(), "exportToPool: srcIds and dstIds differ in length");
+    std::shared_ptr<rs_kv_region> region = rs_region_of(info[2]);
+    uint8_t *pool = region->data;
+    const size_t len = region->size;
+    auto *w = new crc_worker(info.Env(), info[0], info[2], region, [e, src, dst, pool, len] {
+        return rs_kv_transfer_export_to_pool(e, src.data(), dst.data(), (int)src.size(), pool, len);
+    });
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+}
+
+Napi::Value engine_crc_blocks(const Napi::CallbackInfo &info) {
+    rs_engine *e = engine_of(info[0]);
+    std::vector<int32_t> ids = ids_of(info[1]);
+    auto *w = new crc_worker(info.Env(), info[0], info[0], nullptr,
+                             [e, ids] { return rs_kv_transfer_crc_blocks(e, ids.data(), (int)ids.size()); });
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+}
+
 Napi::Value region_open_shm(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString() || !info[1].IsNumber())
@@ -220,6 +248,8 @@ void rs_kv_transfer_register(Napi::Env env, Napi::Object exports,
     exports.Set("crc32cImpl", Napi::Function::New(env, crc32c_impl));
     exports.Set("engineExportInto", Napi::Function::New(env, engine_export_into));
     exports.Set("engineImportFrom", Napi::Function::New(env, engine_import_from));
+    exports.Set("engineExportToPool", Napi::Function::New(env, engine_export_to_pool));
+    exports.Set("engineCrcBlocks", Napi::Function::New(env, engine_crc_blocks));
     exports.Set("regionOpenShm", Napi::Function::New(env, region_open_shm));
     exports.Set("regionClose", Napi::Function::New(env, region_close));
     exports.Set("regionRead", Napi::Function::New(env, region_read));

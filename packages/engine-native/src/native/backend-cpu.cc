@@ -66,7 +66,7 @@ rs_backend *rs_backend_cpu_init(const rs_backend_params &p) {
     c->kernels = p.kernels;
     try {
         c->kv = rs_kv_pool_init(p.kv_dtype, p.num_blocks, p.block_size, p.model->cfg.n_layers,
-                                p.model->n_kv_heads, p.model->cfg.head_dim);
+                                p.model->n_kv_heads, p.model->cfg.head_dim, p.kv_shm_path);
         c->pool = rs_thread_pool_init(p.n_threads);
     } catch (...) {
         cpu_free(b);

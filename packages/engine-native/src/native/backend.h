@@ -52,7 +52,8 @@ struct rs_backend_params {
     int num_blocks = 0;
     int block_size = 16;
     int n_threads = 1;
-    int device = 0;  // CUDA device ordinal of this rank
+    int device = 0;           // CUDA device ordinal of this rank
+    std::string kv_shm_path;  // CPU only: the KV pool in this /dev/shm file (rs_kv_pool_init)
 };
 
 rs_backend *rs_backend_cpu_init(const rs_backend_params &p);

@@ -87,6 +87,8 @@ rs_engine *rs_engine_init(const rs_engine_params &p) {
              "collective '" + p.collective + "' works on device buffers: it needs backend 'cuda'");
     RS_CHECK(p.backend == "cpu" || p.collective != "cpu" || p.tp_size == 1,
              "backend 'cuda' with tp > 1 needs collective 'nccl'");
+    RS_CHECK(p.kv_shm_path.empty() || (p.backend == "cpu" && p.tp_size == 1),
+             "a KV pool in shared memory (kvPoolShmPath) needs backend 'cpu' and tp size 1");
     rs_cuda_library cuda;
     if (p.backend == "cuda") {
         cuda = rs_cuda_library_load(p.cuda_library, p.tp_size);
@@ -115,6 +117,7 @@ rs_engine *rs_engine_init(const rs_engine_params &p) {
         const int threads = p.n_threads / p.tp_size + (r < p.n_threads % p.tp_size ? 1 : 0);
         bp.n_threads = threads < 1 ? 1 : threads;
         bp.device = r;
+        bp.kv_shm_path = p.kv_shm_path;
         rs_backend *b = nullptr;
         if (p.backend == "cpu") {
             b = rs_backend_cpu_init(bp);  // owns bp.model from here, also when it throws

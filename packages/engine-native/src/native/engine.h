@@ -23,6 +23,7 @@ struct rs_engine_params {
     std::string collective = "cpu";  // the collective between ranks: "cpu" or "nccl"
     std::string backend = "cpu";     // where ranks compute: "cpu" or "cuda" (rank r on device r)
     std::string cuda_library;        // path of the CUDA backend library (backend "cuda")
+    std::string kv_shm_path;         // "": private pool; else the pool in this /dev/shm file (cpu, tp 1)
 };
 
 enum rs_logits_mode {

@@ -1,6 +1,8 @@
 #include "kv-pool.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -10,8 +12,28 @@ size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, 
     return (size_t)n_layers * 2 * n_kv_heads * block_size * head_dim * rs_dtype_size(dtype);
 }
 
+// The file is created exclusively (a stale file of a dead process must be swept by the caller,
+// never silently reused) and removed again when any later step fails. Returns null with errno set.
+static uint8_t *map_shared_pool(const std::string &path, size_t bytes) {
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return nullptr;
+    int err = posix_fallocate(fd, 0, (off_t)bytes);
+    void *p = MAP_FAILED;
+    if (err == 0) {
+        p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED) err = errno;
+    }
+    close(fd);  // the mapping keeps the file's pages
+    if (p == MAP_FAILED) {
+        unlink(path.c_str());
+        errno = err;
+        return nullptr;
+    }
+    return (uint8_t *)p;
+}
+
 rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int n_layers, int n_kv_heads,
-                            int head_dim) {
+                            int head_dim, const std::string &shm_path) {
     RS_CHECK(num_blocks > 0 && block_size > 0, "KV pool needs at least one block of at least one slot");
     auto *pool = new rs_kv_pool();
     pool->dtype = dtype;
@@ -22,6 +44,18 @@ rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int 
     pool->head_dim = head_dim;
     pool->bytes_per_block = rs_kv_pool_bytes_per_block(dtype, block_size, n_layers, n_kv_heads, head_dim);
     pool->bytes = pool->bytes_per_block * (size_t)num_blocks;
+    if (!shm_path.empty()) {
+        pool->data = map_shared_pool(shm_path, pool->bytes);
+        if (!pool->data) {
+            const int err = errno;
+            delete pool;
+            RS_CHECK(false, "cannot create the shared KV pool file " + shm_path + " (" +
+                                std::to_string(num_blocks) + " blocks): " + std::strerror(err) +
+                                "; free /dev/shm space, lower kvCacheBlocks, or use --kv-transport grpc");
+        }
+        pool->shm_path = shm_path;
+        return pool;
+    }
     // An anonymous mapping: zero pages are committed only when a block is first written, so a pool
     // sized for the worst case costs memory only as it fills.
     void *p = mmap(nullptr, pool->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -38,6 +72,7 @@ rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int 
 void rs_kv_pool_free(rs_kv_pool *pool) {
     if (!pool) return;
     if (pool->data) munmap(pool->data, pool->bytes);
+    if (!pool->shm_path.empty()) unlink(pool->shm_path.c_str());
     delete pool;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common.h"
 
@@ -19,10 +20,16 @@ struct rs_kv_pool {
     size_t bytes_per_block = 0;
     uint8_t *data = nullptr;
     size_t bytes = 0;
+    std::string shm_path;  // "" for an anonymous pool; else the /dev/shm file the pool maps (see init)
 };
 
+// shm_path "": private anonymous memory, committed as blocks are first written. Otherwise the pool
+// is a MAP_SHARED mapping of a new file at shm_path (O_EXCL, mode 0600, every page reserved with
+// posix_fallocate and populated now, so the whole pool is committed at load and a full /dev/shm
+// fails here, never as a SIGBUS later): another process on the host can map the file and write
+// blocks straight into it (the shm transport's direct path). rs_kv_pool_free unlinks the file.
 rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int n_layers, int n_kv_heads,
-                            int head_dim);
+                            int head_dim, const std::string &shm_path = "");
 void rs_kv_pool_free(rs_kv_pool *pool);
 
 size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads, int head_dim);

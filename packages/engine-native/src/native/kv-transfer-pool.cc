@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include <mutex>
 
 #include "engine.h"
@@ -29,6 +32,31 @@ void check_ids(const rs_engine *e, const int32_t *blocks, int n) {
         RS_CHECK(blocks[i] >= 0 && blocks[i] < e->num_blocks, "block id " + std::to_string(blocks[i]) +
                                                                   " out of range 0.." +
                                                                   std::to_string(e->num_blocks - 1));
+}
+
+// memcpy with non-temporal stores: the bytes go to memory without first reading the target lines
+// into this core's cache (no read-for-ownership) and without evicting what is cached. For targets
+// this process never reads again: another process's KV pool. The caller fences (sfence) once.
+void copy_streaming(uint8_t *dst, const uint8_t *src, size_t n) {
+#if defined(__x86_64__)
+    size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+    if (head > n) head = n;
+    std::memcpy(dst, src, head);
+    size_t i = head;
+    for (; i + 64 <= n; i += 64) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+        const __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+        const __m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
+        _mm_stream_si128((__m128i *)(dst + i), a);
+        _mm_stream_si128((__m128i *)(dst + i + 16), b);
+        _mm_stream_si128((__m128i *)(dst + i + 32), c);
+        _mm_stream_si128((__m128i *)(dst + i + 48), d);
+    }
+    std::memcpy(dst + i, src + i, n - i);
+#else
+    std::memcpy(dst, src, n);
+#endif
 }
 
 }  // namespace
@@ -70,6 +98,63 @@ uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const
             b->iface->kv_import(b, blocks + i, 1, src + offset, bpb);
             offset += b->kv_bytes_per_block;
         }
+    }
+    return crc;
+}
+
+uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, const int32_t *dst_blocks,
+                                       int n, uint8_t *pool, size_t pool_len) {
+    transfer_busy_guard guard(e);
+    RS_CHECK(e->ranks.size() == 1, "the direct shm path needs a sender with tp size 1");
+    const size_t bpb = e->bytes_per_block;
+    check_ids(e, src_blocks, n);
+    const size_t dst_blocks_max = pool_len / bpb;
+    for (int i = 0; i < n; i++)
+        RS_CHECK(dst_blocks[i] >= 0 && (size_t)dst_blocks[i] < dst_blocks_max,
+                 "target block id " + std::to_string(dst_blocks[i]) + " is outside the " +
+                     std::to_string(dst_blocks_max) +
+                     "-block pool file (a pool of another model or block size?)");
+    rs_backend *b = e->ranks[0];
+    uint32_t crc = 0;
+    if (b->iface->kv_block_data) {
+        // Host pool: checksum the source block (which brings it into cache: a block fits L2), then
+        // stream it from cache into the target. The source is read from memory once and the
+        // target written once, as memcpy of a large buffer does; the CRC covers what P sent.
+        for (int i = 0; i < n; i++) {
+            const uint8_t *src = b->iface->kv_block_data(b, src_blocks[i]);
+            crc = rs_crc32c(src, bpb, crc);
+            copy_streaming(pool + (size_t)dst_blocks[i] * bpb, src, bpb);
+        }
+#if defined(__x86_64__)
+        _mm_sfence();  // the streamed stores are globally visible before the caller announces them
+#endif
+        return crc;
+    }
+    for (int i = 0; i < n; i++) {
+        uint8_t *dst = pool + (size_t)dst_blocks[i] * bpb;
+        b->iface->kv_export(b, src_blocks + i, 1, dst, bpb);
+        crc = rs_crc32c(dst, bpb, crc);
+    }
+    return crc;
+}
+
+uint32_t rs_kv_transfer_crc_blocks(rs_engine *e, const int32_t *blocks, int n) {
+    transfer_busy_guard guard(e);
+    check_ids(e, blocks, n);
+    std::vector<rs_kv_span> spans;
+    uint32_t crc = 0;
+    if (rs_kv_transfer_host_spans(e, blocks, n, spans)) {
+        for (const rs_kv_span &s : spans) crc = rs_crc32c(s.data, s.len, crc);
+        return crc;
+    }
+    std::vector<uint8_t> stage(e->bytes_per_block);  // device pool: one block at a time through host memory
+    for (int i = 0; i < n; i++) {
+        size_t offset = 0;
+        for (rs_backend *b : e->ranks) {
+            b->iface->kv_export(b, blocks + i, 1, stage.data() + offset, e->bytes_per_block);
+            offset += b->kv_bytes_per_block;
+        }
+        crc = rs_crc32c(stage.data(), stage.size(), crc);
     }
     return crc;
 }

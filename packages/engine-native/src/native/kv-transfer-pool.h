@@ -19,6 +19,18 @@ uint32_t rs_kv_transfer_export(rs_engine *e, const int32_t *blocks, int n, uint8
 // Copies n * bytes_per_block bytes from in into blocks[0..n) and returns the CRC-32C of the bytes.
 uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const uint8_t *in, size_t in_len);
 
+// The shm transport's direct path: copies src_blocks[0..n) of e's pool into another engine's pool
+// that this process has mapped (`pool`, `pool_len` bytes: a KV pool file, rs_kv_pool_init), block
+// i to block dst_blocks[i] of that pool, and returns the CRC-32C of the bytes computed in the same
+// pass (block by block, from cache). One copy, no staging. e must have one rank (the file is a
+// tp-1 pool's layout, which is then also the transfer byte order). Throws before writing anything
+// when an id is out of range.
+uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, const int32_t *dst_blocks,
+                                       int n, uint8_t *pool, size_t pool_len);
+// The CRC-32C of blocks[0..n) of e's pool in transfer byte order (a receiver verifying bytes that
+// a peer wrote straight into its pool).
+uint32_t rs_kv_transfer_crc_blocks(rs_engine *e, const int32_t *blocks, int n);
+
 // A contiguous piece of a block in host memory (one rank's shard).
 struct rs_kv_span {
     uint8_t *data = nullptr;
