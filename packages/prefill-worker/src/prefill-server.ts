@@ -7,6 +7,7 @@
  * (packages/decode-worker), which calls createPrefillServer in prefill mode.
  */
 import {
+  EngineLoop,
   type GenerateRequest__Output,
   type GetModelInfoResponse,
   getLogger,
@@ -19,7 +20,6 @@ import {
   type WorkerServiceHandlers,
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
-import { PrefillLoop } from "./prefill-loop.js";
 import { PrefillScheduler } from "./prefill-scheduler.js";
 import { handlePrefillStream } from "./prefill-session.js";
 
@@ -59,7 +59,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     reservationQueue: () => scheduler.stats().queued,
     transfersInFlight: () => live.size,
   });
-  const loop = new PrefillLoop(opts.engine, scheduler, getLogger("scheduler"));
+  const loop = new EngineLoop(opts.engine, scheduler, getLogger("scheduler"));
   loop.start();
   const ctx = {
     scheduler,

@@ -9,16 +9,29 @@
  *
  * The loop sleeps (no polling) while there is nothing to run and wakes on scheduler.onWork.
  */
-import type { Engine } from "@radixserve/engine-native";
+import type { Engine, StepOutput, StepSequence } from "@radixserve/engine-native";
 import type { Logger } from "pino";
-import type { ScheduledBatch, Scheduler } from "./scheduler.js";
 
-export interface StepObserver {
-  /** Called after each step with its shape and wall time (metrics). Must not throw. */
-  onStep?(batch: ScheduledBatch, seconds: number): void;
+/**
+ * What the loop drives: the unified/decode Scheduler and the prefill worker's PrefillScheduler.
+ * `schedule` returns null when nothing is runnable; the scheduler calls `onWork` when that changes.
+ */
+export interface SteppedScheduler<B extends { readonly steps: StepSequence[] }> {
+  onWork: () => void;
+  schedule(): B | null;
+  /** Work for the next batch that cannot depend on the in-flight step (optional). */
+  prepare?(): void;
+  postProcess(batch: B, outputs: readonly (StepOutput | null)[]): void;
+  /** The step failed: release what the batch held. */
+  failBatch(batch: B, err: unknown): void;
 }
 
-export class EngineLoop {
+export interface StepObserver<B> {
+  /** Called after each step with its shape and wall time (metrics). Must not throw. */
+  onStep?(batch: B, seconds: number): void;
+}
+
+export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
   private wake: (() => void) | null = null;
   private stopped = false;
   private running: Promise<void> | null = null;
@@ -26,9 +39,9 @@ export class EngineLoop {
 
   constructor(
     private readonly engine: Pick<Engine, "step">,
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: SteppedScheduler<B>,
     private readonly log?: Logger,
-    private readonly observer: StepObserver = {},
+    private readonly observer: StepObserver<B> = {},
   ) {
     scheduler.onWork = () => this.notify();
   }
@@ -73,7 +86,7 @@ export class EngineLoop {
       } catch (err) {
         pending = Promise.reject(err); // a synchronous validation throw is a failed step too
       }
-      this.scheduler.prepare();
+      this.scheduler.prepare?.();
       let outputs: Awaited<typeof pending>;
       try {
         outputs = await pending;
