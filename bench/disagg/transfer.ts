@@ -1,5 +1,5 @@
 /**
- * KV transfer throughput: the grpc, tcp and shm KvTransports moving real KV blocks between two
+ * KV transfer throughput: the grpc, tcp and shm (direct, and two copies) KvTransports moving real KV blocks between two
  * engines in two processes (P: the sender, a forked copy of this file; D: this process), through
  * the real PrefillService stream (window, per-chunk CRC-32C, acks, done), against raw loopback
  * sockets (a native thread pair moving a transfer-sized buffer memory to memory, the same with one
@@ -29,6 +29,7 @@ import {
   type PrefillClientMessage__Output,
   type PrefillServerMessage,
   type PrefillServerMessage__Output,
+  ShmKvTransport,
   senderForOffer,
 } from "@radixserve/core";
 import {
@@ -49,8 +50,13 @@ const CHUNK = arg("chunk-kb", 4096) * 1024;
 const WINDOW = arg("window", 8);
 const REPS = arg("reps", 3);
 
-async function openEngine(modelDir: string, blocks: number): Promise<Engine> {
-  return loadEngine({ modelPath: modelDir, kvCacheBlocks: blocks, threads: 1 });
+async function openEngine(modelDir: string, blocks: number, kvPoolShmPath?: string): Promise<Engine> {
+  return loadEngine({
+    modelPath: modelDir,
+    kvCacheBlocks: blocks,
+    threads: 1,
+    ...(kvPoolShmPath ? { kvPoolShmPath } : {}),
+  });
 }
 
 function ids(first: number, n: number): Int32Array {
@@ -67,7 +73,6 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
     for (let i = 0; i < bpb; i += 4) fill.writeUInt32LE(((i + b * 7919) * 2654435761) >>> 0, i);
     await engine.importBlocks(ids(b, 1), fill);
   }
-  const chunkBlocks = Math.max(1, Math.floor(CHUNK / bpb));
   const server = new grpc.Server({ "grpc.max_send_message_length": 64 << 20 });
   server.addService(loadPrefillService().service, {
     Prefill(call: grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>) {
@@ -78,6 +83,7 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
       let seq = 0;
       let sender: KvSender | null = null;
       let pumping = false;
+      let chunkBlocks = 1;
       const pump = async () => {
         if (pumping || !sender) return;
         pumping = true;
@@ -128,6 +134,9 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
         if (m.start) {
           total = m.start.numBlocks;
           sender = await senderForOffer(m.start.offer);
+          // The prefill worker's cap (prefill-session.ts onStart): 32 MiB for bytes on the stream.
+          const cap = sender.maxChunkBytes ?? 32 * 1024 * 1024;
+          chunkBlocks = Math.max(1, Math.floor(Math.min(m.start.chunkBytes || CHUNK, cap) / bpb));
           void pump();
         } else if (m.chunkAck) {
           unacked--;
@@ -171,22 +180,26 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
 }
 
 // ---------------- receiver (D, the benchmark driver) ----------------
+/** One transport per row for the whole run, as a decode worker holds one (its regions are reused). */
 const transports = new Map<string, KvTransport>();
+const clients = new Map<string, ReturnType<typeof createPrefillClient>>();
+type Row = "grpc" | "tcp" | "shm" | "shm, two copies";
+const ROWS: readonly Row[] = ["grpc", "tcp", "shm", "shm, two copies"];
 
-async function viaTransport(
-  engine: Engine,
-  address: string,
-  name: "grpc" | "shm" | "tcp",
-  blocks: number,
-): Promise<number> {
+async function viaTransport(engine: Engine, address: string, row: Row, blocks: number): Promise<number> {
   const bpb = engine.info.bytesPerBlock;
-  // One transport per name for the whole run, as a decode worker holds one (its regions are reused).
-  let transport = transports.get(name);
+  const name = row === "shm, two copies" ? "shm" : row;
+  let transport = transports.get(row);
   if (!transport) {
     transport = await createKvTransport(name);
-    transports.set(name, transport);
+    transports.set(row, transport);
   }
-  const client = createPrefillClient(address);
+  // One client (channel) per prefill worker for the whole run, as the decode worker keeps them.
+  let client = clients.get(address);
+  if (!client) {
+    client = createPrefillClient(address);
+    clients.set(address, client);
+  }
   // As the decode worker does: name the reserved blocks, so tcp can land the bytes straight in them.
   const receiver = await transport.openReceiver("bench", blocks * bpb, {
     pool: engine,
@@ -203,7 +216,12 @@ async function viaTransport(
         const c = m.chunk;
         chain = chain.then(async () => {
           const target = ids(c.firstBlock, c.numBlocks);
-          const payload = { data: c.data, offset: Number(c.offset), byteLength: c.byteLength };
+          const payload = {
+            data: c.data,
+            offset: Number(c.offset),
+            byteLength: c.byteLength,
+            crc32: c.crc32,
+          };
           // The decode worker's path (decode-transfer.ts importChunk()).
           const got = receiver.receiveBlocks
             ? await receiver.receiveBlocks(engine, target, payload)
@@ -221,14 +239,20 @@ async function viaTransport(
     });
     stream.on("error", reject);
     stream.write({
-      start: { numBlocks: blocks, offer: receiver.offer, windowChunks: WINDOW, chunkBytes: CHUNK },
+      // The receiver's preferred chunk size when it has one (decode-transfer.ts does the same).
+      start: {
+        numBlocks: blocks,
+        offer: receiver.offer,
+        windowChunks: WINDOW,
+        chunkBytes: receiver.chunkBytes ?? CHUNK,
+      },
     });
   });
+  await receiver.quiesce?.(); // direct shm: P can no longer write (part of the transfer's time)
   const secs = (performance.now() - t0) / 1000;
   stream.end();
   receiver.complete?.();
   receiver.close();
-  client.close();
   if (!done || done.crc32 !== crc || received !== blocks * bpb)
     throw new Error(`${name}: checksum or size mismatch`);
   if (done.transport !== name) throw new Error(`${name}: the sender used ${done.transport}`);
@@ -273,7 +297,13 @@ async function main(): Promise<void> {
   probe.free();
   const blocks = Math.max(1, Math.round((MB * 1024 * 1024) / bpb));
   const bytes = blocks * bpb;
-  const engine = await openEngine(modelDir, blocks);
+  // D's pool in /dev/shm, as a decode worker with --kv-transport shm keeps it: the `shm` row is the
+  // direct path (P writes into D's blocks); `shm, two copies` goes through a per-transfer file.
+  const direct = new ShmKvTransport();
+  const poolPath = direct.poolFilePath();
+  const engine = await openEngine(modelDir, blocks, poolPath);
+  direct.attachPool(poolPath, blocks, bpb);
+  transports.set("shm", direct);
   const child = fork(
     new URL(import.meta.url).pathname,
     [...process.argv.slice(2), "--role", modelDir, String(blocks)],
@@ -295,16 +325,16 @@ async function main(): Promise<void> {
       grpc: [],
       tcp: [],
       shm: [],
+      "shm, two copies": [],
     };
-    for (const t of ["grpc", "tcp", "shm"] as const)
-      await viaTransport(engine, address, t, Math.min(blocks, 64)); // warm-up
+    for (const t of ROWS) await viaTransport(engine, address, t, Math.min(blocks, 64)); // warm-up
     for (let r = 0; r < REPS; r++) {
       results["memcpy (1 MiB, cached)"]!.push(viaMemcpy(bytes, 1 << 20));
       results["memcpy (transfer-sized)"]!.push(viaMemcpy(bytes, bytes));
       results["raw socket, native, memory"]!.push(bytes / tcpRawLoopbackSeconds(bytes, 1 << 20, true) / 1e9);
       results["raw socket, native, cached"]!.push(bytes / tcpRawLoopbackSeconds(bytes, 1 << 20, false) / 1e9);
       results["raw socket, Node net"]!.push(await viaRawSocket(rawPort, bytes));
-      for (const t of ["grpc", "tcp", "shm"] as const) {
+      for (const t of ROWS) {
         results[t]!.push(await viaTransport(engine, address, t, blocks));
         // D's blocks equal P's (one block of the transfer chosen per rep, checked by CRC).
         const b = (r * 7919 + 13) % blocks;
@@ -336,6 +366,8 @@ async function main(): Promise<void> {
     }
   } finally {
     child.disconnect();
+    for (const t of transports.values()) t.close?.();
+    for (const c of clients.values()) c.close();
     engine.free();
     rmSync(dir, { recursive: true, force: true });
   }

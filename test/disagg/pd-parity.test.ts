@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -96,6 +97,55 @@ describe("disaggregated serving (real workers)", () => {
     assert.equal(metricSum(g, "radixserve_kv_transfer_failures_total"), 0);
     assert.equal(metricSum(s, "radixserve_kv_transfer_failures_total"), 0);
     assert.ok(metricSum(g, "radixserve_kv_transfer_latency_seconds_count") > 0);
+  });
+
+  test("shm is direct: P writes into D's KV pool file (no per-transfer files), which goes away with D", async () => {
+    const pid = dShm.proc.pid!;
+    const files = () => readdirSync("/dev/shm");
+    const pool = files().filter((f) => f.startsWith(`radixserve-kvpool-${pid}-`));
+    assert.equal(pool.length, 2, `D's pool file and its fence file: ${pool.join(", ")}`);
+    assert.ok(pool.some((f) => f.endsWith(".fence")));
+    assert.deepEqual(
+      files().filter((f) => f.startsWith(`radixserve-kv-${pid}-`)),
+      [],
+      "no per-transfer file was made",
+    );
+    // A decode worker started with --disable-shm-direct keeps its pool private.
+    const d = await startWorker("decode", [
+      "--model-path",
+      model,
+      "--kv-cache-blocks",
+      "64",
+      "--disagg-prefill-threshold",
+      "0",
+      "--kv-transport",
+      "shm",
+      "--disable-shm-direct",
+      "--kv-verify-imports",
+    ]);
+    const dPid = d.proc.pid!;
+    try {
+      const ids = prompt(90, 41);
+      const r = await generate(d.client, greedyRequest(ids, 4, p.address));
+      assert.equal(r.error, null);
+      assert.deepEqual(r.tokens, (await generate(u.client, greedyRequest(ids, 4))).tokens);
+      assert.deepEqual(
+        files().filter((f) => f.startsWith(`radixserve-kvpool-${dPid}-`)),
+        [],
+        "private pool",
+      );
+      assert.ok(
+        files().some((f) => f.startsWith(`radixserve-kv-${dPid}-`)),
+        "the two-copy path's transfer file (pooled for reuse)",
+      );
+    } finally {
+      await d.stop();
+    }
+    assert.deepEqual(
+      files().filter((f) => f.includes(`-${dPid}-`)),
+      [],
+      "a stopped decode worker leaves no file in /dev/shm",
+    );
   });
 
   test("a conversation's second turn sends only the blocks D does not hold", async () => {

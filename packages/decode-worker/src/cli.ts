@@ -107,6 +107,11 @@ export function buildWorkerCommand(): Command {
     )
     .option("--disable-shm-transport", "with --kv-transport auto: never use shared memory", false)
     .option(
+      "--disable-shm-direct",
+      "decode with shm: keep the KV pool private (transfers copy through a /dev/shm file) instead of letting prefill workers write straight into it",
+      false,
+    )
+    .option(
       "--disagg-prefill-threshold <tokens>",
       "decode mode: prefill locally when the uncached prompt part is shorter than this",
       int("--disagg-prefill-threshold", 0),
@@ -188,6 +193,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     disableRadixCache: Boolean(o["disableRadixCache"]),
     kvTransport: kvTransportChoice(String(o["kvTransport"])),
     disableShmTransport: Boolean(o["disableShmTransport"]),
+    disableShmDirect: Boolean(o["disableShmDirect"]),
     disaggPrefillThreshold: o["disaggPrefillThreshold"] as number,
     kvReserveTimeoutMs: o["kvReserveTimeoutMs"] as number,
     kvTransferTimeoutMs: o["kvTransferTimeoutMs"] as number,

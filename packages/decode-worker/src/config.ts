@@ -35,6 +35,12 @@ export interface WorkerConfig {
   kvTransport: KvTransportChoice;
   /** With `auto`: never use shm (e.g. when /dev/shm is too small). */
   disableShmTransport: boolean;
+  /**
+   * Decode with shm: keep the KV pool private, so shm transfers go through a per-transfer file (two
+   * copies) instead of P writing straight into this worker's pool (one copy; the pool then lives in
+   * /dev/shm and is committed at start-up).
+   */
+  disableShmDirect: boolean;
   /** Decode: prefill locally when the uncached prompt part is shorter than this (tokens). */
   disaggPrefillThreshold: number;
   /** Decode: longest wait for KV blocks to reserve. */
@@ -77,6 +83,7 @@ export const WORKER_DEFAULTS = {
   disableRadixCache: false,
   kvTransport: "auto",
   disableShmTransport: false,
+  disableShmDirect: false,
   // Measured with bench/disagg (see its README): below ~this many uncached tokens a local prefill
   // step costs less than a transfer round trip on the tiny/small models here.
   disaggPrefillThreshold: 32,

@@ -16,6 +16,7 @@ import {
   type RadixCache,
   Scheduler,
   ServingMetrics,
+  ShmKvTransport,
   setSinkErrorHandler,
   startObservabilityServer,
 } from "@radixserve/core";
@@ -55,17 +56,39 @@ export async function startWorker(
 ): Promise<WorkerHandle> {
   const config: WorkerConfig = { ...WORKER_DEFAULTS, disaggMode: "unified", ...input };
   // A transport that cannot work here (rdma, a missing /dev/shm) fails before the model loads.
-  if (config.disaggMode !== "unified") await chooseKvTransport(config);
+  const transport = config.disaggMode !== "unified" ? await chooseKvTransport(config) : null;
+  // Decode with shm: the KV pool itself lives in /dev/shm, so prefill workers write straight into it.
+  const poolPath =
+    config.disaggMode === "decode" &&
+    transport instanceof ShmKvTransport &&
+    !config.disableShmDirect &&
+    config.tp === 1
+      ? transport.poolFilePath()
+      : undefined;
 
   let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
-  const engine = await loadEngine({
+  const engineOptions = {
     modelPath: config.modelPath,
     blockSize: config.blockSize,
     kvCacheBlocks: config.kvCacheBlocks,
     memFractionStatic: config.memFractionStatic,
     threads: config.threads,
     tpSize: config.tp,
-  });
+  };
+  let engine: Engine;
+  if (poolPath) {
+    try {
+      engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolPath });
+      (transport as ShmKvTransport).attachPool(poolPath, engine.info.numBlocks, engine.info.bytesPerBlock);
+    } catch (err) {
+      if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
+      log.warn(
+        { err: (err as Error).message },
+        "cannot keep the KV pool in /dev/shm (too small?); shm transfers copy through per-transfer files",
+      );
+      engine = await loadEngine(engineOptions);
+    }
+  } else engine = await loadEngine(engineOptions);
   const info = engine.info;
   const gen = await loadGenerationConfig(config.modelPath);
   const eosTokenIds = [...new Set([...gen.stopTokenIds, ...(info.eosTokenIds ?? [])])].sort((a, b) => a - b);
@@ -137,7 +160,7 @@ export async function startWorker(
     });
     const decode =
       config.disaggMode === "decode"
-        ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed)
+        ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)
         : null;
     const loop = new EngineLoop(engine, scheduler, getLogger("scheduler"), {
       onStep: (batch) => {

@@ -18,7 +18,7 @@ import {
 } from "./native.js";
 import { readModelTensors } from "./safetensors.js";
 import { checkBlockIds, prepareStep } from "./step-input.js";
-import type { Engine, EngineOptions, ModelInfo, StepOutput, StepSequence } from "./types.js";
+import type { Engine, EngineOptions, KvPoolFence, ModelInfo, StepOutput, StepSequence } from "./types.js";
 import { planWeights } from "./weight-plan.js";
 
 const KV_BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
@@ -154,7 +154,12 @@ class NativeEngine implements Engine {
     );
   }
 
-  exportBlocksToPool(srcIds: Int32Array, pool: KvRegion, dstIds: Int32Array): Promise<number> {
+  exportBlocksToPool(
+    srcIds: Int32Array,
+    pool: KvRegion,
+    dstIds: Int32Array,
+    fence?: KvPoolFence,
+  ): Promise<number> {
     if (!this.handle) return this.freedError();
     try {
       checkBlockIds(srcIds, this.info.numBlocks, "exportBlocksToPool srcIds");
@@ -165,12 +170,26 @@ class NativeEngine implements Engine {
         );
       if (!(pool instanceof KvRegion) || pool.isClosed)
         throw new EngineError("input_invalid", "exportBlocksToPool: pool must be an open KvRegion");
+      if (fence && (!(fence.region instanceof KvRegion) || fence.region.isClosed))
+        throw new EngineError("input_invalid", "exportBlocksToPool: fence.region must be an open KvRegion");
       if (this.info.tpSize !== 1)
         throw new EngineError("input_invalid", "exportBlocksToPool needs an engine with tpSize 1");
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.enqueue((h) => this.addon.engineExportToPool(h, srcIds, pool.handle, dstIds));
+    return this.enqueue((h) =>
+      fence
+        ? this.addon.engineExportToPool(
+            h,
+            srcIds,
+            pool.handle,
+            dstIds,
+            fence.region.handle,
+            fence.slot,
+            fence.generation,
+          )
+        : this.addon.engineExportToPool(h, srcIds, pool.handle, dstIds),
+    );
   }
 
   crcBlocks(blockIds: Int32Array): Promise<number> {

@@ -7,6 +7,7 @@ export {
   crc32c,
   crc32cImpl,
   crc32cTable,
+  KV_FENCE_SLOT_BYTES,
   KvRegion,
   KvTcpConnection,
   KvTcpListener,

@@ -40,6 +40,9 @@ function native<T>(what: string, f: () => T): T {
  * Native memory that block exports write into and imports read from. close() is idempotent; an
  * export or import already running keeps the memory until it settles.
  */
+/** Bytes of one fence slot (kv-transfer-pool.h RS_KV_FENCE_SLOT_BYTES). */
+export const KV_FENCE_SLOT_BYTES = 16;
+
 export class KvRegion {
   private closed = false;
   private constructor(
@@ -78,6 +81,23 @@ export class KvRegion {
   /** Copies `data` in at `offset` (a JS producer's fallback). */
   write(offset: number, data: Uint8Array): void {
     native("KV region write", () => nativeAddon().regionWrite(this.handle, offset, data));
+  }
+
+  /**
+   * D, on its fence file (KvFence): grants `generation` the right to write through slot `slot`
+   * (see exportBlocksToPool's `fence`). The previous generation of the slot loses it.
+   */
+  fenceOpen(slot: number, generation: number): void {
+    native("KV fence open", () => nativeAddon().regionFenceOpen(this.handle, slot, generation));
+  }
+
+  /**
+   * D: revokes `generation` of slot `slot`. Returns 0 when no write of that generation can happen
+   * any more, else the pid of the writer that holds the slot now (-1 when not yet known): its
+   * copy is in progress (or it stopped or died mid-copy), so the target blocks stay out of use.
+   */
+  fenceRevoke(slot: number, generation: number): number {
+    return native("KV fence revoke", () => nativeAddon().regionFenceRevoke(this.handle, slot, generation));
   }
 
   get isClosed(): boolean {

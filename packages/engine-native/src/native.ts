@@ -121,11 +121,21 @@ export interface NativeAddon {
     source: Uint8Array | NativeRegion,
     offset: number,
   ): Promise<number>;
-  engineExportToPool(h: NativeHandle, src: Int32Array, pool: NativeRegion, dst: Int32Array): Promise<number>;
+  engineExportToPool(
+    h: NativeHandle,
+    src: Int32Array,
+    pool: NativeRegion,
+    dst: Int32Array,
+    fence?: NativeRegion,
+    slot?: number,
+    generation?: number,
+  ): Promise<number>;
   engineCrcBlocks(h: NativeHandle, blocks: Int32Array): Promise<number>;
   regionOpenShm(path: string, size: number, create: boolean): NativeRegion;
   regionAlloc(size: number): NativeRegion;
   regionSize(r: NativeRegion): number;
+  regionFenceOpen(r: NativeRegion, slot: number, generation: number): void;
+  regionFenceRevoke(r: NativeRegion, slot: number, generation: number): number;
   regionClose(r: NativeRegion): void;
   regionRead(r: NativeRegion, offset: number, length: number): Buffer;
   regionWrite(r: NativeRegion, offset: number, data: Uint8Array): void;

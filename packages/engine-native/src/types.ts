@@ -8,6 +8,13 @@
 import type { KvRegion, KvTcpConnection, KvTcpListener } from "./kv-transfer.js";
 
 /** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
+/** A direct transfer's write permission: slot `slot` of the receiver's fence file, for `generation`. */
+export interface KvPoolFence {
+  region: KvRegion;
+  slot: number;
+  generation: number;
+}
+
 export interface EngineOptions {
   /** A Hugging Face model directory: config.json + *.safetensors (+ index). */
   modelPath: string;
@@ -198,9 +205,17 @@ export interface Engine {
    * file mapped as `pool` (that engine loaded with kvPoolShmPath, same model and dtype), one copy,
    * and resolves with the CRC-32C of the bytes in transfer order, computed in the same pass. This
    * engine must have tpSize 1. The caller must only target blocks the other side has reserved for
-   * this transfer, and must have stopped writing before it tells that side the transfer ended.
+   * this transfer. With `fence` (the receiver's write permission for this transfer) the copy runs
+   * only while the receiver has not revoked it: it holds the slot for the duration of the call, and
+   * rejects without writing anything once the receiver revoked (its deadline passed, the request
+   * ended), so a receiver can reuse the blocks as soon as a revoke finds no write in progress.
    */
-  exportBlocksToPool(srcIds: Int32Array, pool: KvRegion, dstIds: Int32Array): Promise<number>;
+  exportBlocksToPool(
+    srcIds: Int32Array,
+    pool: KvRegion,
+    dstIds: Int32Array,
+    fence?: KvPoolFence,
+  ): Promise<number>;
   /** The CRC-32C of `blockIds` in transfer byte order (verifies bytes a peer wrote straight into the pool). */
   crcBlocks(blockIds: Int32Array): Promise<number>;
   /**

@@ -227,6 +227,118 @@ for (;;) await e.exportBlocksToPool(src, pool, src);
   });
 });
 
+describe("kv-transfer fence (D's write permission for a direct transfer)", () => {
+  const freed = () => new Promise((r) => setImmediate(r));
+
+  it("P writes only while D's slot grants its generation; a revoked or stale generation writes nothing", async () => {
+    const model = await testModel();
+    const path = `/dev/shm/radixserve-test-pool-${process.pid}-fence`;
+    const fencePath = `${path}.fence`;
+    const src = await openEngine();
+    const dst = await loadEngine({ modelPath: model, kvCacheBlocks: 8, threads: 1, kvPoolShmPath: path });
+    const fenceD = KvRegion.openShm(fencePath, 64 * 16, true);
+    try {
+      await prefillLogits(src, tokens(40, 3), blocks(0, 3));
+      const pool = KvRegion.openShm(path, 0, false);
+      const fenceP = KvRegion.openShm(fencePath, 0, false);
+      const target = Int32Array.from([5, 6, 7]);
+      const grant = { region: fenceP, slot: 9, generation: 7 };
+      // Never opened: the slot grants nothing.
+      await assert.rejects(src.exportBlocksToPool(blocks(0, 3), pool, target, grant), /revoked/);
+      fenceD.fenceOpen(9, 7);
+      const crc = await src.exportBlocksToPool(blocks(0, 3), pool, target, grant);
+      assert.equal(crc, crc32c(await src.exportBlocks(blocks(0, 3))));
+      assert.equal(await dst.crcBlocks(target), crc);
+      assert.equal(fenceD.fenceRevoke(9, 7), 0, "no write in progress: revoked at once");
+      const marker = randomBytes(3 * dst.info.bytesPerBlock);
+      await dst.importBlocks(target, marker); // D reuses the blocks
+      await assert.rejects(
+        src.exportBlocksToPool(blocks(0, 3), pool, target, grant),
+        /decode worker revoked this transfer .*nothing was written/,
+      );
+      assert.deepEqual(await dst.exportBlocks(target), marker, "the revoked writer wrote nothing");
+      fenceD.fenceOpen(9, 8); // the slot's next transfer
+      await assert.rejects(
+        src.exportBlocksToPool(blocks(0, 1), pool, target.subarray(0, 1), grant),
+        /revoked/,
+      );
+      await src.exportBlocksToPool(blocks(0, 1), pool, target.subarray(0, 1), { ...grant, generation: 8 });
+      assert.equal(fenceD.fenceRevoke(9, 7), 0, "revoking an old generation is a no-op");
+      assert.throws(() => fenceD.fenceOpen(64, 1), /fence slot 64 is outside the 1024-byte fence file/);
+      pool.close();
+      fenceP.close();
+    } finally {
+      fenceD.close();
+      rmSync(fencePath, { force: true });
+      dst.free();
+    }
+    await freed();
+  });
+
+  it("a revoke during a copy names the writer; blocks are safe once the revoke succeeds", async () => {
+    const model = await testModel();
+    const path = `/dev/shm/radixserve-test-pool-${process.pid}-fence-race`;
+    const fencePath = `${path}.fence`;
+    const dst = await loadEngine({ modelPath: model, kvCacheBlocks: 32, threads: 1, kvPoolShmPath: path });
+    const fence = KvRegion.openShm(fencePath, 16 * 16, true);
+    fence.fenceOpen(2, 1);
+    const script = join(scratchDir("fence-writer"), "writer.mjs");
+    const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
+    // The writer exports all 32 blocks (~7 MB, about a millisecond) in a loop under slot 2; when
+    // its generation is revoked it moves on to the next one, which D grants by reopening the slot.
+    writeFileSync(
+      script,
+      `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
+const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
+const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
+const fence = KvRegion.openShm(${JSON.stringify(fencePath)}, 0, false);
+const ids = Int32Array.from({ length: 32 }, (_, i) => i);
+let told = false;
+for (let g = 1; ; ) {
+  try {
+    await e.exportBlocksToPool(ids, pool, ids, { region: fence, slot: 2, generation: g });
+    if (!told) { told = true; process.stdout.write("writing\\n"); }
+  } catch (err) {
+    if (!/revoked/.test(err.message)) throw err;
+    g++; // D moved the slot on: try the next generation
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => d.toString().includes("writing") && resolve());
+        child.once("exit", (code) => reject(new Error(`writer exited early (${code})`)));
+      });
+      // Revoke generation after generation until one revoke lands in the middle of a copy.
+      let seenWriter = 0;
+      for (let g = 1; g <= 500 && seenWriter === 0; g++) {
+        if (g > 1) {
+          fence.fenceOpen(2, g);
+          await new Promise((r) => setTimeout(r, 3)); // let the writer take it
+        }
+        let w = fence.fenceRevoke(2, g);
+        if (w !== 0) seenWriter = w;
+        while (w !== 0) w = fence.fenceRevoke(2, g); // the copy ends; then the revoke succeeds
+      }
+      assert.equal(seenWriter, child.pid, "the revoke saw the writer's pid mid-copy");
+      // Revoked: whatever D puts in the blocks now stays, while the writer keeps trying.
+      const marker = randomBytes(32 * dst.info.bytesPerBlock);
+      await dst.importBlocks(blocks(0, 32), marker);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await dst.exportBlocks(blocks(0, 32)), marker);
+    } finally {
+      child.kill("SIGKILL");
+      fence.close();
+      rmSync(fencePath, { force: true });
+      dst.free();
+    }
+    await freed();
+  });
+});
+
 /** A listener whose progress reports are collected per key. */
 function collectingListener(): {
   listener: KvTcpListener;

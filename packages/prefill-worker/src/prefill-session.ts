@@ -40,7 +40,8 @@ const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 export interface PrefillSessionContext {
   scheduler: PrefillScheduler;
   /** exportBlocksInto (the native path, CRC-32C in the copy) is used when the engine has it. */
-  engine: Pick<Engine, "exportBlocks" | "info"> & Partial<Pick<Engine, "exportBlocksInto" | "sendBlocksTo">>;
+  engine: Pick<Engine, "exportBlocks" | "info"> &
+    Partial<Pick<Engine, "exportBlocksInto" | "sendBlocksTo" | "exportBlocksToPool">>;
   metrics: KvTransferMetrics;
   blockHashSeed: string;
   /** Proto request -> scheduler params (the worker's shared converter). */
@@ -135,9 +136,6 @@ class PrefillSession {
       );
     // The peer's knobs, clamped: a window or chunk size from the wire must not exhaust P's memory.
     this.window = start.windowChunks > 0 ? Math.min(start.windowChunks, MAX_WINDOW) : DEFAULT_WINDOW;
-    const chunkBytes =
-      start.chunkBytes > 0 ? Math.min(start.chunkBytes, MAX_CHUNK_BYTES) : DEFAULT_CHUNK_BYTES;
-    this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     this.nextBlock = start.skipBlocks;
     try {
       this.sender = await senderForOffer(start.offer);
@@ -148,6 +146,13 @@ class PrefillSession {
       this.sender.close(); // D went away while the sender opened
       return;
     }
+    // Chunks whose bytes ride the stream stay under its message limit; a sender that writes
+    // natively (direct shm, from a tp-1 engine) may take larger ones.
+    const native =
+      this.sender.maxChunkBytes !== undefined && info.tpSize === 1 && this.ctx.engine.exportBlocksToPool;
+    const cap = native ? this.sender.maxChunkBytes! : MAX_CHUNK_BYTES;
+    const chunkBytes = start.chunkBytes > 0 ? Math.min(start.chunkBytes, cap) : DEFAULT_CHUNK_BYTES;
+    this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     const job = new PrefillJob(params);
     job.onProgress = () => void this.pump();
     job.onFailure = (err) => this.fail("engine", err.message, "internal");
@@ -231,8 +236,9 @@ class PrefillSession {
 
   /**
    * Puts one chunk's blocks where the transport sends them and returns the payload and its CRC-32C.
-   * Native transports (shm, tcp) export straight from the pool into their medium; otherwise the
-   * engine exports into a buffer for inline bytes, computing the CRC in the same pass when it can.
+   * Native transports (shm, tcp) export straight from the pool into their medium (direct shm: into
+   * D's pool itself); otherwise the engine exports into a buffer for inline bytes, computing the
+   * CRC in the same pass when it can.
    */
   private async place(ids: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     const engine = this.ctx.engine;
@@ -240,10 +246,12 @@ class PrefillSession {
     const exportInto = engine.exportBlocksInto?.bind(engine);
     if (sender.sendBlocks && exportInto) {
       const sendTo = engine.sendBlocksTo?.bind(engine);
+      const toPool = engine.exportBlocksToPool?.bind(engine);
       const source = {
         info: engine.info,
         exportBlocksInto: exportInto,
         ...(sendTo ? { sendBlocksTo: sendTo } : {}),
+        ...(toPool ? { exportBlocksToPool: toPool } : {}),
       };
       return sender.sendBlocks(source, ids, byteOffset);
     }

@@ -6,6 +6,7 @@ export * from "./prefill-service.js";
 export * from "./rdma-transport.js";
 export * from "./region-pool.js";
 export * from "./registry.js";
+export * from "./shm-direct.js";
 export * from "./shm-transport.js";
 export * from "./tcp-transport.js";
 export * from "./transfer-metrics.js";

@@ -10,8 +10,9 @@
  *
  * Implementations register in registry.ts under their configuration name (--kv-transport):
  *   grpc  bytes inline in KvChunk.data (works across hosts; the default)
- *   shm   same host: a file in /dev/shm that P writes and D reads (falls back to grpc inline
- *         when P is on another host)
+ *   shm   same host: P writes straight into D's KV pool, a /dev/shm file (shm-direct.ts), or
+ *         through a per-transfer file in /dev/shm when D's pool is private (falls back to grpc
+ *         inline when P is on another host)
  *   tcp   the native framed data plane: a raw TCP connection per transfer beside the control
  *         stream, written and read by native threads (engine-native kv-transfer-tcp)
  *   rdma  a named shim: fails at start-up with a clear message (not built here)
@@ -20,7 +21,8 @@ import type { Engine } from "@radixserve/engine-native";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
 
 /** What a native sender needs from the engine: block copies out of the pool into transfer memory, with CRC-32C. */
-export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info"> & Partial<Pick<Engine, "sendBlocksTo">>;
+export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info"> &
+  Partial<Pick<Engine, "sendBlocksTo" | "exportBlocksToPool">>;
 /** What a native receiver needs from the engine: block copies from transfer memory into the pool, with CRC-32C. */
 export type KvBlockSink = Pick<Engine, "importBlocksFrom" | "info"> &
   Partial<Pick<Engine, "expectBlocksFrom">>;
@@ -47,12 +49,22 @@ export interface KvChunkPayload {
   /** Byte offset in the transfer (medium-specific; for shm, in the file). */
   offset: number;
   byteLength: number;
+  /**
+   * The sender's CRC-32C of the chunk (KvChunk.crc32). A receiver whose bytes the sender wrote
+   * straight into D's pool (direct shm) has nothing to checksum and returns it.
+   */
+  crc32?: number;
 }
 
 /** D's half of one transfer. */
 export interface KvReceiver {
   /** What D sends in PrefillStart.offer. */
   readonly offer: KvTransferOffer;
+  /**
+   * Optional: the chunk size this medium wants in PrefillStart.chunk_bytes instead of D's
+   * --kv-chunk-bytes (direct shm: no bytes ride the stream, so fewer, larger chunks cost less).
+   */
+  readonly chunkBytes?: number;
   /**
    * Returns the bytes of one chunk P announced (for importBlocks). Called once per chunk, in
    * any order; must not block the event loop for long. Rejects when the bytes cannot be read.
@@ -69,6 +81,12 @@ export interface KvReceiver {
    * nothing will write into the receiver's medium again and close() may keep it for reuse.
    */
   complete?(): void;
+  /**
+   * Optional: resolves once the sender can no longer write into the target blocks (direct shm,
+   * where P writes into D's pool itself). D awaits it before adopting the blocks and before
+   * releasing them after a failure. Transports whose bytes land only through D's own calls need none.
+   */
+  quiesce?(): Promise<void>;
   /** Releases what the receiver holds (e.g. unlinks the shm file). Idempotent; called on every exit path. */
   close(): void;
 }
@@ -77,6 +95,11 @@ export interface KvReceiver {
 export interface KvSender {
   /** The transport actually used (may differ from the offer after a fallback). */
   readonly name: KvTransportName;
+  /**
+   * Optional: the largest chunk this sender takes when the engine writes natively (tp 1). Above
+   * the stream's message limit (32 MiB), which binds only chunks whose bytes ride the stream.
+   */
+  readonly maxChunkBytes?: number;
   /**
    * Places one chunk's bytes, which start `byteOffset` bytes into the transfer, and returns what
    * KvChunk must carry to locate them. The caller keeps `data` alive until the promise settles.
@@ -106,4 +129,6 @@ export interface KvTransport {
   openReceiver(requestId: string, totalBytes: number, target?: KvReceiveTarget): Promise<KvReceiver>;
   /** P: a sender honouring `offer` (called through senderForOffer, which picks the transport). */
   openSender(offer: KvTransferOffer): Promise<KvSender>;
+  /** Optional: releases what the transport holds (files it created, mappings) when the worker stops. */
+  close?(): void;
 }

@@ -16,11 +16,17 @@
  * mappings whose file is gone. D unlinks its pooled files when it exits; a D killed with -9
  * cannot, and the next D on the host removes files whose owner pid is gone (sweepStaleFiles).
  * File names are never reused, so a path always names the same file.
+ *
+ * Direct mode (the default for decode workers, shm-direct.ts): when D's engine keeps its KV pool in
+ * a /dev/shm file (attachPool), a transfer with reserved target blocks offers that pool instead of
+ * a transfer file and P writes straight into D's blocks: one copy instead of two. The per-transfer
+ * files above remain for a D whose pool is private (tp > 1, a device pool, --disable-shm-direct).
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { KvRegion } from "@radixserve/engine-native";
 import { RadixServeError } from "../errors/radixserve-error.js";
+import { getLogger } from "../log/index.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
 import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import { hostId } from "./host-id.js";
@@ -29,13 +35,23 @@ import type {
   KvBlockSource,
   KvChunkPayload,
   KvReceiver,
+  KvReceiveTarget,
   KvSender,
   KvSentChunk,
   KvTransport,
 } from "./kv-transport.js";
 import { RegionPool, roundRegionSize } from "./region-pool.js";
+import {
+  DirectShmReceiver,
+  DirectShmSender,
+  FENCE_SUFFIX,
+  kvPoolFilePath,
+  POOL_FILE_PREFIX,
+  ShmPoolTarget,
+} from "./shm-direct.js";
 
 const FILE_PREFIX = "radixserve-kv-";
+const log = getLogger("transport");
 
 export interface ShmTransportOptions {
   /** Directory of the transfer files. Default /dev/shm. */
@@ -146,6 +162,10 @@ export class ShmKvTransport implements KvTransport {
   private readonly live = new Set<ShmFile>();
   /** P: mappings by path, least recently used first. */
   private readonly mapped = new Map<string, KvRegion>();
+  /** P: mappings of decode workers' pool and fence files (few, long-lived; dropped when the file goes). */
+  private readonly pools = new Map<string, KvRegion>();
+  /** D: its engine's pool file, when the engine keeps the pool in shared memory (direct mode). */
+  private poolTarget: ShmPoolTarget | null = null;
 
   constructor(opts: ShmTransportOptions = {}) {
     this.dir = opts.dir ?? "/dev/shm";
@@ -162,6 +182,42 @@ export class ShmKvTransport implements KvTransport {
     this.live.clear();
     for (const r of this.mapped.values()) r.close();
     this.mapped.clear();
+    for (const r of this.pools.values()) r.close();
+    this.pools.clear();
+    this.poolTarget?.close();
+    this.poolTarget = null;
+  }
+
+  /**
+   * D, before loading its engine: a fresh path for the engine's KV pool file (direct mode). Sweeps
+   * the files of dead decode workers first, so their memory comes back.
+   */
+  poolFilePath(): string {
+    this.sweepOnce();
+    return kvPoolFilePath(this.dir);
+  }
+
+  /**
+   * D, after its engine loaded with `kvPoolShmPath: path`: transfers with reserved target blocks
+   * now offer the pool itself (direct mode). Creates the fence file beside the pool file.
+   */
+  attachPool(path: string, numBlocks: number, bytesPerBlock: number): void {
+    if (!this.exitHook) {
+      this.exitHook = true;
+      process.once("exit", () => this.close());
+    }
+    this.poolTarget = new ShmPoolTarget(path, numBlocks * bytesPerBlock, bytesPerBlock);
+  }
+
+  /** True when D offers its pool (direct mode). */
+  get direct(): boolean {
+    return this.poolTarget !== null;
+  }
+
+  private sweepOnce(): void {
+    if (this.swept) return;
+    this.swept = true;
+    sweepStaleFiles(this.dir);
   }
 
   async init(): Promise<void> {
@@ -172,13 +228,14 @@ export class ShmKvTransport implements KvTransport {
       );
   }
 
-  async openReceiver(_requestId: string, totalBytes: number): Promise<KvReceiver> {
-    if (!this.swept) {
-      this.swept = true;
-      sweepStaleFiles(this.dir);
-    }
+  async openReceiver(_requestId: string, totalBytes: number, target?: KvReceiveTarget): Promise<KvReceiver> {
+    this.sweepOnce();
     // Nothing to move (D holds every block): no file.
     if (totalBytes <= 0) return inlineReceiver();
+    if (this.poolTarget && target) {
+      const grant = this.poolTarget.take();
+      if (grant) return new DirectShmReceiver(this.poolTarget, grant.slot, grant.generation, target.blockIds);
+    }
     const file = this.pool.take(totalBytes) ?? this.createFile(totalBytes);
     if (!file) return inlineReceiver();
     this.live.add(file);
@@ -219,6 +276,7 @@ export class ShmKvTransport implements KvTransport {
   }
 
   async openSender(offer: KvTransferOffer): Promise<KvSender> {
+    if (offer.shmPoolPath) return this.directSender(offer);
     const path = offer.shmPath ?? "";
     // Another host, or a path outside our directory (never write where a peer points blindly).
     if (offer.hostId !== hostId() || !path.startsWith(join(this.dir, FILE_PREFIX)) || path.includes(".."))
@@ -228,6 +286,60 @@ export class ShmKvTransport implements KvTransport {
     } catch {
       return new GrpcInlineSender();
     }
+  }
+
+  /**
+   * P: a sender writing straight into D's pool, or inline bytes when this process cannot (another
+   * host, a path outside the shm directory, a file of another size).
+   */
+  private directSender(offer: KvTransferOffer): KvSender {
+    const path = offer.shmPoolPath ?? "";
+    const fencePath = offer.fencePath ?? "";
+    const bytes = Number(offer.shmPoolBytes ?? 0);
+    if (
+      offer.hostId !== hostId() ||
+      !path.startsWith(join(this.dir, POOL_FILE_PREFIX)) ||
+      path.includes("..") ||
+      fencePath !== path + FENCE_SUFFIX
+    )
+      return new GrpcInlineSender();
+    try {
+      const pool = this.poolMapping(path);
+      if (pool.size !== bytes) {
+        log.warn({ path, size: pool.size, offered: bytes }, "decode worker's pool file has another size");
+        return new GrpcInlineSender();
+      }
+      return new DirectShmSender(
+        pool,
+        {
+          region: this.poolMapping(fencePath),
+          slot: offer.fenceSlot ?? 0,
+          generation: offer.fenceGeneration ?? 0,
+        },
+        Int32Array.from(offer.poolBlockIds ?? []),
+      );
+    } catch (err) {
+      log.debug(
+        { path, err: (err as Error).message },
+        "cannot map the decode worker's pool; bytes go inline",
+      );
+      return new GrpcInlineSender();
+    }
+  }
+
+  /** P's mapping of a decode worker's pool (or fence) file, kept while the file exists. */
+  private poolMapping(path: string): KvRegion {
+    for (const [p, r] of this.pools)
+      if (!existsSync(p)) {
+        r.close();
+        this.pools.delete(p);
+      }
+    let r = this.pools.get(path);
+    if (!r) {
+      r = KvRegion.openShm(path, 0, false);
+      this.pools.set(path, r);
+    }
+    return r;
   }
 
   /** P's mapping of `path`, reused while the file exists; mappings of removed files are dropped. */
@@ -250,7 +362,10 @@ export class ShmKvTransport implements KvTransport {
   }
 }
 
-/** Removes transfer files left by processes that no longer exist (a decode worker killed -9). */
+/**
+ * Removes transfer files and KV pool files left by processes that no longer exist (a decode worker
+ * killed -9).
+ */
 export function sweepStaleFiles(dir: string): number {
   let removed = 0;
   let names: string[];
@@ -260,8 +375,10 @@ export function sweepStaleFiles(dir: string): number {
     return 0;
   }
   for (const name of names) {
-    if (!name.startsWith(FILE_PREFIX)) continue;
-    const pid = Number(name.slice(FILE_PREFIX.length).split("-")[0]);
+    // Transfer files, and decode workers' pool and fence files (radixserve-kvpool-<pid>-...).
+    const prefix = [POOL_FILE_PREFIX, FILE_PREFIX].find((p) => name.startsWith(p));
+    if (!prefix) continue;
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
     rmSync(join(dir, name), { force: true });
     removed++;

@@ -6,6 +6,7 @@
 import {
   createPrefillClient,
   KvTransferMetrics,
+  type KvTransport,
   type PrefillServiceClient,
   type Scheduler,
 } from "@radixserve/core";
@@ -15,7 +16,6 @@ import type { WorkerConfig } from "../config.js";
 import { type GenerateRoute, submitRoute } from "../grpc-service.js";
 import { createDecodeRoute } from "./decode-route.js";
 import { KvReserver } from "./kv-reserver.js";
-import { chooseKvTransport } from "./transport-choice.js";
 
 export interface DecodeMode {
   route: GenerateRoute;
@@ -36,12 +36,13 @@ export async function setUpDecodeMode(
   engine: Engine,
   registry: Registry,
   blockHashSeed: string,
+  /** The worker's transport (chosen before the engine loaded: shm may have put the pool in /dev/shm). */
+  transport: KvTransport,
 ): Promise<DecodeMode> {
   if (config.disableRadixCache)
     throw new Error(
       "--disagg-mode decode needs the radix cache (it tells the prefill worker which blocks to skip)",
     );
-  const transport = await chooseKvTransport(config);
   const reserver = new KvReserver(scheduler, config.maxRunningRequests);
   const live = new Map<string, { cancel(): void }>();
   const metrics = new KvTransferMetrics(registry, {
@@ -92,6 +93,7 @@ export async function setUpDecodeMode(
     close() {
       for (const t of live.values()) t.cancel();
       for (const c of clients.values()) c.close();
+      transport.close?.();
     },
   };
 }

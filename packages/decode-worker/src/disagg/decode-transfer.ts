@@ -148,7 +148,9 @@ class DecodeTransfer {
           "checksum",
           `received ${this.blocks}/${fresh} blocks, ${this.bytes} bytes (crc ${this.crc}); P sent ${done.blocksSent}, ${done.bytesSent} (crc ${done.crc32})`,
         );
-      // Every chunk is in and checked, and P sent `done`: nothing writes into the medium again.
+      // Every chunk is in and checked, and P sent `done`: nothing writes into the medium again
+      // (direct shm: the revoke makes sure of it before the blocks are adopted).
+      await this.receiver.quiesce?.();
       this.receiver.complete?.();
       if (settings.verifyImports) await this.verify(r);
       if (this.signal.aborted)
@@ -203,12 +205,16 @@ class DecodeTransfer {
         }
         this.stream.cancel();
       }
-      if (this.reservation) {
-        // Imports already queued on the engine finish before any later step can reuse these blocks.
-        this.deps.reserver.release(this.reservation);
-        this.reservation = null;
-      }
       if (!this.signal.aborted) this.sink({ type: "error", error: f.error });
+      if (this.reservation) {
+        const reservation = this.reservation;
+        this.reservation = null;
+        // Direct shm: P writes into these blocks itself; they go back only once it cannot any more
+        // (at once, unless P is stopped in the middle of a copy).
+        await this.receiver?.quiesce?.();
+        // Imports already queued on the engine finish before any later step can reuse these blocks.
+        this.deps.reserver.release(reservation);
+      }
     } finally {
       this.receiver?.close();
     }
@@ -322,7 +328,12 @@ class DecodeTransfer {
           }
           nextBlock += c.numBlocks;
           const ids = Int32Array.from(r.blocks.slice(c.firstBlock, c.firstBlock + c.numBlocks));
-          const payload = { data: c.data, offset: Number(c.offset), byteLength: c.byteLength };
+          const payload = {
+            data: c.data,
+            offset: Number(c.offset),
+            byteLength: c.byteLength,
+            crc32: c.crc32,
+          };
           // Chained: imports (and the running CRC) stay in send order.
           this.imports = this.imports.then(async () => {
             // A bad chunk lands only in reserved blocks, which nobody reads before adoption, and
@@ -383,7 +394,7 @@ class DecodeTransfer {
           offer: this.receiver!.offer,
           windowChunks: settings.windowChunks,
           blockHashSeed: this.deps.blockHashSeed,
-          chunkBytes: settings.chunkBytes,
+          chunkBytes: this.receiver!.chunkBytes ?? settings.chunkBytes,
         },
       });
     });

@@ -136,7 +136,18 @@ Napi::Value engine_import_from(const Napi::CallbackInfo &info) {
     return p;
 }
 
-// exportToPool(engine, srcIds, region, dstIds): the direct shm path (rs_kv_transfer_export_to_pool).
+// The fence slot at `slot` of `region` (a fence file), checked against the region's size.
+uint8_t *fence_slot_of(const Napi::Env &env, const std::shared_ptr<rs_kv_region> &region,
+                       const Napi::Value &slot) {
+    const double s = slot.ToNumber().DoubleValue();
+    if (!(s >= 0) || s != (double)(uint64_t)s || ((uint64_t)s + 1) * RS_KV_FENCE_SLOT_BYTES > region->size)
+        throw Napi::RangeError::New(env, "fence slot " + std::to_string((int64_t)s) + " is outside the " +
+                                             std::to_string(region->size) + "-byte fence file");
+    return region->data + (size_t)s * RS_KV_FENCE_SLOT_BYTES;
+}
+
+// exportToPool(engine, srcIds, region, dstIds[, fenceRegion, slot, generation]): the direct shm path
+// (rs_kv_transfer_export_to_pool), optionally under a fence slot of the receiver's.
 Napi::Value engine_export_to_pool(const Napi::CallbackInfo &info) {
     rs_engine *e = engine_of(info[0]);
     std::vector<int32_t> src = ids_of(info[1]);
@@ -146,12 +157,36 @@ Napi::Value engine_export_to_pool(const Napi::CallbackInfo &info) {
     std::shared_ptr<rs_kv_region> region = rs_region_of(info[2]);
     uint8_t *pool = region->data;
     const size_t len = region->size;
-    auto *w = new crc_worker(info.Env(), info[0], info[2], region, [e, src, dst, pool, len] {
-        return rs_kv_transfer_export_to_pool(e, src.data(), dst.data(), (int)src.size(), pool, len);
-    });
+    std::shared_ptr<rs_kv_region> fence;  // captured by the lambda: the mapping outlives the call
+    uint8_t *slot = nullptr;
+    uint32_t gen = 0;
+    if (info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()) {
+        fence = rs_region_of(info[4]);
+        slot = fence_slot_of(info.Env(), fence, info[5]);
+        gen = info[6].ToNumber().Uint32Value();
+    }
+    auto *w =
+        new crc_worker(info.Env(), info[0], info[2], region, [e, src, dst, pool, len, fence, slot, gen] {
+            return rs_kv_transfer_export_to_pool(e, src.data(), dst.data(), (int)src.size(), pool, len, slot,
+                                                 gen);
+        });
     Napi::Promise p = w->promise();
     w->Queue();
     return p;
+}
+
+// regionFenceOpen(region, slot, generation)
+Napi::Value region_fence_open(const Napi::CallbackInfo &info) {
+    std::shared_ptr<rs_kv_region> r = rs_region_of(info[0]);
+    rs_kv_fence_open(fence_slot_of(info.Env(), r, info[1]), info[2].ToNumber().Uint32Value());
+    return info.Env().Undefined();
+}
+
+// regionFenceRevoke(region, slot, generation) -> 0 (nothing can write) or the writer's pid (-1: unknown yet)
+Napi::Value region_fence_revoke(const Napi::CallbackInfo &info) {
+    std::shared_ptr<rs_kv_region> r = rs_region_of(info[0]);
+    return Napi::Number::New(info.Env(), (double)rs_kv_fence_revoke(fence_slot_of(info.Env(), r, info[1]),
+                                                                    info[2].ToNumber().Uint32Value()));
 }
 
 Napi::Value engine_crc_blocks(const Napi::CallbackInfo &info) {
@@ -256,5 +291,7 @@ void rs_kv_transfer_register(Napi::Env env, Napi::Object exports,
     exports.Set("regionAlloc", Napi::Function::New(env, region_alloc));
     exports.Set("regionSize", Napi::Function::New(env, region_size));
     exports.Set("regionWrite", Napi::Function::New(env, region_write));
+    exports.Set("regionFenceOpen", Napi::Function::New(env, region_fence_open));
+    exports.Set("regionFenceRevoke", Napi::Function::New(env, region_fence_revoke));
     rs_kv_transfer_register_tcp(env, exports);
 }

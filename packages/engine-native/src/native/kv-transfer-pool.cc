@@ -102,8 +102,59 @@ uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const
     return crc;
 }
 
+namespace {
+
+uint64_t fence_word(uint32_t generation, uint64_t phase) {
+    return (uint64_t)generation << 8 | phase;
+}
+
+// P's hold on a fence slot for the duration of one export (released on every exit path).
+struct fence_hold {
+    uint64_t *state = nullptr;
+    uint32_t generation = 0;
+    fence_hold(uint8_t *slot, uint32_t gen) : generation(gen) {
+        if (!slot) return;
+        uint64_t *word = (uint64_t *)slot;
+        uint64_t expected = fence_word(gen, RS_FENCE_OPEN);
+        RS_CHECK(__atomic_compare_exchange_n(word, &expected, fence_word(gen, RS_FENCE_WRITING), false,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE),
+                 "the decode worker revoked this transfer (its deadline passed or the request ended); "
+                 "nothing was written");
+        __atomic_store_n(word + 1, (uint64_t)getpid(), __ATOMIC_RELEASE);
+        state = word;
+    }
+    ~fence_hold() {
+        // A compare-exchange, not a store: the slot only ever leaves WRITING through its holder, but
+        // a receiver that decided this writer is gone may have reused it for a new generation.
+        if (!state) return;
+        uint64_t expected = fence_word(generation, RS_FENCE_WRITING);
+        __atomic_compare_exchange_n(state, &expected, fence_word(generation, RS_FENCE_OPEN), false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    }
+};
+
+}  // namespace
+
+void rs_kv_fence_open(uint8_t *slot, uint32_t generation) {
+    uint64_t *word = (uint64_t *)slot;
+    __atomic_store_n(word + 1, (uint64_t)0, __ATOMIC_RELAXED);
+    __atomic_store_n(word, fence_word(generation, RS_FENCE_OPEN), __ATOMIC_RELEASE);
+}
+
+int64_t rs_kv_fence_revoke(uint8_t *slot, uint32_t generation) {
+    uint64_t *word = (uint64_t *)slot;
+    uint64_t expected = fence_word(generation, RS_FENCE_OPEN);
+    if (__atomic_compare_exchange_n(word, &expected, fence_word(generation, RS_FENCE_REVOKED), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0;
+    if (expected != fence_word(generation, RS_FENCE_WRITING)) return 0;  // revoked before, or reused
+    const int64_t pid = (int64_t)__atomic_load_n(word + 1, __ATOMIC_ACQUIRE);
+    return pid > 0 ? pid : -1;  // -1: WRITING, pid not yet stored
+}
+
 uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, const int32_t *dst_blocks,
-                                       int n, uint8_t *pool, size_t pool_len) {
+                                       int n, uint8_t *pool, size_t pool_len, uint8_t *fence,
+                                       uint32_t generation) {
     transfer_busy_guard guard(e);
     RS_CHECK(e->ranks.size() == 1, "the direct shm path needs a sender with tp size 1");
     const size_t bpb = e->bytes_per_block;
@@ -114,6 +165,7 @@ uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, 
                  "target block id " + std::to_string(dst_blocks[i]) + " is outside the " +
                      std::to_string(dst_blocks_max) +
                      "-block pool file (a pool of another model or block size?)");
+    fence_hold hold(fence, generation);  // throws, writing nothing, when D revoked the transfer
     rs_backend *b = e->ranks[0];
     uint32_t crc = 0;
     if (b->iface->kv_block_data) {
@@ -126,7 +178,7 @@ uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, 
             copy_streaming(pool + (size_t)dst_blocks[i] * bpb, src, bpb);
         }
 #if defined(__x86_64__)
-        _mm_sfence();  // the streamed stores are globally visible before the caller announces them
+        _mm_sfence();  // the streamed stores are globally visible before the fence slot is given back
 #endif
         return crc;
     }

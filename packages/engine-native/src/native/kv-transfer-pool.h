@@ -25,8 +25,34 @@ uint32_t rs_kv_transfer_import(rs_engine *e, const int32_t *blocks, int n, const
 // pass (block by block, from cache). One copy, no staging. e must have one rank (the file is a
 // tp-1 pool's layout, which is then also the transfer byte order). Throws before writing anything
 // when an id is out of range.
+//
+// `fence` (may be null): the transfer's slot in the receiver's fence file (below). The copy runs only
+// while the slot grants this generation the right to write: it takes the slot OPEN -> WRITING before
+// the first byte and gives it back (WRITING -> OPEN) after the last store is fenced; a slot the
+// receiver revoked makes the call throw without writing anything.
 uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, const int32_t *dst_blocks,
-                                       int n, uint8_t *pool, size_t pool_len);
+                                       int n, uint8_t *pool, size_t pool_len, uint8_t *fence,
+                                       uint32_t generation);
+
+// The write permission of one direct transfer: a 16-byte slot in a shared-memory file the receiver
+// (D) owns and the sender (P) maps. Word 0 = generation << 8 | phase, word 1 = the writer's pid.
+// Only D opens and revokes; only P takes and gives back WRITING. Because P holds WRITING for exactly
+// the duration of one export call, D can stop every future write by revoking (OPEN -> REVOKED), and
+// knows that a write is in progress (and by which pid) when the revoke finds WRITING: it must then
+// keep the target blocks out of use until the writer gives the slot back or is gone.
+constexpr size_t RS_KV_FENCE_SLOT_BYTES = 16;
+enum rs_kv_fence_phase : uint64_t {
+    RS_FENCE_FREE = 0,
+    RS_FENCE_OPEN = 1,
+    RS_FENCE_WRITING = 2,
+    RS_FENCE_REVOKED = 3
+};
+// D: grants `generation` the right to write (any previous generation of the slot loses it).
+void rs_kv_fence_open(uint8_t *slot, uint32_t generation);
+// D: revokes `generation`. Returns 0 when nothing of that generation can write any more (revoked
+// now or before, or the slot moved on), else the pid of the writer currently holding WRITING
+// (call again later).
+int64_t rs_kv_fence_revoke(uint8_t *slot, uint32_t generation);
 // The CRC-32C of blocks[0..n) of e's pool in transfer byte order (a receiver verifying bytes that
 // a peer wrote straight into its pool).
 uint32_t rs_kv_transfer_crc_blocks(rs_engine *e, const int32_t *blocks, int n);

@@ -1,5 +1,6 @@
 // Original file: protos/radixserve/worker/v1/worker.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 /**
  * How the KV bytes may travel; the control messages always use this gRPC stream.
@@ -25,6 +26,26 @@ export interface KvTransferOffer {
    * tcp: names this transfer on D's listener (random, per transfer)
    */
   'transferKey'?: (string);
+  /**
+   * shm, direct: D's KV pool itself is a file under /dev/shm and P writes each block straight into
+   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host, a
+   * tp>1 engine) sends inline bytes.
+   */
+  'shmPoolPath'?: (string);
+  /**
+   * the pool file's exact size: P refuses a file of another size
+   */
+  'shmPoolBytes'?: (number | string | Long);
+  /**
+   * D's reserved blocks in transfer order (byte offset / bytes per block)
+   */
+  'poolBlockIds'?: (number)[];
+  /**
+   * D's fence file: P writes only while slot fence_slot grants it
+   */
+  'fencePath'?: (string);
+  'fenceSlot'?: (number);
+  'fenceGeneration'?: (number);
 }
 
 /**
@@ -51,4 +72,24 @@ export interface KvTransferOffer__Output {
    * tcp: names this transfer on D's listener (random, per transfer)
    */
   'transferKey': (string);
+  /**
+   * shm, direct: D's KV pool itself is a file under /dev/shm and P writes each block straight into
+   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host, a
+   * tp>1 engine) sends inline bytes.
+   */
+  'shmPoolPath': (string);
+  /**
+   * the pool file's exact size: P refuses a file of another size
+   */
+  'shmPoolBytes': (string);
+  /**
+   * D's reserved blocks in transfer order (byte offset / bytes per block)
+   */
+  'poolBlockIds': (number)[];
+  /**
+   * D's fence file: P writes only while slot fence_slot grants it
+   */
+  'fencePath': (string);
+  'fenceSlot': (number);
+  'fenceGeneration': (number);
 }
