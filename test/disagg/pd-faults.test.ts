@@ -5,6 +5,7 @@
  * error value on the stream, never a hang) and every surviving pool returns to idle.
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
   defaultModel,
@@ -58,7 +59,13 @@ describe("disaggregation faults (real workers)", () => {
     assert.equal(warm.error, null);
     p.proc.kill("SIGSTOP");
     const t0 = Date.now();
-    const r = await generate(d.client, greedyRequest(prompt(300, 2), 4, p.address));
+    const pending = generate(d.client, greedyRequest(prompt(300, 2), 4, p.address));
+    // The request holds D's reserved blocks while it waits on P: D's load report counts it.
+    assert.ok(
+      await waitFor(async () => (await d.load()).runningRequests === 1, 600),
+      "D's GetLoad counts the request in its KV transfer",
+    );
+    const r = await pending;
     const took = Date.now() - t0;
     assert.equal(r.error?.code, "kv_transfer_failed", JSON.stringify(r.error));
     assert.match(r.error!.message, /within 800 ms/);
@@ -125,6 +132,9 @@ describe("disaggregation faults (real workers)", () => {
     assert.ok(await idle(p), `P idle after D died mid-decode: ${JSON.stringify(await p.load())}`);
 
     const d2 = await start("decode");
+    // D1's KV pool file (direct shm) outlived its kill -9; the next decode worker on the host swept it.
+    const d1Files = readdirSync("/dev/shm").filter((f) => f.startsWith(`radixserve-kvpool-${d1.proc.pid}-`));
+    assert.deepEqual(d1Files, [], "a dead decode worker's pool and fence files are swept");
     const pending = generate(d2.client, greedyRequest(prompt(1800, 6), 4, p.address));
     assert.ok(await busy(p), "P is prefilling when D dies");
     d2.proc.kill("SIGSTOP"); // D stops acking: P cannot finish the transfer before D dies

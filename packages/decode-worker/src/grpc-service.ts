@@ -37,6 +37,11 @@ export interface ServiceContext {
    * event), never throw; the returned cancel is called on client cancellation and deadline.
    */
   route?: GenerateRoute;
+  /**
+   * The load GetLoad reports. Absent: scheduler.stats(). Decode mode adds the requests that are
+   * still in their KV transfer (they hold blocks but are not in the scheduler yet).
+   */
+  stats?: () => ReturnType<Scheduler["stats"]>;
 }
 
 /** How a Generate request reaches the scheduler; see ServiceContext.route. */
@@ -73,7 +78,7 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
       callback(null, { status: ctx.status(), disaggMode: ctx.disaggMode });
     },
     GetLoad(_call, callback) {
-      const s = ctx.scheduler.stats();
+      const s = ctx.stats?.() ?? ctx.scheduler.stats();
       callback(null, {
         runningRequests: s.running,
         queuedRequests: s.queued,

@@ -169,8 +169,21 @@ export async function startWorker(
       },
     });
     loop.start();
+    // Requests in their KV transfer hold reserved blocks and will decode here: the router's load
+    // view counts them (waiting for blocks = queued; transferring = running).
+    const stats = () => {
+      const st = scheduler.stats();
+      if (!decode) return st;
+      const waiting = decode.reserver.queued;
+      return {
+        ...st,
+        running: st.running + Math.max(0, decode.transfers() - waiting),
+        queued: st.queued + waiting,
+      };
+    };
     const handlers = createWorkerHandlers({
       scheduler,
+      stats,
       metrics,
       disaggMode: config.disaggMode,
       status: () => status,
@@ -194,7 +207,7 @@ export async function startWorker(
     mode = {
       registry: metrics.registry,
       idle: quiet,
-      stats: () => scheduler.stats(),
+      stats,
       cache: scheduler.cache,
       tokensPerS: () => rate.perSecond(),
       integrity: () => (quiet() ? scheduler.checkIntegrity() : []),

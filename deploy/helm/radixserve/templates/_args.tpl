@@ -98,6 +98,11 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 {{- if ne .role "unified" }}
 - --kv-transport
 - {{ $v.kvTransport | quote }}
+{{- if eq .role "decode" }}
+# The tcp data plane listens on 0.0.0.0: prefill workers in other pods dial the pod's own IP.
+- --kv-advertise-host
+- "$(POD_IP)"
+{{- end }}
 {{- end }}
 {{- if $v.cluster.enabled }}
 - --redis-url
