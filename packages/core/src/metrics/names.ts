@@ -43,6 +43,7 @@ export const KV_TRANSFER_METRIC_NAMES = Object.freeze({
   localPrefillsTotal: "radixserve_local_prefills_total",
   reservationQueue: "radixserve_kv_reservation_queue_size",
   transfersInFlight: "radixserve_kv_transfers_in_flight",
+  quarantinedBlocks: "radixserve_kv_quarantined_blocks",
 });
 
 export const KV_TRANSFER_BUCKETS = Object.freeze({

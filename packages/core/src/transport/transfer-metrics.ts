@@ -18,6 +18,8 @@ export interface KvQueueSource {
   reservationQueue: () => number;
   /** Transfers in progress. */
   transfersInFlight: () => number;
+  /** Decode: blocks of failed direct-shm transfers held until their writer stops (see shm-direct.ts). */
+  quarantinedBlocks?: () => number;
 }
 
 /**
@@ -87,6 +89,16 @@ export class KvTransferMetrics {
         this.set(queues.transfersInFlight());
       },
     });
+    const quarantined = queues.quarantinedBlocks;
+    if (quarantined)
+      new Gauge({
+        name: N.quarantinedBlocks,
+        help: "KV blocks of failed direct shm transfers held back while a prefill worker is stopped mid-write into them",
+        registers,
+        collect() {
+          this.set(quarantined());
+        },
+      });
   }
 
   /** Records one completed transfer. */

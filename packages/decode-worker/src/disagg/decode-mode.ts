@@ -45,9 +45,11 @@ export async function setUpDecodeMode(
     );
   const reserver = new KvReserver(scheduler, config.maxRunningRequests);
   const live = new Map<string, { cancel(): void }>();
+  const quarantine = { blocks: 0 };
   const metrics = new KvTransferMetrics(registry, {
     reservationQueue: () => reserver.queued,
     transfersInFlight: () => live.size,
+    quarantinedBlocks: () => quarantine.blocks,
   });
   const clients = new Map<string, PrefillServiceClient>();
   const client = (address: string): PrefillServiceClient => {
@@ -68,6 +70,7 @@ export async function setUpDecodeMode(
       blockHashSeed,
       client,
       live,
+      quarantine,
       settings: {
         reserveTimeoutMs: config.kvReserveTimeoutMs,
         transferTimeoutMs: config.kvTransferTimeoutMs,

@@ -57,6 +57,8 @@ export interface TransferDeps {
   client: (address: string) => PrefillServiceClient;
   /** Transfers in progress, by request id (Abort and the in-flight gauge read it). */
   live: Map<string, { cancel(): void }>;
+  /** Blocks held back until a stopped writer lets go of them (the quarantined-blocks gauge). */
+  quarantine?: { blocks: number };
 }
 
 class TransferFailure extends Error {
@@ -211,7 +213,14 @@ class DecodeTransfer {
         this.reservation = null;
         // Direct shm: P writes into these blocks itself; they go back only once it cannot any more
         // (at once, unless P is stopped in the middle of a copy).
-        await this.receiver?.quiesce?.();
+        const q = this.deps.quarantine;
+        const held = reservation.blocks.length - reservation.skipBlocks;
+        if (q) q.blocks += held;
+        try {
+          await this.receiver?.quiesce?.();
+        } finally {
+          if (q) q.blocks -= held;
+        }
         // Imports already queued on the engine finish before any later step can reuse these blocks.
         this.deps.reserver.release(reservation);
       }
