@@ -55,7 +55,11 @@ interface PromMetric {
 /** Registers the metrics exactly as the worker and router processes do, and reads them back. */
 export async function registeredMetrics(): Promise<Map<string, MetricInfo>> {
   const worker = new ServingMetrics("decode");
-  new KvTransferMetrics(worker.registry, { reservationQueue: () => 0, transfersInFlight: () => 0 });
+  new KvTransferMetrics(worker.registry, {
+    reservationQueue: () => 0,
+    transfersInFlight: () => 0,
+    quarantinedBlocks: () => 0, // a decode worker's
+  });
   const router = new RouterMetrics(null);
   // RoutingMetrics registers its gauges only when given a source, as a router with NATS and Redis does.
   new RoutingMetrics(router.registry, { eventsUp: () => true, discoveryUp: () => true });
