@@ -111,7 +111,8 @@ export class ShmPoolTarget {
   }
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -185,7 +186,7 @@ export class DirectShmReceiver implements KvReceiver {
       let warned = false;
       const attempt = () => {
         const writer = this.pool.revoke(this.slot, this.generation);
-        if (writer === 0 || (writer > 0 && !alive(writer))) return resolve();
+        if (writer === 0 || (writer > 0 && !isAlive(writer))) return resolve();
         if (!warned && Date.now() - started > 1000) {
           warned = true;
           log.warn(

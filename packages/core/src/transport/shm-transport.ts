@@ -45,6 +45,7 @@ import {
   DirectShmReceiver,
   DirectShmSender,
   FENCE_SUFFIX,
+  isAlive,
   kvPoolFilePath,
   POOL_FILE_PREFIX,
   ShmPoolTarget,
@@ -329,11 +330,7 @@ export class ShmKvTransport implements KvTransport {
 
   /** P's mapping of a decode worker's pool (or fence) file, kept while the file exists. */
   private poolMapping(path: string): KvRegion {
-    for (const [p, r] of this.pools)
-      if (!existsSync(p)) {
-        r.close();
-        this.pools.delete(p);
-      }
+    dropRemoved(this.pools);
     let r = this.pools.get(path);
     if (!r) {
       r = KvRegion.openShm(path, 0, false);
@@ -344,11 +341,7 @@ export class ShmKvTransport implements KvTransport {
 
   /** P's mapping of `path`, reused while the file exists; mappings of removed files are dropped. */
   private mapping(path: string): KvRegion {
-    for (const [p, r] of this.mapped)
-      if (!existsSync(p)) {
-        r.close();
-        this.mapped.delete(p);
-      }
+    dropRemoved(this.mapped);
     let r = this.mapped.get(path);
     if (r) this.mapped.delete(path);
     else r = KvRegion.openShm(path, 0, false);
@@ -379,18 +372,18 @@ export function sweepStaleFiles(dir: string): number {
     const prefix = [POOL_FILE_PREFIX, FILE_PREFIX].find((p) => name.startsWith(p));
     if (!prefix) continue;
     const pid = Number(name.slice(prefix.length).split("-")[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
     rmSync(join(dir, name), { force: true });
     removed++;
   }
   return removed;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Closes and forgets the mappings whose file is gone (its owner removed it, or it was swept). */
+function dropRemoved(mappings: Map<string, KvRegion>): void {
+  for (const [p, r] of mappings)
+    if (!existsSync(p)) {
+      r.close();
+      mappings.delete(p);
+    }
 }
