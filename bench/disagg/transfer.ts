@@ -297,12 +297,12 @@ async function main(): Promise<void> {
   probe.free();
   const blocks = Math.max(1, Math.round((MB * 1024 * 1024) / bpb));
   const bytes = blocks * bpb;
-  // D's pool in /dev/shm, as a decode worker with --kv-transport shm keeps it: the `shm` row is the
+  // D's pool in shared memory, as a decode worker with --kv-transport shm keeps it: the `shm` row is the
   // direct path (P writes into D's blocks); `shm, two copies` goes through a per-transfer file.
   const direct = new ShmKvTransport();
-  const poolPath = direct.poolFilePath();
-  const engine = await openEngine(modelDir, blocks, poolPath);
-  direct.attachPool(poolPath, blocks, bpb);
+  const poolSpec = direct.poolSpec();
+  const engine = await openEngine(modelDir, blocks, poolSpec);
+  direct.attachPool(poolSpec, engine.info.kvPoolPath!, blocks, bpb);
   transports.set("shm", direct);
   const child = fork(
     new URL(import.meta.url).pathname,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -99,18 +99,30 @@ describe("disaggregated serving (real workers)", () => {
     assert.ok(metricSum(g, "radixserve_kv_transfer_latency_seconds_count") > 0);
   });
 
-  test("shm is direct: P writes into D's KV pool file (no per-transfer files), which goes away with D", async () => {
+  test("shm is direct: P writes into D's KV pool (a memory file, no /dev/shm file); --disable-shm-direct keeps it private", async () => {
+    const memfds = (pid: number) =>
+      readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/${pid}/fd/${fd}`);
+          } catch {
+            return "";
+          }
+        })
+        .filter((l) => l.startsWith("/memfd:radixserve-kvpool-"));
+    const shmFiles = (pid: number) => readdirSync("/dev/shm").filter((f) => f.includes(`-${pid}-`));
     const pid = dShm.proc.pid!;
-    const files = () => readdirSync("/dev/shm");
-    const pool = files().filter((f) => f.startsWith(`radixserve-kvpool-${pid}-`));
-    assert.equal(pool.length, 2, `D's pool file and its fence file: ${pool.join(", ")}`);
-    assert.ok(pool.some((f) => f.endsWith(".fence")));
-    assert.deepEqual(
-      files().filter((f) => f.startsWith(`radixserve-kv-${pid}-`)),
-      [],
-      "no per-transfer file was made",
+    const links = memfds(pid);
+    assert.equal(links.length, 2, `D holds its pool and fence memory files: ${links.join(", ")}`);
+    assert.ok(links.some((l) => l.includes(".fence")));
+    assert.deepEqual(shmFiles(pid), [], "no per-transfer file was made");
+    // P maps D's pool (the shm transfers above went straight into it).
+    assert.ok(
+      readFileSync(`/proc/${p.proc.pid}/maps`, "utf8").includes(
+        links.find((l) => !l.includes(".fence"))!.slice(1),
+      ),
+      "P maps D's pool memory file",
     );
-    // A decode worker started with --disable-shm-direct keeps its pool private.
     const d = await startWorker("decode", [
       "--model-path",
       model,
@@ -129,23 +141,12 @@ describe("disaggregated serving (real workers)", () => {
       const r = await generate(d.client, greedyRequest(ids, 4, p.address));
       assert.equal(r.error, null);
       assert.deepEqual(r.tokens, (await generate(u.client, greedyRequest(ids, 4))).tokens);
-      assert.deepEqual(
-        files().filter((f) => f.startsWith(`radixserve-kvpool-${dPid}-`)),
-        [],
-        "private pool",
-      );
-      assert.ok(
-        files().some((f) => f.startsWith(`radixserve-kv-${dPid}-`)),
-        "the two-copy path's transfer file (pooled for reuse)",
-      );
+      assert.deepEqual(memfds(dPid), [], "private pool");
+      assert.ok(shmFiles(dPid).length > 0, "the two-copy path's transfer file (pooled for reuse)");
     } finally {
       await d.stop();
     }
-    assert.deepEqual(
-      files().filter((f) => f.includes(`-${dPid}-`)),
-      [],
-      "a stopped decode worker leaves no file in /dev/shm",
-    );
+    assert.deepEqual(shmFiles(dPid), [], "a stopped decode worker leaves no file in /dev/shm");
   });
 
   test("a conversation's second turn sends only the blocks D does not hold", async () => {

@@ -58,12 +58,12 @@ export async function startWorker(
   // A transport that cannot work here (rdma, a missing /dev/shm) fails before the model loads.
   const transport = config.disaggMode !== "unified" ? await chooseKvTransport(config) : null;
   // Decode with shm: the KV pool itself lives in /dev/shm, so prefill workers write straight into it.
-  const poolPath =
+  const poolSpec =
     config.disaggMode === "decode" &&
     transport instanceof ShmKvTransport &&
     !config.disableShmDirect &&
     config.tp === 1
-      ? transport.poolFilePath()
+      ? transport.poolSpec()
       : undefined;
 
   let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
@@ -76,18 +76,19 @@ export async function startWorker(
     tpSize: config.tp,
   };
   let engine: Engine;
-  if (poolPath) {
+  if (poolSpec) {
     try {
-      engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolPath });
-      (transport as ShmKvTransport).attachPool(poolPath, engine.info.numBlocks, engine.info.bytesPerBlock);
+      engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
       if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
       log.warn(
         { err: (err as Error).message },
-        "cannot keep the KV pool in /dev/shm (too small?); shm transfers copy through per-transfer files",
+        "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
       );
       engine = await loadEngine(engineOptions);
     }
+    const { kvPoolPath, numBlocks, bytesPerBlock } = engine.info;
+    if (kvPoolPath) (transport as ShmKvTransport).attachPool(poolSpec, kvPoolPath, numBlocks, bytesPerBlock);
   } else engine = await loadEngine(engineOptions);
   const info = engine.info;
   const gen = await loadGenerationConfig(config.modelPath);

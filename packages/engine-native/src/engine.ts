@@ -436,6 +436,7 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     tpSize: n.tpSize,
     backend: n.backend === "cuda" ? "cuda" : "cpu",
     eosTokenIds: config.eosTokenIds,
+    ...(n.kvPoolPath ? { kvPoolPath: n.kvPoolPath } : {}),
   };
   return new NativeEngine(addon, handle, info);
 }

@@ -54,12 +54,17 @@ export class KvRegion {
 
   /**
    * Maps a shared-memory file. `create`: makes it (exclusive, mode 0600) with `size` bytes reserved
-   * up front, so a full /dev/shm fails here rather than on a later write. Otherwise maps an existing
-   * file (`size` 0: its whole length).
+   * up front, so a full /dev/shm fails here rather than on a later write; with path
+   * "memfd:<name>", an anonymous memory file instead (sparse: committed as written), which other
+   * processes of the same user open at the region's `path` (/proc/<pid>/fd/<n>) while it is open.
+   * Otherwise maps an existing file (`size` 0: its whole length); with `memfdName`, the file must be
+   * the memory file of that name (checked on the descriptor opened) and is not populated up front.
    */
-  static openShm(path: string, size: number, create: boolean): KvRegion {
-    const h = native(`shm region ${path}`, () => nativeAddon().regionOpenShm(path, size, create));
-    return new KvRegion(h, nativeAddon().regionSize(h), path);
+  static openShm(path: string, size: number, create: boolean, memfdName?: string): KvRegion {
+    const h = native(`shm region ${path}`, () =>
+      nativeAddon().regionOpenShm(path, size, create, memfdName ?? ""),
+    );
+    return new KvRegion(h, nativeAddon().regionSize(h), nativeAddon().regionPath(h));
   }
 
   /** Private anonymous memory (a staging buffer). */

@@ -91,6 +91,7 @@ export interface NativeAddon {
     tpSize: number;
     collective: string;
     backend: string;
+    kvPoolPath: string;
   };
   engineStep(h: NativeHandle, seqs: NativeStepSeq[]): Promise<(NativeStepOut | null)[]>;
   engineExport(h: NativeHandle, blocks: Int32Array): Promise<Buffer>;
@@ -131,7 +132,8 @@ export interface NativeAddon {
     generation?: number,
   ): Promise<number>;
   engineCrcBlocks(h: NativeHandle, blocks: Int32Array): Promise<number>;
-  regionOpenShm(path: string, size: number, create: boolean): NativeRegion;
+  regionOpenShm(path: string, size: number, create: boolean, memfdName?: string): NativeRegion;
+  regionPath(r: NativeRegion): string;
   regionAlloc(size: number): NativeRegion;
   regionSize(r: NativeRegion): number;
   regionFenceOpen(r: NativeRegion, slot: number, generation: number): void;

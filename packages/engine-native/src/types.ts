@@ -64,10 +64,15 @@ export interface EngineOptions {
    */
   simd?: "auto" | "avx512" | "avx2" | "reference";
   /**
-   * Puts the KV pool in a new shared-memory file at this path (created exclusively, mode 0600,
-   * every page reserved and committed at load; removed by free()), so another process on the host
-   * can map it (KvRegion.openShm(path, 0, false)) and write blocks straight into it with
-   * exportBlocksToPool. CPU backend and tpSize 1 only. Default: a private pool.
+   * Puts the KV pool in shared memory, so another process on the host can map it and write blocks
+   * straight into it with exportBlocksToPool. CPU backend and tpSize 1 only. Default: a private pool.
+   *   - "memfd:<name>": an anonymous memory file named <name> (what the decode worker uses): its
+   *     pages are committed as blocks are first written, like a private pool's, and /dev/shm's
+   *     size does not limit it. Other processes of the same user map it at `info.kvPoolPath`
+   *     (/proc/<pid>/fd/<n>) with KvRegion.openShm(info.kvPoolPath, 0, false, <name>); it goes
+   *     away with the engine.
+   *   - a path: a new file there (created exclusively, mode 0600, every page reserved and
+   *     committed at load; removed by free()), mapped by others with KvRegion.openShm(path, 0, false).
    */
   kvPoolShmPath?: string;
 }
@@ -97,6 +102,8 @@ export interface ModelInfo {
   bytesPerBlock: number;
   /** Bytes of weights used by all ranks (as stored; tensors every rank needs are counted per rank). */
   weightBytes: number;
+  /** With kvPoolShmPath: where another process maps the pool (the file, or /proc/<pid>/fd/<n>). */
+  kvPoolPath?: string;
   /** Tensor-parallel ranks in this engine (1 = none). */
   tpSize: number;
   /** Where the ranks compute. */

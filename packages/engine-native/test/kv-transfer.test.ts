@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -160,6 +160,43 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
     }
     await freed();
     assert.equal(existsSync(path), false); // the pool file goes with the engine
+  });
+
+  it("a memfd pool: sparse until written, mapped by name at info.kvPoolPath, a wrong name refused, gone at free", async () => {
+    const name = `radixserve-test-pool-${process.pid}-memfd`;
+    const shmemKb = () =>
+      Number(/RssShmem:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+    const before = shmemKb();
+    const src = await openEngine("tiny-gqa");
+    const dst = await loadEngine({
+      modelPath: await testModel("tiny-gqa"),
+      kvCacheBlocks: 4096,
+      threads: 1,
+      kvPoolShmPath: `memfd:${name}`,
+    });
+    const path = dst.info.kvPoolPath!;
+    try {
+      assert.match(path, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+      assert.equal(readlinkSync(path), `/memfd:${name} (deleted)`);
+      const poolBytes = 4096 * dst.info.bytesPerBlock;
+      assert.ok(shmemKb() - before < poolBytes / 1024 / 8, "the pool is not committed up front");
+      assert.throws(
+        () => KvRegion.openShm(path, 0, false, "another-name"),
+        /is not the memory file another-name/,
+      );
+      const pool = KvRegion.openShm(path, 0, false, name); // what P does
+      assert.equal(pool.size, poolBytes);
+      await prefillLogits(src, tokens(40, 9), blocks(0, 3));
+      const reserved = Int32Array.from([4000, 17, 2]);
+      const crc = await src.exportBlocksToPool(blocks(0, 3), pool, reserved);
+      assert.deepEqual(await dst.exportBlocks(reserved), await src.exportBlocks(blocks(0, 3)));
+      assert.equal(await dst.crcBlocks(reserved), crc);
+      pool.close();
+    } finally {
+      dst.free();
+    }
+    await freed();
+    assert.throws(() => readlinkSync(path), "the descriptor went with the engine");
   });
 
   it("refuses an existing pool file (a stale one must be swept) and tp > 1, with clear errors", async () => {

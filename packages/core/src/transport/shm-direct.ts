@@ -1,28 +1,30 @@
 /**
- * The direct shm path: one copy from P's KV pool into D's. D's engine keeps its KV pool in a
- * /dev/shm file (loadEngine({ kvPoolShmPath })); for each transfer D offers that file, the block
- * ids it reserved (in transfer order) and a fence slot; P maps the file once and its engine writes
- * every block of a chunk straight into D's reserved block (Engine.exportBlocksToPool: CRC-32C of
- * the source in the same pass, non-temporal stores). Only the chunk's location and CRC travel in
- * KvChunk; D imports nothing and trusts P's CRC (a readback would cost ~40% of the throughput;
- * --kv-verify-imports still reads every transfer back, for tests and audits).
+ * The direct shm path: one copy from P's KV pool into D's. D's engine keeps its KV pool in an
+ * anonymous shared memory file (loadEngine({ kvPoolShmPath: "memfd:<name>" }): committed as blocks
+ * are written, like a private pool, and not bounded by /dev/shm's size); for each transfer D
+ * offers the pool (/proc/<D's pid>/fd/<n> plus its name), the block ids it reserved (in transfer
+ * order) and a fence slot; P maps the pool once and its engine writes every block of a chunk
+ * straight into D's reserved block (Engine.exportBlocksToPool: CRC-32C of the source in the same
+ * pass, non-temporal stores). Only the chunk's location and CRC travel in KvChunk; D imports
+ * nothing and trusts P's CRC (a readback would cost ~40% of the throughput; --kv-verify-imports
+ * still reads every transfer back, for tests and audits).
  *
  * Why a fence: P writes into memory D will hand to other requests. D must never reuse the blocks
  * of a failed transfer while P could still write into them (a P whose export was queued behind a
  * prefill step when D's deadline fired, or a P that was SIGSTOPped mid-copy). Each transfer owns
- * a 16-byte slot in D's fence file (`<pool>.fence`); P's engine holds the slot (OPEN -> WRITING)
- * for exactly the duration of one export and gives it back after its stores are fenced. When a
- * transfer ends, D revokes the slot (OPEN -> REVOKED): from then on P's exports fail without
- * writing, so D may reuse the blocks at once. If the revoke finds WRITING, D keeps the blocks
- * quarantined until the writer gives the slot back or its process is gone (quiesce()).
+ * a 16-byte slot in D's fence file (a second memory file); P's engine holds the slot (OPEN ->
+ * WRITING) for exactly the duration of one export and gives it back after its stores are fenced.
+ * When a transfer ends, D revokes the slot (OPEN -> REVOKED): from then on P's exports fail
+ * without writing, so D may reuse the blocks at once. If the revoke finds WRITING, D keeps the
+ * blocks quarantined until the writer gives the slot back or its process is gone (quiesce()).
  *
- * Identity: the pool file's name carries 128 random bits and P checks its exact size, so a P
- * never writes into a same-named file of another mount namespace or into a pool of another
- * geometry (the engine also bounds every target block id by the file's size).
+ * Identity: P opens /proc/<pid>/fd/<n> and checks, on the descriptor it got, that the file is the
+ * memory file of the offered name (128 random bits), then its exact size; so a P never writes into
+ * another process's file after a pid or descriptor was reused, nor into a pool of another
+ * geometry (the engine also bounds every target block id by the file's size). Reaching another
+ * process's descriptor needs the same user (ptrace read access): otherwise P sends inline bytes.
  */
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { KV_FENCE_SLOT_BYTES, KvRegion } from "@radixserve/engine-native";
 import { getLogger } from "../log/index.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
@@ -39,9 +41,11 @@ import type {
 
 const log = getLogger("transport");
 
-/** File name prefix of D's KV pool files in the shm directory (`<prefix><pid>-<32 hex>`). */
-export const POOL_FILE_PREFIX = "radixserve-kvpool-";
+/** Name prefix of D's KV pool memory files (`<prefix><32 hex>`; the fence file adds FENCE_SUFFIX). */
+export const POOL_NAME_PREFIX = "radixserve-kvpool-";
 export const FENCE_SUFFIX = ".fence";
+const POOL_NAME = /^radixserve-kvpool-[0-9a-f]{32}$/;
+const PROC_FD_PATH = /^\/proc\/\d+\/fd\/\d+$/;
 /** Direct transfers one D can have in flight (more fall back to the two-copy path). */
 export const FENCE_SLOTS = 4096;
 /**
@@ -54,12 +58,22 @@ export const DIRECT_CHUNK_BYTES = 256 * 1024 * 1024;
 /** How often a quiescing receiver looks at its slot again. */
 const QUIESCE_POLL_MS = 5;
 
-/** A fresh, never-used path for a decode worker's KV pool file. */
-export function kvPoolFilePath(dir = "/dev/shm"): string {
-  return join(dir, `${POOL_FILE_PREFIX}${process.pid}-${randomBytes(16).toString("hex")}`);
+/** A fresh, never-used name for a decode worker's KV pool memory file. */
+export function kvPoolName(): string {
+  return `${POOL_NAME_PREFIX}${randomBytes(16).toString("hex")}`;
 }
 
-/** D's pool as the direct path sees it: the file the engine created, and its fence file. */
+/** True when `name` and `path` have the shapes a decode worker offers (P checks before opening). */
+export function isPoolOffer(name: string, path: string, fencePath: string): boolean {
+  return POOL_NAME.test(name) && PROC_FD_PATH.test(path) && PROC_FD_PATH.test(fencePath);
+}
+
+/** What /proc/<pid>/fd/<n> links to while it is the memory file `name`. */
+export function memfdLink(name: string): string {
+  return `/memfd:${name} (deleted)`;
+}
+
+/** D's pool as the direct path sees it: the engine's pool memory file, and the fence file. */
 export class ShmPoolTarget {
   readonly fencePath: string;
   private readonly fence: KvRegion;
@@ -68,13 +82,20 @@ export class ShmPoolTarget {
   private closed = false;
 
   constructor(
+    /** The pool memory file's name (kvPoolName()). */
+    readonly poolName: string,
+    /** Where other processes open it (the engine's info.kvPoolPath). */
     readonly poolPath: string,
     /** The file's exact size (numBlocks * bytesPerBlock). */
     readonly poolBytes: number,
     readonly bytesPerBlock: number,
   ) {
-    this.fencePath = poolPath + FENCE_SUFFIX;
-    this.fence = KvRegion.openShm(this.fencePath, FENCE_SLOTS * KV_FENCE_SLOT_BYTES, true);
+    this.fence = KvRegion.openShm(
+      `memfd:${poolName}${FENCE_SUFFIX}`,
+      FENCE_SLOTS * KV_FENCE_SLOT_BYTES,
+      true,
+    );
+    this.fencePath = this.fence.path;
     for (let s = FENCE_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
   }
 
@@ -106,7 +127,6 @@ export class ShmPoolTarget {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    rmSync(this.fencePath, { force: true });
     this.fence.close();
   }
 }
@@ -139,6 +159,7 @@ export class DirectShmReceiver implements KvReceiver {
       transport: "shm",
       hostId: hostId(),
       shmPoolPath: pool.poolPath,
+      shmPoolName: pool.poolName,
       shmPoolBytes: pool.poolBytes,
       poolBlockIds: Array.from(blockIds),
       fencePath: pool.fencePath,

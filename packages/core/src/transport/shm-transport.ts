@@ -18,11 +18,12 @@
  * File names are never reused, so a path always names the same file.
  *
  * Direct mode (the default for decode workers, shm-direct.ts): when D's engine keeps its KV pool in
- * a /dev/shm file (attachPool), a transfer with reserved target blocks offers that pool instead of
- * a transfer file and P writes straight into D's blocks: one copy instead of two. The per-transfer
- * files above remain for a D whose pool is private (tp > 1, a device pool, --disable-shm-direct).
+ * a shared memory file (attachPool), a transfer with reserved target blocks offers that pool
+ * instead of a transfer file and P writes straight into D's blocks: one copy instead of two. The
+ * per-transfer files above remain for a D whose pool is private (tp > 1, a device pool,
+ * --disable-shm-direct).
  */
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { KvRegion } from "@radixserve/engine-native";
 import { RadixServeError } from "../errors/radixserve-error.js";
@@ -46,8 +47,9 @@ import {
   DirectShmSender,
   FENCE_SUFFIX,
   isAlive,
-  kvPoolFilePath,
-  POOL_FILE_PREFIX,
+  isPoolOffer,
+  kvPoolName,
+  memfdLink,
   ShmPoolTarget,
 } from "./shm-direct.js";
 
@@ -163,8 +165,11 @@ export class ShmKvTransport implements KvTransport {
   private readonly live = new Set<ShmFile>();
   /** P: mappings by path, least recently used first. */
   private readonly mapped = new Map<string, KvRegion>();
-  /** P: mappings of decode workers' pool and fence files (few, long-lived; dropped when the file goes). */
-  private readonly pools = new Map<string, KvRegion>();
+  /**
+   * P: mappings of decode workers' pool and fence memory files, by path and name (few, long-lived;
+   * dropped once the path no longer leads to that file: its decode worker exited).
+   */
+  private readonly pools = new Map<string, { path: string; link: string; region: KvRegion }>();
   /** D: its engine's pool file, when the engine keeps the pool in shared memory (direct mode). */
   private poolTarget: ShmPoolTarget | null = null;
 
@@ -183,31 +188,32 @@ export class ShmKvTransport implements KvTransport {
     this.live.clear();
     for (const r of this.mapped.values()) r.close();
     this.mapped.clear();
-    for (const r of this.pools.values()) r.close();
+    for (const m of this.pools.values()) m.region.close();
     this.pools.clear();
     this.poolTarget?.close();
     this.poolTarget = null;
   }
 
   /**
-   * D, before loading its engine: a fresh path for the engine's KV pool file (direct mode). Sweeps
-   * the files of dead decode workers first, so their memory comes back.
+   * D, before loading its engine: the `kvPoolShmPath` that puts the engine's KV pool in a fresh
+   * shared memory file ("memfd:<name>"; direct mode).
    */
-  poolFilePath(): string {
-    this.sweepOnce();
-    return kvPoolFilePath(this.dir);
+  poolSpec(): string {
+    return `memfd:${kvPoolName()}`;
   }
 
   /**
-   * D, after its engine loaded with `kvPoolShmPath: path`: transfers with reserved target blocks
-   * now offer the pool itself (direct mode). Creates the fence file beside the pool file.
+   * D, after its engine loaded with `kvPoolShmPath: spec` (poolSpec()): transfers with reserved
+   * target blocks now offer the pool itself (direct mode). `kvPoolPath` is the engine's
+   * info.kvPoolPath. Creates the fence file.
    */
-  attachPool(path: string, numBlocks: number, bytesPerBlock: number): void {
-    if (!this.exitHook) {
-      this.exitHook = true;
-      process.once("exit", () => this.close());
-    }
-    this.poolTarget = new ShmPoolTarget(path, numBlocks * bytesPerBlock, bytesPerBlock);
+  attachPool(spec: string, kvPoolPath: string, numBlocks: number, bytesPerBlock: number): void {
+    this.poolTarget = new ShmPoolTarget(
+      spec.slice("memfd:".length),
+      kvPoolPath,
+      numBlocks * bytesPerBlock,
+      bytesPerBlock,
+    );
   }
 
   /** True when D offers its pool (direct mode). */
@@ -291,29 +297,24 @@ export class ShmKvTransport implements KvTransport {
 
   /**
    * P: a sender writing straight into D's pool, or inline bytes when this process cannot (another
-   * host, a path outside the shm directory, a file of another size).
+   * host or user, an offer of the wrong shape, a file of another name or size).
    */
   private directSender(offer: KvTransferOffer): KvSender {
     const path = offer.shmPoolPath ?? "";
+    const name = offer.shmPoolName ?? "";
     const fencePath = offer.fencePath ?? "";
     const bytes = Number(offer.shmPoolBytes ?? 0);
-    if (
-      offer.hostId !== hostId() ||
-      !path.startsWith(join(this.dir, POOL_FILE_PREFIX)) ||
-      path.includes("..") ||
-      fencePath !== path + FENCE_SUFFIX
-    )
-      return new GrpcInlineSender();
+    if (offer.hostId !== hostId() || !isPoolOffer(name, path, fencePath)) return new GrpcInlineSender();
     try {
-      const pool = this.poolMapping(path);
+      const pool = this.poolMapping(path, name);
       if (pool.size !== bytes) {
-        log.warn({ path, size: pool.size, offered: bytes }, "decode worker's pool file has another size");
+        log.warn({ path, size: pool.size, offered: bytes }, "decode worker's pool has another size");
         return new GrpcInlineSender();
       }
       return new DirectShmSender(
         pool,
         {
-          region: this.poolMapping(fencePath),
+          region: this.poolMapping(fencePath, name + FENCE_SUFFIX),
           slot: offer.fenceSlot ?? 0,
           generation: offer.fenceGeneration ?? 0,
         },
@@ -328,15 +329,23 @@ export class ShmKvTransport implements KvTransport {
     }
   }
 
-  /** P's mapping of a decode worker's pool (or fence) file, kept while the file exists. */
-  private poolMapping(path: string): KvRegion {
-    dropRemoved(this.pools);
-    let r = this.pools.get(path);
-    if (!r) {
-      r = KvRegion.openShm(path, 0, false);
-      this.pools.set(path, r);
+  /**
+   * P's mapping of the memory file `name` that D offers at `path` (/proc/<pid>/fd/<n>), kept while
+   * the path still leads to it. Mappings whose decode worker is gone are dropped here.
+   */
+  private poolMapping(path: string, name: string): KvRegion {
+    for (const [key, m] of this.pools)
+      if (procLink(m.path) !== m.link) {
+        m.region.close();
+        this.pools.delete(key);
+      }
+    const key = `${path}\n${name}`;
+    let m = this.pools.get(key);
+    if (!m) {
+      m = { path, link: memfdLink(name), region: KvRegion.openShm(path, 0, false, name) };
+      this.pools.set(key, m);
     }
-    return r;
+    return m.region;
   }
 
   /** P's mapping of `path`, reused while the file exists; mappings of removed files are dropped. */
@@ -355,10 +364,7 @@ export class ShmKvTransport implements KvTransport {
   }
 }
 
-/**
- * Removes transfer files and KV pool files left by processes that no longer exist (a decode worker
- * killed -9).
- */
+/** Removes transfer files left by processes that no longer exist (a decode worker killed -9). */
 export function sweepStaleFiles(dir: string): number {
   let removed = 0;
   let names: string[];
@@ -368,15 +374,22 @@ export function sweepStaleFiles(dir: string): number {
     return 0;
   }
   for (const name of names) {
-    // Transfer files, and decode workers' pool and fence files (radixserve-kvpool-<pid>-...).
-    const prefix = [POOL_FILE_PREFIX, FILE_PREFIX].find((p) => name.startsWith(p));
-    if (!prefix) continue;
-    const pid = Number(name.slice(prefix.length).split("-")[0]);
+    if (!name.startsWith(FILE_PREFIX)) continue;
+    const pid = Number(name.slice(FILE_PREFIX.length).split("-")[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
     rmSync(join(dir, name), { force: true });
     removed++;
   }
   return removed;
+}
+
+/** Where a /proc/<pid>/fd/<n> link leads now ("" when nowhere: the process or descriptor is gone). */
+function procLink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
 }
 
 /** Closes and forgets the mappings whose file is gone (its owner removed it, or it was swept). */

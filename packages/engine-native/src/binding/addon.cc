@@ -164,6 +164,7 @@ Napi::Value engine_info(const Napi::CallbackInfo &info) {
     o.Set("tpSize", (double)e->ranks.size());
     o.Set("collective", e->coll->iface->name);
     o.Set("backend", e->ranks[0]->iface->name);
+    o.Set("kvPoolPath", e->ranks[0]->kv_shared_path);
     return o;
 }
 

@@ -202,13 +202,15 @@ Napi::Value engine_crc_blocks(const Napi::CallbackInfo &info) {
 Napi::Value region_open_shm(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString() || !info[1].IsNumber())
-        throw Napi::TypeError::New(env, "regionOpenShm(path, size, create)");
+        throw Napi::TypeError::New(env, "regionOpenShm(path, size, create[, memfdName])");
     const double size = info[1].As<Napi::Number>().DoubleValue();
     if (!(size >= 0) || size != (double)(uint64_t)size)
         throw Napi::RangeError::New(env, "region size must be a non-negative integer (0: the file's size)");
     try {
+        const std::string memfd_name =
+            info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
         return rs_region_wrap(env, rs_kv_region_open_shm(info[0].As<Napi::String>().Utf8Value(), (size_t)size,
-                                                         info[2].ToBoolean().Value()));
+                                                         info[2].ToBoolean().Value(), memfd_name));
     } catch (const std::exception &e) {
         throw Napi::Error::New(env, e.what());
     }
@@ -229,6 +231,10 @@ Napi::Value region_alloc(const Napi::CallbackInfo &info) {
     } catch (const std::exception &e) {
         throw Napi::Error::New(info.Env(), e.what());
     }
+}
+
+Napi::Value region_path(const Napi::CallbackInfo &info) {
+    return Napi::String::New(info.Env(), rs_region_of(info[0])->path);
 }
 
 Napi::Value region_size(const Napi::CallbackInfo &info) {
@@ -290,6 +296,7 @@ void rs_kv_transfer_register(Napi::Env env, Napi::Object exports,
     exports.Set("regionRead", Napi::Function::New(env, region_read));
     exports.Set("regionAlloc", Napi::Function::New(env, region_alloc));
     exports.Set("regionSize", Napi::Function::New(env, region_size));
+    exports.Set("regionPath", Napi::Function::New(env, region_path));
     exports.Set("regionWrite", Napi::Function::New(env, region_write));
     exports.Set("regionFenceOpen", Napi::Function::New(env, region_fence_open));
     exports.Set("regionFenceRevoke", Napi::Function::New(env, region_fence_revoke));

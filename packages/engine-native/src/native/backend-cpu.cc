@@ -75,6 +75,7 @@ rs_backend *rs_backend_cpu_init(const rs_backend_params &p) {
     b->kv_bytes_per_block = c->kv->bytes_per_block;
     b->weight_bytes = c->model->store->bytes;
     b->n_threads = c->pool->n_threads;
+    b->kv_shared_path = c->kv->shm_path;
     return b;
 }
 

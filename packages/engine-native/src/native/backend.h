@@ -39,6 +39,7 @@ struct rs_backend {
     size_t kv_bytes_per_block = 0;  // this rank's shard of one block
     size_t weight_bytes = 0;        // this rank's weights as used
     int n_threads = 1;              // host threads this rank computes with
+    std::string kv_shared_path;     // where other processes map this rank's pool ("" when private)
 };
 
 // What every backend needs to build one rank. `model` is the rank's host model (mapped weights,

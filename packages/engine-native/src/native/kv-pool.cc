@@ -5,11 +5,36 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 size_t rs_kv_pool_bytes_per_block(rs_dtype dtype, int block_size, int n_layers, int n_kv_heads,
                                   int head_dim) {
     return (size_t)n_layers * 2 * n_kv_heads * block_size * head_dim * rs_dtype_size(dtype);
+}
+
+bool rs_is_memfd_spec(const std::string &spec) {
+    return spec.rfind(RS_MEMFD_PREFIX, 0) == 0;
+}
+
+int rs_memfd_create(const std::string &name, size_t bytes) {
+    const int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)bytes) != 0) {
+        const int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+std::string rs_memfd_path(int fd) {
+    return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+}
+
+std::string rs_memfd_link(const std::string &name) {
+    return "/memfd:" + name + " (deleted)";
 }
 
 // The file is created exclusively (a stale file of a dead process must be swept by the caller,
@@ -44,6 +69,23 @@ rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int 
     pool->head_dim = head_dim;
     pool->bytes_per_block = rs_kv_pool_bytes_per_block(dtype, block_size, n_layers, n_kv_heads, head_dim);
     pool->bytes = pool->bytes_per_block * (size_t)num_blocks;
+    if (rs_is_memfd_spec(shm_path)) {
+        const std::string name = shm_path.substr(std::strlen(RS_MEMFD_PREFIX));
+        const int fd = rs_memfd_create(name, pool->bytes);
+        void *p = fd < 0 ? MAP_FAILED : mmap(nullptr, pool->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            const int err = errno;
+            if (fd >= 0) close(fd);
+            delete pool;
+            RS_CHECK(false, "cannot create the shared KV pool memory file " + name + " (" +
+                                std::to_string(num_blocks) + " blocks): " + std::strerror(err) +
+                                "; lower kvCacheBlocks or use --kv-transport grpc");
+        }
+        pool->data = (uint8_t *)p;
+        pool->shm_fd = fd;
+        pool->shm_path = rs_memfd_path(fd);
+        return pool;
+    }
     if (!shm_path.empty()) {
         pool->data = map_shared_pool(shm_path, pool->bytes);
         if (!pool->data) {
@@ -72,7 +114,10 @@ rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int 
 void rs_kv_pool_free(rs_kv_pool *pool) {
     if (!pool) return;
     if (pool->data) munmap(pool->data, pool->bytes);
-    if (!pool->shm_path.empty()) unlink(pool->shm_path.c_str());
+    if (pool->shm_fd >= 0)
+        close(pool->shm_fd);  // the memory file goes once no process maps it
+    else if (!pool->shm_path.empty())
+        unlink(pool->shm_path.c_str());
     delete pool;
 }
 

@@ -20,14 +20,30 @@ struct rs_kv_pool {
     size_t bytes_per_block = 0;
     uint8_t *data = nullptr;
     size_t bytes = 0;
-    std::string shm_path;  // "" for an anonymous pool; else the /dev/shm file the pool maps (see init)
+    std::string shm_path;  // "" for an anonymous pool; else the file the pool maps (see init)
+    int shm_fd = -1;       // memfd pools: the descriptor that keeps the file reachable (shm_path)
 };
 
-// shm_path "": private anonymous memory, committed as blocks are first written. Otherwise the pool
-// is a MAP_SHARED mapping of a new file at shm_path (O_EXCL, mode 0600, every page reserved with
+// "memfd:<name>": the prefix of a shared pool or region that lives in an anonymous memory file
+// (memfd_create) rather than a /dev/shm file. Its pages are committed as they are first written,
+// like a private pool's, and /dev/shm's size does not bound it; another process of the same user
+// maps it through /proc/<pid>/fd/<n> (rs_memfd_path) while this process holds the descriptor.
+constexpr const char *RS_MEMFD_PREFIX = "memfd:";
+bool rs_is_memfd_spec(const std::string &spec);
+// Creates the memory file `name` of `bytes` bytes (sparse) and returns its descriptor; -1 + errno.
+int rs_memfd_create(const std::string &name, size_t bytes);
+// The path another process opens to reach descriptor `fd` of this process: /proc/<pid>/fd/<fd>.
+std::string rs_memfd_path(int fd);
+// What /proc/<pid>/fd/<n> links to for the memory file `name` (to check a file's identity).
+std::string rs_memfd_link(const std::string &name);
+
+// shm_path "": private anonymous memory, committed as blocks are first written. "memfd:<name>": a
+// MAP_SHARED mapping of a new memory file (committed as written, like the private pool); shm_path
+// becomes /proc/<pid>/fd/<n>, where another process of the same user maps it to write blocks
+// straight into it (the shm transport's direct path); freed with the pool. Otherwise the pool is a
+// MAP_SHARED mapping of a new file at shm_path (O_EXCL, mode 0600, every page reserved with
 // posix_fallocate and populated now, so the whole pool is committed at load and a full /dev/shm
-// fails here, never as a SIGBUS later): another process on the host can map the file and write
-// blocks straight into it (the shm transport's direct path). rs_kv_pool_free unlinks the file.
+// fails here, never as a SIGBUS later); rs_kv_pool_free unlinks the file.
 rs_kv_pool *rs_kv_pool_init(rs_dtype dtype, int num_blocks, int block_size, int n_layers, int n_kv_heads,
                             int head_dim, const std::string &shm_path = "");
 void rs_kv_pool_free(rs_kv_pool *pool);

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "engine.h"
+#include "kv-pool.h"
 #include "kv-transfer-crc.h"
 
 namespace {
@@ -261,11 +262,43 @@ bool rs_kv_transfer_defer_free(rs_engine *e) {
     return true;
 }
 
-rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create) {
+// A new memory file of `size` bytes, mapped; the region keeps its descriptor.
+static rs_kv_region *region_create_memfd(const std::string &name, size_t size) {
+    const int fd = rs_memfd_create(name, size);
+    RS_CHECK(fd >= 0, "cannot create the memory file " + name + ": " + std::strerror(errno));
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        const int err = errno;
+        close(fd);
+        RS_CHECK(false, "cannot map the memory file " + name + ": " + std::strerror(err));
+    }
+    auto *r = new rs_kv_region();
+    r->data = (uint8_t *)p;
+    r->size = size;
+    r->fd = fd;
+    r->path = rs_memfd_path(fd);
+    return r;
+}
+
+rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create,
+                                    const std::string &memfd_name) {
     RS_CHECK(size > 0 || !create, "a shared-memory region needs at least one byte");
+    if (create && rs_is_memfd_spec(path))
+        return region_create_memfd(path.substr(std::strlen(RS_MEMFD_PREFIX)), size);
     const int fd = create ? open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
                           : open(path.c_str(), O_RDWR | O_CLOEXEC);
     RS_CHECK(fd >= 0, "cannot open " + path + ": " + std::strerror(errno));
+    if (!memfd_name.empty()) {
+        // The descriptor we hold names the file we will map: check it is that memory file.
+        char link[512];
+        const std::string self = "/proc/self/fd/" + std::to_string(fd);
+        const ssize_t n = readlink(self.c_str(), link, sizeof link - 1);
+        const std::string got = n > 0 ? std::string(link, (size_t)n) : std::string();
+        if (got != rs_memfd_link(memfd_name)) {
+            close(fd);
+            RS_CHECK(false, path + " is not the memory file " + memfd_name + " (it is '" + got + "')");
+        }
+    }
     auto fail = [&](const std::string &what) {
         const int err = errno;
         close(fd);
@@ -287,7 +320,10 @@ rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool c
             fail("size " + std::to_string(st.st_size) + " != " + std::to_string(size) + " of");
         }
     }
-    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    // Transfer files are populated now (their pages are all written soon); a memory file may be a
+    // large sparse KV pool, whose pages are committed only as blocks are written.
+    const int populate = memfd_name.empty() ? MAP_POPULATE : 0;
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | populate, fd, 0);
     if (p == MAP_FAILED) fail("cannot map");
     close(fd);  // the mapping keeps the file's pages
     auto *r = new rs_kv_region();
@@ -311,5 +347,6 @@ rs_kv_region *rs_kv_region_alloc(size_t size) {
 void rs_kv_region_free(rs_kv_region *r) {
     if (!r) return;
     if (r->data) munmap(r->data, r->size);
+    if (r->fd >= 0) close(r->fd);
     delete r;
 }

@@ -81,13 +81,20 @@ bool rs_kv_transfer_defer_free(rs_engine *e);
 struct rs_kv_region {
     uint8_t *data = nullptr;
     size_t size = 0;
-    std::string path;  // the shm file ("" for an anonymous region)
+    std::string path;  // the shm file ("" for an anonymous region; /proc/<pid>/fd/<n> for a memfd)
+    int fd = -1;       // a memfd region's descriptor (keeps the file reachable by path)
 };
 
 // create: makes the file (O_EXCL, mode 0600) and reserves its pages with posix_fallocate, so a full
 // /dev/shm is an error here and never a SIGBUS on a later write through the mapping. !create: maps
 // an existing file, which must be exactly `size` bytes (size 0: whatever it holds, at least one byte). The
 // pages are populated up front.
-rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create);
+//
+// create with path "memfd:<name>": a new memory file instead (sparse, committed as written; path
+// becomes /proc/<pid>/fd/<n>). !create with `memfd_name`: the file opened must be the memory file
+// of that name (its /proc link is checked), which guards against a pid or descriptor reused by
+// another process; such a mapping is not populated (the file may be a large, sparse KV pool).
+rs_kv_region *rs_kv_region_open_shm(const std::string &path, size_t size, bool create,
+                                    const std::string &memfd_name = "");
 rs_kv_region *rs_kv_region_alloc(size_t size);
 void rs_kv_region_free(rs_kv_region *r);

@@ -27,13 +27,13 @@ export interface KvTransferOffer {
    */
   'transferKey'?: (string);
   /**
-   * shm, direct: D's KV pool itself is a file under /dev/shm and P writes each block straight into
-   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host, a
-   * tp>1 engine) sends inline bytes.
+   * shm, direct: D's KV pool itself is a shared memory file and P writes each block straight into
+   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host or
+   * user, a tp>1 engine) sends inline bytes.
    */
   'shmPoolPath'?: (string);
   /**
-   * the pool file's exact size: P refuses a file of another size
+   * the pool's exact size: P refuses a file of another size
    */
   'shmPoolBytes'?: (number | string | Long);
   /**
@@ -41,11 +41,15 @@ export interface KvTransferOffer {
    */
   'poolBlockIds'?: (number)[];
   /**
-   * D's fence file: P writes only while slot fence_slot grants it
+   * proc/<D's pid>/fd/<m>: P writes only while slot fence_slot grants it
    */
   'fencePath'?: (string);
   'fenceSlot'?: (number);
   'fenceGeneration'?: (number);
+  /**
+   * the pool file's name (128 random bits; the fence's is it + ".fence"):
+   */
+  'shmPoolName'?: (string);
 }
 
 /**
@@ -73,13 +77,13 @@ export interface KvTransferOffer__Output {
    */
   'transferKey': (string);
   /**
-   * shm, direct: D's KV pool itself is a file under /dev/shm and P writes each block straight into
-   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host, a
-   * tp>1 engine) sends inline bytes.
+   * shm, direct: D's KV pool itself is a shared memory file and P writes each block straight into
+   * D's reserved block (one copy). Set instead of shm_path; P without the means (another host or
+   * user, a tp>1 engine) sends inline bytes.
    */
   'shmPoolPath': (string);
   /**
-   * the pool file's exact size: P refuses a file of another size
+   * the pool's exact size: P refuses a file of another size
    */
   'shmPoolBytes': (string);
   /**
@@ -87,9 +91,13 @@ export interface KvTransferOffer__Output {
    */
   'poolBlockIds': (number)[];
   /**
-   * D's fence file: P writes only while slot fence_slot grants it
+   * proc/<D's pid>/fd/<m>: P writes only while slot fence_slot grants it
    */
   'fencePath': (string);
   'fenceSlot': (number);
   'fenceGeneration': (number);
+  /**
+   * the pool file's name (128 random bits; the fence's is it + ".fence"):
+   */
+  'shmPoolName': (string);
 }
