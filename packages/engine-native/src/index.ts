@@ -5,6 +5,7 @@ export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {
   crc32c,
+  crc32cCopyStreaming,
   crc32cImpl,
   crc32cTable,
   KV_FENCE_SLOT_BYTES,

@@ -23,6 +23,16 @@ export function crc32cTable(data: Uint8Array, previous = 0): number {
   return nativeAddon().crc32c(data, previous >>> 0, true);
 }
 
+/**
+ * Copies `src` into `dst` (same length) with non-temporal stores and returns the CRC-32C of the
+ * bytes, in one pass: the kernel of the direct shm path (exportBlocksToPool), for tests and benches.
+ */
+export function crc32cCopyStreaming(dst: Uint8Array, src: Uint8Array): number {
+  if (!(dst instanceof Uint8Array) || !(src instanceof Uint8Array) || dst.byteLength !== src.byteLength)
+    throw new EngineError("input_invalid", "crc32cCopyStreaming expects two Uint8Arrays of one length");
+  return nativeAddon().crc32cCopyStreaming(dst, src);
+}
+
 /** "sse4.2" or "table". */
 export function crc32cImpl(): string {
   return nativeAddon().crc32cImpl();

@@ -110,6 +110,7 @@ export interface NativeAddon {
   // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
   crc32c(data: Uint8Array, previous: number, table?: boolean): number;
   crc32cImpl(): string;
+  crc32cCopyStreaming(dst: Uint8Array, src: Uint8Array): number;
   engineExportInto(
     h: NativeHandle,
     blocks: Int32Array,

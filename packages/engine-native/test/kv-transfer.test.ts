@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import {
   crc32c,
+  crc32cCopyStreaming,
   crc32cImpl,
   crc32cTable,
   KvRegion,
@@ -49,6 +50,32 @@ describe("kv-transfer CRC-32C", () => {
     const flipped = Buffer.from(buf);
     flipped[12345]! ^= 1;
     assert.notEqual(crc32c(flipped), crc32c(buf));
+  });
+
+  it("the one-pass streaming copy copies exactly and returns the bytes' CRC (every lane size, tail, alignment)", () => {
+    const buf = randomBytes(3 * 8192 * 3 + 3 * 256 * 2 + 777);
+    const target = new Uint8Array(buf.length + 64);
+    // Lengths cover the long lanes, the short lanes and the tail; offsets 16-aligned and not (the
+    // unaligned target takes the checksum-then-copy path).
+    for (const [srcOff, dstOff, len] of [
+      [0, 0, buf.length],
+      [3, 16, 3 * 8192 * 2],
+      [5, 32, 3 * 256 + 64],
+      [0, 0, 767],
+      [1, 7, 3 * 8192 + 100],
+      [0, 48, 0],
+    ] as const) {
+      const src = buf.subarray(srcOff, srcOff + len);
+      const dst = target.subarray(dstOff, dstOff + len);
+      dst.fill(0xaa);
+      assert.equal(
+        crc32cCopyStreaming(dst, src),
+        crc32c(src),
+        `src +${srcOff}, dst +${dstOff}, ${len} bytes`,
+      );
+      assert.ok(Buffer.from(dst).equals(src));
+    }
+    assert.throws(() => crc32cCopyStreaming(new Uint8Array(3), new Uint8Array(4)), /one length/);
   });
 });
 

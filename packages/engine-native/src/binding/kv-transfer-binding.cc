@@ -6,6 +6,9 @@
 #include <napi.h>
 
 #include <cstring>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include <functional>
 #include <memory>
 #include <string>
@@ -102,6 +105,24 @@ Napi::Value crc32c(const Napi::CallbackInfo &info) {
     const bool table = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     return Napi::Number::New(
         env, table ? rs_crc32c_table(p, a.ByteLength(), prev) : rs_crc32c(p, a.ByteLength(), prev));
+}
+
+// crc32cCopyStreaming(dst, src): copies src into dst (same length) with non-temporal stores and
+// returns the CRC-32C of the bytes (rs_crc32c_copy_nt, the direct shm path's kernel).
+Napi::Value crc32c_copy_streaming(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || !info[1].IsTypedArray())
+        throw Napi::TypeError::New(env, "crc32cCopyStreaming expects two Uint8Arrays");
+    Napi::TypedArray d = info[0].As<Napi::TypedArray>();
+    Napi::TypedArray s = info[1].As<Napi::TypedArray>();
+    if (d.ByteLength() != s.ByteLength()) throw Napi::RangeError::New(env, "dst and src differ in length");
+    uint8_t *dp = (uint8_t *)d.ArrayBuffer().Data() + d.ByteOffset();
+    const uint8_t *sp = (const uint8_t *)s.ArrayBuffer().Data() + s.ByteOffset();
+    const uint32_t crc = rs_crc32c_copy_nt(dp, sp, s.ByteLength(), 0);
+#if defined(__x86_64__)
+    _mm_sfence();
+#endif
+    return Napi::Number::New(env, crc);
 }
 
 Napi::Value crc32c_impl(const Napi::CallbackInfo &info) {
@@ -287,6 +308,7 @@ void rs_kv_transfer_register(Napi::Env env, Napi::Object exports,
     engine_of = get_engine;
     exports.Set("crc32c", Napi::Function::New(env, crc32c));
     exports.Set("crc32cImpl", Napi::Function::New(env, crc32c_impl));
+    exports.Set("crc32cCopyStreaming", Napi::Function::New(env, crc32c_copy_streaming));
     exports.Set("engineExportInto", Napi::Function::New(env, engine_export_into));
     exports.Set("engineImportFrom", Napi::Function::New(env, engine_import_from));
     exports.Set("engineExportToPool", Napi::Function::New(env, engine_export_to_pool));

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #if defined(__x86_64__)
+#include <emmintrin.h>
 #include <nmmintrin.h>
 #endif
 
@@ -140,6 +141,54 @@ bool have_sse42() {
     static const bool yes = __builtin_cpu_supports("sse4.2");
     return yes;
 }
+
+// One 64-byte line: stream it to dst and fold it into the CRC register.
+__attribute__((target("sse4.2"), always_inline)) inline uint64_t line_copy_crc(uint8_t *dst,
+                                                                               const uint8_t *src,
+                                                                               uint64_t crc) {
+    const __m128i a = _mm_loadu_si128((const __m128i *)src);
+    const __m128i b = _mm_loadu_si128((const __m128i *)(src + 16));
+    const __m128i c = _mm_loadu_si128((const __m128i *)(src + 32));
+    const __m128i d = _mm_loadu_si128((const __m128i *)(src + 48));
+    _mm_stream_si128((__m128i *)dst, a);
+    _mm_stream_si128((__m128i *)(dst + 16), b);
+    _mm_stream_si128((__m128i *)(dst + 32), c);
+    _mm_stream_si128((__m128i *)(dst + 48), d);
+    for (int i = 0; i < 64; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, src + i, 8);  // from L1: the line was just loaded
+        crc = _mm_crc32_u64(crc, w);
+    }
+    return crc;
+}
+
+// crc32c_hw's three-lane structure, each lane's lines copied as they are checksummed. dst must be
+// 16-byte aligned (LONG and SHORT lanes keep every line of every lane aligned, too).
+__attribute__((target("sse4.2"))) uint32_t crc32c_copy_nt_hw(uint8_t *dst, const uint8_t *src, size_t len,
+                                                             uint32_t crc) {
+    uint64_t crc0 = crc ^ 0xffffffffu;
+    const size_t lanes[2] = {LONG, SHORT};
+    const uint32_t(*zeros[2])[256] = {zeros_long, zeros_short};
+    for (int k = 0; k < 2; k++) {
+        const size_t lane = lanes[k];
+        while (len >= lane * 3) {
+            uint64_t crc1 = 0, crc2 = 0;
+            for (size_t off = 0; off < lane; off += 64) {
+                crc0 = line_copy_crc(dst + off, src + off, crc0);
+                crc1 = line_copy_crc(dst + lane + off, src + lane + off, crc1);
+                crc2 = line_copy_crc(dst + 2 * lane + off, src + 2 * lane + off, crc2);
+            }
+            crc0 = shift(zeros[k], (uint32_t)crc0) ^ crc1;
+            crc0 = shift(zeros[k], (uint32_t)crc0) ^ crc2;
+            src += lane * 3;
+            dst += lane * 3;
+            len -= lane * 3;
+        }
+    }
+    // The tail (under 3 * SHORT bytes): plain copy, then its CRC.
+    std::memcpy(dst, src, len);
+    return crc32c_hw(src, len, (uint32_t)crc0 ^ 0xffffffffu);
+}
 #else
 uint32_t crc32c_hw(const uint8_t *next, size_t len, uint32_t crc) {
     return rs_crc32c_table(next, len, crc);
@@ -195,5 +244,15 @@ uint32_t rs_crc32c_copy(uint8_t *dst, const uint8_t *src, size_t n, uint32_t crc
         src += t;
         n -= t;
     }
+    return crc;
+}
+
+uint32_t rs_crc32c_copy_nt(uint8_t *dst, const uint8_t *src, size_t n, uint32_t crc) {
+    std::call_once(tables_once, init_tables);
+#if defined(__x86_64__)
+    if (have_sse42() && ((uintptr_t)dst & 15) == 0) return crc32c_copy_nt_hw(dst, src, n, crc);
+#endif
+    crc = rs_crc32c(src, n, crc);
+    std::memcpy(dst, src, n);
     return crc;
 }

@@ -19,3 +19,8 @@ const char *rs_crc32c_impl();
 // Copies n bytes and returns the CRC-32C of them (continuing `crc`), in one pass: the copy goes in
 // L1-sized tiles and each tile is checksummed while it is still in cache.
 uint32_t rs_crc32c_copy(uint8_t *dst, const uint8_t *src, size_t n, uint32_t crc);
+// The same, with non-temporal stores, in ONE pass over the source: each 64-byte line is loaded,
+// checksummed and streamed to dst (no read-for-ownership of dst, no cache pollution). For targets
+// this process never reads again (another process's KV pool). The caller issues an sfence before
+// it announces the bytes. Falls back to checksum-then-copy without SSE4.2 or a 16-byte aligned dst.
+uint32_t rs_crc32c_copy_nt(uint8_t *dst, const uint8_t *src, size_t n, uint32_t crc);

@@ -35,31 +35,6 @@ void check_ids(const rs_engine *e, const int32_t *blocks, int n) {
                                                                   std::to_string(e->num_blocks - 1));
 }
 
-// memcpy with non-temporal stores: the bytes go to memory without first reading the target lines
-// into this core's cache (no read-for-ownership) and without evicting what is cached. For targets
-// this process never reads again: another process's KV pool. The caller fences (sfence) once.
-void copy_streaming(uint8_t *dst, const uint8_t *src, size_t n) {
-#if defined(__x86_64__)
-    size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
-    if (head > n) head = n;
-    std::memcpy(dst, src, head);
-    size_t i = head;
-    for (; i + 64 <= n; i += 64) {
-        const __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
-        const __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
-        const __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
-        const __m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
-        _mm_stream_si128((__m128i *)(dst + i), a);
-        _mm_stream_si128((__m128i *)(dst + i + 16), b);
-        _mm_stream_si128((__m128i *)(dst + i + 32), c);
-        _mm_stream_si128((__m128i *)(dst + i + 48), d);
-    }
-    std::memcpy(dst + i, src + i, n - i);
-#else
-    std::memcpy(dst, src, n);
-#endif
-}
-
 }  // namespace
 
 // Block by block: the block is copied out of the pool (every rank's shard) and checksummed while it
@@ -170,13 +145,12 @@ uint32_t rs_kv_transfer_export_to_pool(rs_engine *e, const int32_t *src_blocks, 
     rs_backend *b = e->ranks[0];
     uint32_t crc = 0;
     if (b->iface->kv_block_data) {
-        // Host pool: checksum the source block (which brings it into cache: a block fits L2), then
-        // stream it from cache into the target. The source is read from memory once and the
+        // Host pool: one pass per block, each 64-byte line loaded once, checksummed and streamed
+        // into the target with non-temporal stores. The source is read from memory once and the
         // target written once, as memcpy of a large buffer does; the CRC covers what P sent.
         for (int i = 0; i < n; i++) {
             const uint8_t *src = b->iface->kv_block_data(b, src_blocks[i]);
-            crc = rs_crc32c(src, bpb, crc);
-            copy_streaming(pool + (size_t)dst_blocks[i] * bpb, src, bpb);
+            crc = rs_crc32c_copy_nt(pool + (size_t)dst_blocks[i] * bpb, src, bpb, crc);
         }
 #if defined(__x86_64__)
         _mm_sfence();  // the streamed stores are globally visible before the fence slot is given back
