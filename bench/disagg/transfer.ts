@@ -23,6 +23,7 @@ import {
   createPrefillClient,
   foldChunkCrc,
   type KvSender,
+  type KvSentChunk,
   type KvTransport,
   loadPrefillService,
   makeModel,
@@ -84,6 +85,22 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
       let sender: KvSender | null = null;
       let pumping = false;
       let chunkBlocks = 1;
+      // Chunks placed by a pipelined sender, announced in order (prefill-session.ts announce()).
+      let announcing = Promise.resolve();
+      const announce = (first: number, n: number, { payload, crc: c }: KvSentChunk) => {
+        crc = foldChunkCrc(crc, c);
+        call.write({
+          chunk: {
+            seq: seq++,
+            firstBlock: first,
+            numBlocks: n,
+            data: payload.data,
+            offset: payload.offset,
+            byteLength: payload.byteLength,
+            crc32: c,
+          },
+        });
+      };
       const pump = async () => {
         if (pumping || !sender) return;
         pumping = true;
@@ -93,30 +110,24 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
             const n = Math.min(chunkBlocks, total - first);
             next += n;
             unacked++;
-            let payload: { data: Uint8Array; offset: number; byteLength: number };
-            let c: number;
-            // The prefill worker's path (prefill-session.ts place()).
+            // The prefill worker's path (prefill-session.ts pump() and place()).
             if (sender.sendBlocks) {
-              ({ payload, crc: c } = await sender.sendBlocks(engine, ids(first, n), first * bpb));
+              const placed = sender.sendBlocks(engine, ids(first, n), first * bpb);
+              if (sender.pipelined) {
+                placed.catch(() => undefined); // a failure surfaces through `announcing`
+                announcing = announcing.then(async () => announce(first, n, await placed));
+                announcing.catch((e: Error) => call.destroy(e));
+                continue;
+              }
+              announce(first, n, await placed);
             } else {
               const data = Buffer.allocUnsafe(n * bpb);
-              c = await engine.exportBlocksInto(ids(first, n), data, 0);
-              payload = await sender.write(data, first * bpb);
+              const c = await engine.exportBlocksInto(ids(first, n), data, 0);
+              announce(first, n, { payload: await sender.write(data, first * bpb), crc: c });
             }
-            crc = foldChunkCrc(crc, c);
-            call.write({
-              chunk: {
-                seq: seq++,
-                firstBlock: first,
-                numBlocks: n,
-                data: payload.data,
-                offset: payload.offset,
-                byteLength: payload.byteLength,
-                crc32: c,
-              },
-            });
           }
           if (next >= total && unacked === 0) {
+            await announcing;
             call.write({
               done: { crc32: crc, bytesSent: total * bpb, blocksSent: total, transport: sender.name },
             });

@@ -203,7 +203,8 @@ class NativeEngine implements Engine {
   }
 
   sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number> {
-    if (!this.handle) return this.freedError();
+    const h = this.handle;
+    if (!h) return this.freedError();
     try {
       checkBlockIds(blockIds, this.info.numBlocks, "sendBlocksTo blockIds");
       if (blockIds.length === 0)
@@ -217,7 +218,20 @@ class NativeEngine implements Engine {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.enqueue((h) => this.addon.engineSendBlocks(h, blockIds, conn.handle, frameOffset));
+    // A host pool's frames go onto the connection's own send queue at once (in call order), not
+    // behind the engine's other calls: its thread writes them back to back and only reads blocks
+    // the caller has finished. Otherwise the frame is staged through host memory by a queued call.
+    let queued: Promise<number> | null;
+    try {
+      queued = this.addon.tcpQueueBlocks(h, blockIds, conn.handle, frameOffset);
+    } catch (e) {
+      return Promise.reject(wrapNative(e));
+    }
+    if (queued)
+      return queued.catch((e: unknown) => {
+        throw wrapNative(e);
+      });
+    return this.enqueue((eh) => this.addon.engineSendBlocks(eh, blockIds, conn.handle, frameOffset));
   }
 
   expectBlocksFrom(listener: KvTcpListener, key: string, blockIds: Int32Array): boolean {

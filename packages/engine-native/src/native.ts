@@ -162,6 +162,13 @@ export interface NativeAddon {
     c: NativeTcpConn,
     frameOffset: number,
   ): Promise<number>;
+  /** null (nothing queued) when the pool is not host memory. */
+  tcpQueueBlocks(
+    h: NativeHandle,
+    blocks: Int32Array,
+    c: NativeTcpConn,
+    frameOffset: number,
+  ): Promise<number> | null;
   tcpCancel(l: NativeTcpListener, key: string): void;
   tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
   tcpSendFrame(

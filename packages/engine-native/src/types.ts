@@ -228,8 +228,12 @@ export interface Engine {
   /**
    * Sends `blockIds` as one frame of the native tcp data plane, at byte `frameOffset` of the
    * transfer, straight from the pool to the connection's socket (each block checksummed just before
-   * it goes); resolves with the CRC-32C. Queued like every engine call. Rejects when the peer is
-   * gone or accepts nothing before the connection's send deadline.
+   * it goes); resolves with the CRC-32C once the frame is written. Frames on one connection go in
+   * call order. A host pool's frames wait on the connection's own send queue, not behind the
+   * engine's other calls (they may overlap a step: the blocks must be final, and stay allocated
+   * until the promise settles); a device pool's are staged through host memory by a call queued
+   * like every engine call. Rejects when the peer is gone or accepts nothing before the
+   * connection's send deadline; after a failed frame, the connection's later frames fail too.
    */
   sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number>;
   /**

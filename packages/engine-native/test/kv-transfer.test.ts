@@ -489,6 +489,66 @@ describe("kv-transfer native tcp", () => {
     }
   });
 
+  it("queues a host pool's frames on the connection: calls need not wait, frames go in call order", async () => {
+    const src = await openEngine("tiny-gqa");
+    const dst = await openEngine("tiny-gqa");
+    const bpb = src.info.bytesPerBlock;
+    await prefillLogits(src, tokens(40, 9), blocks(0, 3));
+    const want = await src.exportBlocks(blocks(0, 3));
+    const { listener, next } = collectingListener();
+    try {
+      const key = randomBytes(16).toString("hex");
+      assert.equal(dst.expectBlocksFrom(listener, key, Int32Array.from([13, 11, 12])), true);
+      const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
+      const sends = [0, 1, 2].map((i) => src.sendBlocksTo(blocks(i, 1), conn, i * bpb));
+      // Not queued behind the frames: an engine call runs beside them.
+      const step = prefillLogits(src, tokens(8, 3), Int32Array.from([20]));
+      src.free(); // after the step (queued); the pool stays until the queued frames are written
+      const crcs = await Promise.all(sends);
+      await step;
+      for (let i = 0; i < 3; i++) {
+        assert.equal(crcs[i], crc32c(want.subarray(i * bpb, (i + 1) * bpb)));
+        const f = await next();
+        assert.deepEqual([f.frameOffset, f.frameLength, f.frameCrc, f.error], [i * bpb, bpb, crcs[i], ""]);
+      }
+      assert.deepEqual(await dst.exportBlocks(Int32Array.from([13, 11, 12])), want);
+      conn.close();
+      listener.cancel(key);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("a queued frame that fails fails the frames queued after it", async () => {
+    const src = await openEngine("tiny-gqa");
+    const { listener } = collectingListener();
+    try {
+      // No transfer under this key: D's thread reads the key and closes the connection.
+      const conn = await KvTcpConnection.connect(
+        "127.0.0.1",
+        listener.port,
+        randomBytes(16).toString("hex"),
+        2000,
+      );
+      const all = blocks(0, src.info.numBlocks);
+      const bytes = all.length * src.info.bytesPerBlock;
+      const sends = Array.from({ length: 64 }, (_, i) => src.sendBlocksTo(all, conn, i * bytes));
+      const settled = await Promise.allSettled(sends);
+      const first = settled.findIndex((r) => r.status === "rejected");
+      assert.ok(first >= 0, "sending into a closed connection fails");
+      for (const r of settled.slice(first)) {
+        assert.equal(r.status, "rejected");
+        assert.match(
+          String((r as PromiseRejectedResult).reason),
+          /tcp data plane|sending to the receiver failed/,
+        );
+      }
+      conn.close();
+    } finally {
+      listener.close();
+    }
+  });
+
   it("an engine freed while a transfer into its blocks is registered is freed when the transfer ends", async () => {
     const dst = await loadEngine({ modelPath: await testModel(), kvCacheBlocks: 8, threads: 1 });
     const { listener } = collectingListener();

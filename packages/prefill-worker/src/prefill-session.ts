@@ -74,6 +74,8 @@ class PrefillSession {
   private blocksSent = 0;
   private crc = 0;
   private pumping = false;
+  /** Chunks placed by a pipelined sender, announced in order as they settle. */
+  private announcing: Promise<void> = Promise.resolve();
   private doneSent = false;
   private ended = false;
   private firstChunkAt = 0;
@@ -177,25 +179,21 @@ class PrefillSession {
         const ids = Int32Array.from(job.blocks.slice(first, first + n));
         this.nextBlock += n;
         this.unacked++;
-        const { payload, crc } = await this.place(ids, (first - (this.start?.skipBlocks ?? 0)) * bpb);
-        if (this.ended) return;
-        if (this.firstChunkAt === 0) this.firstChunkAt = performance.now();
-        this.crc = foldChunkCrc(this.crc, crc);
-        this.bytesSent += payload.byteLength;
-        this.blocksSent += n;
-        this.call.write({
-          chunk: {
-            seq: this.seq++,
-            firstBlock: first,
-            numBlocks: n,
-            data: payload.data,
-            offset: payload.offset,
-            byteLength: payload.byteLength,
-            crc32: crc,
-          },
-        });
+        const placed = this.place(ids, (first - (this.start?.skipBlocks ?? 0)) * bpb);
+        if (this.sender.pipelined) {
+          // The next chunk starts while this one is on its way; the messages keep chunk order.
+          placed.catch(() => undefined); // a failure surfaces through `announcing`
+          this.announcing = this.announcing.then(async () => this.announce(first, n, await placed));
+          this.announcing.catch((err: Error) =>
+            this.fail("engine", `exporting KV blocks failed: ${err.message}`, "internal"),
+          );
+          continue;
+        }
+        this.announce(first, n, await placed);
       }
       if (job.first && this.nextBlock >= this.numBlocks && !this.doneSent) {
+        await this.announcing; // every chunk placed and announced before done
+        if (this.ended) return;
         this.doneSent = true;
         const f = job.first;
         const wantLogprobs = job.params.sampling.logprobs !== undefined && job.params.sampling.logprobs >= 0;
@@ -232,6 +230,26 @@ class PrefillSession {
       if (this.nextBlock < ready && this.unacked < this.window) void this.pump();
       else if (job.first && this.nextBlock >= this.numBlocks) void this.pump();
     }
+  }
+
+  /** Sends the KvChunk message of a placed chunk. */
+  private announce(first: number, n: number, { payload, crc }: KvSentChunk): void {
+    if (this.ended) return;
+    if (this.firstChunkAt === 0) this.firstChunkAt = performance.now();
+    this.crc = foldChunkCrc(this.crc, crc);
+    this.bytesSent += payload.byteLength;
+    this.blocksSent += n;
+    this.call.write({
+      chunk: {
+        seq: this.seq++,
+        firstBlock: first,
+        numBlocks: n,
+        data: payload.data,
+        offset: payload.offset,
+        byteLength: payload.byteLength,
+        crc32: crc,
+      },
+    });
   }
 
   /**

@@ -107,9 +107,16 @@ export interface KvSender {
   write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload>;
   /**
    * Optional native path: exports `blockIds` of `pool` straight into the medium at `byteOffset`
-   * (no JS buffer) and resolves with the payload and the bytes' CRC-32C. Calls are sequential.
+   * (no JS buffer) and resolves with the payload and the bytes' CRC-32C. Calls are sequential
+   * unless `pipelined`.
    */
   sendBlocks?(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk>;
+  /**
+   * sendBlocks calls may overlap: a call need not wait for the previous one to settle, and chunks
+   * are placed in call order (tcp: frames queue on the connection). The caller then keeps up to
+   * its window of calls in flight, so the medium does not wait on a JS round trip between chunks.
+   */
+  readonly pipelined?: boolean;
   /** Idempotent; called on every exit path. */
   close(): void;
 }

@@ -171,6 +171,7 @@ interface Staging {
 
 class TcpSender implements KvSender {
   readonly name = "tcp" as const;
+  readonly pipelined = true;
   private closed = false;
   private error: Error | null = null;
   private readonly staging: Staging[] = [
@@ -178,8 +179,19 @@ class TcpSender implements KvSender {
     { region: null, inflight: Promise.resolve() },
   ];
   private turn = 0;
-  /** Frames go out one after another on the one socket (two concurrent sends would interleave bytes). */
+  /**
+   * Settles once every frame issued so far is on the wire. Frames go out one after another on the
+   * one socket (two concurrent sends would interleave bytes): a staged frame starts after it.
+   */
   private sending: Promise<void> = Promise.resolve();
+  /**
+   * Staging calls run one at a time, in call order (a pipelined caller may overlap its calls; two
+   * at once could pick the same region). A call ends once its frame is launched, so the next one
+   * fills the other region while that frame goes.
+   */
+  private stagingTurn: Promise<unknown> = Promise.resolve();
+  /** Settles once the last staging call's frame is on the wire: frames straight from a pool wait for it. */
+  private staged: Promise<void> | null = null;
 
   constructor(
     private readonly conn: KvTcpConnection,
@@ -203,52 +215,74 @@ class TcpSender implements KvSender {
     if (this.error) throw this.error;
   }
 
-  /** Starts the frame's send on a worker thread; its failure surfaces on the next call. */
-  private launch(
-    s: Staging & { region: KvRegion },
-    len: number,
-    offset: number,
-    crc: number,
-  ): KvChunkPayload {
+  /** Starts the frame's send on a worker thread, after the frames before it; its failure surfaces on the next call. */
+  private launch(s: Staging & { region: KvRegion }, len: number, offset: number, crc: number): Promise<void> {
     const region = s.region;
-    this.sending = this.sending.then(() =>
+    const sent = this.sending.then(() =>
       this.error
         ? undefined
         : this.conn.sendFrame(region, 0, len, offset, crc).catch((e: Error) => {
             this.error ??= e;
           }),
     );
-    s.inflight = this.sending;
-    return { data: new Uint8Array(0), offset, byteLength: len };
+    this.sending = sent;
+    s.inflight = sent;
+    return sent;
+  }
+
+  /** Runs a staging call in turn (see stagingTurn) and gates later frames on its frame. */
+  private inTurn(f: () => Promise<KvSentChunk & { sent: Promise<void> }>): Promise<KvSentChunk> {
+    const run = this.stagingTurn.then(f);
+    this.stagingTurn = run.catch(() => undefined);
+    const gate = run.then(
+      (r) => r.sent,
+      () => undefined,
+    );
+    this.staged = gate;
+    void gate.then(() => {
+      if (this.staged === gate) this.staged = null;
+    });
+    return run.then(({ payload, crc }) => ({ payload, crc }));
   }
 
   async write(data: Uint8Array, byteOffset: number): Promise<KvChunkPayload> {
-    this.check();
-    const s = await this.slot(data.byteLength);
-    s.region.write(0, data);
-    return this.launch(s, data.byteLength, byteOffset, kvCrc32(data));
+    const { payload } = await this.inTurn(async () => {
+      this.check();
+      const len = data.byteLength;
+      const s = await this.slot(len);
+      s.region.write(0, data);
+      const crc = kvCrc32(data);
+      return { payload: frameAt(byteOffset, len), crc, sent: this.launch(s, len, byteOffset, crc) };
+    });
+    return payload;
   }
 
   async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     this.check();
     const len = blockIds.length * pool.info.bytesPerBlock;
     if (pool.sendBlocksTo) {
-      // Straight from the pool to the socket, after the frames already queued.
-      const send = pool.sendBlocksTo.bind(pool);
-      const sent = this.sending.then(() => send(blockIds, this.conn, byteOffset));
+      // Straight from the pool to the socket. Engine.sendBlocksTo keeps its frames in call order on
+      // the connection, so the frame is handed over at once, while earlier ones are still going
+      // (they complete in order: this one settling means they all have); only a staged frame still
+      // pending must go first.
+      const sendTo = pool.sendBlocksTo.bind(pool);
+      const send = () => sendTo(blockIds, this.conn, byteOffset);
+      const sent = this.staged ? this.staged.then(send) : send();
       this.sending = sent.then(
         () => undefined,
         (e: Error) => {
           this.error ??= e;
         },
       );
-      const crc = await sent;
-      return { payload: { data: new Uint8Array(0), offset: byteOffset, byteLength: len }, crc };
+      return { payload: frameAt(byteOffset, len), crc: await sent };
     }
-    const s = await this.slot(len);
-    const crc = await pool.exportBlocksInto(blockIds, s.region, 0);
-    this.check();
-    return { payload: this.launch(s, len, byteOffset, crc), crc };
+    return this.inTurn(async () => {
+      this.check();
+      const s = await this.slot(len);
+      const crc = await pool.exportBlocksInto(blockIds, s.region, 0);
+      this.check();
+      return { payload: frameAt(byteOffset, len), crc, sent: this.launch(s, len, byteOffset, crc) };
+    });
   }
 
   /**
@@ -263,6 +297,11 @@ class TcpSender implements KvSender {
       for (const s of this.staging) if (s.region) this.pool.give(s.region);
     });
   }
+}
+
+/** KvChunk's payload for a frame: the bytes travel on the data connection, not in the message. */
+function frameAt(offset: number, byteLength: number): KvChunkPayload {
+  return { data: new Uint8Array(0), offset, byteLength };
 }
 
 export class TcpKvTransport implements KvTransport {

@@ -411,35 +411,46 @@ uint32_t rs_tcp_send_blocks(rs_engine *e, int fd, uint64_t offset, const int32_t
         rs_engine *e;
         ~unbusy() { e->busy.store(false); }
     } guard{e};
+    std::vector<rs_kv_span> spans;
+    if (rs_kv_transfer_host_spans(e, blocks, n, spans)) return rs_tcp_send_spans(fd, offset, spans);
+    // The pool is not host memory: one block at a time through a host buffer.
     const size_t total = (size_t)n * e->bytes_per_block;
     RS_CHECK(total > 0 && total <= 0xffffffffu, "a tcp frame carries 1 byte to 4 GiB");
-    std::vector<rs_kv_span> spans;
-    uint32_t crc = 0;
     uint8_t h[RS_TCP_HEADER_BYTES];
     frame_header(h, offset, (uint32_t)total);
     iovec head{h, sizeof(h)};
-    if (!rs_kv_transfer_host_spans(e, blocks, n, spans)) {
-        // The pool is not host memory: one block at a time through a host buffer.
-        std::vector<uint8_t> stage(e->bytes_per_block);
-        send_all(fd, &head, 1);
-        for (int i = 0; i < n; i++) {
-            size_t at = 0;
-            for (rs_backend *b : e->ranks) {
-                b->iface->kv_export(b, blocks + i, 1, stage.data() + at, e->bytes_per_block);
-                at += b->kv_bytes_per_block;
-            }
-            crc = rs_crc32c(stage.data(), stage.size(), crc);
-            iovec v{stage.data(), stage.size()};
-            send_all(fd, &v, 1);
+    send_all(fd, &head, 1);
+    uint32_t crc = 0;
+    std::vector<uint8_t> stage(e->bytes_per_block);
+    for (int i = 0; i < n; i++) {
+        size_t at = 0;
+        for (rs_backend *b : e->ranks) {
+            b->iface->kv_export(b, blocks + i, 1, stage.data() + at, e->bytes_per_block);
+            at += b->kv_bytes_per_block;
         }
-    } else {
-        send_all(fd, &head, 1);
-        // Each shard is checksummed and then handed to the kernel while it is still in cache.
-        for (const rs_kv_span &s : spans) {
-            crc = rs_crc32c(s.data, s.len, crc);
-            iovec v{s.data, s.len};
-            send_all(fd, &v, 1);
-        }
+        crc = rs_crc32c(stage.data(), stage.size(), crc);
+        iovec v{stage.data(), stage.size()};
+        send_all(fd, &v, 1);
+    }
+    iovec tail{&crc, sizeof(crc)};
+    send_all(fd, &tail, 1);
+    return crc;
+}
+
+uint32_t rs_tcp_send_spans(int fd, uint64_t offset, const std::vector<rs_kv_span> &spans) {
+    size_t total = 0;
+    for (const rs_kv_span &s : spans) total += s.len;
+    RS_CHECK(total > 0 && total <= 0xffffffffu, "a tcp frame carries 1 byte to 4 GiB");
+    uint8_t h[RS_TCP_HEADER_BYTES];
+    frame_header(h, offset, (uint32_t)total);
+    iovec head{h, sizeof(h)};
+    send_all(fd, &head, 1);
+    // Each shard is checksummed and then handed to the kernel while it is still in cache.
+    uint32_t crc = 0;
+    for (const rs_kv_span &s : spans) {
+        crc = rs_crc32c(s.data, s.len, crc);
+        iovec v{s.data, s.len};
+        send_all(fd, &v, 1);
     }
     iovec tail{&crc, sizeof(crc)};
     send_all(fd, &tail, 1);

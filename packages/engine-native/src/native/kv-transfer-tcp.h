@@ -3,7 +3,8 @@
 // transfer with a 16-byte key, then carries frames
 //     [u64 LE byte offset][u32 LE length][u32 LE CRC-32C of the frame's bytes][bytes]
 // in offset order, which the connection thread reads straight into the transfer's receive region
-// (no JS on the data path). P's sender is a blocking socket written from a worker thread. Every
+// (no JS on the data path). P's sender is a blocking socket written from one thread at a time (the
+// connection's send queue thread, kv-transfer-tcp-binding.cc, or a worker thread). Every
 // completed frame, and the end of a connection that did not deliver everything, is reported through
 // the listener's progress callback (called on the connection thread).
 #pragma once
@@ -88,6 +89,9 @@ void rs_tcp_send_frame(int fd, uint64_t offset, const uint8_t *data, uint32_t le
 // checksummed just before they go); returns the CRC-32C. Falls back to a staging copy when the
 // pool is not host memory. Must not overlap other calls on e (it is queued like an export).
 uint32_t rs_tcp_send_blocks(rs_engine *e, int fd, uint64_t offset, const int32_t *blocks, int n);
+// Sends spans (host memory, in order) as one frame, checksumming each span just before it goes;
+// returns the CRC-32C. The caller keeps the memory alive and unchanged until it returns.
+uint32_t rs_tcp_send_spans(int fd, uint64_t offset, const std::vector<rs_kv_span> &spans);
 void rs_tcp_close(int fd);
 
 // Baseline for the benchmark: one in-process sender thread writes `bytes` over a loopback socket in
