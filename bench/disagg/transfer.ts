@@ -144,7 +144,7 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
       call.on("data", async (m: PrefillClientMessage__Output) => {
         if (m.start) {
           total = m.start.numBlocks;
-          sender = await senderForOffer(m.start.offer);
+          sender = await senderForOffer(m.start.offer, engine);
           // The prefill worker's cap (prefill-session.ts onStart): 32 MiB for bytes on the stream.
           const cap = sender.maxChunkBytes ?? 32 * 1024 * 1024;
           chunkBlocks = Math.max(1, Math.floor(Math.min(m.start.chunkBytes || CHUNK, cap) / bpb));

@@ -80,6 +80,58 @@ describe("KvTransport native paths between two engines", () => {
     });
   }
 
+  test("shm direct: P's engine writes straight into D's reserved blocks of D's pool; a closed transfer writes nothing more", async () => {
+    const model = join(dir, "model");
+    const t = new ShmKvTransport({ dir });
+    const spec = t.poolSpec();
+    const dd = await loadEngine({ modelPath: model, kvCacheBlocks: 16, threads: 1, kvPoolShmPath: spec });
+    try {
+      t.attachPool(spec, dd.info.kvPoolPath!, dd.info.numBlocks, dd.info.bytesPerBlock);
+      const bpb = p.info.bytesPerBlock;
+      const reserved = Int32Array.from([9, 4, 12, 5, 2]);
+      const r = await t.openReceiver("req", reserved.length * bpb, { pool: dd, blockIds: reserved });
+      assert.ok(r.offer.shmPoolPath && !r.offer.shmPath, "the offer names D's pool, not a transfer file");
+      assert.ok(r.chunkBytes! > 32 * 1024 * 1024, "direct transfers ask for large chunks");
+      // A tp > 1 engine cannot write D's layout: it is given inline bytes up front.
+      const tp2 = { info: { ...p.info, tpSize: 2 }, exportBlocksInto: p.exportBlocksInto.bind(p) };
+      assert.equal((await senderForOffer(r.offer, tp2)).name, "grpc");
+      const s = await senderForOffer(r.offer, p);
+      assert.equal(s.name, "shm");
+      const src = {
+        info: p.info,
+        exportBlocksInto: p.exportBlocksInto.bind(p),
+        exportBlocksToPool: p.exportBlocksToPool.bind(p),
+      };
+      const a = await s.sendBlocks!(src, ids(0, 2), 0);
+      const b = await s.sendBlocks!(src, ids(2, 3), 2 * bpb);
+      assert.equal(a.payload.data.byteLength, 0, "no bytes ride the stream");
+      const sink = { info: dd.info, importBlocksFrom: dd.importBlocksFrom.bind(dd) };
+      assert.equal(
+        await r.receiveBlocks!(sink, reserved.subarray(0, 2), { ...a.payload, crc32: a.crc }),
+        a.crc,
+      );
+      assert.equal(await r.receiveBlocks!(sink, reserved.subarray(2), { ...b.payload, crc32: b.crc }), b.crc);
+      // A chunk that names other blocks than D reserved at its offset is refused.
+      await assert.rejects(
+        r.receiveBlocks!(sink, Int32Array.from([4, 9]), { ...a.payload, crc32: a.crc }),
+        /does not match the reserved blocks/,
+      );
+      assert.deepEqual(await dd.exportBlocks(reserved), await p.exportBlocks(ids(0, 5)));
+      await r.quiesce!();
+      r.close();
+      // The transfer is over: a late export of it (a P that kept going) is refused, writing nothing.
+      const before = await dd.exportBlocks(reserved);
+      const late = await senderForOffer(r.offer, p);
+      await assert.rejects(late.sendBlocks!(src, ids(8, 1), 0), /revoked/);
+      assert.deepEqual(await dd.exportBlocks(reserved), before);
+      late.close();
+      s.close();
+    } finally {
+      t.close();
+      dd.free();
+    }
+  });
+
   test("tcp: with the engine's native calls the bytes go pool -> socket -> reserved blocks", async () => {
     const bpb = p.info.bytesPerBlock;
     const t = new TcpKvTransport();

@@ -14,6 +14,7 @@ import {
   foldChunkCrc,
   type GenerateRequest__Output,
   getLogger,
+  type KvBlockSource,
   type KvSender,
   type KvSentChunk,
   type KvTransferMetrics,
@@ -63,6 +64,7 @@ export function handlePrefillStream(ctx: PrefillSessionContext, call: Call): voi
 class PrefillSession {
   private job: PrefillJob | null = null;
   private sender: KvSender | null = null;
+  private source: KvBlockSource | null | undefined;
   private start: PrefillStart__Output | null = null;
   private window = DEFAULT_WINDOW;
   private chunkBlocks = 1;
@@ -140,7 +142,7 @@ class PrefillSession {
     this.window = start.windowChunks > 0 ? Math.min(start.windowChunks, MAX_WINDOW) : DEFAULT_WINDOW;
     this.nextBlock = start.skipBlocks;
     try {
-      this.sender = await senderForOffer(start.offer);
+      this.sender = await senderForOffer(start.offer, this.nativeSource() ?? undefined);
     } catch (err) {
       return this.fail("protocol", `cannot open the KV sender: ${(err as Error).message}`);
     }
@@ -148,11 +150,9 @@ class PrefillSession {
       this.sender.close(); // D went away while the sender opened
       return;
     }
-    // Chunks whose bytes ride the stream stay under its message limit; a sender that writes
-    // natively (direct shm, from a tp-1 engine) may take larger ones.
-    const native =
-      this.sender.maxChunkBytes !== undefined && info.tpSize === 1 && this.ctx.engine.exportBlocksToPool;
-    const cap = native ? this.sender.maxChunkBytes! : MAX_CHUNK_BYTES;
+    // Chunks whose bytes ride the stream stay under its message limit; a sender whose bytes never
+    // do (tcp, direct shm) says how large it takes them.
+    const cap = this.sender.maxChunkBytes ?? MAX_CHUNK_BYTES;
     const chunkBytes = start.chunkBytes > 0 ? Math.min(start.chunkBytes, cap) : DEFAULT_CHUNK_BYTES;
     this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     const job = new PrefillJob(params);
@@ -261,18 +261,9 @@ class PrefillSession {
   private async place(ids: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     const engine = this.ctx.engine;
     const sender = this.sender!;
+    const source = this.nativeSource();
+    if (sender.sendBlocks && source) return sender.sendBlocks(source, ids, byteOffset);
     const exportInto = engine.exportBlocksInto?.bind(engine);
-    if (sender.sendBlocks && exportInto) {
-      const sendTo = engine.sendBlocksTo?.bind(engine);
-      const toPool = engine.exportBlocksToPool?.bind(engine);
-      const source = {
-        info: engine.info,
-        exportBlocksInto: exportInto,
-        ...(sendTo ? { sendBlocksTo: sendTo } : {}),
-        ...(toPool ? { exportBlocksToPool: toPool } : {}),
-      };
-      return sender.sendBlocks(source, ids, byteOffset);
-    }
     let data: Buffer;
     let crc: number;
     if (exportInto) {
@@ -284,6 +275,24 @@ class PrefillSession {
     }
     if (this.ended) throw new Error("session ended");
     return { payload: await sender.write(data, byteOffset), crc };
+  }
+
+  /** The engine's native export calls, for senders that place bytes themselves; null without them. */
+  private nativeSource(): KvBlockSource | null {
+    if (this.source !== undefined) return this.source;
+    const engine = this.ctx.engine;
+    const exportInto = engine.exportBlocksInto?.bind(engine);
+    const sendTo = engine.sendBlocksTo?.bind(engine);
+    const toPool = engine.exportBlocksToPool?.bind(engine);
+    this.source = exportInto
+      ? {
+          info: engine.info,
+          exportBlocksInto: exportInto,
+          ...(sendTo ? { sendBlocksTo: sendTo } : {}),
+          ...(toPool ? { exportBlocksToPool: toPool } : {}),
+        }
+      : null;
+    return this.source;
   }
 
   /** Blocks whose KV is final: every full computed block, and the partial last one once the prompt is done. */

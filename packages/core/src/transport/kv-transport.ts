@@ -96,8 +96,8 @@ export interface KvSender {
   /** The transport actually used (may differ from the offer after a fallback). */
   readonly name: KvTransportName;
   /**
-   * Optional: the largest chunk this sender takes when the engine writes natively (tp 1). Above
-   * the stream's message limit (32 MiB), which binds only chunks whose bytes ride the stream.
+   * Optional: the largest chunk this sender takes. Only senders whose bytes never ride the stream
+   * set it (it may exceed the stream's 32 MiB message limit, which binds only inline bytes).
    */
   readonly maxChunkBytes?: number;
   /**
@@ -134,8 +134,13 @@ export interface KvTransport {
    * may land the bytes straight in those blocks; the blocks must then stay reserved until close().
    */
   openReceiver(requestId: string, totalBytes: number, target?: KvReceiveTarget): Promise<KvReceiver>;
-  /** P: a sender honouring `offer` (called through senderForOffer, which picks the transport). */
-  openSender(offer: KvTransferOffer): Promise<KvSender>;
+  /**
+   * P: a sender honouring `offer` (called through senderForOffer, which picks the transport).
+   * `source` is the engine the sender will send from, when known: a transport that needs
+   * something of it (direct shm: a tp-1 engine that can write into another pool) checks it here
+   * and falls back to inline bytes rather than failing later.
+   */
+  openSender(offer: KvTransferOffer, source?: KvBlockSource): Promise<KvSender>;
   /** Optional: releases what the transport holds (files it created, mappings) when the worker stops. */
   close?(): void;
 }

@@ -6,7 +6,7 @@
 import { RadixServeError } from "../errors/radixserve-error.js";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
 import { GrpcInlineSender, GrpcKvTransport } from "./grpc-transport.js";
-import type { KvSender, KvTransport, KvTransportName } from "./kv-transport.js";
+import type { KvBlockSource, KvSender, KvTransport, KvTransportName } from "./kv-transport.js";
 import { RdmaKvTransport } from "./rdma-transport.js";
 import { ShmKvTransport } from "./shm-transport.js";
 import { TcpKvTransport } from "./tcp-transport.js";
@@ -58,16 +58,20 @@ const senders = new Map<string, KvTransport | null>();
 /**
  * P's side: the sender for D's offer. An offer naming a transport this process does not have (or
  * that cannot send from here) falls back to inline gRPC bytes, which every receiver accepts.
- * Sender-side instances are never init()ed: only receivers listen or create files.
+ * Sender-side instances are never init()ed: only receivers listen or create files. `source`: the
+ * engine P sends from (lets a transport refuse, up front, an offer this engine cannot honour).
  */
-export async function senderForOffer(offer: KvTransferOffer | null | undefined): Promise<KvSender> {
+export async function senderForOffer(
+  offer: KvTransferOffer | null | undefined,
+  source?: KvBlockSource,
+): Promise<KvSender> {
   const name = offer?.transport ?? "grpc";
   if (!offer || name === "grpc" || name === "") return new GrpcInlineSender();
   if (!senders.has(name)) senders.set(name, factories.get(name)?.({}) ?? null);
   const transport = senders.get(name);
   if (!transport) return new GrpcInlineSender();
   try {
-    return await transport.openSender(offer);
+    return await transport.openSender(offer, source);
   } catch {
     return new GrpcInlineSender();
   }

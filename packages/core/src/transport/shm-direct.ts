@@ -257,12 +257,10 @@ export class DirectShmSender implements KvSender {
       throw new Error(
         `chunk [${byteOffset}, +${byteLength}) is outside the ${this.dstIds.length} blocks D reserved`,
       );
-    if (!src.exportBlocksToPool || src.info.tpSize !== 1) {
-      // This engine cannot write another pool's layout (tp > 1): the bytes go inline.
-      const data = Buffer.allocUnsafe(byteLength);
-      const crc = await src.exportBlocksInto(blockIds, data, 0);
-      return { payload: { data, offset: byteOffset, byteLength }, crc };
-    }
+    if (!src.exportBlocksToPool || src.info.tpSize !== 1)
+      throw new Error(
+        "this engine cannot write into another pool (tp > 1): open the sender with it (senderForOffer(offer, engine)) to get inline bytes",
+      );
     const dst = this.dstIds.subarray(first, first + blockIds.length);
     const crc = await src.exportBlocksToPool(blockIds, this.pool, dst, this.fence);
     return { payload: { data: new Uint8Array(0), offset: byteOffset, byteLength, crc32: crc }, crc };

@@ -282,8 +282,8 @@ export class ShmKvTransport implements KvTransport {
     }
   }
 
-  async openSender(offer: KvTransferOffer): Promise<KvSender> {
-    if (offer.shmPoolPath) return this.directSender(offer);
+  async openSender(offer: KvTransferOffer, source?: KvBlockSource): Promise<KvSender> {
+    if (offer.shmPoolPath) return this.directSender(offer, source);
     const path = offer.shmPath ?? "";
     // Another host, or a path outside our directory (never write where a peer points blindly).
     if (offer.hostId !== hostId() || !path.startsWith(join(this.dir, FILE_PREFIX)) || path.includes(".."))
@@ -297,9 +297,11 @@ export class ShmKvTransport implements KvTransport {
 
   /**
    * P: a sender writing straight into D's pool, or inline bytes when this process cannot (another
-   * host or user, an offer of the wrong shape, a file of another name or size).
+   * host or user, a tp > 1 engine, an offer of the wrong shape, a file of another name or size).
    */
-  private directSender(offer: KvTransferOffer): KvSender {
+  private directSender(offer: KvTransferOffer, source?: KvBlockSource): KvSender {
+    // An engine that cannot write a tp-1 pool's layout (tp > 1) sends inline.
+    if (source && (!source.exportBlocksToPool || source.info.tpSize !== 1)) return new GrpcInlineSender();
     const path = offer.shmPoolPath ?? "";
     const name = offer.shmPoolName ?? "";
     const fencePath = offer.fencePath ?? "";
