@@ -137,7 +137,7 @@ export function buildWorkerCommand(): Command {
     )
     .option(
       "--kv-chunk-bytes <n>",
-      "target bytes per KV chunk",
+      "target bytes per KV chunk for grpc and two-copy shm (tcp asks for 64 MiB, direct shm 256 MiB)",
       int("--kv-chunk-bytes", 1),
       WORKER_DEFAULTS.kvChunkBytes,
     )
