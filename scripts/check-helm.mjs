@@ -81,7 +81,7 @@ check(
 check(
   "template refuses kvTransport=shm across pods",
   ["template", "rs", CHART, ...KUBE, "--set", "disaggMode=disagg", "--set", "kvTransport=shm"],
-  /kvTransport must be grpc, tcp or rdma/,
+  /kvTransport must be tcp, auto, grpc or rdma/,
 );
 check(
   "template refuses model.source=pvc without a claim",

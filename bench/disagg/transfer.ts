@@ -98,6 +98,7 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
             offset: payload.offset,
             byteLength: payload.byteLength,
             crc32: c,
+            transport: payload.data.byteLength > 0 ? "grpc" : (sender?.name ?? "grpc"),
           },
         });
       };
@@ -232,6 +233,7 @@ async function viaTransport(engine: Engine, address: string, row: Row, blocks: n
             offset: Number(c.offset),
             byteLength: c.byteLength,
             crc32: c.crc32,
+            via: c.transport,
           };
           // The decode worker's path (decode-transfer.ts importChunk()).
           const got = receiver.receiveBlocks

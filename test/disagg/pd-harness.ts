@@ -46,10 +46,11 @@ export function defaultModel(): Promise<string> {
 export async function startWorker(
   mode: "unified" | "prefill" | "decode",
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<WorkerProc> {
   const proc = spawn(process.execPath, [WORKER_MAIN, "--disagg-mode", mode, "--threads", "1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" },
+    env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn", ...env },
   });
   live.add(proc);
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));

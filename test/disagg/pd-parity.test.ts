@@ -29,6 +29,9 @@ let p: WorkerProc;
 let dGrpc: WorkerProc;
 let dShm: WorkerProc;
 let dTcp: WorkerProc;
+let dAuto: WorkerProc;
+/** A prefill worker that believes it is on another host (RADIXSERVE_HOST_ID): auto gives it tcp. */
+let pFar: WorkerProc;
 
 before(async () => {
   model = await defaultModel();
@@ -42,17 +45,27 @@ before(async () => {
     "--kv-chunk-bytes",
     "600000",
   ];
-  [u, p, dGrpc, dShm, dTcp] = await Promise.all([
+  [u, p, dGrpc, dShm, dTcp, dAuto, pFar] = await Promise.all([
     startWorker("unified", common),
     startWorker("prefill", [...common, "--chunked-prefill-size", "64"]),
     startWorker("decode", [...dArgs, "--kv-transport", "grpc"]),
     startWorker("decode", [...dArgs, "--kv-transport", "shm"]),
     startWorker("decode", [...dArgs, "--kv-transport", "tcp"]),
+    startWorker("decode", [...dArgs, "--kv-transport", "auto"]),
+    startWorker("prefill", [...common, "--chunked-prefill-size", "64"], { RADIXSERVE_HOST_ID: "far-host" }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([u?.stop(), p?.stop(), dGrpc?.stop(), dShm?.stop(), dTcp?.stop()]);
+  await Promise.all([
+    u?.stop(),
+    p?.stop(),
+    dGrpc?.stop(),
+    dShm?.stop(),
+    dTcp?.stop(),
+    dAuto?.stop(),
+    pFar?.stop(),
+  ]);
 });
 
 describe("disaggregated serving (real workers)", () => {
@@ -73,17 +86,49 @@ describe("disaggregated serving (real workers)", () => {
     }
   });
 
+  test("auto: a prefill worker on D's host writes into D's pool (shm), one on another host sends over tcp; tokens identical", async () => {
+    const prompts = [17, 70, 200].map((n, i) => prompt(n, 300 + i));
+    const unified = await Promise.all(prompts.map((ids) => generate(u.client, greedyRequest(ids, 6))));
+    const bytes = async (transport: string) =>
+      metricSum(await dAuto.metrics(), "radixserve_kv_transfer_bytes_total", { transport });
+    for (const [prefill, medium] of [
+      [p, "shm"],
+      [pFar, "tcp"],
+    ] as const) {
+      const before = await bytes(medium);
+      const pd = await Promise.all(
+        prompts.map((ids) => generate(dAuto.client, greedyRequest(ids, 6, prefill.address))),
+      );
+      for (let i = 0; i < prompts.length; i++) {
+        assert.equal(pd[i]!.error, null, `${medium}: ${pd[i]!.error?.message}`);
+        assert.deepEqual(pd[i]!.tokens, unified[i]!.tokens, `${medium}, prompt ${i}`);
+      }
+      assert.ok((await bytes(medium)) > before, `the bytes went over ${medium}`);
+    }
+    assert.equal(
+      metricSum(await dAuto.metrics(), "radixserve_kv_transfer_bytes_total", { transport: "grpc" }),
+      0,
+    );
+    assert.equal(metricSum(await dAuto.metrics(), "radixserve_kv_transfer_failures_total"), 0);
+  });
+
   test("bytes and blocks D imported equal what P exported; checksums verified, shm and tcp used", async () => {
     const pm = await p.metrics();
+    const pf = await pFar.metrics();
     const g = await dGrpc.metrics();
     const s = await dShm.metrics();
     const t = await dTcp.metrics();
+    const a = await dAuto.metrics();
+    // Every decode worker's imports against both prefill workers' exports.
+    const both = (name: string) =>
+      [g, s, t, a].reduce((sum, m) => sum + metricSum(m, name), 0) -
+      metricSum(pm, name) -
+      metricSum(pf, name);
     const name = "radixserve_kv_transfer_bytes_total";
-    const dBytes = metricSum(g, name) + metricSum(s, name) + metricSum(t, name);
-    assert.ok(dBytes > 0);
-    assert.equal(dBytes, metricSum(pm, name));
+    assert.ok(metricSum(g, name) + metricSum(s, name) + metricSum(t, name) > 0);
+    assert.equal(both(name), 0);
     const blocks = "radixserve_kv_transfer_blocks_total";
-    assert.equal(metricSum(g, blocks) + metricSum(s, blocks) + metricSum(t, blocks), metricSum(pm, blocks));
+    assert.equal(both(blocks), 0);
     assert.ok(
       metricSum(t, name, { transport: "tcp" }) > 0,
       "the tcp decode worker moved its bytes on its data plane",
@@ -216,7 +261,7 @@ describe("disaggregated serving (real workers)", () => {
   });
 
   test("every pool is back to idle: all blocks free or evictable", async () => {
-    for (const w of [p, dGrpc, dShm, dTcp]) {
+    for (const w of [p, pFar, dGrpc, dShm, dTcp, dAuto]) {
       const ok = await waitFor(async () => {
         const l = await w.load();
         return l.kvBlocksFree === l.kvBlocksTotal && l.runningRequests === 0;

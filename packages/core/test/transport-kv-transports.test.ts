@@ -30,8 +30,8 @@ async function roundTrip(sender: KvSender, receiver: KvReceiver, chunks: Buffer[
 }
 
 describe("KvTransport registry", () => {
-  test("names grpc, shm, tcp and rdma; unknown names fail with the list", async () => {
-    assert.deepEqual(kvTransportNames().sort(), ["grpc", "rdma", "shm", "tcp"]);
+  test("names auto, grpc, shm, tcp and rdma; unknown names fail with the list", async () => {
+    assert.deepEqual(kvTransportNames().sort(), ["auto", "grpc", "rdma", "shm", "tcp"]);
     await assert.rejects(createKvTransport("carrier-pigeon"), (e: unknown) => {
       assert.ok(e instanceof RadixServeError);
       assert.match(e.message, /carrier-pigeon is not available.*grpc/);

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { crc32c, type Engine, loadEngine } from "@radixserve/engine-native";
 import { makeModel } from "../src/model/index.js";
+import { AutoKvTransport } from "../src/transport/auto-transport.js";
 import type { KvSender } from "../src/transport/kv-transport.js";
-import { senderForOffer } from "../src/transport/registry.js";
+import { createKvTransport, senderForOffer } from "../src/transport/registry.js";
 import { ShmKvTransport } from "../src/transport/shm-transport.js";
 import { TcpKvTransport } from "../src/transport/tcp-transport.js";
 
@@ -128,6 +129,59 @@ describe("KvTransport native paths between two engines", () => {
       s.close();
     } finally {
       t.close();
+      dd.free();
+    }
+  });
+
+  test("auto: D offers shm and tcp at once; P on D's host writes into D's pool, P elsewhere sends over tcp", async () => {
+    const model = join(dir, "model");
+    const t = await createKvTransport("auto");
+    assert.ok(t instanceof AutoKvTransport && t.shm && t.tcp, "both media work here");
+    const spec = t.shm.poolSpec();
+    const dd = await loadEngine({ modelPath: model, kvCacheBlocks: 16, threads: 1, kvPoolShmPath: spec });
+    const bpb = p.info.bytesPerBlock;
+    const sink = { info: dd.info, importBlocksFrom: dd.importBlocksFrom.bind(dd) };
+    const src = {
+      info: p.info,
+      exportBlocksInto: p.exportBlocksInto.bind(p),
+      exportBlocksToPool: p.exportBlocksToPool.bind(p),
+      sendBlocksTo: p.sendBlocksTo.bind(p),
+    };
+    try {
+      t.shm.attachPool(spec, dd.info.kvPoolPath!, dd.info.numBlocks, bpb);
+      for (const [where, expect] of [
+        ["same host", "shm"],
+        ["another host", "tcp"],
+      ] as const) {
+        const reserved = where === "same host" ? Int32Array.from([3, 9, 5]) : Int32Array.from([11, 2, 14]);
+        const target = {
+          pool: { ...sink, expectBlocksFrom: dd.expectBlocksFrom.bind(dd) },
+          blockIds: reserved,
+        };
+        const r = await t.openReceiver("req", 3 * bpb, target);
+        assert.equal(r.offer.transport, "auto");
+        assert.ok(r.offer.shmPoolPath && r.offer.tcpAddress, "one offer names both media");
+        // A P on another host sees another host identity in the offer.
+        const offer = where === "same host" ? r.offer : { ...r.offer, hostId: "another-host" };
+        const s = await senderForOffer(offer, src);
+        assert.equal(s.name, expect, where);
+        assert.equal(s.maxChunkBytes, expect === "shm" ? 256 * 1024 * 1024 : 64 * 1024 * 1024);
+        const sent = await s.sendBlocks!(src, ids(0, 3), 0);
+        const got = await r.receiveBlocks!(sink, reserved, { ...sent.payload, crc32: sent.crc, via: s.name });
+        assert.equal(got, sent.crc);
+        assert.deepEqual(await dd.exportBlocks(reserved), await p.exportBlocks(ids(0, 3)), where);
+        // A chunk claiming a medium the transfer did not offer is refused.
+        await assert.rejects(
+          r.receiveBlocks!(sink, reserved, { ...sent.payload, crc32: sent.crc, via: "rdma" }),
+          /carried by 'rdma', which this transfer did not offer/,
+        );
+        await r.quiesce!();
+        r.complete!();
+        s.close();
+        r.close();
+      }
+    } finally {
+      t.close!();
       dd.free();
     }
   });

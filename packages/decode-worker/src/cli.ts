@@ -102,10 +102,10 @@ export function buildWorkerCommand(): Command {
     .option("--disable-radix-cache", "no prefix reuse", false)
     .option(
       "--kv-transport <name>",
-      "KV transfer data plane: auto (shm on one host, else grpc) | grpc | shm | tcp | rdma",
+      "KV transfer data plane: auto (offers shm and tcp; each prefill worker takes shm on this host, else tcp, else inline) | grpc | shm | tcp | rdma",
       WORKER_DEFAULTS.kvTransport,
     )
-    .option("--disable-shm-transport", "with --kv-transport auto: never use shared memory", false)
+    .option("--disable-shm-transport", "with --kv-transport auto: offer tcp only, never shared memory", false)
     .option(
       "--disable-shm-direct",
       "decode with shm: keep the KV pool private (transfers copy through a /dev/shm file) instead of letting prefill workers write straight into it",

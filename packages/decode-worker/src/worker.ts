@@ -16,7 +16,6 @@ import {
   type RadixCache,
   Scheduler,
   ServingMetrics,
-  ShmKvTransport,
   setSinkErrorHandler,
   startObservabilityServer,
 } from "@radixserve/core";
@@ -26,7 +25,7 @@ import type { Registry } from "prom-client";
 import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
 import { setUpDecodeMode } from "./disagg/decode-mode.js";
-import { chooseKvTransport } from "./disagg/transport-choice.js";
+import { chooseKvTransport, shmMedium } from "./disagg/transport-choice.js";
 import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
@@ -56,15 +55,14 @@ export async function startWorker(
 ): Promise<WorkerHandle> {
   const config: WorkerConfig = { ...WORKER_DEFAULTS, disaggMode: "unified", ...input };
   // A transport that cannot work here (rdma, a missing /dev/shm) fails before the model loads.
-  const transport = config.disaggMode !== "unified" ? await chooseKvTransport(config) : null;
+  // (A prefill worker only checks the name: it sends over whatever each decode worker offers.)
+  const transport =
+    config.disaggMode === "decode" || (config.disaggMode === "prefill" && config.kvTransport === "rdma")
+      ? await chooseKvTransport(config)
+      : null;
   // Decode with shm: the KV pool itself lives in /dev/shm, so prefill workers write straight into it.
-  const poolSpec =
-    config.disaggMode === "decode" &&
-    transport instanceof ShmKvTransport &&
-    !config.disableShmDirect &&
-    config.tp === 1
-      ? transport.poolSpec()
-      : undefined;
+  const shm = config.disaggMode === "decode" ? shmMedium(transport) : null;
+  const poolSpec = shm && !config.disableShmDirect && config.tp === 1 ? shm.poolSpec() : undefined;
 
   let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
   const engineOptions = {
@@ -88,7 +86,7 @@ export async function startWorker(
       engine = await loadEngine(engineOptions);
     }
     const { kvPoolPath, numBlocks, bytesPerBlock } = engine.info;
-    if (kvPoolPath) (transport as ShmKvTransport).attachPool(poolSpec, kvPoolPath, numBlocks, bytesPerBlock);
+    if (kvPoolPath) shm!.attachPool(poolSpec, kvPoolPath, numBlocks, bytesPerBlock);
   } else engine = await loadEngine(engineOptions);
   const info = engine.info;
   const gen = await loadGenerationConfig(config.modelPath);

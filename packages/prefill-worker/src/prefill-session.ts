@@ -248,6 +248,7 @@ class PrefillSession {
         offset: payload.offset,
         byteLength: payload.byteLength,
         crc32: crc,
+        transport: payload.data.byteLength > 0 ? "grpc" : (this.sender?.name ?? "grpc"),
       },
     });
   }

@@ -76,8 +76,8 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 {{- define "radixserve.workerArgs" -}}
 {{- $v := .ctx.Values -}}
 {{- $group := index $v.workers .role -}}
-{{- if not (has $v.kvTransport (list "grpc" "tcp" "rdma")) -}}
-{{- fail (printf "kvTransport must be grpc, tcp or rdma, got %q (shm and auto need both workers in one pod)" $v.kvTransport) -}}
+{{- if not (has $v.kvTransport (list "tcp" "auto" "grpc" "rdma")) -}}
+{{- fail (printf "kvTransport must be tcp, auto, grpc or rdma, got %q (shm alone needs both workers in one pod)" $v.kvTransport) -}}
 {{- end -}}
 {{- if lt (int $v.tp) 1 -}}
 {{- fail "tp must be >= 1" -}}

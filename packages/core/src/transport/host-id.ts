@@ -10,6 +10,13 @@ let cached: string | undefined;
  */
 export function hostId(): string {
   if (cached !== undefined) return cached;
+  // Set it to tell processes apart that share a kernel but must not share memory (containers with
+  // private /proc or /dev/shm), or to try the cross-host paths on one machine (the tests do).
+  const forced = process.env["RADIXSERVE_HOST_ID"];
+  if (forced) {
+    cached = forced;
+    return cached;
+  }
   let boot = "";
   try {
     boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();

@@ -1,3 +1,4 @@
+export * from "./auto-transport.js";
 export * from "./checksum.js";
 export * from "./grpc-transport.js";
 export * from "./host-id.js";

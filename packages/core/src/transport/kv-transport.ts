@@ -16,6 +16,7 @@
  *   tcp   the native framed data plane: a raw TCP connection per transfer beside the control
  *         stream, written and read by native threads (engine-native kv-transfer-tcp)
  *   rdma  a named shim: fails at start-up with a clear message (not built here)
+ *   auto  D offers shm and tcp at once; P takes shm on D's host, else tcp, else inline bytes
  */
 import type { Engine } from "@radixserve/engine-native";
 import type { KvTransferOffer } from "../proto/generated/radixserve/worker/v1/KvTransferOffer.js";
@@ -40,7 +41,7 @@ export interface KvSentChunk {
   crc: number;
 }
 
-export type KvTransportName = "grpc" | "shm" | "tcp" | "rdma";
+export type KvTransportName = "grpc" | "shm" | "tcp" | "rdma" | "auto";
 
 /** Where one chunk's bytes are: inline (`data`) or at `offset` in the transport's medium. */
 export interface KvChunkPayload {
@@ -49,6 +50,8 @@ export interface KvChunkPayload {
   /** Byte offset in the transfer (medium-specific; for shm, in the file). */
   offset: number;
   byteLength: number;
+  /** The medium that carried the chunk (KvChunk.transport; an `auto` receiver dispatches on it). */
+  via?: string;
   /**
    * The sender's CRC-32C of the chunk (KvChunk.crc32). A receiver whose bytes the sender wrote
    * straight into D's pool (direct shm) has nothing to checksum and returns it.

@@ -342,6 +342,7 @@ class DecodeTransfer {
             offset: Number(c.offset),
             byteLength: c.byteLength,
             crc32: c.crc32,
+            via: c.transport,
           };
           // Chained: imports (and the running CRC) stay in send order.
           this.imports = this.imports.then(async () => {

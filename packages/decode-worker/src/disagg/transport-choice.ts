@@ -1,24 +1,25 @@
-import { createKvTransport, type KvTransport } from "@radixserve/core";
+import { AutoKvTransport, createKvTransport, type KvTransport, ShmKvTransport } from "@radixserve/core";
 import type { WorkerConfig } from "../config.js";
 
 /**
  * Resolves --kv-transport at start-up (failing there, with a clear message, for rdma or a
- * transport this build lacks). `auto` offers shm (P falls back to inline gRPC bytes when it is on
- * another host) unless --disable-shm-transport, else grpc.
+ * transport this build lacks). `auto` offers every medium that works here at once, shm (unless
+ * --disable-shm-transport) and tcp, and each prefill worker takes the fastest it can use (shm on
+ * this host, tcp from elsewhere, else inline gRPC bytes); with neither medium it is plain grpc.
  */
 export async function chooseKvTransport(
   config: Pick<WorkerConfig, "kvTransport" | "disableShmTransport" | "host" | "kvAdvertiseHost">,
 ): Promise<KvTransport> {
-  if (config.kvTransport === "auto") {
-    if (config.disableShmTransport) return createKvTransport("grpc");
-    try {
-      return await createKvTransport("shm");
-    } catch {
-      return createKvTransport("grpc");
-    }
-  }
   return createKvTransport(config.kvTransport, {
     host: config.host,
     ...(config.kvAdvertiseHost ? { advertiseHost: config.kvAdvertiseHost } : {}),
+    ...(config.disableShmTransport ? { disableShm: true } : {}),
   });
+}
+
+/** The transport's shared-memory medium, if it has one (its own, or auto's). */
+export function shmMedium(transport: KvTransport | null): ShmKvTransport | null {
+  if (transport instanceof ShmKvTransport) return transport;
+  if (transport instanceof AutoKvTransport) return transport.shm;
+  return null;
 }

@@ -25,6 +25,10 @@ export interface KvChunk {
    * CRC-32C of the chunk's bytes
    */
   'crc32'?: (number);
+  /**
+   * the medium that carried the bytes: grpc (inline) | shm | tcp
+   */
+  'transport'?: (string);
 }
 
 export interface KvChunk__Output {
@@ -50,4 +54,8 @@ export interface KvChunk__Output {
    * CRC-32C of the chunk's bytes
    */
   'crc32': (number);
+  /**
+   * the medium that carried the bytes: grpc (inline) | shm | tcp
+   */
+  'transport': (string);
 }
