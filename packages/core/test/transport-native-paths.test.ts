@@ -133,6 +133,37 @@ describe("KvTransport native paths between two engines", () => {
     }
   });
 
+  test("shm direct: P drops its mapping of a decode worker's pool once that worker's pool is gone (memory back)", async () => {
+    const d2 = new ShmKvTransport({ dir });
+    const spec = d2.poolSpec();
+    const dd = await loadEngine({
+      modelPath: join(dir, "model"),
+      kvCacheBlocks: 8,
+      threads: 1,
+      kvPoolShmPath: spec,
+    });
+    d2.attachPool(spec, dd.info.kvPoolPath!, dd.info.numBlocks, dd.info.bytesPerBlock);
+    const pSide = new ShmKvTransport({ dir, pruneMs: 20 });
+    try {
+      const r = await d2.openReceiver("req", 2 * dd.info.bytesPerBlock, {
+        pool: dd,
+        blockIds: Int32Array.from([1, 2]),
+      });
+      const s = await pSide.openSender(r.offer, p);
+      assert.equal(s.name, "shm");
+      assert.equal(pSide.mappedFiles, 2, "D's pool and fence");
+      s.close();
+      r.close();
+      d2.close(); // D stops: its fence file goes ...
+      dd.free(); // ... and its pool
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(pSide.mappedFiles, 0, "P let go of both");
+    } finally {
+      pSide.close();
+      d2.close();
+    }
+  });
+
   test("auto: D offers shm and tcp at once; P on D's host writes into D's pool, P elsewhere sends over tcp", async () => {
     const model = join(dir, "model");
     const t = await createKvTransport("auto");

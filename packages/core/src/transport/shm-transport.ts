@@ -61,6 +61,11 @@ export interface ShmTransportOptions {
   dir?: string;
   /** D: most bytes of idle transfer files kept for reuse. Default 512 MiB; 0 disables reuse. */
   poolBytes?: number;
+  /**
+   * P: how often mappings of files that went away (a decode worker exited, a transfer file was
+   * removed) are dropped; their memory is freed only then. Default 2000 ms.
+   */
+  pruneMs?: number;
 }
 
 /** Mappings P keeps (most recently used paths). */
@@ -170,11 +175,15 @@ export class ShmKvTransport implements KvTransport {
    * dropped once the path no longer leads to that file: its decode worker exited).
    */
   private readonly pools = new Map<string, { path: string; link: string; region: KvRegion }>();
+  private pruneTimer: NodeJS.Timeout | null = null;
   /** D: its engine's pool file, when the engine keeps the pool in shared memory (direct mode). */
   private poolTarget: ShmPoolTarget | null = null;
 
+  private readonly pruneMs: number;
+
   constructor(opts: ShmTransportOptions = {}) {
     this.dir = opts.dir ?? "/dev/shm";
+    this.pruneMs = opts.pruneMs ?? 2000;
     this.pool = new RegionPool<ShmFile>(opts.poolBytes ?? 512 * 1024 ** 2, (f) => {
       this.live.delete(f);
       removeFile(f);
@@ -183,6 +192,8 @@ export class ShmKvTransport implements KvTransport {
 
   /** Unlinks every file this D created (pooled or in use); the process is going away. */
   close(): void {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
     this.pool.clear();
     for (const f of this.live) removeFile(f);
     this.live.clear();
@@ -336,18 +347,41 @@ export class ShmKvTransport implements KvTransport {
    * the path still leads to it. Mappings whose decode worker is gone are dropped here.
    */
   private poolMapping(path: string, name: string): KvRegion {
-    for (const [key, m] of this.pools)
-      if (procLink(m.path) !== m.link) {
-        m.region.close();
-        this.pools.delete(key);
-      }
+    this.prune();
     const key = `${path}\n${name}`;
     let m = this.pools.get(key);
     if (!m) {
       m = { path, link: memfdLink(name), region: KvRegion.openShm(path, 0, false, name) };
       this.pools.set(key, m);
+      this.schedulePrune();
     }
     return m.region;
+  }
+
+  /** P: mappings held now (decode workers' pools and fences, transfer files). */
+  get mappedFiles(): number {
+    return this.pools.size + this.mapped.size;
+  }
+
+  /** P: drops the mappings whose file is gone, so its memory goes back to the system. */
+  private prune(): void {
+    for (const [key, m] of this.pools)
+      if (procLink(m.path) !== m.link) {
+        m.region.close();
+        this.pools.delete(key);
+      }
+    dropRemoved(this.mapped);
+    if (this.mappedFiles === 0 && this.pruneTimer) {
+      clearInterval(this.pruneTimer);
+      this.pruneTimer = null;
+    }
+  }
+
+  /** Checks the mappings now and then while there are any (a decode worker may exit at any time). */
+  private schedulePrune(): void {
+    if (this.pruneTimer) return;
+    this.pruneTimer = setInterval(() => this.prune(), this.pruneMs);
+    this.pruneTimer.unref();
   }
 
   /** P's mapping of `path`, reused while the file exists; mappings of removed files are dropped. */
@@ -357,6 +391,7 @@ export class ShmKvTransport implements KvTransport {
     if (r) this.mapped.delete(path);
     else r = KvRegion.openShm(path, 0, false);
     this.mapped.set(path, r); // most recent last
+    this.schedulePrune();
     if (this.mapped.size > SENDER_MAPPINGS) {
       const [oldest, region] = this.mapped.entries().next().value as [string, KvRegion];
       region.close();
