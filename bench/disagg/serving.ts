@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/disagg/serving.ts [--seconds 15] [--short 4] [--long-len 1024]
  *        [--long-every-ms 500] [--transport auto] [--threads 1] [--unified-threads 2]
+ *        [--short-prefill-tokens N]  (the prefill worker's; 0 = FCFS steps only)
  *
  * Unified runs one worker with 2x threads (the same cores as P + D together) unless
  * --unified-threads says otherwise.
@@ -36,6 +37,8 @@ const TRANSPORT = arg("transport", "auto");
 const THREADS = Number(arg("threads", "1"));
 /** Unified worker threads: default 2x --threads (the cores P + D use together); 1x isolates interference. */
 const UNIFIED_THREADS = Number(arg("unified-threads", String(2 * THREADS)));
+/** The prefill worker's --short-prefill-tokens ("" = its default; 0 = FCFS steps only). */
+const SHORT_PREFILL = arg("short-prefill-tokens", "");
 
 interface RunResult {
   short: Timing[];
@@ -115,7 +118,12 @@ async function main(): Promise<void> {
   } finally {
     await u.stop();
   }
-  const p = await startWorker("prefill", [...common, "--threads", String(THREADS)]);
+  const p = await startWorker("prefill", [
+    ...common,
+    "--threads",
+    String(THREADS),
+    ...(SHORT_PREFILL ? ["--short-prefill-tokens", SHORT_PREFILL] : []),
+  ]);
   const d = await startWorker("decode", [
     ...common,
     "--threads",

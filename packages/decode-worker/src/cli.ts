@@ -91,6 +91,12 @@ export function buildWorkerCommand(): Command {
       WORKER_DEFAULTS.maxPrefillTokens,
     )
     .option(
+      "--short-prefill-tokens <n>",
+      "prefill mode: prompts with at most this many tokens left get a step of their own instead of waiting out a long prompt's chunk (0: FCFS only)",
+      int("--short-prefill-tokens", 0),
+      WORKER_DEFAULTS.shortPrefillTokens,
+    )
+    .option(
       "--context-length <n>",
       "cap on the model's context length (0 = the model's)",
       int("--context-length", 0),
@@ -186,6 +192,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     maxQueuedRequests: o["maxQueuedRequests"] as number,
     chunkedPrefillSize: o["chunkedPrefillSize"] as number,
     maxPrefillTokens: o["maxPrefillTokens"] as number,
+    shortPrefillTokens: o["shortPrefillTokens"] as number,
     contextLength: o["contextLength"] as number,
     threads: o["threads"] as number | undefined,
     servedModelName: o["servedModelName"] as string | undefined,

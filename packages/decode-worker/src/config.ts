@@ -24,6 +24,8 @@ export interface WorkerConfig {
   maxQueuedRequests: number;
   chunkedPrefillSize: number;
   maxPrefillTokens: number;
+  /** Prefill mode: prompts with at most this many tokens left get steps of their own (0: FCFS only). */
+  shortPrefillTokens: number;
   /** Caps the model's max_position_embeddings (0 = use the model's). */
   contextLength: number;
   threads?: number;
@@ -78,6 +80,7 @@ export const WORKER_DEFAULTS = {
   maxQueuedRequests: SCHEDULER_DEFAULTS.maxQueuedRequests,
   chunkedPrefillSize: SCHEDULER_DEFAULTS.chunkedPrefillSize,
   maxPrefillTokens: SCHEDULER_DEFAULTS.maxPrefillTokens,
+  shortPrefillTokens: SCHEDULER_DEFAULTS.shortPrefillTokens,
   contextLength: 0,
   logLevel: "info",
   disableRadixCache: false,

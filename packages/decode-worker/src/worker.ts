@@ -104,6 +104,7 @@ export async function startWorker(
     maxQueuedRequests: config.maxQueuedRequests,
     chunkedPrefillSize: config.chunkedPrefillSize,
     maxPrefillTokens: config.maxPrefillTokens,
+    shortPrefillTokens: config.shortPrefillTokens,
     maxContextLength,
     vocabSize: info.vocabSize,
     eosTokenIds,

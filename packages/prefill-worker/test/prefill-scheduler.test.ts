@@ -172,6 +172,68 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
     assert.deepEqual(p.checkIntegrity(), []);
   });
 
+  test("short prompts get steps of their own beside a long one; 0 keeps FCFS steps", async () => {
+    const ids = (b: { jobs: PrefillJob[] }) => b.jobs.map((j) => j.id).join(",");
+    const run = async (shortPrefillTokens: number) => {
+      const p = new PrefillScheduler(
+        config({ chunkedPrefillSize: 16, maxPrefillTokens: 64, shortPrefillTokens }),
+      );
+      const e = new FakeEngine(64, BS, VOCAB);
+      const long = new PrefillJob({ id: "long", inputIds: prompt(64, 1), sampling: {}, maxNewTokens: 1 });
+      assert.ok(p.submit(long).ok);
+      const steps: string[] = [];
+      const step = async () => {
+        const b = p.schedule();
+        assert.ok(b);
+        steps.push(ids(b));
+        p.postProcess(b, await e.step(b.steps));
+      };
+      await step(); // the long prompt's first chunk
+      // Two short prompts arrive (one behind a longer waiting prompt), then steps run.
+      const mid = new PrefillJob({ id: "mid", inputIds: prompt(40, 2), sampling: {}, maxNewTokens: 1 });
+      const s1 = new PrefillJob({ id: "s1", inputIds: prompt(6, 3), sampling: {}, maxNewTokens: 1 });
+      const s2 = new PrefillJob({ id: "s2", inputIds: prompt(5, 4), sampling: {}, maxNewTokens: 1 });
+      for (const j of [mid, s1, s2]) assert.ok(p.submit(j).ok);
+      while (!(long.first && mid.first && s1.first && s2.first)) await step();
+      for (const j of [long, mid, s1, s2]) p.release(j);
+      assert.ok(p.idle);
+      assert.deepEqual(p.checkIntegrity(), []);
+      return steps;
+    };
+    const shortFirst = await run(8);
+    // s1 and s2 (<= 8 tokens) overtake `mid` and run alone, then the long prompts get their turn.
+    assert.equal(shortFirst[1], "s1,s2");
+    assert.match(shortFirst[2]!, /^long,mid$/);
+    assert.ok(!shortFirst.slice(2).some((s) => s.includes("s")), "the short prompts were done in one step");
+    // FCFS: the short prompts share the long prompts' steps (and wait out their chunks).
+    const fcfs = await run(0);
+    assert.equal(fcfs[1], "long,mid,s1,s2");
+  });
+
+  test("a stream of short prompts cannot starve a long one: short-only steps are bounded between its steps", async () => {
+    const p = new PrefillScheduler(
+      config({ chunkedPrefillSize: 8, maxPrefillTokens: 64, shortPrefillTokens: 8 }),
+    );
+    const e = new FakeEngine(64, BS, VOCAB);
+    const long = new PrefillJob({ id: "long", inputIds: prompt(40, 1), sampling: {}, maxNewTokens: 1 });
+    assert.ok(p.submit(long).ok);
+    let steps = 0;
+    let n = 0;
+    while (!long.first) {
+      // A new short prompt before every step.
+      const s = new PrefillJob({ id: `s${n++}`, inputIds: prompt(4, 10 + n), sampling: {}, maxNewTokens: 1 });
+      assert.ok(p.submit(s).ok);
+      const b = p.schedule();
+      assert.ok(b);
+      p.postProcess(b, await e.step(b.steps));
+      for (const j of b.jobs) if (j.first && j !== long) p.release(j);
+      steps++;
+    }
+    // 40 tokens in chunks of 8 = 5 long steps; between two, short-only steps of at most 8 / 2 tokens
+    // (one 4-token prompt here).
+    assert.ok(steps <= 10, `${steps} steps`);
+  });
+
   test("admission is head-of-line and bounded by the pool; invalid prompts are refused", async () => {
     const p = new PrefillScheduler(config({ numBlocks: 8, maxPrefillTokens: 64, chunkedPrefillSize: 64 }));
     const e = new FakeEngine(8, BS, VOCAB);

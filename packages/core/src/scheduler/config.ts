@@ -26,6 +26,12 @@ export interface SchedulerConfig {
   enablePrefixCache: boolean;
   /** Root of the block-hash chain for this model (blockHashSeed(...)). */
   hashSeed: BlockHash;
+  /**
+   * Prefill workers (--short-prefill-tokens): prompts with at most this many tokens left get a
+   * step of their own instead of sharing (and waiting out) a long prompt's chunk; every other
+   * step is the long prompts' turn. 0 or absent: FCFS steps only.
+   */
+  shortPrefillTokens?: number;
 }
 
 export const SCHEDULER_DEFAULTS = {
@@ -33,4 +39,5 @@ export const SCHEDULER_DEFAULTS = {
   maxQueuedRequests: 1024,
   chunkedPrefillSize: 512,
   maxPrefillTokens: 2048,
+  shortPrefillTokens: 128,
 } as const;
