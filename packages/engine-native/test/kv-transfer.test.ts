@@ -2,7 +2,7 @@
 // shared-memory regions and the native tcp data plane between two engines (bytes and checksums
 // equal), and failures (bad ranges, unknown keys, a sender that vanishes mid-transfer).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -133,6 +133,28 @@ describe("kv-transfer shm regions", () => {
   });
 });
 
+/**
+ * A writer process P: loads an engine `e` on `model` (32 blocks), runs `body` (which may use `e`
+ * and KvRegion, and prints "writing" once it writes), and resolves once it said so.
+ */
+async function startPoolWriter(name: string, model: string, body: string): Promise<ChildProcess> {
+  const script = join(scratchDir(name), "writer.mjs");
+  const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
+  writeFileSync(
+    script,
+    `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
+const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
+${body}
+`,
+  );
+  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => d.toString().includes("writing") && resolve());
+    child.once("exit", (code) => reject(new Error(`writer exited early (${code})`)));
+  });
+  return child;
+}
+
 describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
   const poolPath = (name: string) => `/dev/shm/radixserve-test-pool-${process.pid}-${name}`;
   // free() releases native memory once the engine's queued calls settle (a microtask when idle).
@@ -255,26 +277,16 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
     const path = poolPath("killed");
     const model = await testModel();
     const dst = await loadEngine({ modelPath: model, kvCacheBlocks: 32, threads: 1, kvPoolShmPath: path });
-    const dir = scratchDir("shm-writer");
-    const script = join(dir, "writer.mjs");
-    const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
-    writeFileSync(
-      script,
-      `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
-const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
-const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
+    const child = await startPoolWriter(
+      "shm-writer",
+      model,
+      `const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
 const src = Int32Array.from({ length: 32 }, (_, i) => i);
 await e.exportBlocksToPool(src, pool, src);
 process.stdout.write("writing\\n");
-for (;;) await e.exportBlocksToPool(src, pool, src);
-`,
+for (;;) await e.exportBlocksToPool(src, pool, src);`,
     );
-    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on("data", (d: Buffer) => d.toString().includes("writing") && resolve());
-        child.once("exit", (code) => reject(new Error(`writer exited early (${code})`)));
-      });
       await new Promise((r) => setTimeout(r, 30)); // mid-write
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");
@@ -346,15 +358,12 @@ describe("kv-transfer fence (D's write permission for a direct transfer)", () =>
     const dst = await loadEngine({ modelPath: model, kvCacheBlocks: 32, threads: 1, kvPoolShmPath: path });
     const fence = KvRegion.openShm(fencePath, 16 * 16, true);
     fence.fenceOpen(2, 1);
-    const script = join(scratchDir("fence-writer"), "writer.mjs");
-    const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
     // The writer exports all 32 blocks (~7 MB, about a millisecond) in a loop under slot 2; when
     // its generation is revoked it moves on to the next one, which D grants by reopening the slot.
-    writeFileSync(
-      script,
-      `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
-const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
-const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
+    const child = await startPoolWriter(
+      "fence-writer",
+      model,
+      `const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
 const fence = KvRegion.openShm(${JSON.stringify(fencePath)}, 0, false);
 const ids = Int32Array.from({ length: 32 }, (_, i) => i);
 let told = false;
@@ -367,15 +376,9 @@ for (let g = 1; ; ) {
     g++; // D moved the slot on: try the next generation
     await new Promise((r) => setTimeout(r, 1));
   }
-}
-`,
+}`,
     );
-    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on("data", (d: Buffer) => d.toString().includes("writing") && resolve());
-        child.once("exit", (code) => reject(new Error(`writer exited early (${code})`)));
-      });
       // Revoke generation after generation until one revoke lands in the middle of a copy.
       let seenWriter = 0;
       for (let g = 1; g <= 500 && seenWriter === 0; g++) {
