@@ -154,10 +154,14 @@ export async function startWorker(
   } else {
     const scheduler = new Scheduler(schedulerConfig);
     const rate = new TokenRate();
-    const metrics = new ServingMetrics(config.disaggMode, () => {
-      const s = scheduler.stats();
-      return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
-    });
+    const metrics = new ServingMetrics(
+      config.disaggMode,
+      () => {
+        const s = scheduler.stats();
+        return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
+      },
+      { modelName: modelInfo.modelId },
+    );
     const decode =
       config.disaggMode === "decode"
         ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)

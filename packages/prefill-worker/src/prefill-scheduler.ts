@@ -47,6 +47,8 @@ export interface PrefillStats {
   kvBlocksCached: number;
   promptTokensTotal: number;
   cachedTokensTotal: number;
+  /** First tokens sampled (one per computed prompt). */
+  generatedTokensTotal: number;
   cacheHitRate: number;
 }
 
@@ -61,7 +63,7 @@ export class PrefillScheduler {
   /** Tokens of short-only steps since the last normal step (bounded: see shortBudget). */
   private shortTokensSinceLong = 0;
   private draining = false;
-  private readonly counters = { prompt: 0, cached: 0 };
+  private readonly counters = { prompt: 0, cached: 0, generated: 0 };
   onWork: () => void = () => {};
 
   constructor(readonly config: SchedulerConfig) {
@@ -165,6 +167,7 @@ export class PrefillScheduler {
         }
         job.first = out;
         job.status = "computed";
+        this.counters.generated += 1;
       }
       job.onProgress();
     }
@@ -196,6 +199,7 @@ export class PrefillScheduler {
       kvBlocksCached: info.cachedBlocks,
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
+      generatedTokensTotal: this.counters.generated,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
     };
   }

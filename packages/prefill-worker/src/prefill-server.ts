@@ -50,10 +50,25 @@ export interface PrefillServer {
 
 export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
   const scheduler = new PrefillScheduler(opts.schedulerConfig);
-  const metrics = new ServingMetrics("prefill", () => {
-    const s = scheduler.stats();
-    return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable, preemptionsTotal: 0 };
-  });
+  const metrics = new ServingMetrics(
+    "prefill",
+    () => {
+      const s = scheduler.stats();
+      return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable, preemptionsTotal: 0 };
+    },
+    {
+      modelName: opts.modelInfo.modelId,
+      // The scheduler counts what it admits and computes (the same counts as its hit rate).
+      tokenTotals: () => {
+        const s = scheduler.stats();
+        return {
+          prompt: s.promptTokensTotal,
+          cached: s.cachedTokensTotal,
+          generated: s.generatedTokensTotal,
+        };
+      },
+    },
+  );
   const live = new Set<object>();
   const transferMetrics = new KvTransferMetrics(metrics.registry, {
     reservationQueue: () => scheduler.stats().queued,

@@ -29,7 +29,7 @@ import {
   usageChunk,
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
-import type { RouterMetrics } from "./router-metrics.js";
+import { CLIENT_CLOSED, type RouterMetrics } from "./router-metrics.js";
 
 export interface ExecuteContext {
   deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
@@ -193,6 +193,7 @@ async function streamPlan(
     }
   }
   let clientGone = false;
+  let failedWith: string | null = null;
   raw.once("close", () => {
     if (!raw.writableFinished) clientGone = true;
   });
@@ -237,12 +238,15 @@ async function streamPlan(
   } catch (err) {
     gone.abort();
     const e = toHttpError(err);
+    failedWith = e.body.error.code;
     reply.log.warn({ code: e.body.error.code, status: e.status }, "stream failed after headers were sent");
     send(e.body);
   } finally {
     if (!raw.destroyed) raw.end("data: [DONE]\n\n");
     const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
-    ctx.metrics.http.inc({ endpoint, status: clientGone ? "499" : "200" });
+    // A stream that failed after its headers answered 200 and carried the error body.
+    if (clientGone) ctx.metrics.recordAnswer(endpoint, 499, CLIENT_CLOSED);
+    else ctx.metrics.recordAnswer(endpoint, 200, failedWith);
     ctx.metrics.serving.e2e.observe((nowMs() - ctx.arrivalMs) / 1000);
   }
 }

@@ -113,10 +113,12 @@ export async function buildGateway(
       );
     }
   });
+  // The error code of each failed answer, for the outcome counter (set where the body is made).
+  const errorCodes = new WeakMap<FastifyRequest, string>();
   app.addHook("onResponse", async (req, reply) => {
     if (streamed.has(req)) return;
     const endpoint = req.routeOptions.url ?? "unknown";
-    metrics.http.inc({ endpoint, status: String(reply.statusCode) });
+    metrics.recordAnswer(endpoint, reply.statusCode, errorCodes.get(req) ?? null);
     const t0 = arrival.get(req);
     if (t0 !== undefined && endpoint.startsWith("/v1/"))
       metrics.serving.e2e.observe((performance.now() - t0) / 1000);
@@ -124,6 +126,7 @@ export async function buildGateway(
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err);
+    errorCodes.set(req, e.body.error.code);
     // Log a plain summary: pino's error serializer cannot tag the frozen catalog entry an error carries.
     if (e.status >= 500) req.log.error({ code: e.body.error.code, detail: describe(err) }, "request failed");
     else req.log.debug({ code: e.body.error.code }, "request rejected");
@@ -131,6 +134,7 @@ export async function buildGateway(
   });
   app.setNotFoundHandler((req, reply) => {
     const e = toHttpError(new RouterError("route_not_found", `Unknown route: ${req.method} ${req.url}`));
+    errorCodes.set(req, e.body.error.code);
     void reply.code(e.status).send(e.body);
   });
 
@@ -205,8 +209,8 @@ export async function buildGateway(
   });
 
   app.get("/metrics", async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
   });
 
   app.get("/openapi.json", async (_req, reply) => {
