@@ -11,6 +11,7 @@ import {
   type GetModelInfoResponse,
   getLogger,
   RadixServeError,
+  RateMeter,
   type RequestEvent,
   type RequestParams,
   type RequestSink,
@@ -31,6 +32,8 @@ export interface ServiceContext {
   status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
+  /** Decode mode: KV bytes imported since start (GetLoad's transfer rate). */
+  kvBytesMoved?: () => number;
   /**
    * Starts a validated request (decode mode: through a KV transfer from the paired prefill
    * worker). Absent: scheduler.submit. Must report a rejection through the sink (an `error`
@@ -66,6 +69,8 @@ const FINISH = {
 } as const;
 
 export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers {
+  const promptRate = new RateMeter();
+  const kvRate = new RateMeter();
   return {
     Generate(call: grpc.ServerWritableStream<GenerateRequest__Output, GenerateResponse>) {
       handleGenerate(ctx, call);
@@ -79,6 +84,7 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
     },
     GetLoad(_call, callback) {
       const s = ctx.stats?.() ?? ctx.scheduler.stats();
+      const now = performance.now();
       callback(null, {
         runningRequests: s.running,
         queuedRequests: s.queued,
@@ -87,6 +93,8 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
         kvBlocksCached: s.kvBlocksCached,
         cacheHitRate: s.cacheHitRate,
         generationTokensPerS: ctx.tokensPerSecond(),
+        promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
+        kvTransferBytesPerS: ctx.kvBytesMoved ? kvRate.rate(ctx.kvBytesMoved(), now) : 0,
       });
     },
     FlushCache(_call, callback) {

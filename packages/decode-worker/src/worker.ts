@@ -192,6 +192,7 @@ export async function startWorker(
       disaggMode: config.disaggMode,
       status: () => status,
       tokensPerSecond: () => rate.perSecond(),
+      ...(decode ? { kvBytesMoved: () => decode.metrics.bytesMoved } : {}),
       modelInfo,
       ...(decode ? { route: decode.route } : {}),
     });

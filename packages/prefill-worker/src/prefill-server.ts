@@ -14,6 +14,7 @@ import {
   KvTransferMetrics,
   type PrefillServiceHandlers,
   RadixServeError,
+  RateMeter,
   type RequestParams,
   type SchedulerConfig,
   ServingMetrics,
@@ -74,6 +75,8 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     reservationQueue: () => scheduler.stats().queued,
     transfersInFlight: () => live.size,
   });
+  const promptRate = new RateMeter();
+  const kvRate = new RateMeter();
   const loop = new EngineLoop(opts.engine, scheduler, getLogger("scheduler"));
   loop.start();
   const ctx = {
@@ -104,6 +107,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     },
     GetLoad(_call, callback) {
       const s = scheduler.stats();
+      const now = performance.now();
       callback(null, {
         runningRequests: s.running,
         queuedRequests: s.queued,
@@ -112,6 +116,8 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
         kvBlocksCached: s.kvBlocksCached,
         cacheHitRate: s.cacheHitRate,
         generationTokensPerS: 0,
+        promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
+        kvTransferBytesPerS: kvRate.rate(transferMetrics.bytesMoved, now),
       });
     },
     FlushCache(_call, callback) {

@@ -59,6 +59,8 @@ describe("openapi: docs/openapi.json", () => {
       );
     }
     assert.deepEqual(documented, [
+      "GET /dashboard",
+      "GET /dashboard/state",
       "GET /health",
       "GET /health_generate",
       "GET /metrics",

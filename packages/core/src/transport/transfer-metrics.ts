@@ -39,6 +39,7 @@ export class KvTransferMetrics {
   readonly throughput: Histogram<"transport">;
   readonly failures: Counter<"cause">;
   readonly localPrefills: Counter;
+  private moved = 0;
 
   constructor(registry: Registry, queues: KvQueueSource) {
     const registers = [registry];
@@ -115,8 +116,14 @@ export class KvTransferMetrics {
       });
   }
 
+  /** KV bytes of the completed transfers since start (read for GetLoad's transfer rate). */
+  get bytesMoved(): number {
+    return this.moved;
+  }
+
   /** Records one completed transfer. */
   recordTransfer(transport: string, bytes: number, blocks: number, seconds: number): void {
+    this.moved += bytes;
     this.bytes.inc({ transport }, bytes);
     this.blocks.inc({ transport }, blocks);
     this.seconds.observe({ transport }, seconds);

@@ -33,6 +33,8 @@ export class RouterMetrics {
   readonly serving: ServingMetrics;
   readonly http: Counter<"endpoint" | "status" | "status_class" | "error_code">;
   readonly retries: Counter<"reason">;
+  /** Answers of the generation endpoints since start, and how many were errors (the status page's rates). */
+  readonly answers = { total: 0, errors: 0 };
 
   constructor(private readonly pool: WorkerPool | null) {
     this.serving = new ServingMetrics("router", () => {
@@ -102,8 +104,12 @@ export class RouterMetrics {
    */
   recordAnswer(endpoint: string, status: number, errorCode: string | null): void {
     this.countAnswer(endpoint, status, errorCode ?? (status >= 400 ? "unknown" : "none"), 1);
-    if (errorCode !== null && errorCode !== CLIENT_CLOSED && GENERATION_ENDPOINTS.has(endpoint))
+    if (!GENERATION_ENDPOINTS.has(endpoint)) return;
+    this.answers.total++;
+    if (errorCode !== null && errorCode !== CLIENT_CLOSED) {
+      this.answers.errors++;
       this.serving.requests.inc({ finish_reason: "error" });
+    }
   }
 
   private countAnswer(endpoint: string, status: number, error_code: string, n: number): void {

@@ -3,11 +3,10 @@
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
  * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
- * GET /health_generate, GET /metrics, GET /openapi.json.
- * Only /v1/* needs the API key (when one is set); health, metrics and the OpenAPI description are
- * open so probes and scrapers need no secret.
+ * GET /health_generate, GET /metrics, GET /openapi.json, GET /dashboard (+ /dashboard/state).
+ * /v1/* and the status page's data need the API key (when one is set); health, metrics and the
+ * OpenAPI description are open so probes and scrapers need no secret.
  */
-import { timingSafeEqual } from "node:crypto";
 import { getLogger, RadixServeError } from "@radixserve/core";
 import Fastify, {
   type FastifyBaseLogger,
@@ -17,7 +16,9 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RouterError } from "../errors.js";
+import { registerStatusPage } from "../status/status-routes.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
+import { keyMatches } from "./api-key.js";
 import { runChoice } from "./choice-runner.js";
 import { toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
@@ -45,13 +46,6 @@ export interface GatewayOptions {
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024;
-
-function keyMatches(header: string | undefined, key: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const given = Buffer.from(header.slice("Bearer ".length).trim());
-  const want = Buffer.from(key);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
 
 function requireObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== "object" || Array.isArray(body))
@@ -212,6 +206,8 @@ export async function buildGateway(
     const { contentType, body } = await metrics.render();
     return reply.type(contentType).send(body);
   });
+
+  registerStatusPage(app, { pool, metrics, apiKey: opts.apiKey });
 
   app.get("/openapi.json", async (_req, reply) => {
     if (opts.openapi === undefined)
