@@ -9,4 +9,5 @@ export * from "./model/index.js";
 export * from "./proto/index.js";
 export * from "./scheduler/index.js";
 export * from "./tokenizer/index.js";
+export * from "./tracing/index.js";
 export * from "./transport/index.js";

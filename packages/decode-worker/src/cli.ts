@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { setLogLevel } from "@radixserve/core";
+import { otlpEndpointProblem, setLogLevel } from "@radixserve/core";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type DisaggMode,
@@ -162,6 +162,15 @@ export function buildWorkerCommand(): Command {
       "decode mode, tcp transport: the host prefill workers dial (default: --host, or the hostname for 0.0.0.0)",
     )
     .option(
+      "--otlp-traces-endpoint <url>",
+      "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
+      (v: string) => {
+        const problem = otlpEndpointProblem(v);
+        if (problem) throw new InvalidArgumentError(problem);
+        return v;
+      },
+    )
+    .option(
       "--kv-send-when-done",
       "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
       false,
@@ -213,6 +222,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     discoveryTtlMs: o["discoveryTtlMs"] as number,
     kvSendWhenDone: Boolean(o["kvSendWhenDone"]),
     ...(o["kvAdvertiseHost"] ? { kvAdvertiseHost: String(o["kvAdvertiseHost"]) } : {}),
+    ...(o["otlpTracesEndpoint"] ? { otlpTracesEndpoint: String(o["otlpTracesEndpoint"]) } : {}),
   };
 }
 

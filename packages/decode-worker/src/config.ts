@@ -31,6 +31,8 @@ export interface WorkerConfig {
   threads?: number;
   /** The model id clients use (/v1/models); default: the model directory's name. */
   servedModelName?: string;
+  /** OTLP/HTTP traces endpoint (--otlp-traces-endpoint); undefined = tracing off. */
+  otlpTracesEndpoint?: string | undefined;
   logLevel: string;
   disableRadixCache: boolean;
   // ---- prefill/decode disaggregation (decode and prefill modes) ----

@@ -17,6 +17,8 @@ import {
   Scheduler,
   ServingMetrics,
   setSinkErrorHandler,
+  setupTracing,
+  shutdownTracing,
   startObservabilityServer,
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
@@ -245,6 +247,15 @@ export async function startWorker(
     health: () => ({ ok: status === "STATUS_SERVING", body: { status, disaggMode: config.disaggMode } }),
   });
 
+  setupTracing({
+    endpoint: config.otlpTracesEndpoint,
+    serviceName: `radixserve-${config.disaggMode}`,
+    resource: {
+      "service.instance.id": config.advertiseAddress ?? `${config.host}:${grpcPort}`,
+      model_name: modelInfo.modelId,
+    },
+  });
+
   // Cluster membership (--redis-url / --nats-url): register, publish KV events and load.
   const agent = await startClusterAgent(config, grpcPort, modelInfo, mode.cache, mode.stats, mode.tokensPerS);
 
@@ -291,6 +302,7 @@ export async function startWorker(
         await obs.close();
         await agent?.stop();
         engine.free();
+        await shutdownTracing();
         log.info("drained");
       })();
       return stopped;

@@ -315,6 +315,7 @@ export class PrefillScheduler {
     job.status = "running";
     this.counters.prompt += job.promptLen;
     this.counters.cached += job.cachedTokens;
+    job.onAdmitted();
     return true;
   }
 

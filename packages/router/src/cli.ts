@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { makeModelCli, setLogLevel } from "@radixserve/core";
+import { makeModelCli, otlpEndpointProblem, setLogLevel } from "@radixserve/core";
 import { runWorkerCli } from "@radixserve/decode-worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -13,6 +13,13 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { launch } from "./launcher/launcher.js";
 import { DEFAULT_POLICY, parsePolicySpec, policyNames } from "./policies/registry.js";
 import { ROUTER_READY_PREFIX, startRouter } from "./router-main.js";
+
+/** --otlp-traces-endpoint: an http(s) URL, refused with one line otherwise. */
+function otlpFlag(value: string): string {
+  const problem = otlpEndpointProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 function intFlag(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -75,6 +82,7 @@ interface RouterFlags {
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  otlpTracesEndpoint?: string;
 }
 
 function build(): Command {
@@ -118,6 +126,11 @@ function build(): Command {
     .option("--disagg-mode <mode>", "pd (prefill + decode workers) | unified (one worker)", "pd")
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "OTLP/HTTP traces endpoint for the router and every worker",
+      otlpFlag,
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -127,6 +140,10 @@ function build(): Command {
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       const workerArgs = [...cmd.args];
+      if (o.otlpTracesEndpoint !== undefined) {
+        routerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+        workerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+      }
       if (o.disaggMode !== "pd" && o.disaggMode !== "unified")
         fatal(`--disagg-mode must be pd or unified, got '${o.disaggMode}'`);
       if (o.modelPath === undefined && workerArgs.includes("--model-path"))
@@ -227,6 +244,11 @@ function build(): Command {
       "period of each worker's load/health poll",
       intFlag("--worker-poll-ms", 20, 10_000),
       200,
+    )
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
+      otlpFlag,
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .action(async (o: RouterFlags) => {

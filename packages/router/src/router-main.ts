@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLogger } from "@radixserve/core";
+import { getLogger, setupTracing, shutdownTracing } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import { CoreTextCodec } from "./gateway/core-codec.js";
 import { buildGateway } from "./gateway/server.js";
@@ -52,6 +52,8 @@ export interface RouterOptions {
   maxRetries?: number | undefined;
   /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
   retryBackoffMs?: number | undefined;
+  /** OTLP/HTTP traces endpoint (--otlp-traces-endpoint); undefined = tracing off. */
+  otlpTracesEndpoint?: string | undefined;
 }
 
 export interface RunningRouter {
@@ -122,6 +124,11 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     await app.listen({ host: opts.host, port: opts.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.port;
+    setupTracing({
+      endpoint: opts.otlpTracesEndpoint,
+      serviceName: "radixserve-router",
+      resource: { "service.instance.id": `${opts.host}:${port}` },
+    });
     log.info({ host: opts.host, port, workers: opts.workerUrls }, "router listening");
     return {
       app,
@@ -131,6 +138,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
         await app.close();
         pool.stop();
         await cluster.stop();
+        await shutdownTracing();
       },
     };
   } catch (err) {

@@ -8,6 +8,7 @@
  * with the right status. After headers, a failure is sent as an SSE `data: {"error": ...}` event.
  * The client closing the connection aborts every choice (the gRPC calls are cancelled).
  */
+import { getTracer, parseTraceparent, type Span } from "@radixserve/core";
 import type { FastifyReply } from "fastify";
 import {
   type ChoiceDeps,
@@ -41,6 +42,10 @@ export interface ExecuteContext {
    * in the HTTP metrics (with 499 when the client left), not the server's onResponse hook.
    */
   onStreamStart?: () => void;
+  /** The client's W3C `traceparent` header, if it sent one: the request's span joins that trace. */
+  traceparent?: string | undefined;
+  /** The request's span (set by executePlan). */
+  span?: Span;
 }
 
 function nowMs(): number {
@@ -89,6 +94,7 @@ function choiceDeps(ctx: ExecuteContext): ChoiceDeps {
   let last = 0;
   return {
     ...ctx.deps,
+    trace: ctx.span,
     onFirstToken: () => {
       last = nowMs();
       ctx.metrics.serving.ttft.observe((last - ctx.arrivalMs) / 1000);
@@ -117,9 +123,36 @@ function clientGoneSignal(reply: FastifyReply): AbortController {
 
 export async function executePlan(
   plan: RequestPlan,
-  ctx: ExecuteContext,
+  context: ExecuteContext,
   reply: FastifyReply,
 ): Promise<void> {
+  const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+  const span = getTracer().startSpan(`POST ${endpoint}`, {
+    parent: parseTraceparent(context.traceparent),
+    kind: "server",
+    attributes: {
+      "http.request.method": "POST",
+      "http.route": endpoint,
+      "radixserve.choices": plan.choices.length,
+      "radixserve.stream": plan.stream,
+    },
+  });
+  const ctx = { ...context, span };
+  try {
+    await answer(plan, ctx, reply);
+    span.setAttribute("http.response.status_code", reply.statusCode);
+  } catch (err) {
+    const e = toHttpError(err);
+    span
+      .setAttribute("http.response.status_code", e.status)
+      .setError(`${e.body.error.code}: ${e.body.error.message}`);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+async function answer(plan: RequestPlan, ctx: ExecuteContext, reply: FastifyReply): Promise<void> {
   const gone = clientGoneSignal(reply);
   if (plan.stream) return streamPlan(plan, ctx, reply, gone);
   const gens = startChoices(plan, ctx, gone.signal);

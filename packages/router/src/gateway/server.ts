@@ -138,6 +138,7 @@ export async function buildGateway(
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
     onStreamStart: () => streamed.add(req),
+    traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
