@@ -3,7 +3,6 @@ import { test } from "node:test";
 import { startObservabilityServer } from "../src/metrics/http-server.js";
 import { FINISH_REASONS, METRIC_NAMES } from "../src/metrics/names.js";
 import { ServingMetrics } from "../src/metrics/serving-metrics.js";
-import { KV_TRANSFER_FAILURES, KvTransferMetrics } from "../src/transport/transfer-metrics.js";
 
 test("metrics: every name in METRIC_NAMES is exposed with the radixserve_ prefix and the role label", async () => {
   const m = new ServingMetrics("unified", () => ({
@@ -74,7 +73,6 @@ test("metrics: labelled counters exist at zero, totals kept elsewhere are counte
     }),
     { modelName: "tiny-x", tokenTotals: () => totals },
   );
-  new KvTransferMetrics(m.registry, { reservationQueue: () => 0, transfersInFlight: () => 0 });
   let body = (await m.render()).body;
   for (const reason of FINISH_REASONS)
     assert.match(
@@ -83,19 +81,7 @@ test("metrics: labelled counters exist at zero, totals kept elsewhere are counte
         `radixserve_requests_total\\{finish_reason="${reason}",role="prefill",model_name="tiny-x"\\} 0`,
       ),
     );
-  for (const cause of KV_TRANSFER_FAILURES)
-    assert.match(
-      body,
-      new RegExp(
-        `radixserve_kv_transfer_failures_total\\{cause="${cause}",role="prefill",model_name="tiny-x"\\} 0`,
-      ),
-    );
-  assert.match(
-    body,
-    /radixserve_kv_transfer_bytes_total\{transport="tcp",role="prefill",model_name="tiny-x"\} 0/,
-  );
   assert.match(body, /# TYPE radixserve_preemptions_total counter/);
-  assert.match(body, /# TYPE radixserve_kv_transfer_throughput_bytes_per_second histogram/);
   assert.doesNotMatch(body, /nodejs_active_handles_total/, "a gauge named _total breaks promtool's lint");
   assert.match(body, /process_resident_memory_bytes\{role="prefill",model_name="tiny-x"\}/);
   preemptions = 3;
