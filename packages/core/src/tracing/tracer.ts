@@ -2,7 +2,7 @@
  * Spans for one process, OpenTelemetry's data model (trace id, span id, parent, kind, attributes,
  * status, start/end times), exported over OTLP by ./otlp-exporter.ts. Off by default: the tracer
  * is then NOOP_TRACER, whose startSpan returns one shared inert span, so instrumented code pays a
- * function call and nothing else (no ids, no clocks, no allocations).
+ * few function calls per request and nothing else: no ids, no clock reads, no span objects, no export.
  *
  * Parents are passed explicitly (a Span or a SpanContext from a traceparent), never through an
  * ambient context, so a span's place in the trace is visible where it is created.
