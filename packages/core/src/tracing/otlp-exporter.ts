@@ -28,6 +28,13 @@ function attr(key: string, v: AttributeValue): { key: string; value: Record<stri
   return { key, value: { stringValue: v } };
 }
 
+/** Epoch milliseconds (with a fraction) as OTLP's decimal nanosecond string. */
+function unixNano(ms: number): string {
+  const whole = Math.floor(ms);
+  const ns = Math.round((ms - whole) * 1e6);
+  return (BigInt(whole) * 1_000_000n + BigInt(ns)).toString();
+}
+
 const attrs = (a: Record<string, AttributeValue>) => Object.entries(a).map(([k, v]) => attr(k, v));
 
 /** The OTLP JSON body for `spans` (ids as hex strings, times as decimal nanosecond strings). */
@@ -45,8 +52,8 @@ export function otlpJson(spans: readonly FinishedSpan[], resource: Record<string
               ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
               name: s.name,
               kind: KIND[s.kind],
-              startTimeUnixNano: s.startNs.toString(),
-              endTimeUnixNano: s.endNs.toString(),
+              startTimeUnixNano: unixNano(s.startMs),
+              endTimeUnixNano: unixNano(s.endMs),
               attributes: attrs(s.attributes),
               status: s.error === null ? { code: 1 } : { code: 2, message: s.error },
             })),

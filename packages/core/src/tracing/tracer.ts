@@ -37,9 +37,9 @@ export interface FinishedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
-  /** Unix epoch, nanoseconds. */
-  startNs: bigint;
-  endNs: bigint;
+  /** Unix epoch, milliseconds with a fraction (sub-microsecond resolution); ns only at export. */
+  startMs: number;
+  endMs: number;
   attributes: Record<string, AttributeValue>;
   error: string | null;
 }
@@ -64,8 +64,8 @@ export const NOOP_TRACER: Tracer = Object.freeze({
   startSpan: () => NOOP_SPAN,
 });
 
-function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function contextOf(parent: Span | SpanContext | null | undefined): SpanContext | null {
@@ -77,7 +77,7 @@ function contextOf(parent: Span | SpanContext | null | undefined): SpanContext |
 class RecordingSpan implements Span {
   readonly recording = true;
   readonly context: SpanContext;
-  private readonly startNs = nowNs();
+  private readonly startMs = nowMs();
   private readonly attributes: Record<string, AttributeValue>;
   private error: string | null = null;
   private ended = false;
@@ -113,8 +113,8 @@ class RecordingSpan implements Span {
       traceId: this.context.traceId,
       spanId: this.context.spanId,
       parentSpanId: this.parentSpanId,
-      startNs: this.startNs,
-      endNs: nowNs(),
+      startMs: this.startMs,
+      endMs: nowMs(),
       attributes: this.attributes,
       error: this.error,
     });
