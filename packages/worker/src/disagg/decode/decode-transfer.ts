@@ -143,16 +143,16 @@ class DecodeTransfer {
         throw new TransferFailure(e.code === "aborted" ? "cancelled" : "reservation_timeout", e);
       }
       const r = this.reservation;
-      reserveSpan.setAttribute("radixserve.skip_blocks", r.skipBlocks).end();
+      reserveSpan.setAttribute("radixserve.cached_blocks", r.cachedBlocks).end();
       this.transferSpan = tracer.startSpan("kv_transfer", {
         parent: this.trace,
         kind: "client",
         attributes: {
           "radixserve.prefill_worker": this.req.prefillAddress,
-          "radixserve.blocks": numBlocks - r.skipBlocks,
+          "radixserve.blocks": numBlocks - r.cachedBlocks,
         },
       });
-      const fresh = numBlocks - r.skipBlocks;
+      const fresh = numBlocks - r.cachedBlocks;
       started = performance.now(); // transfer latency: from the start message to the adoption
       const engine = this.deps.engine;
       const expectInto = engine.expectBlocksFrom?.bind(engine);
@@ -162,7 +162,7 @@ class DecodeTransfer {
         expectInto && importFrom
           ? {
               pool: { info: engine.info, importBlocksFrom: importFrom, expectBlocksFrom: expectInto },
-              blockIds: Int32Array.from(r.blocks.slice(r.skipBlocks)),
+              blockIds: Int32Array.from(r.blocks.slice(r.cachedBlocks)),
             }
           : undefined;
       this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb, target);
@@ -186,9 +186,8 @@ class DecodeTransfer {
         .end();
       const first = done.firstToken;
       const adopted = this.deps.scheduler.adoptPrefilled(this.params, this.sink, {
-        blocks: r.blocks,
-        lockedNode: r.lockedNode,
-        cachedTokens: Math.max(r.skipBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
+        lease: r,
+        cachedTokens: Math.max(r.cachedBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
         firstToken: first?.tokenId ?? -1,
         ...(first?.logprob
           ? {
@@ -242,7 +241,7 @@ class DecodeTransfer {
         // Direct shm: P writes into these blocks itself; they go back only once it cannot any more
         // (at once, unless P is stopped in the middle of a copy).
         const q = this.deps.quarantine;
-        const held = reservation.blocks.length - reservation.skipBlocks;
+        const held = reservation.blocks.length - reservation.cachedBlocks;
         if (q) q.blocks += held;
         try {
           await this.receiver?.quiesce?.();
@@ -339,7 +338,7 @@ class DecodeTransfer {
       this.signal.addEventListener("abort", onAbort, { once: true });
       if (this.signal.aborted) return onAbort();
 
-      let nextBlock = r.skipBlocks;
+      let nextBlock = r.cachedBlocks;
       const client = this.deps.client(address);
       const md = this.transferSpan ? traceMetadata(this.transferSpan) : undefined;
       const stream = md ? client.prefill(md) : client.prefill();
@@ -429,7 +428,7 @@ class DecodeTransfer {
       stream.write({
         start: {
           request: this.req,
-          skipBlocks: r.skipBlocks,
+          skipBlocks: r.cachedBlocks,
           numBlocks,
           offer: this.receiver!.offer,
           windowChunks: settings.windowChunks,
