@@ -157,7 +157,10 @@ class PrefillSession {
     this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     const job = new PrefillJob(params);
     job.onProgress = () => void this.pump();
-    job.onFailure = (err) => this.fail("engine", err.message, "internal");
+    job.onFailure = (err) =>
+      err instanceof RadixServeError
+        ? this.failWith(err, "engine")
+        : this.fail("engine", err.message, "internal");
     const r = this.ctx.scheduler.submit(job);
     if (!r.ok) return this.failWith(r.error, "protocol");
     this.job = job;
