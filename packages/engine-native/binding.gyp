@@ -16,6 +16,7 @@
         "src/native/kernels-avx512.cc",
         "src/native/kernels-ref.cc",
         "src/native/kv-pool.cc",
+        "src/native/kv-transfer-auth.cc",
         "src/native/kv-transfer-crc.cc",
         "src/native/kv-transfer-pool.cc",
         "src/native/kv-transfer-tcp.cc",

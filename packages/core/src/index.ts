@@ -1,4 +1,5 @@
 // Public surface of @radixserve/core: what router and workers share.
+export * from "./auth/index.js";
 export * from "./cache/index.js";
 export * from "./discovery/index.js";
 export * from "./errors/index.js";

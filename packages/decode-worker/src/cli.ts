@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { setLogLevel } from "@radixserve/core";
+import { CLUSTER_SECRET_ENV, loadClusterSecret, setLogLevel } from "@radixserve/core";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type DisaggMode,
@@ -162,6 +162,16 @@ export function buildWorkerCommand(): Command {
       "decode mode, tcp transport: the host prefill workers dial (default: --host, or the hostname for 0.0.0.0)",
     )
     .option(
+      "--kv-port <port>",
+      "decode mode, tcp/auto transport: the KV data plane's port (0 = a free port)",
+      int("--kv-port", 0),
+      WORKER_DEFAULTS.kvPort,
+    )
+    .option(
+      "--cluster-secret-file <path>",
+      `file holding the cluster secret (>= 16 bytes) shared with the router and the other workers: gRPC calls must carry it, KV tcp connections must pass its handshake (also $${CLUSTER_SECRET_ENV})`,
+    )
+    .option(
       "--kv-send-when-done",
       "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
       false,
@@ -213,7 +223,19 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     discoveryTtlMs: o["discoveryTtlMs"] as number,
     kvSendWhenDone: Boolean(o["kvSendWhenDone"]),
     ...(o["kvAdvertiseHost"] ? { kvAdvertiseHost: String(o["kvAdvertiseHost"]) } : {}),
+    kvPort: checkKvPort(o["kvPort"] as number, mode, String(o["kvTransport"])),
+    clusterSecret: loadClusterSecret(o["clusterSecretFile"] as string | undefined),
   };
+}
+
+/** --kv-port only means something where a tcp listener runs: refuse it elsewhere. */
+function checkKvPort(port: number, mode: string, transport: string): number {
+  if (port > 65535) throw new Error(`--kv-port must be 0..65535, got ${port}`);
+  if (port === 0) return 0;
+  if (mode !== "decode") throw new Error("--kv-port applies to --disagg-mode decode (its KV data plane)");
+  if (transport !== "tcp" && transport !== "auto")
+    throw new Error(`--kv-port needs --kv-transport tcp or auto (got ${transport}: no tcp listener)`);
+  return port;
 }
 
 /**

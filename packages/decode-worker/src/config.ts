@@ -1,4 +1,4 @@
-import { SCHEDULER_DEFAULTS } from "@radixserve/core";
+import { type ClusterSecret, SCHEDULER_DEFAULTS } from "@radixserve/core";
 
 export type DisaggMode = "unified" | "prefill" | "decode";
 
@@ -59,6 +59,13 @@ export interface WorkerConfig {
   kvSendWhenDone: boolean;
   /** Decode, tcp transport: the host prefill workers dial (e.g. the pod IP); default --host. */
   kvAdvertiseHost?: string;
+  /** Decode, tcp transport: the data plane's listening port (0: a free port). */
+  kvPort: number;
+  /**
+   * The cluster secret (--cluster-secret-file or RADIXSERVE_CLUSTER_SECRET): every gRPC call must
+   * carry its token, and tcp data connections must pass its handshake. null: no authentication.
+   */
+  clusterSecret: ClusterSecret | null;
   // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
   /** Register in this Redis (redis://host:port) so routers discover the worker. */
   redisUrl?: string | undefined;
@@ -96,6 +103,8 @@ export const WORKER_DEFAULTS = {
   kvChunkBytes: 1024 * 1024,
   kvVerifyImports: false,
   kvSendWhenDone: false,
+  kvPort: 0,
+  clusterSecret: null,
   discoveryTtlMs: 5000,
 } as const;
 

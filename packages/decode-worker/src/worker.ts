@@ -7,6 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import {
+  clusterAuthServerOptions,
   EngineLoop,
   getLogger,
   isDebugEnabled,
@@ -19,7 +20,7 @@ import {
   setSinkErrorHandler,
   startObservabilityServer,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, EngineError } from "@radixserve/engine-native";
 import { createPrefillServer } from "@radixserve/prefill-worker";
 import type { Registry } from "prom-client";
 import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
@@ -78,7 +79,8 @@ export async function startWorker(
     try {
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
-      if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
+      // The options (a pool in shared memory) cannot work here; a broken model fails the next load too.
+      if (!(err instanceof EngineError && err.code === "options_invalid")) throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
@@ -123,7 +125,11 @@ export async function startWorker(
     blockHashSeed: hashSeed,
   };
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
-  const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  // With a cluster secret every call of every service here must carry its token.
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    ...clusterAuthServerOptions(config.clusterSecret),
+  });
   const { service } = loadWorkerService();
 
   // The mode-specific part: what runs the engine, and what answers the gRPC calls.
@@ -137,6 +143,7 @@ export async function startWorker(
       status: () => status,
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
+      ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);

@@ -144,6 +144,8 @@ export interface NativeAddon {
   regionWrite(r: NativeRegion, offset: number, data: Uint8Array): void;
   tcpListen(
     host: string,
+    port: number,
+    authKey: Buffer | undefined,
     onProgress: (
       key: string,
       frameOffset: number,
@@ -154,6 +156,7 @@ export interface NativeAddon {
   ): { port: number; handle: NativeTcpListener };
   tcpListenerClose(l: NativeTcpListener): void;
   tcpListenerRef(l: NativeTcpListener, ref: boolean): void;
+  tcpListenerRefused(l: NativeTcpListener): number;
   tcpExpect(l: NativeTcpListener, key: string, region: NativeRegion, size: number): void;
   tcpExpectBlocks(l: NativeTcpListener, key: string, h: NativeHandle, blocks: Int32Array): boolean;
   engineSendBlocks(
@@ -170,7 +173,13 @@ export interface NativeAddon {
     frameOffset: number,
   ): Promise<number> | null;
   tcpCancel(l: NativeTcpListener, key: string): void;
-  tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
+  tcpConnect(
+    host: string,
+    port: number,
+    key: string,
+    authKey: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<NativeTcpConn>;
   tcpSendFrame(
     c: NativeTcpConn,
     source: NativeRegion,

@@ -53,6 +53,8 @@ export interface PrefillSessionContext {
   live: Set<object>;
   /** Hold every block until the whole prompt is computed (the no-overlap baseline, for benchmarks). */
   sendWhenDone?: boolean;
+  /** The cluster's data-plane key: tcp senders run the handshake with it. */
+  kvAuthKey?: Uint8Array;
 }
 
 type Call = grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>;
@@ -142,7 +144,11 @@ class PrefillSession {
     this.window = start.windowChunks > 0 ? Math.min(start.windowChunks, MAX_WINDOW) : DEFAULT_WINDOW;
     this.nextBlock = start.skipBlocks;
     try {
-      this.sender = await senderForOffer(start.offer, this.nativeSource() ?? undefined);
+      this.sender = await senderForOffer(
+        start.offer,
+        this.nativeSource() ?? undefined,
+        this.ctx.kvAuthKey ? { authKey: this.ctx.kvAuthKey } : {},
+      );
     } catch (err) {
       return this.fail("protocol", `cannot open the KV sender: ${(err as Error).message}`);
     }

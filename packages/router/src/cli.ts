@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { makeModelCli, setLogLevel } from "@radixserve/core";
+import { CLUSTER_SECRET_ENV, loadClusterSecret, makeModelCli, setLogLevel } from "@radixserve/core";
 import { runWorkerCli } from "@radixserve/decode-worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -42,6 +42,15 @@ function fatal(msg: string): never {
   process.exit(2);
 }
 
+/** The cluster secret from --cluster-secret-file or the environment; a bad one exits in one line. */
+function secretOrFatal(file: string | undefined) {
+  try {
+    return loadClusterSecret(file);
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
 /** --policy values: validated at flag time so a typo fails with the list of policies and knobs. */
 function policyFlag(name: string) {
   return (value: string): string => {
@@ -75,7 +84,10 @@ interface RouterFlags {
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  clusterSecretFile?: string;
 }
+
+const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
 
 function build(): Command {
   const program = new Command("radixserve")
@@ -118,6 +130,7 @@ function build(): Command {
     .option("--disagg-mode <mode>", "pd (prefill + decode workers) | unified (one worker)", "pd")
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -127,6 +140,11 @@ function build(): Command {
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       const workerArgs = [...cmd.args];
+      if (o.clusterSecretFile !== undefined) {
+        secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
+        routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+        workerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+      }
       if (o.disaggMode !== "pd" && o.disaggMode !== "unified")
         fatal(`--disagg-mode must be pd or unified, got '${o.disaggMode}'`);
       if (o.modelPath === undefined && workerArgs.includes("--model-path"))
@@ -229,11 +247,14 @@ function build(): Command {
       200,
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
       if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
+      const clusterSecret = secretOrFatal(o.clusterSecretFile);
       const router = await startRouter({
         ...o,
+        clusterSecret,
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,

@@ -1,0 +1,2 @@
+export * from "./cluster-secret.js";
+export * from "./grpc-auth.js";
