@@ -55,7 +55,7 @@ async function freePort(): Promise<number> {
 }
 
 function client(address: string, s: ClusterSecret | null): WorkerServiceClient {
-  const c = createWorkerClient(address, {}, s);
+  const c = createWorkerClient(address, {}, { secret: s });
   clients.push(c);
   return c;
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CLUSTER_SECRET_ENV, loadClusterSecret, setLogLevel } from "@radixserve/core";
+import { CLUSTER_SECRET_ENV, ClusterTls, loadClusterSecret, setLogLevel } from "@radixserve/core";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type DisaggMode,
@@ -172,6 +172,15 @@ export function buildWorkerCommand(): Command {
       `file holding the cluster secret (>= 16 bytes) shared with the router and the other workers: gRPC calls must carry it, KV tcp connections must pass its handshake (also $${CLUSTER_SECRET_ENV})`,
     )
     .option(
+      "--tls-cert <file>",
+      "mutual TLS for gRPC: this worker's certificate chain (PEM); with --tls-key and --tls-ca",
+    )
+    .option("--tls-key <file>", "mutual TLS: this worker's private key (PEM)")
+    .option(
+      "--tls-ca <file>",
+      "mutual TLS: the cluster CA (PEM); callers must present a certificate it signed, and this worker verifies prefill workers' with it",
+    )
+    .option(
       "--kv-send-when-done",
       "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
       false,
@@ -225,6 +234,11 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     ...(o["kvAdvertiseHost"] ? { kvAdvertiseHost: String(o["kvAdvertiseHost"]) } : {}),
     kvPort: checkKvPort(o["kvPort"] as number, mode, String(o["kvTransport"])),
     clusterSecret: loadClusterSecret(o["clusterSecretFile"] as string | undefined),
+    clusterTls: ClusterTls.load({
+      cert: o["tlsCert"] as string | undefined,
+      key: o["tlsKey"] as string | undefined,
+      ca: o["tlsCa"] as string | undefined,
+    }),
   };
 }
 

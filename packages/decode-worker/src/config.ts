@@ -1,4 +1,4 @@
-import { type ClusterSecret, SCHEDULER_DEFAULTS } from "@radixserve/core";
+import { type ClusterSecret, type ClusterTls, SCHEDULER_DEFAULTS } from "@radixserve/core";
 
 export type DisaggMode = "unified" | "prefill" | "decode";
 
@@ -66,6 +66,11 @@ export interface WorkerConfig {
    * carry its token, and tcp data connections must pass its handshake. null: no authentication.
    */
   clusterSecret: ClusterSecret | null;
+  /**
+   * Mutual TLS for gRPC (--tls-cert, --tls-key, --tls-ca): the server takes TLS only and requires
+   * a client certificate the CA signed; calls to prefill workers use the same identity. null: plaintext.
+   */
+  clusterTls: ClusterTls | null;
   // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
   /** Register in this Redis (redis://host:port) so routers discover the worker. */
   redisUrl?: string | undefined;
@@ -105,6 +110,7 @@ export const WORKER_DEFAULTS = {
   kvSendWhenDone: false,
   kvPort: 0,
   clusterSecret: null,
+  clusterTls: null,
   discoveryTtlMs: 5000,
 } as const;
 

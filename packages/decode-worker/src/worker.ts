@@ -8,6 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   clusterAuthServerOptions,
+  clusterServerCredentials,
   EngineLoop,
   getLogger,
   isDebugEnabled,
@@ -234,10 +235,13 @@ export async function startWorker(
   }
 
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err
-        ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
-        : resolve(port),
+    server.bindAsync(
+      `${config.host}:${config.port}`,
+      clusterServerCredentials(config.clusterTls),
+      (err, port) =>
+        err
+          ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
+          : resolve(port),
     ),
   );
   const obs = await startObservabilityServer({

@@ -43,3 +43,15 @@ test("worker flags: --cluster-secret-file is read (a bad one is refused naming t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("worker flags: mutual TLS needs --tls-cert, --tls-key and --tls-ca together", () => {
+  assert.equal(parseWorkerArgs(base).clusterTls, null);
+  assert.throws(
+    () => parseWorkerArgs([...base, "--tls-cert", "/x.pem"]),
+    /needs --tls-cert, --tls-key and --tls-ca together; missing --tls-key, --tls-ca/,
+  );
+  assert.throws(
+    () => parseWorkerArgs([...base, "--tls-cert", "/x.pem", "--tls-key", "/y.key", "--tls-ca", "/z.pem"]),
+    /--tls-cert \/x\.pem: ENOENT/,
+  );
+});

@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { CLUSTER_SECRET_ENV, loadClusterSecret, makeModelCli, setLogLevel } from "@radixserve/core";
+import {
+  CLUSTER_SECRET_ENV,
+  ClusterTls,
+  loadClusterSecret,
+  makeModelCli,
+  setLogLevel,
+} from "@radixserve/core";
 import { runWorkerCli } from "@radixserve/decode-worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -51,6 +57,15 @@ function secretOrFatal(file: string | undefined) {
   }
 }
 
+/** The router's TLS identity from --tls-cert/--tls-key/--tls-ca; a bad set exits in one line. */
+function tlsOrFatal(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string }) {
+  try {
+    return ClusterTls.load({ cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa });
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
 /** --policy values: validated at flag time so a typo fails with the list of policies and knobs. */
 function policyFlag(name: string) {
   return (value: string): string => {
@@ -85,6 +100,9 @@ interface RouterFlags {
   retryBackoffMs: number;
   workerPollMs: number;
   clusterSecretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
@@ -131,6 +149,12 @@ function build(): Command {
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
     .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS between router and workers: one certificate (PEM) all of them use",
+    )
+    .option("--tls-key <file>", "mutual TLS: its private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the CA (PEM) that signed it")
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -144,6 +168,11 @@ function build(): Command {
         secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
         routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
         workerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+      }
+      if (tlsOrFatal(o)) {
+        const tls = ["--tls-cert", o.tlsCert, "--tls-key", o.tlsKey, "--tls-ca", o.tlsCa];
+        routerArgs.push(...tls);
+        workerArgs.push(...tls);
       }
       if (o.disaggMode !== "pd" && o.disaggMode !== "unified")
         fatal(`--disagg-mode must be pd or unified, got '${o.disaggMode}'`);
@@ -248,13 +277,19 @@ function build(): Command {
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS to the workers: the router's certificate chain (PEM); with --tls-key and --tls-ca",
+    )
+    .option("--tls-key <file>", "mutual TLS: the router's private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the cluster CA (PEM) that signed the workers' certificates")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
       if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
-      const clusterSecret = secretOrFatal(o.clusterSecretFile);
+      const clusterAuth = { secret: secretOrFatal(o.clusterSecretFile), tls: tlsOrFatal(o) };
       const router = await startRouter({
         ...o,
-        clusterSecret,
+        clusterAuth,
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import type { ClusterSecret } from "../auth/cluster-secret.js";
+import { type ClusterAuth, clusterChannelCredentials } from "../auth/cluster-tls.js";
 import { clusterAuthClientOptions } from "../auth/grpc-auth.js";
 import type {
   WorkerServiceClient,
@@ -87,17 +87,18 @@ export function loadWorkerService(): WorkerServiceBundle {
 }
 
 /**
- * A client for cluster-internal traffic (plaintext gRPC); with `secret` every call carries the
- * cluster token that workers started with the same secret require (auth/grpc-auth.ts).
+ * A client for cluster-internal traffic: plaintext gRPC, or mutual TLS with `auth.tls`; with
+ * `auth.secret` every call carries the cluster token that workers started with the same secret
+ * require (auth/grpc-auth.ts).
  */
 export function createWorkerClient(
   address: string,
   options?: grpc.ChannelOptions,
-  secret?: ClusterSecret | null,
+  auth?: ClusterAuth,
 ): WorkerServiceClient {
   const { Client } = loadWorkerService();
-  return new Client(address, grpc.credentials.createInsecure(), {
+  return new Client(address, clusterChannelCredentials(auth), {
     ...options,
-    ...clusterAuthClientOptions(secret),
+    ...clusterAuthClientOptions(auth?.secret),
   });
 }

@@ -4,7 +4,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import type { ClusterSecret } from "../auth/cluster-secret.js";
+import { type ClusterAuth, clusterChannelCredentials } from "../auth/cluster-tls.js";
 import { clusterAuthClientOptions } from "../auth/grpc-auth.js";
 import type {
   PrefillServiceClient,
@@ -67,17 +67,17 @@ export const MAX_KV_MESSAGE_BYTES = 64 * 1024 * 1024;
 /**
  * The decode worker's channel to one prefill worker. D receives the KV bytes as the server's
  * stream messages, so D's receive window is what limits `grpc` throughput: grpc-js keeps HTTP/2's
- * 64 KiB default unless the client sets `grpc-node.flow_control_window`. With `secret` every call
- * carries the cluster token (auth/grpc-auth.ts).
+ * 64 KiB default unless the client sets `grpc-node.flow_control_window`. `auth`: mutual TLS and/or
+ * the cluster token on every call (auth/).
  */
 export function createPrefillClient(
   address: string,
   flowControlWindow = 16 * 1024 * 1024,
-  secret?: ClusterSecret | null,
+  auth?: ClusterAuth,
 ): PrefillServiceClient {
   const { Client } = loadPrefillService();
-  return new Client(address, grpc.credentials.createInsecure(), {
-    ...clusterAuthClientOptions(secret),
+  return new Client(address, clusterChannelCredentials(auth), {
+    ...clusterAuthClientOptions(auth?.secret),
     "grpc.max_receive_message_length": MAX_KV_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_KV_MESSAGE_BYTES,
     "grpc-node.flow_control_window": flowControlWindow,

@@ -5,7 +5,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
-  type ClusterSecret,
+  type ClusterAuth,
   createWorkerClient,
   type GenerateRequest,
   type GenerateResponse__Output,
@@ -30,14 +30,14 @@ export class WorkerClient {
   readonly address: string;
   private readonly client: WorkerServiceClient;
 
-  /** `secret`: the cluster secret; every call then carries its token. */
-  constructor(address: string, secret?: ClusterSecret | null) {
+  /** `auth`: the cluster secret (every call carries its token) and/or mutual TLS. */
+  constructor(address: string, auth?: ClusterAuth) {
     this.address = address;
     // Keepalive lets the router notice a dead worker on an idle channel, not only at the next call.
     this.client = createWorkerClient(
       address,
       { "grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5_000 },
-      secret,
+      auth,
     );
   }
 

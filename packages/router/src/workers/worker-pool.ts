@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from "node:events";
 import type {
-  ClusterSecret,
+  ClusterAuth,
   GetLoadResponse__Output,
   GetModelInfoResponse__Output,
   Result,
@@ -59,8 +59,8 @@ export interface WorkerPoolOptions {
   allowEmpty?: boolean;
   /** A fresher load report than the last poll (NATS LoadReport), if any. */
   reportedLoad?: ((address: string) => { queued: number; kvBlocksFree: number } | null) | undefined;
-  /** The cluster secret: every call to a worker carries its token (workers started with it require it). */
-  clusterSecret?: ClusterSecret | null | undefined;
+  /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
+  clusterAuth?: ClusterAuth | undefined;
 }
 
 /** What the pick needs to know about the request for cache-aware routing. */
@@ -121,7 +121,7 @@ export class WorkerPool extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private polls = 0;
   private polling = false;
-  private readonly clusterSecret: ClusterSecret | null | undefined;
+  private readonly clusterAuth: ClusterAuth | undefined;
 
   constructor(addresses: readonly string[], opts: WorkerPoolOptions = {}) {
     super();
@@ -135,18 +135,18 @@ export class WorkerPool extends EventEmitter {
     this.decodeSelector = opts.decodeSelector ?? opts.selector;
     this.prefillSelector = opts.prefillSelector;
     this.reportedLoad = opts.reportedLoad;
-    this.clusterSecret = opts.clusterSecret;
+    this.clusterAuth = opts.clusterAuth;
     this.pollIntervalMs = Math.min(10_000, Math.max(20, opts.pollIntervalMs ?? 200));
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 1000;
     this.healthEveryPolls = Math.max(1, opts.healthEveryPolls ?? 5);
     this.maxPending = opts.maxPendingRequests ?? 0;
-    this.workers = addresses.map((a) => newState(a, opts.clusterSecret));
+    this.workers = addresses.map((a) => newState(a, opts.clusterAuth));
   }
 
   /** Adds a worker (discovery join); it takes requests once its first poll succeeds. No-op if known. */
   addWorker(address: string): void {
     if (this.workers.some((w) => w.client.address === address)) return;
-    const w = newState(address, this.clusterSecret);
+    const w = newState(address, this.clusterAuth);
     this.workers = [...this.workers, w];
     if (this.timer) void this.pollWorker(w, true);
   }
@@ -407,9 +407,9 @@ export class WorkerPool extends EventEmitter {
   }
 }
 
-function newState(address: string, secret: ClusterSecret | null | undefined): WorkerState {
+function newState(address: string, auth: ClusterAuth | undefined): WorkerState {
   return {
-    client: new WorkerClient(address, secret),
+    client: new WorkerClient(address, auth),
     healthy: false,
     status: "UNKNOWN",
     inFlight: 0,
