@@ -23,6 +23,7 @@ export {
   modelCacheRoot,
   writeModelJsonFiles,
 } from "./make-model.js";
+export { type ModelSourceOptions, type ResolvedModel, resolveModelPath } from "./model-source.js";
 export {
   getModelPreset,
   isModelPresetName,
