@@ -111,7 +111,7 @@ function fetchDefaultModel() {
     'import("@radixserve/core").then(async (c) => console.log(await c.fetchDefaultModel()))' +
     '.catch((e) => { console.error("cannot fetch the default model: " + e.message); process.exit(1); })';
   run(process.execPath, ["--input-type=module", "-e", script], {
-    cwd: join(ROOT, "packages", "router"),
+    cwd: join(ROOT, "packages", "cli"),
     env: { ...process.env, RADIXSERVE_CACHE: TEST_CACHE },
   });
 }
@@ -149,7 +149,7 @@ switch (cmd) {
     break;
   case "start":
     build();
-    run(process.execPath, ["packages/router/dist/cli.js", "start", ...rest]);
+    run(process.execPath, ["packages/cli/dist/cli.js", "start", ...rest]);
     break;
   case "bench": {
     build();

@@ -16,6 +16,7 @@ import {
   loadTokenizer,
   type ModelTokenizer,
 } from "@radixserve/core";
+import { ggufInt, ggufRequireString, ggufStringArray, readGguf } from "@radixserve/gguf";
 
 interface Fixture {
   model_sha256: string;
@@ -82,5 +83,23 @@ describe("GGUF tokenizer vs transformers (SmolLM2-135M-Instruct Q4_1)", () => {
       assert.equal(prompt, c.prompt);
       assert.deepEqual(tok.encode(prompt, { addSpecialTokens: false }), c.ids, JSON.stringify(c.messages));
     }
+  });
+});
+
+describe("GGUF reader on SmolLM2-135M-Instruct (Q4_1)", () => {
+  test("reads the shipped file's architecture, vocabulary and tensor types", async () => {
+    const f = readGguf(await fetchDefaultModel());
+    assert.equal(ggufRequireString(f, "general.architecture"), "llama");
+    assert.equal(ggufInt(f, "llama.block_count"), 30);
+    assert.equal(ggufInt(f, "llama.embedding_length"), 576);
+    assert.equal(ggufStringArray(f, "tokenizer.ggml.tokens")?.length, 49152);
+    assert.equal(ggufStringArray(f, "tokenizer.ggml.merges")?.length, 48900);
+    assert.equal(ggufRequireString(f, "tokenizer.ggml.pre"), "smollm");
+    const byType = new Map<string, number>();
+    for (const t of f.tensors) byType.set(t.typeName, (byType.get(t.typeName) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(byType), { Q4_1: 210, Q8_0: 1, F32: 61 });
+    assert.deepEqual(f.tensors.find((t) => t.name === "token_embd.weight")?.shape, [49152, 576]);
+    const last = f.tensors.reduce((a, b) => (a.offset > b.offset ? a : b));
+    assert.equal(last.offset + last.nbytes, f.size);
   });
 });

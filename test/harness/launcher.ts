@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ROOT } from "./cluster.js";
 
-export const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+export const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 export const env = {
   ...process.env,
   RADIXSERVE_CACHE: process.env["RADIXSERVE_CACHE"] ?? join(ROOT, ".cache"),

@@ -26,7 +26,7 @@ import {
   ggufString,
   ggufStringArray,
   readGguf,
-} from "@radixserve/engine-native";
+} from "@radixserve/gguf";
 import { RadixServeError } from "../errors/index.js";
 import { GGUF_PRE_TOKENIZER_NAMES, ggufPreTokenizer } from "./gguf-pre-tokenizers.js";
 import { ModelTokenizer } from "./tokenizer.js";

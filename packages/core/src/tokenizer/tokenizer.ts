@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { findGgufFile } from "@radixserve/engine-native";
+import { findGgufFile } from "@radixserve/gguf";
 import { RadixServeError } from "../errors/index.js";
 import { loadGgufTokenizer } from "./gguf-tokenizer.js";
 import { readModelJson, specialTokenContent } from "./model-files.js";
