@@ -124,7 +124,11 @@ function build(): Command {
     .description(
       "start the router and workers on loopback (1 prefill + 1 decode by default); other flags go to the workers",
     )
-    .option("--model-path <dir>", "Hugging Face model directory (default: the generated tiny model)")
+    .option(
+      "--model-path <path>",
+      "Hugging Face model directory, .gguf file (or a directory holding one), or Hub id org/name (default: SmolLM2-135M-Instruct, fetched once into the cache; the tiny random model when it cannot be had)",
+    )
+    .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--host <host>", "HTTP host of the router", "127.0.0.1")
     .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
     .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
@@ -145,7 +149,7 @@ function build(): Command {
     )
     .option(
       "--cache-dir <dir>",
-      "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
+      "model cache: the default model, Hub downloads (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
     )
     .option(
       "--disagg-mode <mode>",
@@ -190,6 +194,7 @@ function build(): Command {
         fatal("--model-path needs a value");
       const code = await launch({
         modelPath: o.modelPath,
+        revision: o.revision,
         host: o.host,
         port: o.port,
         apiKey: o.apiKey,

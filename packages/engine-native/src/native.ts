@@ -30,6 +30,8 @@ export interface NativeConfig {
   ropeLowFreqFactor: number;
   ropeHighFreqFactor: number;
   ropeOriginalMaxPosition: number;
+  /** Q/K rows hold rotary pairs interleaved (GGUF Llama files). */
+  ropeInterleaved: boolean;
 }
 
 export interface NativeCreateOptions {
@@ -46,6 +48,8 @@ export interface NativeCreateOptions {
   cudaLibrary: string;
   /** "" for a private pool. */
   kvPoolShmPath: string;
+  /** Quantized weights through the exact (dequantize, f32) path. */
+  quantExact: boolean;
 }
 
 export interface NativeSampling {
@@ -107,6 +111,19 @@ export interface NativeAddon {
     tpSize: number;
     bytes: Uint8Array;
   }): { rows: number; cols: number; bytes: Buffer };
+  // Test hooks of the quantized weights (quant-binding.cc).
+  dequantizeRows(o: { dtype: string; rows: number; cols: number; weight: Uint8Array }): Float32Array;
+  quantizeRows(o: { dtype: string; rows: number; cols: number; x: Float32Array }): Buffer;
+  quantMatmul(o: {
+    simd: string;
+    exact: boolean;
+    dtype: string;
+    rows: number;
+    cols: number;
+    weight: Uint8Array;
+    x: Float32Array;
+    nTokens: number;
+  }): Float32Array;
   // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
   crc32c(data: Uint8Array, previous: number, table?: boolean): number;
   crc32cImpl(): string;

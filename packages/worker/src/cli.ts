@@ -10,9 +10,11 @@ import {
   ClusterTls,
   loadClusterSecret,
   parseWorkerDisaggMode,
+  resolveModelPath,
   setLogLevel,
   WORKER_READY_PREFIX,
 } from "@radixserve/core";
+import { findGgufFile } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import { type KvTransportChoice, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
 import { startWorker } from "./worker.js";
@@ -45,7 +47,12 @@ export function buildWorkerCommand(): Command {
   return new Command("radixserve-worker")
     .description("RadixServe worker: native engine + continuous batching + radix prefix cache, over gRPC")
     .option("--disagg-mode <mode>", "unified | prefill | decode (pd is for `radixserve start`)", "unified")
-    .requiredOption("--model-path <dir>", "Hugging Face model directory (config.json + *.safetensors)")
+    .option(
+      "--model-path <path>",
+      "Hugging Face model directory, .gguf file (or a directory holding one), or Hub id org/name (default: SmolLM2-135M-Instruct, fetched once into the cache)",
+    )
+    .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
+    .option("--cache-dir <dir>", "model cache (default $RADIXSERVE_CACHE or ~/.cache/radixserve)")
     .option("--host <host>", "address to listen on", WORKER_DEFAULTS.host)
     .option("--port <port>", "gRPC port (0 = pick a free port)", int("--port", 0), WORKER_DEFAULTS.port)
     .option(
@@ -198,7 +205,9 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const mode = parseWorkerDisaggMode(String(o["disaggMode"]));
   return {
     disaggMode: mode,
-    modelPath: String(o["modelPath"]),
+    modelPath: o["modelPath"] === undefined ? "" : String(o["modelPath"]),
+    ...(o["revision"] !== undefined ? { revision: String(o["revision"]) } : {}),
+    ...(o["cacheDir"] !== undefined ? { cacheDir: String(o["cacheDir"]) } : {}),
     host: String(o["host"]),
     port: o["port"] as number,
     metricsPort: o["metricsPort"] as number,
@@ -271,8 +280,30 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     process.stderr.write(`radixserve worker: --log-level: ${(err as Error).message}\n`);
     return 2;
   }
-  if (!existsSync(join(config.modelPath, "config.json"))) {
-    process.stderr.write(`radixserve worker: --model-path ${config.modelPath} has no config.json\n`);
+  try {
+    const resolved = await resolveModelPath(config.modelPath || undefined, {
+      cacheDir: config.cacheDir,
+      revision: config.revision,
+      log: (line) => process.stderr.write(`radixserve worker: ${line}\n`),
+    });
+    config = { ...config, modelPath: resolved.path };
+    if (config.servedModelName === undefined && resolved.servedModelName !== undefined)
+      config.servedModelName = resolved.servedModelName;
+  } catch (err) {
+    process.stderr.write(`radixserve worker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let isGguf: boolean;
+  try {
+    isGguf = findGgufFile(config.modelPath) !== null;
+  } catch (err) {
+    process.stderr.write(`radixserve worker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!isGguf && !existsSync(join(config.modelPath, "config.json"))) {
+    process.stderr.write(
+      `radixserve worker: --model-path ${config.modelPath} has no config.json and no .gguf file\n`,
+    );
     return 2;
   }
   let worker: Awaited<ReturnType<typeof startWorker>>;

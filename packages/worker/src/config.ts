@@ -7,8 +7,12 @@ export type KvTransportChoice = "auto" | "grpc" | "shm" | "tcp" | "rdma";
 /** Everything a worker process needs; the CLI fills it from flags (SGLang's names). */
 export interface WorkerConfig {
   disaggMode: DisaggMode;
-  /** A Hugging Face model directory. */
+  /** A Hugging Face model directory, a .gguf file or a directory holding one (resolved by the CLI). */
   modelPath: string;
+  /** Hub revision when --model-path is an org/name id. */
+  revision?: string;
+  /** Model cache root (default $RADIXSERVE_CACHE or ~/.cache/radixserve). */
+  cacheDir?: string;
   host: string;
   /** gRPC port; 0 = a free port (reported on the READY line). */
   port: number;
