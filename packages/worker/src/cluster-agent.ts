@@ -1,5 +1,5 @@
 /**
- * Joins a worker to the cluster when --redis-url / --nats-url are given (issue 5): registers it in
+ * Joins a worker to the cluster when --redis-url / --nats-url are given: registers it in
  * Redis under its advertised address and publishes its radix cache's KV events and its load on
  * NATS (core's WorkerClusterAgent). Without either flag there is nothing to do (static
  * --worker-urls on the router). The agent never blocks serving: services that are down are

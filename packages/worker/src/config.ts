@@ -58,7 +58,7 @@ export interface WorkerConfig {
   kvSendWhenDone: boolean;
   /** Decode, tcp transport: the host prefill workers dial (e.g. the pod IP); default --host. */
   kvAdvertiseHost?: string;
-  // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
+  // ---- cluster: discovery in Redis, KV events and load on NATS ----
   /** Register in this Redis (redis://host:port) so routers discover the worker. */
   redisUrl?: string | undefined;
   /** Publish KV events and load reports on these NATS servers (host:port[,...]). */

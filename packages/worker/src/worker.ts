@@ -307,7 +307,7 @@ interface ModeParts {
   registry: Registry;
   idle(): boolean;
   stats(): ModeLoad;
-  /** The prefix cache whose stored / removed blocks are published as KV events (issue 5). */
+  /** The prefix cache whose stored / removed blocks are published as KV events. */
   cache: RadixCache;
   tokensPerS(): number;
   integrity(): string[];

@@ -5,7 +5,7 @@
 // second barrier ends the call. Two barriers per all-reduce, and the summing is split across ranks.
 //
 // The barrier spins for up to 100 us (the partner rank usually arrives within microseconds) and
-// then sleeps on a condition variable: FACTS.md measured spin-only waiting collapsing when the two
+// then sleeps on a condition variable: spin-only waiting was measured collapsing when the two
 // cores are shared with other processes.
 #include <atomic>
 #include <chrono>
