@@ -440,8 +440,12 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     });
   } catch (e) {
     const msg = (e as Error).message;
+    // Native failures become typed errors here, once, so callers test codes and never messages.
+    // A shared pool that cannot be made: the caller may retry with a private one.
+    if (/shared KV pool|kvPoolShmPath/.test(msg))
+      throw new EngineError("kv_pool_shared_failed", msg, { cause: e });
     // Device, collective and backend problems are about the options and the machine, not the model.
-    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs|shared KV pool|kvPoolShmPath/.test(msg))
+    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs/.test(msg))
       throw new EngineError("options_invalid", msg, { cause: e });
     throw new EngineError("model_invalid", `${opts.modelPath}: ${msg}`, { cause: e });
   }

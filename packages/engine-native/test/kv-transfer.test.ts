@@ -261,7 +261,15 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
     try {
       await assert.rejects(
         loadEngine({ modelPath: await testModel(), kvCacheBlocks: 4, threads: 1, kvPoolShmPath: path }),
-        /cannot create the shared KV pool file .*File exists/,
+        (e: Error) => {
+          assert.match(e.message, /cannot create the shared KV pool file .*File exists/);
+          assert.equal(
+            (e as { code?: string }).code,
+            "kv_pool_shared_failed",
+            "a typed error the worker tests",
+          );
+          return true;
+        },
       );
       assert.equal(readFileSync(path, "utf8"), "stale"); // not ours: left alone
     } finally {

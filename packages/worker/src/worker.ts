@@ -16,7 +16,7 @@ import {
   ServingMetrics,
   startObservabilityServer,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, EngineError } from "@radixserve/engine-native";
 import type { Registry } from "prom-client";
 import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
@@ -25,6 +25,7 @@ import { chooseKvTransport, shmMedium } from "./disagg/decode/transport-choice.j
 import { createPrefillServer } from "./disagg/prefill/index.js";
 import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
+import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
 import { EngineLoop, Scheduler, setSinkErrorHandler } from "./scheduler/index.js";
 import { TokenRate } from "./token-rate.js";
@@ -61,7 +62,7 @@ export async function startWorker(
   const shm = config.disaggMode === "decode" ? shmMedium(transport) : null;
   const poolSpec = shm && !config.disableShmDirect && config.tp === 1 ? shm.poolSpec() : undefined;
 
-  let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
+  let status: WorkerStatus = "STATUS_STARTING";
   const engineOptions = {
     modelPath: config.modelPath,
     blockSize: config.blockSize,
@@ -75,7 +76,7 @@ export async function startWorker(
     try {
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
-      if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
+      if (!(err instanceof EngineError && err.code === "kv_pool_shared_failed")) throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",

@@ -41,7 +41,7 @@ cpu_collective *ctx_of(rs_collective *c) {
 }
 
 void check_aborted(const cpu_collective *cc) {
-    RS_CHECK(!cc->aborted.load(), "collective aborted: another tensor-parallel rank failed");
+    if (cc->aborted.load()) throw rs_collective_aborted();
 }
 
 void barrier_wait(cpu_collective *cc) {

@@ -29,6 +29,7 @@ import {
   type KvTransferMetrics,
   type KvTransport,
 } from "@radixserve/kv-transfer";
+import { fromProtoLogprob } from "../../logprob.js";
 import type { RequestParams, RequestSink, Scheduler } from "../../scheduler/index.js";
 import type { KvReserver, Reservation } from "./kv-reserver.js";
 
@@ -152,14 +153,7 @@ class DecodeTransfer {
         lease: r,
         cachedTokens: Math.max(r.cachedBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
         firstToken: first?.tokenId ?? -1,
-        ...(first?.logprob
-          ? {
-              firstLogprob: {
-                logprob: first.logprob.logprob,
-                top: first.logprob.top.map((t) => ({ token: t.tokenId, logprob: t.logprob })),
-              },
-            }
-          : {}),
+        ...(first?.logprob ? { firstLogprob: fromProtoLogprob(first.logprob) } : {}),
       });
       if (!adopted.ok) throw new TransferFailure("protocol", adopted.error);
       this.reservation = null;

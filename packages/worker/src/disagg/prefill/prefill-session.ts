@@ -25,6 +25,7 @@ import {
   type KvTransferMetrics,
   senderForOffer,
 } from "@radixserve/kv-transfer";
+import { toProtoLogprob } from "../../logprob.js";
 import { toRequestParams } from "../../request-convert.js";
 import { PrefillJob } from "./prefill-job.js";
 import type { PrefillScheduler } from "./prefill-scheduler.js";
@@ -196,12 +197,7 @@ class PrefillSession {
           done: {
             firstToken: {
               tokenId: f.token,
-              logprob: wantLogprobs
-                ? {
-                    logprob: f.logprob,
-                    top: (f.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob })),
-                  }
-                : null,
+              logprob: wantLogprobs ? toProtoLogprob({ logprob: f.logprob, top: f.topLogprobs ?? [] }) : null,
             },
             cachedTokens: job.cachedTokens,
             blocksSent: this.blocksSent,
