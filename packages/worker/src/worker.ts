@@ -7,6 +7,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import {
+  clusterAuthServerOptions,
+  clusterServerCredentials,
   getLogger,
   isDebugEnabled,
   loadGenerationConfig,
@@ -76,7 +78,9 @@ export async function startWorker(
     try {
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
-      if (!(err instanceof EngineError && err.code === "kv_pool_shared_failed")) throw err;
+      // The options (a pool in shared memory) cannot work here; a broken model fails the next load too.
+      const code = err instanceof EngineError ? err.code : null;
+      if (code !== "kv_pool_shared_failed" && code !== "options_invalid") throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
@@ -121,7 +125,11 @@ export async function startWorker(
     blockHashSeed: hashSeed,
   };
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
-  const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  // With a cluster secret every call of every service here must carry its token.
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    ...clusterAuthServerOptions(config.clusterSecret),
+  });
   const { service } = loadWorkerService();
 
   // The mode-specific part: what runs the engine, and what answers the gRPC calls.
@@ -134,6 +142,7 @@ export async function startWorker(
       status: () => status,
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
+      ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);
@@ -224,10 +233,13 @@ export async function startWorker(
   }
 
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err
-        ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
-        : resolve(port),
+    server.bindAsync(
+      `${config.host}:${config.port}`,
+      clusterServerCredentials(config.clusterTls),
+      (err, port) =>
+        err
+          ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
+          : resolve(port),
     ),
   );
   const obs = await startObservabilityServer({
