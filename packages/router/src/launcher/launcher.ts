@@ -14,6 +14,7 @@ import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { ensureDefaultModel } from "@radixserve/core";
 import { READY_PREFIX as WORKER_READY_PREFIX } from "@radixserve/decode-worker";
+import { API_KEY_ENV } from "../api-key.js";
 import { ROUTER_READY_PREFIX } from "../router-main.js";
 import { type SupervisedChild as Child, describeExit, SupervisedChild } from "./child-process.js";
 
@@ -148,10 +149,11 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       opts.host,
       "--port",
       String(opts.port),
-      ...(opts.apiKey ? ["--api-key", opts.apiKey] : []),
       ...opts.routerArgs,
     ];
-    const router = new SupervisedChild("router", process.execPath, routerArgs);
+    // The key travels in the child's environment, never on its command line (ps shows argv).
+    const routerEnv = { ...process.env, ...(opts.apiKey ? { [API_KEY_ENV]: opts.apiKey } : {}) };
+    const router = new SupervisedChild("router", process.execPath, routerArgs, routerEnv);
     children.push(router);
     const r = JSON.parse(await router.waitForLine(ROUTER_READY_PREFIX, timeout)) as { port: number };
     const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;
