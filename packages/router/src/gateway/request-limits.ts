@@ -2,8 +2,11 @@
  * Per-request limits the gateway enforces before any work is queued, so that no single request
  * can take the router or the workers from everyone else:
  *   maxPromptChars   characters (UTF-16 code units) of all prompts or message contents of one
- *                    request together, checked before tokenizing. Default 1,000,000
- *                    (--max-prompt-chars): about 2-5 s of one tokenizer thread here.
+ *                    request together, checked before tokenizing. Default 400,000
+ *                    (--max-prompt-chars; ~100k tokens of English). Tokenizers without a
+ *                    pre-tokenizer (SentencePiece-style BPE, like the default tiny model's) are
+ *                    superlinear in the length of one text: 100k characters take ~1.4 s of one
+ *                    thread here, 200k ~4.6 s, 1M ~37 s; lower it for such a model.
  *   maxPromptTokens  tokens of all prompts of one request together (token-id prompts included),
  *                    checked after tokenizing. Default 262,144 (--max-prompt-tokens).
  *   maxChoices       prompts x n of one request (each choice is a generation of its own on a
@@ -24,7 +27,7 @@ export interface RequestLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<RequestLimits> = Object.freeze({
-  maxPromptChars: 1_000_000,
+  maxPromptChars: 400_000,
   maxPromptTokens: 262_144,
   maxChoices: 128,
 });

@@ -44,6 +44,17 @@ export interface TokenizerPoolOptions {
 /** The thread's module beside this one: .ts under tsx (tests), .js when built. */
 const THREAD_URL = new URL(`./tokenize-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+/** A new thread running THREAD_URL; from TypeScript sources, tsx is registered in it first. */
+function startThread(modelDir: string): Worker {
+  const workerData = { modelDir };
+  if (!THREAD_URL.pathname.endsWith(".ts")) return new Worker(THREAD_URL, { workerData });
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot =
+    `import(${JSON.stringify(tsx)})` +
+    `.then((m) => { m.register(); return import(${JSON.stringify(THREAD_URL.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
 export class TokenizerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
@@ -125,7 +136,7 @@ export class TokenizerPool {
 
   private spawn(): Promise<void> {
     return new Promise((resolveReady, rejectReady) => {
-      const worker = new Worker(THREAD_URL, { workerData: { modelDir: this.modelDir } });
+      const worker = startThread(this.modelDir);
       const slot: Slot = { worker, busy: null };
       let ready = false;
       worker.on("message", (msg: TokenizeReply | { ready: true }) => {
