@@ -24,10 +24,14 @@ const KEY = "sk-loop";
 /** Words of varied length, so the tokenizer does real merges (not one repeated token). */
 function bigPrompt(chars: number): string {
   const words = ["alpha", "quantum", "river", "x", "serendipity", "42", "the", "Mountain,", "zebra-crossing"];
-  let out = "";
-  let i = 0;
-  while (out.length < chars) (out += `${words[(i * 7 + (i >> 3)) % words.length]} `), i++;
-  return out.slice(0, chars);
+  const parts: string[] = [];
+  let length = 0;
+  for (let i = 0; length < chars; i++) {
+    const w = `${words[(i * 7 + (i >> 3)) % words.length]} `;
+    parts.push(w);
+    length += w.length;
+  }
+  return parts.join("").slice(0, chars);
 }
 
 describe("tokenization off the event loop", () => {
