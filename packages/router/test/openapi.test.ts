@@ -61,8 +61,10 @@ describe("openapi: docs/openapi.json", () => {
     assert.deepEqual(documented, [
       "GET /health",
       "GET /health_generate",
+      "GET /livez",
       "GET /metrics",
       "GET /openapi.json",
+      "GET /readyz",
       "GET /v1/models",
       "POST /v1/chat/completions",
       "POST /v1/completions",
