@@ -182,6 +182,9 @@ describe("gateway access: the API key on the matched route", () => {
     assert.equal(JSON.parse(trace.body).error.code, "method_not_allowed");
     const openTrace = await rawRequest(s.port, requestText("TRACE", "/livez"));
     assert.equal(openTrace.status, 405, "an open path needs no key for its 405");
+    // QUERY carries a body: it is refused before any body parsing (no 400 for a missing type).
+    const query = await rawRequest(s.port, requestText("QUERY", "/v1/models", { headers: authz }));
+    assert.equal(query.status, 405, query.raw.slice(0, 200));
     const put = await rawRequest(s.port, requestText("PUT", "/v1/chat/completions", { headers: authz }));
     assert.equal(put.status, 405);
     assert.equal(put.headers.allow, "POST");

@@ -17,7 +17,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
 import { RadixServeError } from "@radixserve/core";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { RouterError } from "../errors.js";
 
 export interface AccessOptions {
@@ -103,20 +103,27 @@ export function installAccessControl(app: FastifyInstance, opts: AccessOptions):
     table.add(route.url, route.method, route.config?.open === true);
   });
 
-  app.addHook("onRequest", async (req) => {
-    if (!opts.apiKey) return;
-    if (req.routeOptions.config.open === true) return;
-    // A request that matched no route: let it reach the 405 answer only when its path is open.
-    if (req.routeOptions.url === undefined && table.isOpen(requestPath(req.url))) return;
-    if (!keyMatches(req.headers.authorization, opts.apiKey)) throw unauthorized(req.headers.authorization);
-  });
-
-  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
-    const allow = table.allowed(requestPath(req.url));
+  app.addHook("onRequest", async (req, reply) => {
+    const matched = req.routeOptions.url !== undefined;
+    const path = matched ? null : requestPath(req.url);
+    const keyed = opts.apiKey !== undefined && req.routeOptions.config.open !== true;
+    // A request that matched no route needs the key unless its path is an open route's.
+    if (
+      keyed &&
+      !(path !== null && table.isOpen(path)) &&
+      !keyMatches(req.headers.authorization, opts.apiKey!)
+    )
+      throw unauthorized(req.headers.authorization);
+    // A known path with another method: 405 here, before any body is read or parsed.
+    const allow = matched ? null : table.allowed(path);
     if (allow) {
       void reply.header("allow", allow.join(", "));
       throw new RouterError("method_not_allowed", `Method ${req.method} is not allowed here.`);
     }
+  });
+
+  // Known paths were answered 405 by the hook above: what reaches here has no route at all.
+  app.setNotFoundHandler(() => {
     throw new RouterError("route_not_found", "Unknown route.");
   });
 }
