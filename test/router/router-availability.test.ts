@@ -14,7 +14,7 @@ import { after, describe, it } from "node:test";
 import { ensureDefaultModel } from "@radixserve/core";
 import { metricValue, ROOT, startCluster, waitFor } from "../harness/cluster.js";
 
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");

@@ -2,15 +2,11 @@
  * The API key cannot be bypassed: every spelling of a protected route, sent as raw bytes over a
  * socket (so nothing normalises it on the way), is 401 without the key; the same spellings that
  * reach a route are served with the key (proof that the check is the matched route's). Also the
- * open probes, /metrics open or keyed, 405 with Allow, and where the key comes from.
+ * open probes, /metrics open or keyed, 405 with Allow.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { resolveApiKey } from "../src/api-key.js";
 import { requestPath } from "../src/gateway/access.js";
 import { buildGateway } from "../src/gateway/server.js";
 import { WorkerPool } from "../src/workers/worker-pool.js";
@@ -223,22 +219,5 @@ describe("gateway access: helpers", () => {
     assert.equal(requestPath("http://h:1/v%31/models?x=1"), "/v1/models");
     assert.equal(requestPath("/%2576"), "/%76");
     assert.equal(requestPath("/%zz"), null);
-  });
-
-  it("the key comes from --api-key, --api-key-file or RADIXSERVE_API_KEY, never empty", () => {
-    const dir = mkdtempSync(join(tmpdir(), "radixserve-key-"));
-    const file = join(dir, "key");
-    writeFileSync(file, "sk-from-file\n");
-    assert.equal(resolveApiKey({ apiKey: "sk-flag", env: {} }), "sk-flag");
-    assert.equal(resolveApiKey({ apiKeyFile: file, env: {} }), "sk-from-file");
-    assert.equal(resolveApiKey({ env: { RADIXSERVE_API_KEY: "sk-env" } }), "sk-env");
-    assert.equal(resolveApiKey({ apiKey: "sk-flag", env: { RADIXSERVE_API_KEY: "sk-env" } }), "sk-flag");
-    assert.equal(resolveApiKey({ env: {} }), undefined);
-    assert.throws(() => resolveApiKey({ apiKey: "a", apiKeyFile: file, env: {} }), /not both/);
-    assert.throws(() => resolveApiKey({ apiKey: " ", env: {} }), /empty/);
-    writeFileSync(file, "\n");
-    assert.throws(() => resolveApiKey({ apiKeyFile: file, env: {} }), /is empty/);
-    assert.throws(() => resolveApiKey({ apiKeyFile: join(dir, "missing"), env: {} }), /cannot read/);
-    assert.throws(() => resolveApiKey({ env: { RADIXSERVE_API_KEY: "" } }), /empty/);
   });
 });
