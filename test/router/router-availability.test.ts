@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
 import { ensureDefaultModel } from "@radixserve/core";
+import { freePort } from "../cluster/services.js";
 import { metricValue, ROOT, startCluster, waitFor } from "../harness/cluster.js";
 
 const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
@@ -19,18 +19,6 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function start(args: string[], readyPrefix: string): { proc: ChildProcess; ready: Promise<string> } {
   const proc = spawn(process.execPath, [CLI, ...args], {
@@ -79,13 +67,13 @@ describe("router availability without workers", () => {
     const notReady = await fetch(`${base}/readyz`);
     assert.equal(notReady.status, 503);
     assert.equal(notReady.headers.get("retry-after"), "5");
-    const chat = () =>
+    const chat = (model: string) =>
       fetch(`${base}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
       });
-    const refused = await chat();
+    const refused = await chat("tiny");
     assert.equal(refused.status, 503);
     assert.equal(refused.headers.get("retry-after"), "5");
     const refusedBody = await refused.text();
@@ -114,15 +102,7 @@ describe("router availability without workers", () => {
       data: { id: string; root: string }[];
     };
     assert.equal(models.data[0]!.root, models.data[0]!.id, "root is the served name, not the path");
-    const served = await fetch(`${base}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        model: models.data[0]!.id,
-        messages: [{ role: "user", content: "hi" }],
-        max_tokens: 2,
-      }),
-    });
+    const served = await chat(models.data[0]!.id);
     assert.equal(served.status, 200);
 
     await stop(worker.proc, "SIGKILL");
@@ -131,15 +111,7 @@ describe("router availability without workers", () => {
       "readiness turns 503 when the only worker is gone",
     );
     assert.equal((await fetch(`${base}/livez`)).status, 200, "liveness stays 200");
-    const gone = await fetch(`${base}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        model: models.data[0]!.id,
-        messages: [{ role: "user", content: "hi" }],
-        max_tokens: 2,
-      }),
-    });
+    const gone = await chat(models.data[0]!.id);
     assert.equal(gone.status, 503);
     assert.equal(gone.headers.get("retry-after"), "5");
     const goneBody = await gone.text();

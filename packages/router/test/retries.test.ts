@@ -306,24 +306,32 @@ describe("gateway retries: sequence against fake workers", () => {
   });
 });
 
+/** A gateway over two fake workers that polls rarely (failures are learnt from Generate itself). */
+async function gatewayOverTwo() {
+  const fakes = [await startFakeWorker(), await startFakeWorker()];
+  const pool = new WorkerPool(
+    fakes.map((f) => f.address),
+    { pollIntervalMs: 10_000 },
+  );
+  await pool.start();
+  await pool.waitHealthy(5000);
+  const { app } = await buildGateway({ pool, codec: new FakeCodec(), retry: { baseBackoffMs: 1 } });
+  return { fakes, pool, app };
+}
+
+const completion = (maxTokens: number) => ({
+  method: "POST" as const,
+  url: "/v1/completions",
+  headers: { "content-type": "application/json" },
+  payload: JSON.stringify({ model: FAKE_MODEL, prompt: "hi", max_tokens: maxTokens }),
+});
+
 describe("gateway retries: HTTP and metrics", () => {
   it("a killed worker is retried and counted in radixserve_router_retries_total{reason}", async () => {
-    const fakes = [await startFakeWorker(), await startFakeWorker()];
-    const pool = new WorkerPool(
-      fakes.map((f) => f.address),
-      { pollIntervalMs: 10_000 },
-    );
-    await pool.start();
-    await pool.waitHealthy(5000);
-    const { app } = await buildGateway({ pool, codec: new FakeCodec(), retry: { baseBackoffMs: 1 } });
+    const { fakes, pool, app } = await gatewayOverTwo();
     try {
       fakes[0]!.kill(); // ties go to the first listed worker: the next pick is the dead one
-      const res = await app.inject({
-        method: "POST",
-        url: "/v1/completions",
-        headers: { "content-type": "application/json" },
-        payload: JSON.stringify({ model: FAKE_MODEL, prompt: "hi", max_tokens: 3 }),
-      });
+      const res = await app.inject(completion(3));
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(fakes[1]!.requests.length, 1);
       const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
@@ -340,22 +348,10 @@ describe("gateway retries: HTTP and metrics", () => {
   });
 
   it("a non-streaming request whose worker dies mid-generation is answered whole by another", async () => {
-    const fakes = [await startFakeWorker(), await startFakeWorker()];
-    const pool = new WorkerPool(
-      fakes.map((f) => f.address),
-      { pollIntervalMs: 10_000 },
-    );
-    await pool.start();
-    await pool.waitHealthy(5000);
-    const { app } = await buildGateway({ pool, codec: new FakeCodec(), retry: { baseBackoffMs: 1 } });
+    const { fakes, pool, app } = await gatewayOverTwo();
     try {
       for (const f of fakes) f.tokenDelayMs = 20;
-      const pending = app.inject({
-        method: "POST",
-        url: "/v1/completions",
-        headers: { "content-type": "application/json" },
-        payload: JSON.stringify({ model: FAKE_MODEL, prompt: "hi", max_tokens: 10 }),
-      });
+      const pending = app.inject(completion(10));
       // Kill the worker once it has sent a few tokens.
       const until = Date.now() + 5000;
       while (!fakes.some((f) => f.running.size > 0) && Date.now() < until)
