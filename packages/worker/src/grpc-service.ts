@@ -17,6 +17,8 @@ import {
   traceParentOf,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
+import { loadResponse, type WorkerStatus } from "./load.js";
+import { toProtoLogprob } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
 import type { AbortCause, RequestEvent, RequestParams, RequestSink, Scheduler } from "./scheduler/index.js";
 
@@ -27,8 +29,7 @@ export interface ServiceContext {
   metrics: ServingMetrics;
   modelInfo: GetModelInfoResponse;
   disaggMode: string;
-  /** "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" */
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
   /** Decode mode: KV bytes imported since start (GetLoad's transfer rate). */
@@ -108,13 +109,7 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
       const s = ctx.stats?.() ?? ctx.scheduler.stats();
       const now = performance.now();
       callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: ctx.tokensPerSecond(),
+        ...loadResponse(s, ctx.tokensPerSecond()),
         promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
         kvTransferBytesPerS: ctx.kvBytesMoved ? kvRate.rate(ctx.kvBytesMoved(), now) : 0,
       });
@@ -204,12 +199,7 @@ function handleGenerate(
           requestId,
           token: {
             tokenId: ev.tokenId,
-            logprob: ev.logprob
-              ? {
-                  logprob: ev.logprob.logprob,
-                  top: ev.logprob.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })),
-                }
-              : null,
+            logprob: ev.logprob ? toProtoLogprob(ev.logprob) : null,
           },
         });
         return;

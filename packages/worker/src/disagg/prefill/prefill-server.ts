@@ -18,6 +18,7 @@ import {
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
+import { loadResponse, type WorkerStatus } from "../../load.js";
 import { EngineLoop, type SchedulerConfig } from "../../scheduler/index.js";
 import { PrefillScheduler } from "./prefill-scheduler.js";
 import { handlePrefillStream } from "./prefill-session.js";
@@ -26,7 +27,7 @@ export interface PrefillServerOptions {
   engine: Engine;
   schedulerConfig: SchedulerConfig;
   modelInfo: GetModelInfoResponse;
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Longest one Prefill stream may live (start to done_ack). Default 60 s. */
   sessionTimeoutMs?: number;
   /** Send no block before the whole prompt is computed (the no-overlap baseline of bench/disagg). */
@@ -108,13 +109,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
       const s = scheduler.stats();
       const now = performance.now();
       callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: 0,
+        ...loadResponse(s, 0),
         promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
         kvTransferBytesPerS: kvRate.rate(transferMetrics.bytesMoved, now),
       });
