@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setLogLevel } from "@radixserve/core";
+import { findGgufFile, QUANT_DTYPES, type QuantDtype } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type DisaggMode,
@@ -44,7 +45,14 @@ export function buildWorkerCommand(): Command {
   return new Command("radixserve-worker")
     .description("RadixServe worker: native engine + continuous batching + radix prefix cache, over gRPC")
     .option("--disagg-mode <mode>", "unified | prefill | decode", "unified")
-    .requiredOption("--model-path <dir>", "Hugging Face model directory (config.json + *.safetensors)")
+    .requiredOption(
+      "--model-path <path>",
+      "Hugging Face model directory (config.json + *.safetensors), a .gguf file, or a directory holding one",
+    )
+    .option(
+      "--quantization <type>",
+      `quantize an HF checkpoint's weights at load time: ${QUANT_DTYPES.join(" | ")} (projections to the type, embedding and LM head to q8_0)`,
+    )
     .option("--host <host>", "address to listen on", WORKER_DEFAULTS.host)
     .option("--port <port>", "gRPC port (0 = pick a free port)", int("--port", 0), WORKER_DEFAULTS.port)
     .option(
@@ -170,6 +178,12 @@ export function buildWorkerCommand(): Command {
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
 
+function quantization(v: string): QuantDtype {
+  if (!QUANT_DTYPES.includes(v as QuantDtype))
+    throw new Error(`--quantization must be one of ${QUANT_DTYPES.join(", ")}, got '${v}'`);
+  return v as QuantDtype;
+}
+
 /** Parses argv (without node and script) into a WorkerConfig; throws a clear Error on bad flags. */
 export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const cmd = buildWorkerCommand();
@@ -195,6 +209,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     shortPrefillTokens: o["shortPrefillTokens"] as number,
     contextLength: o["contextLength"] as number,
     threads: o["threads"] as number | undefined,
+    ...(o["quantization"] !== undefined ? { quantization: quantization(String(o["quantization"])) } : {}),
     servedModelName: o["servedModelName"] as string | undefined,
     logLevel: String(o["logLevel"]),
     disableRadixCache: Boolean(o["disableRadixCache"]),
@@ -236,8 +251,17 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     process.stderr.write(`radixserve worker: --log-level: ${(err as Error).message}\n`);
     return 2;
   }
-  if (!existsSync(join(config.modelPath, "config.json"))) {
-    process.stderr.write(`radixserve worker: --model-path ${config.modelPath} has no config.json\n`);
+  let gguf: string | null;
+  try {
+    gguf = findGgufFile(config.modelPath);
+  } catch (err) {
+    process.stderr.write(`radixserve worker: --model-path: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!gguf && !existsSync(join(config.modelPath, "config.json"))) {
+    process.stderr.write(
+      `radixserve worker: --model-path ${config.modelPath} has no config.json and is not a .gguf file or a directory holding one\n`,
+    );
     return 2;
   }
   let worker: Awaited<ReturnType<typeof startWorker>>;

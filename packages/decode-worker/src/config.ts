@@ -1,4 +1,5 @@
 import { SCHEDULER_DEFAULTS } from "@radixserve/core";
+import type { QuantDtype } from "@radixserve/engine-native";
 
 export type DisaggMode = "unified" | "prefill" | "decode";
 
@@ -8,7 +9,7 @@ export type KvTransportChoice = "auto" | "grpc" | "shm" | "tcp" | "rdma";
 /** Everything a worker process needs; the CLI fills it from flags (SGLang's names). */
 export interface WorkerConfig {
   disaggMode: DisaggMode;
-  /** A Hugging Face model directory. */
+  /** A Hugging Face model directory, a .gguf file, or a directory holding one. */
   modelPath: string;
   host: string;
   /** gRPC port; 0 = a free port (reported on the READY line). */
@@ -29,6 +30,8 @@ export interface WorkerConfig {
   /** Caps the model's max_position_embeddings (0 = use the model's). */
   contextLength: number;
   threads?: number;
+  /** --quantization: quantize an HF checkpoint's weights at load time. */
+  quantization?: QuantDtype;
   /** The model id clients use (/v1/models); default: the model directory's name. */
   servedModelName?: string;
   logLevel: string;
