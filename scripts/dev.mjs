@@ -133,7 +133,7 @@ switch (cmd) {
     break;
   case "start":
     build();
-    run(process.execPath, ["packages/router/dist/cli.js", "start", ...rest]);
+    run(process.execPath, ["packages/cli/dist/cli.js", "start", ...rest]);
     break;
   case "bench": {
     build();

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { ROOT, waitFor } from "./harness/cluster.js";
 
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 const env = {
   ...process.env,
   RADIXSERVE_CACHE: process.env["RADIXSERVE_CACHE"] ?? join(ROOT, ".cache"),

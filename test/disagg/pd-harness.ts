@@ -1,6 +1,6 @@
 /**
  * Boots real worker processes for the disaggregation tests (unified, prefill, decode) through the
- * worker binary (packages/decode-worker/dist/main.js; run after `npm run build`) on free loopback
+ * worker binary (packages/worker/dist/main.js; run after `npm run build`) on free loopback
  * ports, and talks to them over gRPC. Every process is killed by stop() or, at the latest, by the
  * exit hook, so no test leaves one behind.
  */
@@ -18,8 +18,8 @@ import {
 } from "@radixserve/core";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const WORKER_MAIN = join(ROOT, "packages", "decode-worker", "dist", "main.js");
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const WORKER_MAIN = join(ROOT, "packages", "worker", "dist", "main.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {

@@ -1,7 +1,7 @@
 /**
  * The native KV data plane, as TypeScript sees it: CRC-32C, memory regions that block exports and
  * imports target directly (a /dev/shm file mapping for `shm`, a receive buffer for `tcp`), and the
- * native tcp listener / connection. The transports in @radixserve/core compose these with
+ * native tcp listener / connection. The transports in @radixserve/kv-transfer compose these with
  * Engine.exportBlocksInto / importBlocksFrom, so KV bytes never pass through JS buffers on the
  * shm and tcp paths, and the checksum is computed natively in the same pass as the copy.
  *

@@ -14,8 +14,6 @@ import { ClusterRouting } from "./policies/cluster-routing.js";
 import { DEFAULT_POLICY } from "./policies/registry.js";
 import { WorkerPool } from "./workers/worker-pool.js";
 
-export const ROUTER_READY_PREFIX = "RADIXSERVE_ROUTER_READY";
-
 export interface RouterOptions {
   /** `host:port` of each worker's gRPC server (the static set; may be empty with redisUrl). */
   workerUrls: string[];
