@@ -3,6 +3,7 @@
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";
+export { findGgufFile, type GgufModel, readGgufModel } from "./gguf-model.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {
   crc32c,
@@ -22,5 +23,12 @@ export {
   readModelConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./model-config.js";
-export { readModelTensors, readSafetensorsHeader, type TensorDtype, type TensorInfo } from "./safetensors.js";
+export {
+  QUANT_DTYPES,
+  type QuantDtype,
+  readModelTensors,
+  readSafetensorsHeader,
+  type TensorDtype,
+  type TensorInfo,
+} from "./safetensors.js";
 export type * from "./types.js";
