@@ -32,12 +32,17 @@
  * Abort (client gone, deadline, explicit, drain) drops every block reference of the request at
  * once; if the request is inside a running engine step, this happens as soon as the step returns
  * (the engine may still be writing those blocks).
+ *
+ * Why one file of ~590 lines: admission, preemption, post-processing and abort all move requests
+ * between the same waiting / running sets in one order; split, each part would reach into the
+ * others' state. Blocks are not here (kv/kv-manager.ts), nor validation (validate.ts).
  */
 
 import { type BlockHash, RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
 import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
+import { stepFailure } from "./engine-loop.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
 import { validateRequest } from "./validate.js";
@@ -90,18 +95,8 @@ export class Scheduler {
 
   /** Validates and queues a request. Expected rejections are values (invalid_request, queue_full ...). */
   submit(params: RequestParams, sink: RequestSink): Result<void> {
-    if (this.draining)
-      return {
-        ok: false,
-        error: new RadixServeError("draining", "worker is draining: it admits no new requests"),
-      };
-    if (this.byId.has(params.id))
-      return {
-        ok: false,
-        error: new RadixServeError("invalid_request", `request id '${params.id}' is already in use`),
-      };
-    const invalid = validateRequest(params, this.config);
-    if (invalid) return { ok: false, error: invalid };
+    const refused = this.refusal(params);
+    if (refused) return { ok: false, error: refused };
     if (this.waiting.length >= this.config.maxQueuedRequests)
       return {
         ok: false,
@@ -133,18 +128,8 @@ export class Scheduler {
       firstLogprob?: { logprob: number; top: TopLogprob[] };
     },
   ): Result<void> {
-    if (this.draining)
-      return {
-        ok: false,
-        error: new RadixServeError("draining", "worker is draining: it admits no new requests"),
-      };
-    if (this.byId.has(params.id))
-      return {
-        ok: false,
-        error: new RadixServeError("invalid_request", `request id '${params.id}' is already in use`),
-      };
-    const invalid = validateRequest(params, this.config);
-    if (invalid) return { ok: false, error: invalid };
+    const refused = this.refusal(params);
+    if (refused) return { ok: false, error: refused };
     const t = prefilled.firstToken;
     if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize)
       return {
@@ -325,17 +310,29 @@ export class Scheduler {
     this.onWork();
   }
 
-  /** The engine step failed: every request in it ends with an internal error (blocks freed). */
+  /** The engine step failed: every request in it ends with an error (blocks freed); see stepFailure. */
   failBatch(batch: ScheduledBatch, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const error = stepFailure(err);
     for (const seq of batch.seqs) {
       seq.inFlight = false;
-      this.endAborted(seq, {
-        kind: "error",
-        error: new RadixServeError("internal", `engine step failed: ${message}`, { cause: err }),
-      });
+      this.endAborted(seq, { kind: "error", error });
     }
     this.onWork();
+  }
+
+  /** The batch restricted to the sequences at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: ScheduledBatch, indices: readonly number[]): ScheduledBatch {
+    const pick = <T>(a: readonly T[]) => indices.map((i) => a[i]!);
+    const chunkLens = pick(batch.chunkLens);
+    // Decodes come first in a batch (schedule() adds them before any prefill chunk).
+    const numDecodeTokens = indices.filter((i) => i < batch.numDecodeTokens).length;
+    return {
+      steps: pick(batch.steps),
+      seqs: pick(batch.seqs),
+      chunkLens,
+      numDecodeTokens,
+      numPrefillTokens: chunkLens.reduce((a, b) => a + b, 0) - numDecodeTokens,
+    };
   }
 
   /** Drops every unlocked prefix-cache entry; returns how many blocks were freed. */
@@ -344,14 +341,10 @@ export class Scheduler {
   }
 
   stats(): SchedulerStats {
-    const kv = this.kv.stats();
     return {
       running: this.running.length,
       queued: this.waiting.length,
-      kvBlocksTotal: kv.total,
-      kvBlocksFree: kv.free,
-      kvBlocksEvictable: kv.evictable,
-      kvBlocksCached: kv.cached,
+      ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
       generationTokensTotal: this.counters.generated,
@@ -365,18 +358,22 @@ export class Scheduler {
    * held outside the scheduler (decode-side reservations): every other lease belongs to a running request.
    */
   checkIntegrity(otherLeases = 0): string[] {
-    const problems = this.kv.checkIntegrity();
+    const problems = this.kv.checkIntegrity(this.running.length + otherLeases);
     for (const seq of this.waiting)
       if (seq.lease) problems.push(`queued request ${seq.id} holds ${seq.lease.blocks.length} blocks`);
-    const leases = this.kv.stats().leases;
-    if (leases !== this.running.length + otherLeases)
-      problems.push(
-        `${leases} KV leases, but ${this.running.length} running requests and ${otherLeases} others`,
-      );
     return problems;
   }
 
   // ---- internals ----
+
+  /** Why a new request cannot be taken at all (draining, id in use, invalid), or null. */
+  private refusal(params: RequestParams): RadixServeError | null {
+    if (this.draining)
+      return new RadixServeError("draining", "worker is draining: it admits no new requests");
+    if (this.byId.has(params.id))
+      return new RadixServeError("invalid_request", `request id '${params.id}' is already in use`);
+    return validateRequest(params, this.config);
+  }
 
   private enqueue(seq: Sequence): void {
     // Priority desc, then arrival asc. A preempted request keeps its arrival, so it goes back near the front.

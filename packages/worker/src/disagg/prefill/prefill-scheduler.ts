@@ -23,7 +23,7 @@
 import { RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence } from "@radixserve/engine-native";
 import { KvManager } from "../../kv/kv-manager.js";
-import { type SchedulerConfig, validateRequest } from "../../scheduler/index.js";
+import { type SchedulerConfig, stepFailure, validateRequest } from "../../scheduler/index.js";
 import type { PrefillJob } from "./prefill-job.js";
 
 export interface PrefillBatch {
@@ -163,13 +163,22 @@ export class PrefillScheduler {
   }
 
   failBatch(batch: PrefillBatch, err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+    const error = stepFailure(err);
     for (const job of batch.jobs) {
       job.inFlight = false;
       if (job.pendingRelease) this.release(job);
-      else job.onFailure(new Error(`engine step failed: ${e.message}`, { cause: e }));
+      else job.onFailure(error);
     }
     this.onWork();
+  }
+
+  /** The batch restricted to the jobs at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: PrefillBatch, indices: readonly number[]): PrefillBatch {
+    return {
+      steps: indices.map((i) => batch.steps[i]!),
+      jobs: indices.map((i) => batch.jobs[i]!),
+      chunkLens: indices.map((i) => batch.chunkLens[i]!),
+    };
   }
 
   flushCache(): number {
@@ -177,14 +186,10 @@ export class PrefillScheduler {
   }
 
   stats(): PrefillStats {
-    const kv = this.kv.stats();
     return {
       running: this.active.length,
       queued: this.waiting.length,
-      kvBlocksTotal: kv.total,
-      kvBlocksFree: kv.free,
-      kvBlocksEvictable: kv.evictable,
-      kvBlocksCached: kv.cached,
+      ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
@@ -193,10 +198,7 @@ export class PrefillScheduler {
 
   /** The KV manager's invariants plus: the live leases are exactly the active jobs'. */
   checkIntegrity(): string[] {
-    const problems = this.kv.checkIntegrity();
-    const leases = this.kv.stats().leases;
-    if (leases !== this.active.length)
-      problems.push(`${leases} KV leases, but ${this.active.length} active jobs`);
+    const problems = this.kv.checkIntegrity(this.active.length);
     for (const j of this.active) if (!j.lease) problems.push(`active job ${j.id} holds no lease`);
     return problems;
   }
