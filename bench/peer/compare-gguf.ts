@@ -20,8 +20,7 @@ import { existsSync } from "node:fs";
 import { homedir, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadEngine } from "../../packages/engine-native/src/index.js";
-import { nativeAddon } from "../../packages/engine-native/src/native.js";
+import { loadEngine, readBandwidthGbs } from "@radixserve/engine-native";
 import { kvBlocksNeeded, measureEngineShapes, type ShapeRates } from "./engine-shapes.js";
 
 const { values } = parseArgs({
@@ -105,7 +104,7 @@ for (const type of values.types.split(",")) {
   let bandwidth = 0;
   let weightBytes = 0;
   for (let round = 0; round < rounds; round++) {
-    bandwidth = Math.max(bandwidth, nativeAddon().readBandwidth(1 << 30, threads, 5));
+    bandwidth = Math.max(bandwidth, readBandwidthGbs(1 << 30, threads));
     const e = await loadEngine({
       modelPath: file,
       threads,
