@@ -1,5 +1,6 @@
 // Public surface of @radixserve/engine-native.
 
+export { readBandwidthGbs } from "./bandwidth.js";
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";

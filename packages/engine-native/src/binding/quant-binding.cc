@@ -15,7 +15,7 @@ namespace {
 
 rs_dtype quant_dtype(const Napi::Object &o) {
     const std::string s = o.Get("dtype").As<Napi::String>().Utf8Value();
-    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_Q6_K; t++)
+    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_LAST; t++)
         if (s == rs_dtype_name((rs_dtype)t)) return (rs_dtype)t;
     throw Napi::TypeError::New(o.Env(), "unknown dtype '" + s + "'");
 }

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -58,6 +59,38 @@ template <>
 inline void dequant_pair<RS_DTYPE_Q4_1>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q4_1 *b = (const rs_block_q4_1 *)row + 2 * p;
     for (int i = 0; i < 2; i++) dequant_nibble_block(b[i].qs, bcast_h(b[i].d), bcast_h(b[i].m), wf + 2 * i);
+}
+
+// Q5_0 / Q5_1 block: Q4_0 / Q4_1's nibbles plus bit j of qh for value j.
+inline void dequant_q5_block(const uint8_t *qs, const uint8_t *qh, __m512 d, __m512 m, __m512 *wf) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    const __m512i v = widen_u8(qs);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i hv = _mm512_set1_epi32((int)h);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i h0 = _mm512_and_si512(_mm512_srlv_epi32(hv, lanes), one);
+    const __m512i h1 =
+        _mm512_and_si512(_mm512_srlv_epi32(hv, _mm512_add_epi32(lanes, _mm512_set1_epi32(16))), one);
+    wf[0] =
+        fma_i32(_mm512_or_si512(_mm512_and_si512(v, _mm512_set1_epi32(15)), _mm512_slli_epi32(h0, 4)), d, m);
+    wf[1] = fma_i32(_mm512_or_si512(_mm512_srli_epi32(v, 4), _mm512_slli_epi32(h1, 4)), d, m);
+}
+
+template <>
+inline void dequant_pair<RS_DTYPE_Q5_0>(const uint8_t *row, int p, __m512 *wf) {
+    const rs_block_q5_0 *b = (const rs_block_q5_0 *)row + 2 * p;
+    for (int i = 0; i < 2; i++) {
+        const __m512 d = bcast_h(b[i].d);
+        dequant_q5_block(b[i].qs, b[i].qh, d, _mm512_mul_ps(d, _mm512_set1_ps(-16.0f)), wf + 2 * i);
+    }
+}
+
+template <>
+inline void dequant_pair<RS_DTYPE_Q5_1>(const uint8_t *row, int p, __m512 *wf) {
+    const rs_block_q5_1 *b = (const rs_block_q5_1 *)row + 2 * p;
+    for (int i = 0; i < 2; i++)
+        dequant_q5_block(b[i].qs, b[i].qh, bcast_h(b[i].d), bcast_h(b[i].m), wf + 2 * i);
 }
 
 template <>
@@ -252,6 +285,12 @@ void rs_matmul_quant_avx512(const float *x, int n_tokens, int ldx, const rs_weig
             break;
         case RS_DTYPE_Q4_1:
             matmul_dt<RS_DTYPE_Q4_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_0:
+            matmul_dt<RS_DTYPE_Q5_0>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_1:
+            matmul_dt<RS_DTYPE_Q5_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
         case RS_DTYPE_Q4_K:
             matmul_dt<RS_DTYPE_Q4_K>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
