@@ -15,7 +15,7 @@ import {
   setLogLevel,
   WORKER_READY_PREFIX,
 } from "@radixserve/core";
-import { findGgufFile } from "@radixserve/engine-native";
+import { findGgufFile, QUANT_DTYPES, type QuantDtype } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import { type KvTransportChoice, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
 import { startWorker } from "./worker.js";
@@ -54,6 +54,10 @@ export function buildWorkerCommand(): Command {
     )
     .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--cache-dir <dir>", "model cache (default $RADIXSERVE_CACHE or ~/.cache/radixserve)")
+    .option(
+      "--quantization <type>",
+      `quantize an HF checkpoint's weights at load time: ${QUANT_DTYPES.join(" | ")} (projections to the type, embedding and LM head to q8_0)`,
+    )
     .option("--host <host>", "address to listen on", WORKER_DEFAULTS.host)
     .option("--port <port>", "gRPC port (0 = pick a free port)", int("--port", 0), WORKER_DEFAULTS.port)
     .option(
@@ -207,6 +211,12 @@ export function buildWorkerCommand(): Command {
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
 
+function quantization(v: string): QuantDtype {
+  if (!QUANT_DTYPES.includes(v as QuantDtype))
+    throw new Error(`--quantization must be one of ${QUANT_DTYPES.join(", ")}, got '${v}'`);
+  return v as QuantDtype;
+}
+
 /** Parses argv (without node and script) into a WorkerConfig; throws a clear Error on bad flags. */
 export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const cmd = buildWorkerCommand();
@@ -232,6 +242,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     shortPrefillTokens: o["shortPrefillTokens"] as number,
     contextLength: o["contextLength"] as number,
     threads: o["threads"] as number | undefined,
+    ...(o["quantization"] !== undefined ? { quantization: quantization(String(o["quantization"])) } : {}),
     servedModelName: o["servedModelName"] as string | undefined,
     logLevel: String(o["logLevel"]),
     disableRadixCache: Boolean(o["disableRadixCache"]),

@@ -74,6 +74,7 @@ export async function startWorker(
     memFractionStatic: config.memFractionStatic,
     threads: config.threads,
     tpSize: config.tp,
+    ...(config.quantization ? { quantization: config.quantization } : {}),
   };
   let engine: Engine;
   if (poolSpec) {

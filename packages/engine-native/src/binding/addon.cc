@@ -49,7 +49,7 @@ std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
 }
 
 rs_dtype dtype_of(Napi::Env env, const std::string &s) {
-    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_Q6_K; t++)
+    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_LAST; t++)
         if (s == rs_dtype_name((rs_dtype)t)) return (rs_dtype)t;
     throw Napi::TypeError::New(env, "unknown dtype '" + s + "'");
 }
