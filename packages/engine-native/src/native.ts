@@ -58,6 +58,8 @@ export interface NativeSampling {
   presencePenalty: number;
   seed: number;
   logprobs: number;
+  biasTokens?: Int32Array;
+  biasValues?: Float32Array;
 }
 
 export interface NativeStepSeq {

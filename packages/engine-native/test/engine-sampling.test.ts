@@ -57,6 +57,45 @@ describe("engine sampling", () => {
     assert.ok(new Set(alone).size > 1, "different seeds should not all give one token at temperature 1.5");
   });
 
+  it("logit bias: -100 bans the argmax, +100 forces a chosen token, bad ids and values are refused", async () => {
+    const e = await openEngine();
+    const prompt = tokens(9, 5);
+    const logits = await rawLogits(e, prompt);
+    const best = argmax(logits);
+    const banned = await draw(e, prompt, {
+      logitBias: { tokenIds: Int32Array.of(best), values: Float32Array.of(-100) },
+    });
+    const rest = Float32Array.from(logits);
+    rest[best] = -Infinity;
+    assert.equal(banned, argmax(rest), "greedy falls to the runner-up");
+    const target = (best + 17) % logits.length;
+    const [o] = await e.step([
+      {
+        tokens: prompt,
+        startPos: 0,
+        blockTable: blocks(60, 2),
+        sample: true,
+        sampling: {
+          temperature: 1,
+          seed: 3,
+          logitBias: { tokenIds: Int32Array.of(target), values: Float32Array.of(100) },
+        },
+      },
+    ]);
+    assert.equal(o!.token, target);
+    await assert.rejects(
+      () =>
+        draw(e, prompt, {
+          logitBias: { tokenIds: Int32Array.of(logits.length), values: Float32Array.of(1) },
+        }),
+      /logitBias\.tokenIds\[0\].*not a token id/,
+    );
+    await assert.rejects(
+      () => draw(e, prompt, { logitBias: { tokenIds: Int32Array.of(1), values: Float32Array.of(101) } }),
+      /in \[-100, 100\]/,
+    );
+  });
+
   it("top-k never picks outside the k largest logits", async () => {
     const e = await openEngine();
     const prompt = tokens(10, 8);

@@ -20,14 +20,14 @@ export class FakeCodec implements TextCodec {
     const text = messages
       .map(
         (m) =>
-          `${m.role}: ${typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("\n")}\n`,
+          `${m.role}: ${typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join("\n")}\n`,
       )
       .join("");
     return this.encodePrompt(`${text}assistant: `);
   }
 
-  tokenText(id: number): string {
-    return String.fromCharCode(id);
+  tokenText(id: number): { text: string; bytes: number[] } {
+    return { text: String.fromCharCode(id), bytes: [id] };
   }
 
   createDecoder(): IncrementalDecoder {

@@ -26,6 +26,8 @@ export class ModelTokenizer {
   readonly eosTokenId: number | null;
   /** Ids of every added token marked special. */
   readonly specialTokenIds: ReadonlySet<number>;
+  /** Ids of every added token (special or not): their piece is their literal text. */
+  private readonly addedTokenIds: ReadonlySet<number>;
   /** The raw chat_template of tokenizer_config.json (the "default" one if there are several), or null. */
   readonly chatTemplate: string | null;
 
@@ -36,12 +38,15 @@ export class ModelTokenizer {
     let maxId = -1;
     for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
     const special = new Set<number>();
+    const addedIds = new Set<number>();
     for (const [id, added] of tok.get_added_tokens_decoder()) {
       maxId = Math.max(maxId, id);
+      addedIds.add(id);
       if (added.special) special.add(id);
     }
     this.vocabSize = maxId + 1;
     this.specialTokenIds = special;
+    this.addedTokenIds = addedIds;
     this.bosToken = specialTokenContent(config["bos_token"]);
     this.eosToken = specialTokenContent(config["eos_token"]);
     this.bosTokenId = this.bosToken === null ? null : (tok.token_to_id(this.bosToken) ?? null);
@@ -76,6 +81,10 @@ export class ModelTokenizer {
 
   idToToken(id: number): string | undefined {
     return this.tok.id_to_token(id);
+  }
+
+  isAddedToken(id: number): boolean {
+    return this.addedTokenIds.has(id);
   }
 }
 

@@ -39,6 +39,14 @@ std::string str(const Napi::Object &o, const char *key, const std::string &def) 
     return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
 }
 
+std::vector<float> float32s(const Napi::Value &v, const char *what) {
+    if (v.IsUndefined() || v.IsNull()) return {};
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
 std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
     if (v.IsUndefined() || v.IsNull()) return {};
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
@@ -245,6 +253,10 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
             q.sampling.presence_penalty = (float)num(p, "presencePenalty", 0);
             q.sampling.seed = (uint64_t)num(p, "seed", 0);
             q.sampling.logprobs = (int)num(p, "logprobs", -1);
+            q.sampling.bias_tokens = int32s(p.Get("biasTokens"), "biasTokens");
+            q.sampling.bias_values = float32s(p.Get("biasValues"), "biasValues");
+            if (q.sampling.bias_tokens.size() != q.sampling.bias_values.size())
+                throw Napi::TypeError::New(env, "biasTokens and biasValues differ in length");
         }
     }
     auto *w = new step_worker(env, info[0], e, std::move(seqs));

@@ -58,6 +58,10 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
     scratch.assign(logits, logits + vocab);
     float *l = scratch.data();  // [vocab] logits after penalties
     apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    for (size_t i = 0; i < p.bias_tokens.size(); i++) {
+        const int32_t t = p.bias_tokens[i];
+        if (t >= 0 && t < vocab) l[t] += p.bias_values[i];
+    }
 
     if (p.temperature <= 0.0f) {
         res.token = argmax(l, vocab);

@@ -11,6 +11,8 @@ import {
   loadTokenizer,
   type ModelTokenizer,
   StopStringMatcher,
+  tokenBytes,
+  tokenString,
 } from "@radixserve/core";
 import type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./text-codec.js";
 
@@ -18,7 +20,7 @@ export class CoreTextCodec implements TextCodec {
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
   private template: ChatTemplate | null = null;
-  private readonly tokenTexts = new Map<number, string>();
+  private readonly tokenTexts = new Map<number, { text: string; bytes: number[] }>();
 
   private constructor(
     private readonly tokenizer: ModelTokenizer,
@@ -45,16 +47,19 @@ export class CoreTextCodec implements TextCodec {
     const msgs: ChatMessage[] = messages.map((m) => ({
       role: m.role === "developer" ? "system" : m.role,
       content: m.content,
+      toolCalls: m.toolCalls,
+      toolCallId: m.toolCallId,
     }));
     const text = this.template.render(msgs, { addGenerationPrompt: true });
     // The template writes BOS itself when the model wants one; do not add it twice.
     return this.tokenizer.encode(text, { addSpecialTokens: false });
   }
 
-  tokenText(tokenId: number): string {
+  tokenText(tokenId: number): { text: string; bytes: number[] } {
     let t = this.tokenTexts.get(tokenId);
     if (t === undefined) {
-      t = tokenId >= 0 && tokenId < this.vocabSize ? this.tokenizer.decode([tokenId]) : "";
+      const bytes = tokenBytes(this.tokenizer, tokenId);
+      t = { text: tokenString(bytes), bytes: [...bytes] };
       if (this.tokenTexts.size < 100_000) this.tokenTexts.set(tokenId, t);
     }
     return t;

@@ -46,18 +46,14 @@ export function totalUsage(results: readonly { promptIndex: number; usage: Usage
   };
 }
 
-function bytesOf(text: string): number[] {
-  return [...Buffer.from(text, "utf8")];
-}
-
 /** Chat logprobs: `{content: [{token, logprob, bytes, top_logprobs: [...]}]}`. */
 export function chatLogprobs(tokens: readonly TokenInfo[]) {
   return {
     content: tokens.map((t) => ({
       token: t.text,
       logprob: t.logprob,
-      bytes: bytesOf(t.text),
-      top_logprobs: t.top.map((x) => ({ token: x.text, logprob: x.logprob, bytes: bytesOf(x.text) })),
+      bytes: t.bytes,
+      top_logprobs: t.top.map((x) => ({ token: x.text, logprob: x.logprob, bytes: x.bytes })),
     })),
   };
 }

@@ -97,7 +97,9 @@ function maxNewTokens(
 type CommonBody = ChatCompletionBody | CompletionBody;
 
 function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
+  const bias = body.logit_bias ?? {};
   return {
+    logitBias: Object.fromEntries(Object.entries(bias).map(([id, v]) => [Number(id), v])),
     // OpenAI's default temperature is 1.0; 0 is greedy.
     temperature: body.temperature ?? 1,
     topK: body.top_k !== null && body.top_k !== undefined && body.top_k > 0 ? body.top_k : 0,
@@ -178,7 +180,12 @@ export function planChat(
       param: "top_logprobs",
     });
   }
-  const turns: ChatTurn[] = body.messages.map((m) => ({ role: m.role, content: m.content ?? "" }));
+  const turns: ChatTurn[] = body.messages.map((m) => {
+    if (m.role === "tool") return { role: m.role, content: m.content, toolCallId: m.tool_call_id };
+    if (m.role === "assistant")
+      return { role: m.role, content: m.content ?? null, toolCalls: m.tool_calls ?? undefined };
+    return { role: m.role, content: m.content };
+  });
   let ids: number[];
   try {
     ids = codec.encodeChat(turns);
@@ -191,6 +198,7 @@ export function planChat(
     });
   }
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  checkIds(Object.keys(body.logit_bias ?? {}).map(Number), codec.vocabSize, "logit_bias");
   const requested = body.max_completion_tokens ?? body.max_tokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "messages";
   const max = maxNewTokens(ids.length, requested, Number.MAX_SAFE_INTEGER, model.maxContextLength, param);
@@ -226,6 +234,7 @@ export function planCompletion(
     checkIds(ids, codec.vocabSize, prompts.length > 1 ? `prompt[${i}]` : "prompt");
   });
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  checkIds(Object.keys(body.logit_bias ?? {}).map(Number), codec.vocabSize, "logit_bias");
   const maxTokens = prompts.map((ids) =>
     maxNewTokens(
       ids.length,

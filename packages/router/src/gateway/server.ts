@@ -2,7 +2,7 @@
  * The OpenAI-compatible HTTP gateway (fastify 5): routes, API-key check, body limit, and the one
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
- * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
+ * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id}, GET /health,
  * GET /health_generate, GET /metrics, GET /openapi.json.
  * Only /v1/* needs the API key (when one is set); health, metrics and the OpenAPI description are
  * open so probes and scrapers need no secret.
@@ -21,6 +21,8 @@ import type { WorkerPool } from "../workers/worker-pool.js";
 import { runChoice } from "./choice-runner.js";
 import { toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
+import { registerModelRoutes } from "./model-routes.js";
+import { checkRequestFields } from "./request-fields.js";
 import { planChat, planCompletion } from "./request-plan.js";
 import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
@@ -143,28 +145,22 @@ export async function buildGateway(
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
-    const body = chatCompletionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("chat", raw);
+    const body = chatCompletionSchema.parse(raw);
     const plan = planChat(body, pool.models(), codec, planOpts);
     await executePlan(plan, exec(req), reply);
   });
 
   app.post("/v1/completions", async (req, reply: FastifyReply) => {
-    const body = completionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("completion", raw);
+    const body = completionSchema.parse(raw);
     const plan = planCompletion(body, pool.models(), codec, planOpts);
     await executePlan(plan, exec(req), reply);
   });
 
-  app.get("/v1/models", async () => ({
-    object: "list",
-    data: pool.models().map((m) => ({
-      id: m.modelId,
-      object: "model",
-      created: 0,
-      owned_by: "radixserve",
-      root: m.modelPath,
-      max_model_len: m.maxContextLength,
-    })),
-  }));
+  registerModelRoutes(app, pool);
 
   app.get("/health", async (_req, reply) => {
     const healthy = pool.healthyCount();

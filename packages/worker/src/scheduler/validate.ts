@@ -56,6 +56,18 @@ export function validateRequest(p: RequestParams, c: SchedulerConfig): RadixServ
     return bad("frequency_penalty must be in [-2, 2]", "frequency_penalty");
   if (s.presencePenalty !== undefined && !(Math.abs(s.presencePenalty) <= 2))
     return bad("presence_penalty must be in [-2, 2]", "presence_penalty");
+  const bias = s.logitBias;
+  if (bias !== undefined)
+    for (let i = 0; i < bias.tokenIds.length; i++) {
+      const t = bias.tokenIds[i]!;
+      if (t < 0 || t >= c.vocabSize)
+        return bad(
+          `logit_bias token id ${t} is not a token id of this model (vocabulary size ${c.vocabSize})`,
+          "logit_bias",
+        );
+      if (!(Math.abs(bias.values[i]!) <= 100))
+        return bad("logit_bias values must be in [-100, 100]", "logit_bias");
+    }
   if (s.logprobs !== undefined && s.logprobs >= 0 && !(Number.isInteger(s.logprobs) && s.logprobs <= 20))
     return bad("logprobs must be an integer in [0, 20]", "logprobs");
   return null;
