@@ -140,7 +140,7 @@ export async function startWorker(
       registry: p.metrics.registry,
       idle: () => p.idle(),
       stats: () => p.scheduler.stats(),
-      cache: p.scheduler.cache,
+      cache: p.scheduler.kv.cache,
       tokensPerS: () => 0,
       integrity: () => (p.idle() ? p.scheduler.checkIntegrity() : []),
       drain: () => p.drain(),
@@ -204,7 +204,7 @@ export async function startWorker(
       registry: metrics.registry,
       idle: quiet,
       stats,
-      cache: scheduler.cache,
+      cache: scheduler.kv.cache,
       tokensPerS: () => rate.perSecond(),
       integrity: () => (quiet() ? scheduler.checkIntegrity() : []),
       drain: async () => {

@@ -94,7 +94,8 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
       const n = Math.ceil(job.promptLen / BS);
       assert.equal(job.blocks.length, n);
       // "Transfer": reserve on D, copy the KV (token slots) of every prompt block.
-      const blocks = d.allocator.allocate(n)!;
+      const lease = d.kv.acquire([], n)!;
+      const blocks = lease.blocks;
       for (let b = 0; b < n; b++)
         de.pool.set(pe.pool.subarray(job.blocks[b]! * BS, (job.blocks[b]! + 1) * BS), blocks[b]! * BS);
       const c = collect();
@@ -102,8 +103,7 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
         { id: job.id, inputIds: prompts[i]!, sampling: {}, maxNewTokens: maxNew },
         c.sink,
         {
-          blocks,
-          lockedNode: null,
+          lease,
           cachedTokens: 0,
           firstToken: job.first!.token,
         },
@@ -120,8 +120,8 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
     assert.deepEqual(p.checkIntegrity(), []);
     assert.deepEqual(d.checkIntegrity(), []);
     assert.ok(p.idle);
-    assert.equal(p.allocator.numFree + p.cache.sizeInfo().evictableBlocks, 64);
-    assert.equal(d.allocator.numFree + d.cache.sizeInfo().evictableBlocks, 64);
+    assert.equal(p.kv.stats().free + p.kv.stats().evictable, 64);
+    assert.equal(d.kv.stats().free + d.kv.stats().evictable, 64);
   });
 
   test("P reuses its prefix cache: a second prompt with the same prefix computes only the rest", async () => {
@@ -169,7 +169,7 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
     assert.equal(job.status, "released");
     p.release(job);
     assert.ok(p.idle);
-    assert.equal(p.allocator.numFree + p.cache.sizeInfo().evictableBlocks, 64);
+    assert.equal(p.kv.stats().free + p.kv.stats().evictable, 64);
     assert.deepEqual(p.checkIntegrity(), []);
   });
 

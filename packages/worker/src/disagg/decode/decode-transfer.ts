@@ -129,7 +129,7 @@ class DecodeTransfer {
         throw new TransferFailure(e.code === "aborted" ? "cancelled" : "reservation_timeout", e);
       }
       const r = this.reservation;
-      const fresh = numBlocks - r.skipBlocks;
+      const fresh = numBlocks - r.cachedBlocks;
       started = performance.now(); // transfer latency: from the start message to the adoption
       const engine = this.deps.engine;
       const expectInto = engine.expectBlocksFrom?.bind(engine);
@@ -139,7 +139,7 @@ class DecodeTransfer {
         expectInto && importFrom
           ? {
               pool: { info: engine.info, importBlocksFrom: importFrom, expectBlocksFrom: expectInto },
-              blockIds: Int32Array.from(r.blocks.slice(r.skipBlocks)),
+              blockIds: Int32Array.from(r.blocks.slice(r.cachedBlocks)),
             }
           : undefined;
       this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb, target);
@@ -159,9 +159,8 @@ class DecodeTransfer {
         throw new TransferFailure("cancelled", new RadixServeError("aborted", "request cancelled"));
       const first = done.firstToken;
       const adopted = this.deps.scheduler.adoptPrefilled(this.params, this.sink, {
-        blocks: r.blocks,
-        lockedNode: r.lockedNode,
-        cachedTokens: Math.max(r.skipBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
+        lease: r,
+        cachedTokens: Math.max(r.cachedBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
         firstToken: first?.tokenId ?? -1,
         ...(first?.logprob
           ? {
@@ -214,7 +213,7 @@ class DecodeTransfer {
         // Direct shm: P writes into these blocks itself; they go back only once it cannot any more
         // (at once, unless P is stopped in the middle of a copy).
         const q = this.deps.quarantine;
-        const held = reservation.blocks.length - reservation.skipBlocks;
+        const held = reservation.blocks.length - reservation.cachedBlocks;
         if (q) q.blocks += held;
         try {
           await this.receiver?.quiesce?.();
@@ -311,7 +310,7 @@ class DecodeTransfer {
       this.signal.addEventListener("abort", onAbort, { once: true });
       if (this.signal.aborted) return onAbort();
 
-      let nextBlock = r.skipBlocks;
+      let nextBlock = r.cachedBlocks;
       const stream = this.deps.client(address).prefill();
       this.stream = stream;
       stream.on("data", (m: PrefillServerMessage__Output) => {
@@ -399,7 +398,7 @@ class DecodeTransfer {
       stream.write({
         start: {
           request: this.req,
-          skipBlocks: r.skipBlocks,
+          skipBlocks: r.cachedBlocks,
           numBlocks,
           offer: this.receiver!.offer,
           windowChunks: settings.windowChunks,
