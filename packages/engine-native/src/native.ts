@@ -60,6 +60,7 @@ export interface NativeSampling {
   logprobs: number;
   biasTokens?: Int32Array;
   biasValues?: Float32Array;
+  allowedTokens?: Uint32Array;
 }
 
 export interface NativeStepSeq {

@@ -47,6 +47,17 @@ function logitBias(b: SamplingParams["logitBias"], vocab: number, what: string) 
   return { biasTokens: tokenIds, biasValues: b.values };
 }
 
+function allowedTokens(mask: Uint32Array | undefined, vocab: number, what: string) {
+  if (mask === undefined) return {};
+  const words = Math.ceil(vocab / 32);
+  if (!(mask instanceof Uint32Array) || mask.length !== words)
+    bad(`${what} must be a Uint32Array of ${words} words (one bit per token of ${vocab})`);
+  let any = false;
+  for (let w = 0; w < words && !any; w++) any = mask[w] !== 0;
+  if (!any) bad(`${what} allows no token`);
+  return { allowedTokens: mask };
+}
+
 function sampling(p: SamplingParams | undefined, vocab: number, what: string): NativeSampling {
   const s = p ?? {};
   const seed =
@@ -88,6 +99,7 @@ function sampling(p: SamplingParams | undefined, vocab: number, what: string): N
       "must be an integer in -1..20",
     ),
     ...logitBias(s.logitBias, vocab, `${what}.logitBias`),
+    ...allowedTokens(s.allowedTokens, vocab, `${what}.allowedTokens`),
   };
 }
 

@@ -150,6 +150,12 @@ export interface SamplingParams {
    * logits, like every other sampling transform's.
    */
   logitBias?: { tokenIds: Int32Array; values: Float32Array };
+  /**
+   * Constrained decoding (a grammar's next-token mask): a bitset of ceil(vocabSize / 32) words,
+   * bit t % 32 of word t / 32 set = token t may be sampled. Applied after the bias, before
+   * temperature; at least one token must be allowed. Absent = every token.
+   */
+  allowedTokens?: Uint32Array;
 }
 
 /** One sequence's share of a step: a prefill chunk or a single decode token. */

@@ -96,6 +96,40 @@ describe("engine sampling", () => {
     );
   });
 
+  it("a token mask: only allowed tokens are sampled, whatever the temperature, bias or greedy", async () => {
+    const e = await openEngine();
+    const prompt = tokens(11, 6);
+    const logits = await rawLogits(e, prompt);
+    const vocab = logits.length;
+    const best = argmax(logits);
+    const allowed = [3, 40, (best + 101) % vocab, vocab - 1].filter((t) => t !== best);
+    const mask = new Uint32Array(Math.ceil(vocab / 32));
+    for (const t of allowed) mask[t >>> 5]! |= 1 << (t & 31);
+    const greedy = await draw(e, prompt, { allowedTokens: mask });
+    const restricted = Float32Array.from(logits, (v, t) => (allowed.includes(t) ? v : -Infinity));
+    assert.equal(greedy, argmax(restricted));
+    const seen = new Set<number>();
+    for (let s = 0; s < 60; s++) {
+      const t = await draw(e, prompt, {
+        temperature: 50,
+        seed: s,
+        allowedTokens: mask,
+        logitBias: { tokenIds: Int32Array.of(best), values: Float32Array.of(100) },
+      });
+      assert.ok(allowed.includes(t), `token ${t} is masked`);
+      seen.add(t);
+    }
+    assert.ok(seen.size >= 2, "a hot temperature visits several allowed tokens");
+    await assert.rejects(
+      () => draw(e, prompt, { allowedTokens: new Uint32Array(mask.length) }),
+      /allows no token/,
+    );
+    await assert.rejects(
+      () => draw(e, prompt, { allowedTokens: new Uint32Array(3) }),
+      /Uint32Array of \d+ words/,
+    );
+  });
+
   it("top-k never picks outside the k largest logits", async () => {
     const e = await openEngine();
     const prompt = tokens(10, 8);

@@ -47,6 +47,14 @@ std::vector<float> float32s(const Napi::Value &v, const char *what) {
     return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
+std::vector<uint32_t> uint32s(const Napi::Value &v, const char *what) {
+    if (v.IsUndefined() || v.IsNull()) return {};
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+        throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Uint32Array");
+    Napi::Uint32Array a = v.As<Napi::Uint32Array>();
+    return std::vector<uint32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
 std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
     if (v.IsUndefined() || v.IsNull()) return {};
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
@@ -257,6 +265,7 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
             q.sampling.bias_values = float32s(p.Get("biasValues"), "biasValues");
             if (q.sampling.bias_tokens.size() != q.sampling.bias_values.size())
                 throw Napi::TypeError::New(env, "biasTokens and biasValues differ in length");
+            q.sampling.allowed = uint32s(p.Get("allowedTokens"), "allowedTokens");
         }
     }
     auto *w = new step_worker(env, info[0], e, std::move(seqs));

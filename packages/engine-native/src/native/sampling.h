@@ -1,6 +1,6 @@
 // Native sampling of one next token from a row of raw logits.
-// Order (types.ts SamplingParams): penalties -> logit bias -> temperature -> top-k -> top-p -> min-p -> draw.
-// The random draw depends only on (seed, position of the sampled token), never on the batch.
+// Order (types.ts SamplingParams): penalties -> logit bias -> token mask -> temperature -> top-k -> top-p ->
+// min-p -> draw. The random draw depends only on (seed, position of the sampled token), never on the batch.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,9 @@ struct rs_sampling_params {
     // OpenAI's logit_bias: bias_values[i] is added to the logit of bias_tokens[i] (ids checked in TS).
     std::vector<int32_t> bias_tokens;
     std::vector<float> bias_values;
+    // Constrained decoding: a bitset over the vocabulary (bit t of word t/32 set = token t may be
+    // sampled); empty = every token. Applied after the bias, so nothing can lift a masked token.
+    std::vector<uint32_t> allowed;
 };
 
 struct rs_sample_result {
