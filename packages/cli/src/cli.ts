@@ -6,7 +6,13 @@ import {
   ROUTER_READY_PREFIX,
   setLogLevel,
 } from "@radixserve/core";
-import { DEFAULT_POLICY, parsePolicySpec, policyNames, startRouter } from "@radixserve/router";
+import {
+  DEFAULT_POLICY,
+  parsePolicySpec,
+  policyNames,
+  startRouter,
+  TOOL_CALL_PARSER_NAMES,
+} from "@radixserve/router";
 import { runWorkerCli } from "@radixserve/worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -16,7 +22,7 @@ import { runWorkerCli } from "@radixserve/worker";
  *   make-model  write a generated Hugging Face model directory
  * Bad input prints one line and exits non-zero.
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { launch } from "./launcher/launcher.js";
 
 function intFlag(name: string, min: number, max: number) {
@@ -80,6 +86,7 @@ interface RouterFlags {
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  toolCallParser?: string;
 }
 
 function build(): Command {
@@ -127,6 +134,12 @@ function build(): Command {
     )
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -135,6 +148,7 @@ function build(): Command {
       if (o.maxPendingRequests !== undefined)
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
+      if (o.toolCallParser !== undefined) routerArgs.push("--tool-call-parser", o.toolCallParser);
       const workerArgs = [...cmd.args];
       let disaggMode: LaunchDisaggMode;
       try {
@@ -240,6 +254,12 @@ function build(): Command {
       "period of each worker's load/health poll",
       intFlag("--worker-poll-ms", 20, 10_000),
       200,
+    )
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .action(async (o: RouterFlags) => {

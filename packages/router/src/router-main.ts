@@ -50,6 +50,8 @@ export interface RouterOptions {
   maxRetries?: number | undefined;
   /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
   retryBackoffMs?: number | undefined;
+  /** Tool-call format (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
 }
 
 export interface RunningRouter {
@@ -110,6 +112,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       apiKey: opts.apiKey,
       maxRequestBytes: opts.maxRequestBytes,
       requestTimeoutMs: opts.requestTimeoutMs,
+      toolCallParser: opts.toolCallParser,
       retry: {
         ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
         ...(opts.retryBackoffMs !== undefined ? { baseBackoffMs: opts.retryBackoffMs } : {}),

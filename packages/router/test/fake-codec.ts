@@ -14,7 +14,10 @@ export class FakeCodec implements TextCodec {
     return [...Buffer.from(text, "utf8")];
   }
 
-  encodeChat(messages: ChatTurn[]): number[] {
+  /** Names the hermes marker and renders `tools` (as `tools: name,name`), like a tool-aware template. */
+  readonly chatTemplate = "{{ tools }} <tool_call>";
+
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): number[] {
     if (messages.at(-1)?.role === "assistant")
       throw new Error("the last message must not be the assistant's");
     const text = messages
@@ -23,7 +26,8 @@ export class FakeCodec implements TextCodec {
           `${m.role}: ${typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join("\n")}\n`,
       )
       .join("");
-    return this.encodePrompt(`${text}assistant: `);
+    const names = (tools ?? []).map((t) => (t as { function: { name: string } }).function.name);
+    return this.encodePrompt(`${names.length ? `tools: ${names.join(",")}\n` : ""}${text}assistant: `);
   }
 
   tokenText(id: number): { text: string; bytes: number[] } {

@@ -40,7 +40,11 @@ export class CoreTextCodec implements TextCodec {
     return this.tokenizer.encode(text, { addSpecialTokens: true });
   }
 
-  encodeChat(messages: ChatTurn[]): number[] {
+  get chatTemplate(): string | null {
+    return this.tokenizer.chatTemplate;
+  }
+
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): number[] {
     // Built on first use so a model without a chat template still serves /v1/completions.
     this.template ??= ChatTemplate.fromTokenizer(this.tokenizer);
     // OpenAI's "developer" role is the newer name of "system".
@@ -50,7 +54,10 @@ export class CoreTextCodec implements TextCodec {
       toolCalls: m.toolCalls,
       toolCallId: m.toolCallId,
     }));
-    const text = this.template.render(msgs, { addGenerationPrompt: true });
+    const text = this.template.render(msgs, {
+      addGenerationPrompt: true,
+      ...(tools ? { extra: { tools } } : {}),
+    });
     // The template writes BOS itself when the model wants one; do not add it twice.
     return this.tokenizer.encode(text, { addSpecialTokens: false });
   }

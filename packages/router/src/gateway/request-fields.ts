@@ -42,7 +42,9 @@ function isEmpty(v: unknown): boolean {
 
 const NOT_YET_STRUCTURED =
   "constrained decoding (structured output) is not available on this server yet; ask for free text";
-const NOT_YET_TOOLS = "tool calling is not available on this server yet";
+const NOT_YET_TOOLS = "the legacy function-calling fields are not supported; use 'tools' and 'tool_choice'";
+const NOT_YET_FORCED_TOOLS =
+  "'required' and a named function need constrained decoding, which this server does not have yet; use 'auto'";
 
 /** Fields both endpoints share. */
 const COMMON: Record<string, FieldRule> = {
@@ -79,14 +81,14 @@ const CHAT: Record<string, FieldRule> = {
   service_tier: noEffect("OpenAI's processing tiers; every request here is served the same way"),
   prompt_cache_key: noEffect("prefix caching here is automatic (radix cache) and needs no key"),
   safety_identifier: noEffect("an end-user id for OpenAI's abuse monitoring"),
-  parallel_tool_calls: noEffect("only meaningful with tools, which are refused"),
+  parallel_tool_calls: used,
   store: refused("this server does not store completions", (v) => isAbsent(v) || v === false),
   response_format: refused(
     NOT_YET_STRUCTURED,
     (v) => isAbsent(v) || (typeof v === "object" && (v as { type?: unknown }).type === "text"),
   ),
-  tools: refused(NOT_YET_TOOLS, isEmpty),
-  tool_choice: refused(NOT_YET_TOOLS, (v) => isAbsent(v) || v === "none"),
+  tools: used,
+  tool_choice: refused(NOT_YET_FORCED_TOOLS, (v) => isAbsent(v) || v === "none" || v === "auto"),
   functions: refused(NOT_YET_TOOLS, isEmpty),
   function_call: refused(NOT_YET_TOOLS, (v) => isAbsent(v) || v === "none"),
   modalities: refused(

@@ -9,6 +9,7 @@ import { RadixServeError } from "@radixserve/core";
 import type { ChoiceSpec } from "./choice-runner.js";
 import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 import type { ChatTurn, TextCodec } from "./text-codec.js";
+import { parserForTemplate, TOOL_CALL_PARSER_NAMES, type ToolCallParser } from "./tool-call-parser.js";
 
 export interface PlannedChoice {
   index: number;
@@ -27,6 +28,8 @@ export interface RequestPlan {
   includeUsage: boolean;
   /** Whether the response carries logprobs objects (even empty ones). */
   logprobs: boolean;
+  /** Chat with tools the model may call: answers are read for calls by `parser`. */
+  tools: { parser: ToolCallParser; parallel: boolean } | null;
 }
 
 /** OpenAI's default max_tokens for /v1/completions. */
@@ -121,6 +124,30 @@ function stops(body: CommonBody): string[] {
 export interface PlanOptions {
   /** Longest a request may run, in ms; 0 = no deadline. */
   requestTimeoutMs: number;
+  /** `--tool-call-parser`: the tool-call format; absent = read off the chat template. */
+  toolCallParser?: ToolCallParser | undefined;
+}
+
+/** The tools of a chat request, when the model may call them, and the parser of its calls. */
+function toolsOf(body: ChatCompletionBody, codec: TextCodec, opts: PlanOptions): RequestPlan["tools"] {
+  if (!body.tools?.length || body.tool_choice === "none") return null;
+  const template = codec.chatTemplate ?? "";
+  if (!/\btools\b/.test(template))
+    throw new RadixServeError(
+      "invalid_request",
+      "This model's chat template does not render tools, so the model would never see them; " +
+        "send the tool descriptions in a message instead.",
+      { param: "tools" },
+    );
+  const parser = opts.toolCallParser ?? parserForTemplate(template);
+  if (!parser)
+    throw new RadixServeError(
+      "invalid_request",
+      "No tool-call format is known for this model's chat template; start the router with " +
+        `--tool-call-parser (${TOOL_CALL_PARSER_NAMES.join(", ")}).`,
+      { param: "tools" },
+    );
+  return { parser, parallel: body.parallel_tool_calls ?? true };
 }
 
 function buildChoices(
@@ -186,9 +213,10 @@ export function planChat(
       return { role: m.role, content: m.content ?? null, toolCalls: m.tool_calls ?? undefined };
     return { role: m.role, content: m.content };
   });
+  const tools = toolsOf(body, codec, opts);
   let ids: number[];
   try {
-    ids = codec.encodeChat(turns);
+    ids = codec.encodeChat(turns, tools ? (body.tools ?? undefined) : undefined);
   } catch (err) {
     if (err instanceof RadixServeError) throw err;
     const why = err instanceof Error ? err.message : String(err);
@@ -210,6 +238,7 @@ export function planChat(
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
+    tools,
   };
 }
 
@@ -252,5 +281,6 @@ export function planCompletion(
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
+    tools: null,
   };
 }

@@ -67,12 +67,31 @@ const chatMessage = z.discriminatedUnion("role", [
   z.strictObject({ role: z.literal("tool"), content: messageContent, tool_call_id: z.string().min(1) }),
 ]);
 
+/** A function the model may call (OpenAI's `tools[i]`); `parameters` is a JSON Schema object. */
+const tool = z.strictObject({
+  type: z.literal("function"),
+  function: z.strictObject({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'"),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string() }) }),
+]);
+
 export const chatCompletionSchema = z.object({
   ...samplingFields,
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: z.int().positive().nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  tools: z.array(tool).max(128).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
 });
 
 export const completionSchema = z.object({
@@ -93,3 +112,4 @@ export const completionSchema = z.object({
 export type ChatCompletionBody = z.infer<typeof chatCompletionSchema>;
 export type CompletionBody = z.infer<typeof completionSchema>;
 export type ChatMessageBody = z.infer<typeof chatMessage>;
+export type ToolBody = z.infer<typeof tool>;

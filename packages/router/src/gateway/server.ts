@@ -28,6 +28,7 @@ import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { chatCompletionSchema, completionSchema } from "./schemas.js";
 import type { TextCodec } from "./text-codec.js";
+import { toolCallParser } from "./tool-call-parser.js";
 
 export interface GatewayOptions {
   pool: WorkerPool;
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   requestTimeoutMs?: number | undefined;
   /** Retries before the first token (--max-retries and backoff). Default DEFAULT_RETRY. */
   retry?: Partial<RetryOptions> | undefined;
+  /** `--tool-call-parser` (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
   /** Log each request (fastify's request logging). Default false. */
   logRequests?: boolean;
 }
@@ -136,7 +139,10 @@ export async function buildGateway(
     void reply.code(e.status).send(e.body);
   });
 
-  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0 };
+  const planOpts = {
+    requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+    toolCallParser: opts.toolCallParser === undefined ? undefined : toolCallParser(opts.toolCallParser),
+  };
   const exec = (req: FastifyRequest) => ({
     deps: choiceDeps,
     metrics,

@@ -42,10 +42,13 @@ export interface TextCodec {
   /** Token ids of a plain completion prompt (with BOS when the tokenizer config adds it). */
   encodePrompt(text: string): number[];
   /**
-   * Renders the model's chat template with the generation prompt and tokenizes it.
+   * Renders the model's chat template with the generation prompt (and `tools`, OpenAI's tool
+   * definitions, as the template's `tools` variable) and tokenizes it.
    * Throws an Error whose message explains what is wrong with the conversation.
    */
-  encodeChat(messages: ChatTurn[]): number[];
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): number[];
+  /** The chat template's source (null when the model has none): tool-call formats are read off it. */
+  readonly chatTemplate: string | null;
   /**
    * One token on its own, exactly (the `token` and `bytes` fields of logprobs): its bytes (a
    * leading space kept, part of a UTF-8 character possible) and their text (`bytes:\xNN` when
