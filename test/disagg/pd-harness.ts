@@ -128,7 +128,8 @@ export async function generate(
         out.error = { code: ev.error.code, message: ev.error.message };
     }
   } catch (err) {
-    out.error = { code: `grpc_${(err as { code?: number }).code ?? "?"}`, message: (err as Error).message };
+    // A refused request ends with its WorkerError event, then a non-OK status: keep the event's code.
+    out.error ??= { code: `grpc_${(err as { code?: number }).code ?? "?"}`, message: (err as Error).message };
   }
   return out;
 }

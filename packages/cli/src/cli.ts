@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import {
+  CLUSTER_SECRET_ENV,
+  ClusterTls,
   type LaunchDisaggMode,
+  loadClusterSecret,
   makeModelCli,
   parseLaunchDisaggMode,
   ROUTER_READY_PREFIX,
@@ -53,6 +56,24 @@ function fatal(msg: string): never {
   process.exit(2);
 }
 
+/** The cluster secret from --cluster-secret-file or the environment; a bad one exits in one line. */
+function secretOrFatal(file: string | undefined) {
+  try {
+    return loadClusterSecret(file);
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
+/** The router's TLS identity from --tls-cert/--tls-key/--tls-ca; a bad set exits in one line. */
+function tlsOrFatal(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string }) {
+  try {
+    return ClusterTls.load({ cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa });
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
 /** --policy values: validated at flag time so a typo fails with the list of policies and knobs. */
 function policyFlag(name: string) {
   return (value: string): string => {
@@ -87,7 +108,13 @@ interface RouterFlags {
   retryBackoffMs: number;
   workerPollMs: number;
   toolCallParser?: string;
+  clusterSecretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
+
+const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
 
 function build(): Command {
   const program = new Command("radixserve")
@@ -104,7 +131,11 @@ function build(): Command {
     .description(
       "start the router and workers on loopback (1 prefill + 1 decode by default); other flags go to the workers",
     )
-    .option("--model-path <dir>", "Hugging Face model directory (default: the generated tiny model)")
+    .option(
+      "--model-path <path>",
+      "Hugging Face model directory, .gguf file (or a directory holding one), or Hub id org/name (default: SmolLM2-135M-Instruct, fetched once into the cache; the tiny random model when it cannot be had)",
+    )
+    .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--host <host>", "HTTP host of the router", "127.0.0.1")
     .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
     .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
@@ -125,7 +156,7 @@ function build(): Command {
     )
     .option(
       "--cache-dir <dir>",
-      "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
+      "model cache: the default model, Hub downloads (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
     )
     .option(
       "--disagg-mode <mode>",
@@ -140,6 +171,13 @@ function build(): Command {
         "format of the model's tool calls (default: read off the chat template)",
       ).choices(TOOL_CALL_PARSER_NAMES),
     )
+    .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS between router and workers: one certificate (PEM) all of them use",
+    )
+    .option("--tls-key <file>", "mutual TLS: its private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the CA (PEM) that signed it")
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -150,6 +188,16 @@ function build(): Command {
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       if (o.toolCallParser !== undefined) routerArgs.push("--tool-call-parser", o.toolCallParser);
       const workerArgs = [...cmd.args];
+      if (o.clusterSecretFile !== undefined) {
+        secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
+        routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+        workerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+      }
+      if (tlsOrFatal(o)) {
+        const tls = ["--tls-cert", o.tlsCert, "--tls-key", o.tlsKey, "--tls-ca", o.tlsCa];
+        routerArgs.push(...tls);
+        workerArgs.push(...tls);
+      }
       let disaggMode: LaunchDisaggMode;
       try {
         disaggMode = parseLaunchDisaggMode(String(o.disaggMode));
@@ -160,6 +208,7 @@ function build(): Command {
         fatal("--model-path needs a value");
       const code = await launch({
         modelPath: o.modelPath,
+        revision: o.revision,
         host: o.host,
         port: o.port,
         apiKey: o.apiKey,
@@ -262,11 +311,20 @@ function build(): Command {
       ).choices(TOOL_CALL_PARSER_NAMES),
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS to the workers: the router's certificate chain (PEM); with --tls-key and --tls-ca",
+    )
+    .option("--tls-key <file>", "mutual TLS: the router's private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the cluster CA (PEM) that signed the workers' certificates")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
       if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
+      const clusterAuth = { secret: secretOrFatal(o.clusterSecretFile), tls: tlsOrFatal(o) };
       const router = await startRouter({
         ...o,
+        clusterAuth,
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,

@@ -61,6 +61,13 @@ export interface TcpTransportOptions {
   timeoutMs?: number;
   /** Most bytes of idle receive (D) or staging (P) regions kept for reuse. Default 512 MiB. */
   poolBytes?: number;
+  /** D: the data plane's port (the decode worker's --kv-port). Default 0: a free port. */
+  port?: number;
+  /**
+   * The cluster's data-plane key (ClusterSecret.kvAuthKey, 32 bytes): D's listener drops connections
+   * that fail the handshake with it, P runs the handshake with it. Absent: no handshake.
+   */
+  authKey?: Uint8Array;
 }
 
 class TcpReceiver implements KvReceiver {
@@ -330,7 +337,10 @@ export class TcpKvTransport implements KvTransport {
   async init(): Promise<void> {
     if (this.listener) return;
     const host = this.opts.host ?? "127.0.0.1";
-    const listener = KvTcpListener.listen(host, (p) => this.receivers.get(p.key)?.progress(p));
+    const listener = KvTcpListener.listen(host, (p) => this.receivers.get(p.key)?.progress(p), {
+      port: this.opts.port ?? 0,
+      ...(this.opts.authKey ? { authKey: this.opts.authKey } : {}),
+    });
     const wildcard = host === "0.0.0.0" || host === "::";
     const adv = this.opts.advertiseHost ?? (wildcard ? hostname() : host);
     this.address = adv.includes(":") ? `[${adv}]:${listener.port}` : `${adv}:${listener.port}`;
@@ -389,12 +399,17 @@ export class TcpKvTransport implements KvTransport {
         Number(m[2]),
         key,
         this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        this.opts.authKey,
       );
       return new TcpSender(conn, this.pool);
     } catch (err) {
-      // D's data plane is unreachable (firewall, wrong advertise address): the bytes go inline on
-      // the control stream instead, which D accepts; say so, since it costs throughput.
-      log.warn({ address, error: (err as Error).message }, "tcp data plane unreachable; sending KV inline");
+      // D's data plane is unreachable (firewall, wrong advertise address) or failed the handshake:
+      // the bytes go inline on the (authenticated) control stream instead, which D accepts; say so,
+      // since it costs throughput.
+      log.warn(
+        { address, error: (err as Error).message },
+        "tcp data plane unreachable or refused; sending KV inline",
+      );
       return new GrpcInlineSender();
     }
   }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLogger } from "@radixserve/core";
+import { type ClusterAuth, getLogger } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import { CoreTextCodec } from "./gateway/core-codec.js";
 import { buildGateway } from "./gateway/server.js";
@@ -52,6 +52,8 @@ export interface RouterOptions {
   retryBackoffMs?: number | undefined;
   /** Tool-call format (hermes, llama3, mistral); absent = read off the chat template. */
   toolCallParser?: string | undefined;
+  /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
+  clusterAuth?: ClusterAuth | undefined;
 }
 
 export interface RunningRouter {
@@ -94,6 +96,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     prefillSelector: cluster.prefillSelector,
     allowEmpty: opts.redisUrl !== undefined,
     reportedLoad: (address) => cluster.reportedLoad(address),
+    clusterAuth: opts.clusterAuth,
   });
   pool.on("health", (address: string, healthy: boolean, reason: string | null) => {
     if (healthy) log.info({ worker: address }, "worker healthy");

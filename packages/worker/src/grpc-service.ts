@@ -3,7 +3,7 @@
  * then `finished` or `error`. Every way a call can end frees the request's blocks: the stream's
  * cancellation (client gone) aborts it, a deadline timer aborts it, errors end it.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import {
   type GenerateRequest__Output,
   type GenerateResponse,
@@ -115,9 +115,18 @@ function handleGenerate(
   const fail = (error: RadixServeError): void => {
     if (closed) return;
     ctx.metrics.recordFinished("error");
-    log.debug({ requestId, code: error.code, msg: error.message }, "request failed");
+    log.debug({ requestId, code: error.code, param: error.param, msg: error.message }, "request failed");
     call.write({ requestId, error: error.toWorkerError() });
-    end();
+    if (error.grpcStatus !== grpc.status.INVALID_ARGUMENT) {
+      end();
+      return;
+    }
+    // A refused argument also ends the call with INVALID_ARGUMENT naming the field, for any gRPC
+    // client; the WorkerError event before it carries the catalog code the router maps.
+    closed = true;
+    if (timer) clearTimeout(timer);
+    const details = error.param ? `${error.param}: ${error.message}` : error.message;
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details });
   };
 
   const params = toRequestParams(req);

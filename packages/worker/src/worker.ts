@@ -7,6 +7,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import {
+  clusterAuthServerOptions,
+  clusterServerCredentials,
   getLogger,
   isDebugEnabled,
   loadGenerationConfig,
@@ -16,7 +18,7 @@ import {
   ServingMetrics,
   startObservabilityServer,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, EngineError } from "@radixserve/engine-native";
 import type { Registry } from "prom-client";
 import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
@@ -75,7 +77,8 @@ export async function startWorker(
     try {
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
-      if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
+      // The options (a pool in shared memory) cannot work here; a broken model fails the next load too.
+      if (!(err instanceof EngineError && err.code === "options_invalid")) throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
@@ -120,7 +123,11 @@ export async function startWorker(
     blockHashSeed: hashSeed,
   };
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
-  const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  // With a cluster secret every call of every service here must carry its token.
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    ...clusterAuthServerOptions(config.clusterSecret),
+  });
   const { service } = loadWorkerService();
 
   // The mode-specific part: what runs the engine, and what answers the gRPC calls.
@@ -133,6 +140,7 @@ export async function startWorker(
       status: () => status,
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
+      ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);
@@ -223,10 +231,13 @@ export async function startWorker(
   }
 
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err
-        ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
-        : resolve(port),
+    server.bindAsync(
+      `${config.host}:${config.port}`,
+      clusterServerCredentials(config.clusterTls),
+      (err, port) =>
+        err
+          ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
+          : resolve(port),
     ),
   );
   const obs = await startObservabilityServer({

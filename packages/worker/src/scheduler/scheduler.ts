@@ -38,6 +38,7 @@ import { type BlockHash, RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
 import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
+import { stepFailure } from "./engine-loop.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
 import { validateRequest } from "./validate.js";
@@ -325,17 +326,29 @@ export class Scheduler {
     this.onWork();
   }
 
-  /** The engine step failed: every request in it ends with an internal error (blocks freed). */
+  /** The engine step failed: every request in it ends with an error (blocks freed); see stepFailure. */
   failBatch(batch: ScheduledBatch, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const error = stepFailure(err);
     for (const seq of batch.seqs) {
       seq.inFlight = false;
-      this.endAborted(seq, {
-        kind: "error",
-        error: new RadixServeError("internal", `engine step failed: ${message}`, { cause: err }),
-      });
+      this.endAborted(seq, { kind: "error", error });
     }
     this.onWork();
+  }
+
+  /** The batch restricted to the sequences at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: ScheduledBatch, indices: readonly number[]): ScheduledBatch {
+    const pick = <T>(a: readonly T[]) => indices.map((i) => a[i]!);
+    const chunkLens = pick(batch.chunkLens);
+    // Decodes come first in a batch (schedule() adds them before any prefill chunk).
+    const numDecodeTokens = indices.filter((i) => i < batch.numDecodeTokens).length;
+    return {
+      steps: pick(batch.steps),
+      seqs: pick(batch.seqs),
+      chunkLens,
+      numDecodeTokens,
+      numPrefillTokens: chunkLens.reduce((a, b) => a + b, 0) - numDecodeTokens,
+    };
   }
 
   /** Drops every unlocked prefix-cache entry; returns how many blocks were freed. */

@@ -23,7 +23,7 @@
 import { RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence } from "@radixserve/engine-native";
 import { KvManager } from "../../kv/kv-manager.js";
-import { type SchedulerConfig, validateRequest } from "../../scheduler/index.js";
+import { type SchedulerConfig, stepFailure, validateRequest } from "../../scheduler/index.js";
 import type { PrefillJob } from "./prefill-job.js";
 
 export interface PrefillBatch {
@@ -163,13 +163,22 @@ export class PrefillScheduler {
   }
 
   failBatch(batch: PrefillBatch, err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+    const error = stepFailure(err);
     for (const job of batch.jobs) {
       job.inFlight = false;
       if (job.pendingRelease) this.release(job);
-      else job.onFailure(new Error(`engine step failed: ${e.message}`, { cause: e }));
+      else job.onFailure(error);
     }
     this.onWork();
+  }
+
+  /** The batch restricted to the jobs at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: PrefillBatch, indices: readonly number[]): PrefillBatch {
+    return {
+      steps: indices.map((i) => batch.steps[i]!),
+      jobs: indices.map((i) => batch.jobs[i]!),
+      chunkLens: indices.map((i) => batch.chunkLens[i]!),
+    };
   }
 
   flushCache(): number {

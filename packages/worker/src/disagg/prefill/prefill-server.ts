@@ -30,6 +30,8 @@ export interface PrefillServerOptions {
   sessionTimeoutMs?: number;
   /** Send no block before the whole prompt is computed (the no-overlap baseline of bench/disagg). */
   sendWhenDone?: boolean;
+  /** The cluster's data-plane key (ClusterSecret.kvAuthKey): tcp senders run the handshake with it. */
+  kvAuthKey?: Uint8Array;
 }
 
 export interface PrefillServer {
@@ -66,6 +68,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     sessionTimeoutMs: opts.sessionTimeoutMs ?? 60_000,
     live,
     sendWhenDone: opts.sendWhenDone ?? false,
+    ...(opts.kvAuthKey ? { kvAuthKey: opts.kvAuthKey } : {}),
   };
   const workerHandlers: WorkerServiceHandlers = {
     Generate(call) {

@@ -52,6 +52,8 @@ export interface PrefillSessionContext {
   live: Set<object>;
   /** Hold every block until the whole prompt is computed (the no-overlap baseline, for benchmarks). */
   sendWhenDone?: boolean;
+  /** The cluster's data-plane key: tcp senders run the handshake with it. */
+  kvAuthKey?: Uint8Array;
 }
 
 type Call = grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>;
@@ -141,7 +143,11 @@ class PrefillSession {
     this.window = start.windowChunks > 0 ? Math.min(start.windowChunks, MAX_WINDOW) : DEFAULT_WINDOW;
     this.nextBlock = start.skipBlocks;
     try {
-      this.sender = await senderForOffer(start.offer, this.nativeSource() ?? undefined);
+      this.sender = await senderForOffer(
+        start.offer,
+        this.nativeSource() ?? undefined,
+        this.ctx.kvAuthKey ? { authKey: this.ctx.kvAuthKey } : {},
+      );
     } catch (err) {
       return this.fail("protocol", `cannot open the KV sender: ${(err as Error).message}`);
     }
@@ -156,7 +162,10 @@ class PrefillSession {
     this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     const job = new PrefillJob(params);
     job.onProgress = () => void this.pump();
-    job.onFailure = (err) => this.fail("engine", err.message, "internal");
+    job.onFailure = (err) =>
+      err instanceof RadixServeError
+        ? this.failWith(err, "engine")
+        : this.fail("engine", err.message, "internal");
     const r = this.ctx.scheduler.submit(job);
     if (!r.ok) return this.failWith(r.error, "protocol");
     this.job = job;
