@@ -7,10 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { type Endpoint, requestFields } from "../src/gateway/request-fields.js";
-import { buildGateway } from "../src/gateway/server.js";
-import { WorkerPool } from "../src/workers/worker-pool.js";
-import { FakeCodec } from "./fake-codec.js";
-import { FAKE_MODEL, type FakeWorker, startFakeWorker } from "./fake-worker.js";
+import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
+import { FAKE_MODEL, type FakeWorker } from "./fake-worker.js";
 
 /** A value for each field that is valid and, for refused fields, asks for the refused behaviour. */
 const ACTIVE: Record<string, unknown> = {
@@ -81,29 +79,16 @@ const BASE: Record<Endpoint, Record<string, unknown>> = {
 const URL: Record<Endpoint, string> = { chat: "/v1/chat/completions", completion: "/v1/completions" };
 
 describe("gateway request surface", () => {
+  let gw: FakeGateway;
   let worker: FakeWorker;
-  let pool: WorkerPool;
   let app: FastifyInstance;
   before(async () => {
-    worker = await startFakeWorker();
-    pool = new WorkerPool([worker.address], { pollIntervalMs: 50 });
-    await pool.start();
-    await pool.waitHealthy(5000);
-    ({ app } = await buildGateway({ pool, codec: new FakeCodec() }));
+    gw = await startFakeGateway();
+    ({ worker, app } = gw);
   });
-  after(async () => {
-    await app.close();
-    pool.stop();
-    await worker.close();
-  });
+  after(() => gw.close());
 
-  const post = (url: string, body: unknown) =>
-    app.inject({
-      method: "POST",
-      url,
-      headers: { "content-type": "application/json" },
-      payload: JSON.stringify(body),
-    });
+  const post = (url: string, body: unknown) => gw.post(url, body);
 
   for (const endpoint of ["chat", "completion"] as const) {
     it(`${endpoint}: every field of the table works, has no effect, or is refused by name`, async () => {

@@ -6,12 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import type { FastifyInstance } from "fastify";
-import { buildGateway } from "../src/gateway/server.js";
 import { parserForTemplate, toolCallParser } from "../src/gateway/tool-call-parser.js";
-import { WorkerPool } from "../src/workers/worker-pool.js";
-import { FakeCodec } from "./fake-codec.js";
-import { FAKE_MODEL, type FakeWorker, SCRIPT, startFakeWorker } from "./fake-worker.js";
+import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
+import { FAKE_MODEL, type FakeWorker, SCRIPT } from "./fake-worker.js";
 
 const TOOLS = [
   {
@@ -50,37 +47,24 @@ function sse(payload: string): Chunk[] {
 }
 
 describe("gateway tool calls", () => {
+  let gw: FakeGateway;
   let worker: FakeWorker;
-  let pool: WorkerPool;
-  let app: FastifyInstance;
   before(async () => {
-    worker = await startFakeWorker({ contextLength: 1024 });
-    pool = new WorkerPool([worker.address], { pollIntervalMs: 50 });
-    await pool.start();
-    await pool.waitHealthy(5000);
-    ({ app } = await buildGateway({ pool, codec: new FakeCodec() }));
+    gw = await startFakeGateway({ contextLength: 1024 });
+    worker = gw.worker;
   });
-  after(async () => {
-    await app.close();
-    pool.stop();
-    await worker.close();
-  });
+  after(() => gw.close());
   beforeEach(() => {
     worker.script = TWO_CALLS;
   });
 
   const chat = (extra: Record<string, unknown>) =>
-    app.inject({
-      method: "POST",
-      url: "/v1/chat/completions",
-      headers: { "content-type": "application/json" },
-      payload: JSON.stringify({
-        model: FAKE_MODEL,
-        messages: [{ role: "user", content: "weather in Paris and Oslo?" }],
-        max_tokens: 400,
-        tools: TOOLS,
-        ...extra,
-      }),
+    gw.post("/v1/chat/completions", {
+      model: FAKE_MODEL,
+      messages: [{ role: "user", content: "weather in Paris and Oslo?" }],
+      max_tokens: 400,
+      tools: TOOLS,
+      ...extra,
     });
 
   it("tools reach the template; calls come back with ids and finish_reason tool_calls", async () => {
