@@ -10,14 +10,18 @@ export class FakeCodec implements TextCodec {
   readonly eosTokenIds = [0];
   readonly vocabSize = 256;
 
-  encodePrompt(text: string): number[] {
+  encodePrompt(text: string): Promise<number[]> {
+    return Promise.resolve(this.bytes(text));
+  }
+
+  private bytes(text: string): number[] {
     return [...Buffer.from(text, "utf8")];
   }
 
   /** Names the hermes marker and renders `tools` (as `tools: name,name`), like a tool-aware template. */
   readonly chatTemplate = "{{ tools }} <tool_call>";
 
-  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): number[] {
+  async encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]> {
     if (messages.at(-1)?.role === "assistant")
       throw new Error("the last message must not be the assistant's");
     const text = messages
@@ -27,7 +31,7 @@ export class FakeCodec implements TextCodec {
       )
       .join("");
     const names = (tools ?? []).map((t) => (t as { function: { name: string } }).function.name);
-    return this.encodePrompt(`${names.length ? `tools: ${names.join(",")}\n` : ""}${text}assistant: `);
+    return this.bytes(`${names.length ? `tools: ${names.join(",")}\n` : ""}${text}assistant: `);
   }
 
   tokenText(id: number): { text: string; bytes: number[] } {

@@ -14,7 +14,8 @@ function modelCard(m: GetModelInfoResponse__Output) {
     object: "model",
     created: 0,
     owned_by: "radixserve",
-    root: m.modelPath,
+    // The served name, never the server's file path.
+    root: m.modelId,
     max_model_len: m.maxContextLength,
   };
 }

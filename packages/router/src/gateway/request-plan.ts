@@ -1,12 +1,21 @@
 /**
  * Turns a validated OpenAI request body into a plan: the served model, the tokenized prompt(s),
- * and one ChoiceSpec per choice (prompt p, sample i → choice index p*n + i). Limits that need the
- * model (context length, vocabulary, logprobs flags) are checked here, after tokenization.
+ * and one ChoiceSpec per choice (prompt p, sample i → choice index p*n + i). The request's size
+ * (./request-limits.ts: fan-out and characters) is checked before tokenizing, its token count and
+ * the limits that need the model (context length, vocabulary, logprobs flags) after.
  */
 import { randomBytes } from "node:crypto";
 import type { GetModelInfoResponse__Output } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import type { ChoiceSpec } from "./choice-runner.js";
+import {
+  checkChars,
+  checkChoices,
+  checkTokens,
+  DEFAULT_LIMITS,
+  type RequestLimits,
+  wellFormed,
+} from "./request-limits.js";
 import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 import type { ChatTurn, TextCodec } from "./text-codec.js";
 import { parserForTemplate, TOOL_CALL_PARSER_NAMES, type ToolCallParser } from "./tool-call-parser.js";
@@ -117,13 +126,15 @@ function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
 function stops(body: CommonBody): string[] {
   if (body.stop === null || body.stop === undefined) return [];
   const list = typeof body.stop === "string" ? [body.stop] : body.stop;
-  return list.filter((s) => s.length > 0);
+  return list.filter((s) => s.length > 0).map(wellFormed);
 }
 
 /** Gateway-wide settings a plan needs. */
 export interface PlanOptions {
   /** Longest a request may run, in ms; 0 = no deadline. */
   requestTimeoutMs: number;
+  /** Size limits of one request. Default DEFAULT_LIMITS. */
+  limits?: RequestLimits;
   /** `--tool-call-parser`: the tool-call format; absent = read off the chat template. */
   toolCallParser?: ToolCallParser | undefined;
 }
@@ -149,6 +160,8 @@ function toolsOf(body: ChatCompletionBody, codec: TextCodec, opts: PlanOptions):
     );
   return { parser, parallel: body.parallel_tool_calls ?? true };
 }
+
+const DEFAULT_PLAN: PlanOptions = { requestTimeoutMs: 0 };
 
 function buildChoices(
   body: CommonBody,
@@ -178,6 +191,8 @@ function buildChoices(
           ignoreEos: body.ignore_eos ?? false,
           logprobs,
           deadlineUnixMs,
+          // A non-streaming answer is sent whole at the end: its choices may restart elsewhere.
+          restartable: body.stream !== true,
         },
       });
     }
@@ -195,28 +210,52 @@ function header(kind: RequestPlan["kind"], model: string) {
   };
 }
 
-export function planChat(
+/** The message's content with lone surrogates repaired, and its length in characters. */
+function turnOf(m: ChatCompletionBody["messages"][number]): { turn: ChatTurn; chars: number } {
+  const extra: Pick<ChatTurn, "toolCalls" | "toolCallId"> =
+    m.role === "tool"
+      ? { toolCallId: m.tool_call_id }
+      : m.role === "assistant" && m.tool_calls?.length
+        ? { toolCalls: m.tool_calls }
+        : {};
+  const c = m.content ?? null;
+  if (c === null) return { turn: { role: m.role, content: null, ...extra }, chars: 0 };
+  if (typeof c === "string") {
+    const content = wellFormed(c);
+    return { turn: { role: m.role, content, ...extra }, chars: content.length };
+  }
+  const parts = c.map((p) => ({ ...p, text: wellFormed(p.text) }));
+  return {
+    turn: { role: m.role, content: parts, ...extra },
+    chars: parts.reduce((a, p) => a + p.text.length, 0),
+  };
+}
+
+export async function planChat(
   body: ChatCompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
-  opts: PlanOptions = { requestTimeoutMs: 0 },
-): RequestPlan {
+  opts: PlanOptions = DEFAULT_PLAN,
+): Promise<RequestPlan> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const model = findModel(models, body.model);
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw new RadixServeError("invalid_request", "'top_logprobs' requires 'logprobs' to be true.", {
       param: "top_logprobs",
     });
   }
-  const turns: ChatTurn[] = body.messages.map((m) => {
-    if (m.role === "tool") return { role: m.role, content: m.content, toolCallId: m.tool_call_id };
-    if (m.role === "assistant")
-      return { role: m.role, content: m.content ?? null, toolCalls: m.tool_calls ?? undefined };
-    return { role: m.role, content: m.content };
-  });
+  checkChoices(1, body.n ?? 1, limits);
+  const converted = body.messages.map(turnOf);
+  checkChars(
+    converted.reduce((a, t) => a + t.chars, 0),
+    limits,
+    "messages",
+  );
+  const turns = converted.map((t) => t.turn);
   const tools = toolsOf(body, codec, opts);
   let ids: number[];
   try {
-    ids = codec.encodeChat(turns, tools ? (body.tools ?? undefined) : undefined);
+    ids = await codec.encodeChat(turns, tools ? (body.tools ?? undefined) : undefined);
   } catch (err) {
     if (err instanceof RadixServeError) throw err;
     const why = err instanceof Error ? err.message : String(err);
@@ -225,6 +264,7 @@ export function planChat(
       cause: err,
     });
   }
+  checkTokens(ids.length, limits, "messages");
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
   checkIds(Object.keys(body.logit_bias ?? {}).map(Number), codec.vocabSize, "logit_bias");
   const requested = body.max_completion_tokens ?? body.max_tokens;
@@ -242,19 +282,38 @@ export function planChat(
   };
 }
 
-export function planCompletion(
+export async function planCompletion(
   body: CompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
-  opts: PlanOptions = { requestTimeoutMs: 0 },
-): RequestPlan {
+  opts: PlanOptions = DEFAULT_PLAN,
+): Promise<RequestPlan> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const model = findModel(models, body.model);
   const p = body.prompt;
+  const list: readonly unknown[] = typeof p === "string" ? [p] : p;
+  const texts = list.every((x) => typeof x === "string") ? (list as string[]) : null;
+  const idLists = texts
+    ? null
+    : list.every((x) => typeof x === "number")
+      ? [list as number[]]
+      : (list as number[][]);
+  checkChoices(texts?.length ?? idLists?.length ?? 1, body.n ?? 1, limits);
   let prompts: number[][];
-  if (typeof p === "string") prompts = [codec.encodePrompt(p)];
-  else if (p.every((x) => typeof x === "string")) prompts = (p as string[]).map((s) => codec.encodePrompt(s));
-  else if (p.every((x) => typeof x === "number")) prompts = [p as number[]];
-  else prompts = p as number[][];
+  if (texts) {
+    const repaired = texts.map(wellFormed);
+    checkChars(
+      repaired.reduce((a, t) => a + t.length, 0),
+      limits,
+      "prompt",
+    );
+    prompts = await Promise.all(repaired.map((t) => codec.encodePrompt(t)));
+  } else prompts = idLists!;
+  checkTokens(
+    prompts.reduce((a, ids) => a + ids.length, 0),
+    limits,
+    "prompt",
+  );
   prompts.forEach((ids, i) => {
     if (ids.length === 0)
       throw new RadixServeError("invalid_request", "The prompt is empty after tokenization.", {

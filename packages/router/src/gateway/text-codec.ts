@@ -39,14 +39,17 @@ export interface StopMatcher {
 }
 
 export interface TextCodec {
-  /** Token ids of a plain completion prompt (with BOS when the tokenizer config adds it). */
-  encodePrompt(text: string): number[];
+  /**
+   * Token ids of a plain completion prompt (with BOS when the tokenizer config adds it).
+   * Asynchronous: the real codec tokenizes on worker threads, never on the event loop.
+   */
+  encodePrompt(text: string): Promise<number[]>;
   /**
    * Renders the model's chat template with the generation prompt (and `tools`, OpenAI's tool
-   * definitions, as the template's `tools` variable) and tokenizes it.
-   * Throws an Error whose message explains what is wrong with the conversation.
+   * definitions, as the template's `tools` variable) and tokenizes it (off the event loop).
+   * Rejects with an Error whose message explains what is wrong with the conversation.
    */
-  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): number[];
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]>;
   /** The chat template's source (null when the model has none): tool-call formats are read off it. */
   readonly chatTemplate: string | null;
   /**
@@ -61,4 +64,6 @@ export interface TextCodec {
   /** Token ids that end generation unless ignore_eos (the worker knows them too). */
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
+  /** Stops the codec's threads (router shutdown). */
+  close?(): Promise<void>;
 }
