@@ -18,6 +18,7 @@ import {
   parsePolicySpec,
   policyNames,
   startRouter,
+  TOOL_CALL_PARSER_NAMES,
 } from "@radixserve/router";
 import { runWorkerCli } from "@radixserve/worker";
 /**
@@ -28,7 +29,7 @@ import { runWorkerCli } from "@radixserve/worker";
  *   make-model  write a generated Hugging Face model directory
  * Bad input prints one line and exits non-zero.
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { resolveApiKey } from "./api-key.js";
 import { launch } from "./launcher/launcher.js";
 
@@ -124,6 +125,7 @@ interface RouterFlags {
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  toolCallParser?: string;
   clusterSecretFile?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -186,6 +188,12 @@ function build(): Command {
     )
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
+    )
     .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
     .option(
       "--tls-cert <file>",
@@ -212,6 +220,7 @@ function build(): Command {
       if (o.maxPendingRequests !== undefined)
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
+      if (o.toolCallParser !== undefined) routerArgs.push("--tool-call-parser", o.toolCallParser);
       const workerArgs = [...cmd.args];
       if (o.otlpTracesEndpoint !== undefined) {
         routerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
@@ -367,6 +376,12 @@ function build(): Command {
       "--otlp-traces-endpoint <url>",
       "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
       otlpFlag,
+    )
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)

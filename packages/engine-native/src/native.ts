@@ -62,6 +62,9 @@ export interface NativeSampling {
   presencePenalty: number;
   seed: number;
   logprobs: number;
+  biasTokens?: Int32Array;
+  biasValues?: Float32Array;
+  allowedTokens?: Uint32Array;
 }
 
 export interface NativeStepSeq {

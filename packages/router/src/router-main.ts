@@ -65,6 +65,8 @@ export interface RouterOptions {
   maxRetries?: number | undefined;
   /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
   retryBackoffMs?: number | undefined;
+  /** Tool-call format (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
   /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
   clusterAuth?: ClusterAuth | undefined;
   /** OTLP/HTTP traces endpoint (--otlp-traces-endpoint); undefined = tracing off. */
@@ -141,6 +143,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       limits: opts.limits,
       maxRequestBytes: opts.maxRequestBytes,
       requestTimeoutMs: opts.requestTimeoutMs,
+      toolCallParser: opts.toolCallParser,
       retry: {
         ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
         ...(opts.retryBackoffMs !== undefined ? { baseBackoffMs: opts.retryBackoffMs } : {}),

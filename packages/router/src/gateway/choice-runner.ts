@@ -53,6 +53,8 @@ export interface UsageCounts {
 export interface TopToken {
   id: number;
   text: string;
+  /** The token's exact bytes (OpenAI's `bytes`). */
+  bytes: number[];
   logprob: number;
 }
 
@@ -60,6 +62,7 @@ export interface TopToken {
 export interface TokenInfo {
   id: number;
   text: string;
+  bytes: number[];
   logprob: number;
   top: TopToken[];
 }
@@ -280,11 +283,11 @@ async function* runAdmitted(
           if (spec.logprobs !== null && ev.token.logprob) {
             infos.push({
               id,
-              text: codec.tokenText(id),
+              ...codec.tokenText(id),
               logprob: ev.token.logprob.logprob,
               top: ev.token.logprob.top.map((t) => ({
                 id: t.tokenId,
-                text: codec.tokenText(t.tokenId),
+                ...codec.tokenText(t.tokenId),
                 logprob: t.logprob,
               })),
             });

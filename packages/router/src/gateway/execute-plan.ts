@@ -31,6 +31,7 @@ import {
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
 import { CLIENT_CLOSED, type RouterMetrics } from "./router-metrics.js";
+import { ToolCallStream } from "./tool-call-output.js";
 
 export interface ExecuteContext {
   deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
@@ -254,6 +255,7 @@ async function streamPlan(
     if (!raw.writableFinished) clientGone = true;
   });
   const textOffset = new Map<number, number>();
+  const toolStreams = plan.tools ? indexOf.map(() => new ToolCallStream(plan.tools!)) : null;
   const ended: { promptIndex: number; usage: UsageCounts }[] = [];
   try {
     for await (const [i, ev] of mergeTagged(iters, firsts)) {
@@ -264,7 +266,7 @@ async function streamPlan(
           await send(
             streamChunk(plan, {
               index,
-              delta: { content: ev.text },
+              delta: { content: toolStreams ? toolStreams[i]!.push(ev.text) : ev.text },
               logprobs: plan.logprobs ? chatLogprobs(ev.tokens) : null,
               finish_reason: null,
             }),
@@ -284,9 +286,16 @@ async function streamPlan(
       } else {
         recordFinished(ctx, ev);
         ended.push({ promptIndex: plan.choices[i]!.promptIndex, usage: ev.usage });
+        let finishReason: string = ev.finishReason;
+        if (toolStreams) {
+          const tail = toolStreams[i]!.end(ev.finishReason);
+          for (const delta of tail.deltas)
+            send(streamChunk(plan, { index, delta, logprobs: null, finish_reason: null }));
+          finishReason = tail.finishReason;
+        }
         const last =
           plan.kind === "chat"
-            ? { index, delta: {}, logprobs: null, finish_reason: ev.finishReason }
+            ? { index, delta: {}, logprobs: null, finish_reason: finishReason }
             : { index, text: "", logprobs: null, finish_reason: ev.finishReason };
         await send(streamChunk(plan, last));
       }

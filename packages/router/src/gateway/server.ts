@@ -2,9 +2,9 @@
  * The OpenAI-compatible HTTP gateway (fastify 5): routes, API-key check, body limit, and the one
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
- * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health (= /readyz),
- * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json, GET /dashboard
- * (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*).
+ * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id},
+ * GET /health (= /readyz), GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json,
+ * GET /dashboard (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*).
  * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
  * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
  *
@@ -29,12 +29,15 @@ import { answerClientError, installAccessControl } from "./access.js";
 import { runChoice } from "./choice-runner.js";
 import { RETRY_AFTER_UNAVAILABLE_S, toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
+import { registerModelRoutes } from "./model-routes.js";
+import { checkRequestFields } from "./request-fields.js";
 import { type RequestLimits, requestLimits } from "./request-limits.js";
 import { planChat, planCompletion } from "./request-plan.js";
 import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { chatCompletionSchema, completionSchema } from "./schemas.js";
 import type { TextCodec } from "./text-codec.js";
+import { toolCallParser } from "./tool-call-parser.js";
 
 export interface GatewayOptions {
   pool: WorkerPool;
@@ -55,6 +58,8 @@ export interface GatewayOptions {
   requestTimeoutMs?: number | undefined;
   /** Retries before the first token (--max-retries and backoff). Default DEFAULT_RETRY. */
   retry?: Partial<RetryOptions> | undefined;
+  /** `--tool-call-parser` (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
   /** Size limits of one request (prompt characters and tokens, fan-out). Default DEFAULT_LIMITS. */
   limits?: Partial<RequestLimits> | undefined;
   /** Log each request (fastify's request logging). Default false. */
@@ -170,7 +175,11 @@ export async function buildGateway(
     void reply.code(e.status).send(e.body);
   });
 
-  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0, limits: requestLimits(opts.limits) };
+  const planOpts = {
+    requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+    limits: requestLimits(opts.limits),
+    toolCallParser: opts.toolCallParser === undefined ? undefined : toolCallParser(opts.toolCallParser),
+  };
   const exec = (req: FastifyRequest, c: TextCodec) => ({
     deps: choiceDepsFor(c),
     metrics,
@@ -180,31 +189,24 @@ export async function buildGateway(
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
-    const body = chatCompletionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("chat", raw);
+    const body = chatCompletionSchema.parse(raw);
     const c = codec();
     const plan = await planChat(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
   });
 
   app.post("/v1/completions", async (req, reply: FastifyReply) => {
-    const body = completionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("completion", raw);
+    const body = completionSchema.parse(raw);
     const c = codec();
     const plan = await planCompletion(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
   });
 
-  app.get("/v1/models", async () => ({
-    object: "list",
-    data: pool.models().map((m) => ({
-      id: m.modelId,
-      object: "model",
-      created: 0,
-      owned_by: "radixserve",
-      // The served name, never the server's file path.
-      root: m.modelId,
-      max_model_len: m.maxContextLength,
-    })),
-  }));
+  registerModelRoutes(app, pool);
 
   // Readiness: a worker can take requests and the tokenizer is loaded (503 + Retry-After else).
   const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
