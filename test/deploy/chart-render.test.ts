@@ -193,11 +193,18 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
     for (const sts of ofKind(gpu, "StatefulSet")) {
       const c = sts.spec.template.spec.containers[0];
       assert.equal(c.image, "radixserve:0.1.0-cuda");
+      assert.deepEqual(
+        c.env.find((e: Manifest) => e.name === "RADIXSERVE_ENGINE_BACKEND"),
+        { name: "RADIXSERVE_ENGINE_BACKEND", value: "cuda" },
+      );
       assert.equal(c.resources.limits["nvidia.com/gpu"], 2);
     }
     assert.equal(
       named(gpu, "Deployment", "rs-radixserve-router").spec.template.spec.containers[0].image,
       "radixserve:0.1.0",
+    );
+    assert.ok(
+      !ofKind(tp, "StatefulSet").some((o) => JSON.stringify(o).includes("RADIXSERVE_ENGINE_BACKEND")),
     );
     const never = objects(render([...ci("disagg-tp-values.yaml"), "--set", "workers.devShm.mode=never"]));
     assert.ok(podSpecs(never).every((s) => !(s.volumes ?? []).some((v: Manifest) => v.name === "dshm")));

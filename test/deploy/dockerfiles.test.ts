@@ -143,6 +143,10 @@ for (const [file, tag] of [
         assert.match(helpers, /printf "%s-cuda" \(default \.Chart\.AppVersion \.Values\.image\.tag\)/);
         assert.match(text, /FROM nvidia\/cuda:\$\{CUDA_VERSION\}-runtime-\$\{UBUNTU\} AS runtime/);
         assert.match(text, /test -f packages\/engine-native\/build\/cuda\/librs_cuda\.so/);
+        // The engine reads it (packages/engine-native/src/engine.ts) to pick its CUDA backend.
+        assert.match(text, /RADIXSERVE_ENGINE_BACKEND=cuda/);
+        const engine = readFileSync(join(ROOT, "packages", "engine-native", "src", "engine.ts"), "utf8");
+        assert.match(engine, /process\.env\.RADIXSERVE_ENGINE_BACKEND/);
       }
     });
   });
