@@ -172,6 +172,20 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
         },
       ]);
     }
+    // routerFrom narrows the router's sources and keeps the release's own pods (helm test).
+    const narrowed = named(
+      objects(render(ci("pvc-tp-values.yaml"))),
+      "NetworkPolicy",
+      "rs-radixserve-router",
+    );
+    assert.deepEqual(narrowed.spec.ingress[0].from, [
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+      {
+        podSelector: {
+          matchLabels: { "app.kubernetes.io/name": "radixserve", "app.kubernetes.io/instance": "rs" },
+        },
+      },
+    ]);
     // Off: none at all; external services: no policy for services the chart does not run.
     assert.equal(ofKind(objects(render(ci("no-policies-values.yaml"))), "NetworkPolicy").length, 0);
     const external = objects(render(ci("cluster-external-values.yaml")));

@@ -64,7 +64,7 @@ function onPath(name) {
 }
 
 /** The toolchain module's zip from the Go module proxy, unpacked with Python's zipfile. */
-async function downloadGo() {
+export async function downloadGo() {
   const dir = join(CACHE, "go", GO_TOOLCHAIN);
   const go = join(dir, "bin", "go");
   if (existsSync(go)) return go;
