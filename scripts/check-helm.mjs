@@ -13,23 +13,11 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureHelm, ensureKubeCheck } from "../tools/kube-check/tools.mjs";
+import { ensureHelm, ensureKubeCheck, RENDER_ARGS } from "../tools/kube-check/tools.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHART = join(ROOT, "deploy", "helm", "radixserve");
 const [HELM, KUBE_CHECK] = [await ensureHelm(), await ensureKubeCheck()];
-
-/** The arguments every render gets: a current Kubernetes (a `go install`ed helm reports v1.20) and the monitor CRDs. */
-const RENDER_ARGS = [
-  "--kube-version",
-  "1.31.0",
-  "--namespace",
-  "radixserve",
-  "--api-versions",
-  "monitoring.coreos.com/v1/ServiceMonitor",
-  "--api-versions",
-  "monitoring.coreos.com/v1/PodMonitor",
-];
 
 function helm(args) {
   return spawnSync(HELM, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });

@@ -17,19 +17,10 @@ import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MODEL_PRESETS } from "@radixserve/core";
 import { parse, parseAllDocuments } from "yaml";
+import { ensureHelm, ensureKubeCheck, RENDER_ARGS } from "../../tools/kube-check/tools.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "deploy", "helm", "radixserve");
-const RENDER_ARGS = [
-  "--kube-version",
-  "1.31.0",
-  "--namespace",
-  "radixserve",
-  "--api-versions",
-  "monitoring.coreos.com/v1/ServiceMonitor",
-  "--api-versions",
-  "monitoring.coreos.com/v1/PodMonitor",
-];
 
 interface KubeReport {
   objects: { kind: string; name: string }[];
@@ -90,16 +81,9 @@ const valueFiles = readdirSync(join(CHART, "ci"))
 const ci = (file: string) => ["-f", join(CHART, "ci", file)];
 
 describe("Helm chart renders valid, restricted Kubernetes objects", () => {
-  before(() => {
-    const r = spawnSync(process.execPath, [join(ROOT, "tools", "kube-check", "tools.mjs")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    assert.equal(r.status, 0, "tools/kube-check/tools.mjs could not provide helm and kube-check");
-    ({ helm: helmBin, kubeCheck: kubeCheckBin } = JSON.parse(r.stdout) as {
-      helm: string;
-      kubeCheck: string;
-    });
+  before(async () => {
+    helmBin = await ensureHelm();
+    kubeCheckBin = await ensureKubeCheck();
   });
 
   for (const [name, args] of [

@@ -31,6 +31,21 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const CACHE = process.env.RADIXSERVE_CACHE_DIR || join(homedir(), ".cache", "radixserve");
 const PROXY = (process.env.GOPROXY || "https://proxy.golang.org").split(/[,|]/)[0];
 
+/**
+ * What every `helm template` of the chart checks gets: a current Kubernetes (a `go install`ed helm
+ * reports v1.20 to templates), a namespace, and the Prometheus Operator's monitor kinds.
+ */
+export const RENDER_ARGS = [
+  "--kube-version",
+  "1.31.0",
+  "--namespace",
+  "radixserve",
+  "--api-versions",
+  "monitoring.coreos.com/v1/ServiceMonitor",
+  "--api-versions",
+  "monitoring.coreos.com/v1/PodMonitor",
+];
+
 const log = (m) => process.stderr.write(`[radixserve] ${m}\n`);
 
 function run(cmd, args, opts = {}) {
