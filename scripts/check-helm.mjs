@@ -4,7 +4,7 @@
 // deploy/helm/radixserve/ci/, `helm lint --strict`, then `helm template` validated offline by
 // tools/kube-check (Kubernetes' API types with unknown fields rejected, Pod Security "restricted",
 // read-only root filesystems, no service account token, cross-object references); and `helm
-// package` carries the dashboards. test/deploy/chart-render.test.ts runs it and checks more
+// package` carries the dashboards. kube-check also runs the API server's own defaulting and validation. test/deploy/chart-render.test.ts runs it and checks more
 // (refusals, the schema, what each render holds).
 //
 //   node scripts/check-helm.mjs            (HELM=/path/to/helm to use an existing binary)
@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureHelm, ensureKubeCheck, RENDER_ARGS } from "../tools/kube-check/tools.mjs";
+import { ensureHelm, ensureKubeCheck, KUBE_CHECK_ARGS, RENDER_ARGS } from "../tools/kube-check/tools.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHART = join(ROOT, "deploy", "helm", "radixserve");
@@ -60,7 +60,7 @@ for (const [name, args] of valueSets) {
     report(false, `template (${name})`, quiet(render.stderr).split("\n")[0]);
     continue;
   }
-  const check = spawnSync(KUBE_CHECK, ["-read-only-root", "-no-token"], {
+  const check = spawnSync(KUBE_CHECK, [...KUBE_CHECK_ARGS], {
     input: render.stdout,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,

@@ -1,7 +1,8 @@
 /**
  * The Helm chart rendered by a real helm and checked offline by tools/kube-check (Kubernetes' own
- * API types with unknown fields rejected, Pod Security admission's "restricted" checks, read-only
- * root filesystems, no service account token, cross-object references): the default values and
+ * API types with unknown fields rejected, the API server's own defaulting and validation, Pod
+ * Security admission's "restricted" checks, read-only root filesystems, no service account token,
+ * cross-object references): the default values and
  * every example under deploy/helm/radixserve/ci/, what each render holds (NetworkPolicies, PDBs,
  * /dev/shm, the CUDA image, test hooks), the values the chart refuses (schema typos, a tp the
  * model's heads cannot split), and that the validator itself fails on a bad manifest.
@@ -17,7 +18,7 @@ import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MODEL_PRESETS } from "@radixserve/core";
 import { parse, parseAllDocuments } from "yaml";
-import { ensureHelm, ensureKubeCheck, RENDER_ARGS } from "../../tools/kube-check/tools.mjs";
+import { ensureHelm, ensureKubeCheck, KUBE_CHECK_ARGS, RENDER_ARGS } from "../../tools/kube-check/tools.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "deploy", "helm", "radixserve");
@@ -54,7 +55,7 @@ function refusal(args: string[]): string {
 }
 
 function kubeCheck(manifests: string): { status: number | null; report: KubeReport } {
-  const r = spawnSync(kubeCheckBin, ["-read-only-root", "-no-token"], {
+  const r = spawnSync(kubeCheckBin, [...KUBE_CHECK_ARGS], {
     input: manifests,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
@@ -308,6 +309,15 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
       /mounts volume "cache", which the pod does not declare/,
     );
     assert.match(bad("$(POD_IP)", "$(POD_IPP)"), /refers to \$\(POD_IPP\)/);
+    // What only the API server's validation catches: ranges and requests above limits.
+    assert.match(
+      bad("periodSeconds: 5", "periodSeconds: -5"),
+      /API server validation: .*periodSeconds: Invalid value: -5/,
+    );
+    assert.match(
+      bad("memory: 8Gi", "memory: 1Gi"),
+      /API server validation: pod rs-radixserve-prefill-0: .*requests: Invalid value: "2Gi": must be less than or equal to memory limit/,
+    );
   });
 
   it("scripts/check-helm.mjs: helm lint --strict, kube-check and helm package pass", () => {

@@ -29,6 +29,8 @@ type podTemplate struct {
 type policyOptions struct {
 	readOnlyRoot bool
 	noToken      bool
+	// The namespace the objects would be created in when they name none.
+	namespace string
 }
 
 type checker struct {
@@ -36,6 +38,7 @@ type checker struct {
 	evaluator policy.Evaluator
 	level     psapi.LevelVersion
 	opts      policyOptions
+	namespace string
 
 	summaries []ObjectSummary
 	problems  []string
@@ -60,7 +63,7 @@ func newChecker(level psapi.LevelVersion, opts policyOptions) *checker {
 	// EnableStrict: unknown and duplicate fields are decoding errors, as `kubectl apply
 	// --validate=strict` and the API server's strict field validation make them.
 	codecs := serializer.NewCodecFactory(scheme, serializer.EnableStrict)
-	return &checker{decoder: codecs.UniversalDeserializer(), evaluator: evaluator, level: level, opts: opts}
+	return &checker{decoder: codecs.UniversalDeserializer(), evaluator: evaluator, level: level, opts: opts, namespace: opts.namespace}
 }
 
 func (c *checker) problem(where, format string, args ...any) {
@@ -84,6 +87,7 @@ func (c *checker) add(d document) {
 	c.summaries = append(c.summaries, ObjectSummary{Kind: gvk.Kind, Name: name})
 	c.objects = append(c.objects, obj)
 	c.checkMeta(where, gvk.Kind, obj)
+	c.validateAsAPIServer(where, *gvk, obj)
 	for _, p := range podsOf(where, obj) {
 		c.pods = append(c.pods, p)
 		c.checkPodSecurity(p)

@@ -4,6 +4,8 @@
 //   - every document is decoded strictly into Kubernetes' own Go API types (k8s.io/api, and the
 //     Prometheus Operator's monitoring.coreos.com/v1 types): an unknown, misplaced, duplicated or
 //     mistyped field, or a kind no registered API group defines, is a problem;
+//   - every built-in object is defaulted, converted and validated with the API server's own code
+//     (k8s.io/kubernetes/pkg/apis/*/validation, validation.go), as a create request would be;
 //   - every pod (Pods, and the pod templates of Deployments, StatefulSets, DaemonSets, Jobs,
 //     CronJobs) is evaluated against a Pod Security Standards level (default "restricted") with
 //     k8s.io/pod-security-admission's own checks;
@@ -11,7 +13,8 @@
 //     (references.go): names, selectors, volume mounts, named ports, $(VAR) expansions, service
 //     accounts.
 //
-// Usage: kube-check [-level restricted] [-read-only-root] [-no-token] [FILE...]   (stdin without FILEs)
+// Usage: kube-check [-level restricted] [-read-only-root] [-no-token] [-namespace NS] [FILE...]
+// (stdin without FILEs)
 // Prints one JSON report on stdout and exits 0 when there is no problem, 1 when there are, 2 when
 // the input cannot be read.
 package main
@@ -48,6 +51,7 @@ func main() {
 	level := flag.String("level", "restricted", "Pod Security Standards level every pod must pass: privileged | baseline | restricted")
 	readOnlyRoot := flag.Bool("read-only-root", false, "also require readOnlyRootFilesystem: true on every container")
 	noToken := flag.Bool("no-token", false, "also require that no pod mounts a service account token")
+	namespace := flag.String("namespace", "default", "namespace of objects that name none (as the API server takes it from the request)")
 	flag.Parse()
 
 	lvl, err := psapi.ParseLevel(*level)
@@ -61,6 +65,7 @@ func main() {
 	c := newChecker(psapi.LevelVersion{Level: lvl, Version: psapi.LatestVersion()}, policyOptions{
 		readOnlyRoot: *readOnlyRoot,
 		noToken:      *noToken,
+		namespace:    *namespace,
 	})
 	for _, d := range docs {
 		c.add(d)

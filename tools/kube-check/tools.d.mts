@@ -2,6 +2,8 @@
 export declare const HELM_VERSION: string;
 /** The arguments every `helm template` of the chart checks gets. */
 export declare const RENDER_ARGS: readonly string[];
+/** kube-check's flags for the chart's renders. */
+export declare const KUBE_CHECK_ARGS: readonly string[];
 /** A `go` binary: $GO, PATH, /usr/local/go/bin/go, else the toolchain module from the proxy. */
 export declare function findGo(): Promise<string>;
 export declare function downloadGo(): Promise<string>;

@@ -46,6 +46,9 @@ export const RENDER_ARGS = [
   "monitoring.coreos.com/v1/PodMonitor",
 ];
 
+/** kube-check's flags for the chart: the namespace of RENDER_ARGS, the chart's own policy on top of "restricted". */
+export const KUBE_CHECK_ARGS = ["-read-only-root", "-no-token", "-namespace", "radixserve"];
+
 const log = (m) => process.stderr.write(`[radixserve] ${m}\n`);
 
 function run(cmd, args, opts = {}) {
@@ -110,7 +113,7 @@ export async function findGo() {
 
 function goEnv() {
   // A toolchain older than a go.mod's `go` line fetches the right one through the proxy.
-  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN || "auto", CGO_ENABLED: "0" };
+  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN || "auto" };
 }
 
 export async function ensureHelm() {
