@@ -19,19 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import {
-  createKvTransport,
   createPrefillClient,
-  foldChunkCrc,
-  type KvSender,
-  type KvSentChunk,
-  type KvTransport,
   loadPrefillService,
   makeModel,
   type PrefillClientMessage__Output,
   type PrefillServerMessage,
   type PrefillServerMessage__Output,
-  ShmKvTransport,
-  senderForOffer,
 } from "@radixserve/core";
 import {
   crc32c,
@@ -40,6 +33,15 @@ import {
   loadEngine,
   tcpRawLoopbackSeconds,
 } from "@radixserve/engine-native";
+import {
+  createKvTransport,
+  foldChunkCrc,
+  type KvSender,
+  type KvSentChunk,
+  type KvTransport,
+  ShmKvTransport,
+  senderForOffer,
+} from "@radixserve/kv-transfer";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,12 +10,8 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import {
-  ensureDefaultModel,
-  type ModelDtype,
-  type ModelPresetName,
-} from "../../packages/core/src/model/index.js";
-import { type Engine, loadEngine } from "../../packages/engine-native/src/index.js";
+import { ensureDefaultModel, type ModelDtype, type ModelPresetName } from "@radixserve/core";
+import { type Engine, loadEngine } from "@radixserve/engine-native";
 
 const { values } = parseArgs({
   options: {

@@ -4,12 +4,8 @@
 //   node --import tsx bench/engine/profile.ts [--model small] [--dtype f32] [--prefill 512 | --batch 1]
 //     [--steps 64] [--threads 2]
 import { parseArgs } from "node:util";
-import {
-  ensureDefaultModel,
-  type ModelDtype,
-  type ModelPresetName,
-} from "../../packages/core/src/model/index.js";
-import { loadEngine } from "../../packages/engine-native/src/index.js";
+import { ensureDefaultModel, type ModelDtype, type ModelPresetName } from "@radixserve/core";
+import { loadEngine } from "@radixserve/engine-native";
 
 const { values } = parseArgs({
   options: {

@@ -25,8 +25,8 @@ import {
   type ModelDtype,
   type ModelPresetName,
   modelCacheRoot,
-} from "../../packages/core/src/model/index.js";
-import { loadEngine } from "../../packages/engine-native/src/index.js";
+} from "@radixserve/core";
+import { loadEngine } from "@radixserve/engine-native";
 import { kvBlocksNeeded, measureEngineShapes, type ShapeRates } from "./engine-shapes.js";
 
 const { values } = parseArgs({

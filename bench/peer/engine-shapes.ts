@@ -5,7 +5,7 @@
 // (the LCG below, also in engine_peer.py) and the same validation as bench/engine/main.ts, whose
 // functions this mirrors because that script runs on import and prints a table, not numbers.
 import { performance } from "node:perf_hooks";
-import type { Engine } from "../../packages/engine-native/src/index.js";
+import type { Engine } from "@radixserve/engine-native";
 
 export const PROMPT_LENS = [128, 512] as const;
 export const BATCHES = [1, 8, 32] as const;

@@ -13,12 +13,10 @@
 // Results are validated first (a request of a cached group must match its workers' prefix).
 // Timings are printed, never asserted.
 import { parseArgs } from "node:util";
-import { blockHashSeed, chainHashes, type KvEventBatch } from "@radixserve/core";
-import { KvEventFollower } from "../../packages/router/src/kv-index/kv-event-follower.js";
-import { KvIndex } from "../../packages/router/src/kv-index/kv-index.js";
-import type { WorkerView } from "../../packages/router/src/policies/policy.js";
-import { createPolicy, policyNames } from "../../packages/router/src/policies/registry.js";
-import { RouteSelector } from "../../packages/router/src/policies/route-selector.js";
+import type { KvEventBatch } from "@radixserve/cluster";
+import { blockHashSeed, chainHashes } from "@radixserve/core";
+import type { WorkerView } from "@radixserve/router";
+import { createPolicy, KvEventFollower, KvIndex, policyNames, RouteSelector } from "@radixserve/router";
 import { dist } from "../serving/stats.js";
 
 const { values: args } = parseArgs({

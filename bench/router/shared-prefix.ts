@@ -21,7 +21,7 @@ import { streamCompletion, type Target } from "../serving/stream-client.js";
 import { type BenchRequest, sharedPrefixWorkload } from "../serving/workloads.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 
 const { values: a } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 /**
  * Boots a real RadixServe cluster for the cluster tests: redis-server + nats-server (services.ts),
  * N unified workers and one or more routers, each a separate `radixserve` process
- * (packages/router/dist/cli.js, so run after `npm run build`), all on free loopback ports, with
+ * (packages/cli/dist/cli.js, so run after `npm run build`), all on free loopback ports, with
  * the tiny default model. Workers register in Redis and publish KV events on NATS; routers
  * discover them and follow the events. Everything is killed on stop() and at process exit.
  */
@@ -12,7 +12,7 @@ import { ensureDefaultModel } from "@radixserve/core";
 import { ROOT } from "../harness/cluster.js";
 import { type Service, startNats, startRedis } from "./services.js";
 
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 const READY_TIMEOUT_MS = 120_000;
 
 const live = new Set<ChildProcess>();

@@ -6,17 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  BlockAllocator,
-  blockHashSeed,
-  chainHashes,
-  RadixCache,
-  setLogLevel,
-  WorkerClusterAgent,
-} from "@radixserve/core";
+import { WorkerClusterAgent } from "@radixserve/cluster";
+import { BlockAllocator, blockHashSeed, chainHashes, RadixCache, setLogLevel } from "@radixserve/core";
+import type { WorkerView } from "@radixserve/router";
+import { ClusterRouting } from "@radixserve/router";
 import { Registry } from "prom-client";
-import { ClusterRouting } from "../../packages/router/src/policies/cluster-routing.js";
-import type { WorkerView } from "../../packages/router/src/policies/policy.js";
 import { type Service, startNats, startRedis, until } from "./services.js";
 
 setLogLevel(process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn");

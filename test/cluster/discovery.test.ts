@@ -7,7 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { setLogLevel, WorkerDiscovery, type WorkerRecord, WorkerRegistrar } from "@radixserve/core";
+import { WorkerDiscovery, type WorkerRecord, WorkerRegistrar } from "@radixserve/cluster";
+import { setLogLevel } from "@radixserve/core";
 import { type Service, startRedis, until } from "./services.js";
 
 setLogLevel(process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn");

@@ -5,19 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  BlockAllocator,
-  blockHashSeed,
-  chainHashes,
-  KvEventPublisher,
-  KvEventSubscriber,
-  type LoadReport,
-  NatsLink,
-  RadixCache,
-  setLogLevel,
-} from "@radixserve/core";
-import { KvEventFollower } from "../../packages/router/src/kv-index/kv-event-follower.js";
-import { KvIndex } from "../../packages/router/src/kv-index/kv-index.js";
+import { KvEventPublisher, KvEventSubscriber, type LoadReport, NatsLink } from "@radixserve/cluster";
+import { BlockAllocator, blockHashSeed, chainHashes, RadixCache, setLogLevel } from "@radixserve/core";
+import { KvEventFollower, KvIndex } from "@radixserve/router";
 import { type Service, startNats, until } from "./services.js";
 
 setLogLevel(process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn");

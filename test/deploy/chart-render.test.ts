@@ -142,6 +142,11 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
     const workers = named(objs, "NetworkPolicy", "rs-radixserve-workers");
     assert.deepEqual(workers.spec.podSelector.matchExpressions[0].values, ["prefill", "decode"]);
     assert.equal(workers.spec.ingress.length, 1, "no metrics peers by default");
+    assert.deepEqual(workers.spec.ingress[0].ports, [
+      { port: "grpc", protocol: "TCP" },
+      { port: "http-metrics", protocol: "TCP" },
+      { port: 9500, protocol: "TCP" },
+    ]);
     assert.deepEqual(workers.spec.ingress[0].from[0].podSelector.matchExpressions[0].values, [
       "router",
       "prefill",

@@ -15,7 +15,7 @@ export interface CliFlag {
 
 /** `radixserve <command> --help`, parsed: flag name -> flag. Throws when the CLI cannot run. */
 export function cliFlags(root: string, command: "router" | "worker" | "make-model"): Map<string, CliFlag> {
-  const cli = join(root, "packages", "router", "dist", "cli.js");
+  const cli = join(root, "packages", "cli", "dist", "cli.js");
   const r = spawnSync(process.execPath, [cli, command, "--help"], { encoding: "utf8", timeout: 30_000 });
   if (r.status !== 0)
     throw new Error(`${cli} ${command} --help exited ${r.status}: ${r.stderr} (run npm run build first)`);

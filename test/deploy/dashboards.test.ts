@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { METRIC_NAMES } from "@radixserve/core";
-import { ROUTER_METRIC } from "../../packages/router/src/gateway/metric-names.js";
-import { ROUTING_METRIC } from "../../packages/router/src/policies/routing-metrics.js";
+import { ROUTER_METRIC, ROUTING_METRIC } from "@radixserve/router";
 import { checkDashboardStructure, checkQuery, type Dashboard, dashboardQueries } from "./dashboard-check.js";
 import { catalogNames, type MetricInfo, registeredMetrics } from "./metric-catalog.js";
 

@@ -5,17 +5,10 @@
  * it. A name only counts when a process really registers it, so a catalog entry nobody exports
  * cannot hide a dead dashboard panel.
  */
-import {
-  KV_TRANSFER_METRIC_NAMES,
-  KvTransferMetrics,
-  METRIC_NAMES,
-  METRIC_PREFIX,
-  ServingMetrics,
-} from "@radixserve/core";
+import { KV_TRANSFER_METRIC_NAMES, METRIC_NAMES, METRIC_PREFIX, ServingMetrics } from "@radixserve/core";
+import { KvTransferMetrics } from "@radixserve/kv-transfer";
+import { ROUTER_METRIC, ROUTING_METRIC, RouterMetrics, RoutingMetrics } from "@radixserve/router";
 import type { Registry } from "prom-client";
-import { ROUTER_METRIC } from "../../packages/router/src/gateway/metric-names.js";
-import { RouterMetrics } from "../../packages/router/src/gateway/router-metrics.js";
-import { ROUTING_METRIC, RoutingMetrics } from "../../packages/router/src/policies/routing-metrics.js";
 
 export type MetricType = "counter" | "gauge" | "histogram" | "summary";
 

@@ -1,6 +1,6 @@
 /**
  * Boots real worker processes for the disaggregation tests (unified, prefill, decode) through the
- * worker binary (packages/decode-worker/dist/main.js; run after `npm run build`) on free loopback
+ * worker binary (packages/worker/dist/main.js; run after `npm run build`) on free loopback
  * ports, and talks to them over gRPC. Every process is killed by stop() or, at the latest, by the
  * exit hook, so no test leaves one behind.
  */
@@ -18,8 +18,8 @@ import {
 } from "@radixserve/core";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const WORKER_MAIN = join(ROOT, "packages", "decode-worker", "dist", "main.js");
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const WORKER_MAIN = join(ROOT, "packages", "worker", "dist", "main.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -128,7 +128,8 @@ export async function generate(
         out.error = { code: ev.error.code, message: ev.error.message };
     }
   } catch (err) {
-    out.error = { code: `grpc_${(err as { code?: number }).code ?? "?"}`, message: (err as Error).message };
+    // A refused request ends with its WorkerError event, then a non-OK status: keep the event's code.
+    out.error ??= { code: `grpc_${(err as { code?: number }).code ?? "?"}`, message: (err as Error).message };
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { ROOT, waitFor } from "./pd-harness.js";
 
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 
 interface Ready {
   baseUrl: string;

@@ -246,7 +246,7 @@ describe("disaggregated serving (real workers)", () => {
     const r = spawnSync(
       process.execPath,
       [
-        join(ROOT, "packages/decode-worker/dist/main.js"),
+        join(ROOT, "packages/worker/dist/main.js"),
         "--disagg-mode",
         "decode",
         "--model-path",

@@ -2,9 +2,11 @@
  * Golden correctness: the native engine against Hugging Face transformers.
  *
  * Each fixture in ./fixtures was written by tools/oracle/golden.py (transformers + torch, CPU,
- * float32, eager attention, no KV cache) on a model made by makeModel. This test remakes the same
- * model, checks its sha256 (so fixtures and model maker cannot drift apart silently), loads it
- * with the engine and compares:
+ * float32, eager attention, no KV cache) on a model made by makeModel, or on a checkpoint that
+ * transformers 5 wrote itself with save_pretrained (committed under ./checkpoints: rope_parameters
+ * with llama3 scaling, explicit head_dim, Qwen2). This test remakes the model (or takes the
+ * checkpoint), checks its sha256 (so fixtures and model files cannot drift apart silently), loads
+ * it with the engine and compares:
  *   - every prefill row of 3 prompts (5, 37, 130 tokens): the fixture's top-16 ids and 32 probe
  *     ids within LOGIT_TOL, the row's sum and sum of squares within SUM_TOL / SUMSQ_RTOL;
  *   - 8 greedy decode steps run one token at a time through the paged KV cache: identical tokens
@@ -40,7 +42,10 @@ interface Row {
 
 interface Fixture {
   case: string;
-  preset: ModelPresetName;
+  /** The model maker preset, or null for a committed checkpoint. */
+  preset: ModelPresetName | null;
+  /** Repository-relative directory of a committed checkpoint. */
+  checkpoint?: string | null;
   dtype: ModelDtype;
   seed: number;
   model_sha256: string;
@@ -51,6 +56,7 @@ interface Fixture {
 }
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
+const REPO_ROOT = new URL("../../", import.meta.url);
 
 function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -125,7 +131,7 @@ describe("golden logits vs transformers", () => {
   });
 
   test("fixtures exist", () => {
-    assert.ok(fixtureFiles.length >= 5, `expected the 5 golden fixtures in ${FIXTURES.pathname}`);
+    assert.ok(fixtureFiles.length >= 7, `expected the 7 golden fixtures in ${FIXTURES.pathname}`);
   });
 
   test("the row check rejects a logit or a row checksum outside tolerance", () => {
@@ -163,13 +169,19 @@ describe("golden logits vs transformers", () => {
   });
 
   for (const { fx, label, shards, tpSize } of runs) {
-    describe(`${fx.case} (${fx.preset}, ${fx.dtype}${label})`, () => {
+    describe(`${fx.case} (${fx.checkpoint ?? fx.preset}, ${fx.dtype}${label})`, () => {
       let dir: string;
+      let scratch: string | undefined;
       let engine: Engine | undefined;
 
       before(async () => {
-        dir = await mkdtemp(join(tmpdir(), `rs-golden-${fx.case}-`));
-        await makeModel({ preset: fx.preset, dtype: fx.dtype, seed: fx.seed, out: dir, shards });
+        if (fx.checkpoint) {
+          dir = new URL(fx.checkpoint, REPO_ROOT).pathname;
+        } else {
+          assert.ok(fx.preset, `${fx.case}: a fixture names a preset or a checkpoint`);
+          dir = scratch = await mkdtemp(join(tmpdir(), `rs-golden-${fx.case}-`));
+          await makeModel({ preset: fx.preset, dtype: fx.dtype, seed: fx.seed, out: dir, shards });
+        }
         // Sharded files hold the very same tensors (model-make-model.test.ts checks it); the
         // unsharded run of the same fixture checks the hash.
         if (shards === 1) {
@@ -178,7 +190,7 @@ describe("golden logits vs transformers", () => {
             sha,
             fx.model_sha256,
             `model.safetensors of ${fx.case} differs from the one the fixture was made from: the model maker ` +
-              "changed, so regenerate the fixtures (tools/oracle/README.md)",
+              "or the checkpoint changed, so regenerate the fixtures (tools/oracle/README.md)",
           );
         }
         // Each prompt gets its own block range; the largest needs ceil((130 + 9) / 16) = 9 blocks.
@@ -195,7 +207,7 @@ describe("golden logits vs transformers", () => {
 
       after(async () => {
         engine?.free();
-        if (dir) await rm(dir, { recursive: true, force: true });
+        if (scratch) await rm(scratch, { recursive: true, force: true });
       });
 
       fx.prompts.forEach((prompt, p) => {

@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import {
   type ChatMessage,
   ChatTemplate,
+  loadGenerationConfig,
   loadTokenizer,
   type ModelPresetName,
   type ModelTokenizer,
@@ -23,7 +24,10 @@ import {
 
 interface TokenizerFixture {
   case: string;
-  preset: ModelPresetName;
+  /** The model maker preset, or null for a committed checkpoint. */
+  preset: ModelPresetName | null;
+  /** Repository-relative directory of a committed checkpoint (its chat_template.jinja, transformers 5). */
+  checkpoint?: string | null;
   texts: {
     text: string;
     ids: number[];
@@ -35,23 +39,29 @@ interface TokenizerFixture {
 }
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
+const REPO_ROOT = new URL("../../", import.meta.url);
 const files = readdirSync(FIXTURES).filter((f) => f.startsWith("tokenizer-") && f.endsWith(".json"));
 
 describe("tokenizer vs Hugging Face tokenizers/transformers", () => {
-  test("fixtures exist", () => assert.ok(files.length >= 2));
+  test("fixtures exist", () => assert.ok(files.length >= 4));
 
   for (const file of files.sort()) {
     const fx = JSON.parse(readFileSync(new URL(file, FIXTURES), "utf8")) as TokenizerFixture;
     describe(fx.case, () => {
-      let dir: string;
+      let scratch: string | undefined;
       let tok: ModelTokenizer;
       before(async () => {
-        dir = await mkdtemp(join(tmpdir(), `rs-tokgold-${fx.preset}-`));
-        await writeModelJsonFiles(dir, fx.preset);
-        tok = await loadTokenizer(dir);
+        if (fx.checkpoint) {
+          tok = await loadTokenizer(new URL(fx.checkpoint, REPO_ROOT).pathname);
+        } else {
+          assert.ok(fx.preset, `${fx.case}: a fixture names a preset or a checkpoint`);
+          scratch = await mkdtemp(join(tmpdir(), `rs-tokgold-${fx.preset}-`));
+          await writeModelJsonFiles(scratch, fx.preset);
+          tok = await loadTokenizer(scratch);
+        }
       });
       after(async () => {
-        if (dir) await rm(dir, { recursive: true, force: true });
+        if (scratch) await rm(scratch, { recursive: true, force: true });
       });
 
       test("encode gives the same ids, with and without special tokens", () => {
@@ -75,6 +85,18 @@ describe("tokenizer vs Hugging Face tokenizers/transformers", () => {
           );
         }
       });
+
+      if (fx.checkpoint) {
+        test("transformers 5 files: chat_template.jinja is the template, generation_config.json the defaults", async () => {
+          const dir = new URL(fx.checkpoint!, REPO_ROOT).pathname;
+          assert.equal(tok.chatTemplate, readFileSync(join(dir, "chat_template.jinja"), "utf8"));
+          const gen = await loadGenerationConfig(dir, tok);
+          assert.deepEqual(
+            { t: gen.temperature, p: gen.topP, k: gen.topK, sample: gen.doSample, stops: gen.stopTokenIds },
+            { t: 0.6, p: 0.9, k: 20, sample: true, stops: [2] },
+          );
+        });
+      }
 
       test("the chat template renders the same prompt as apply_chat_template", () => {
         const tpl = ChatTemplate.fromTokenizer(tok);

@@ -156,7 +156,7 @@ describe("GPU suite", {
   });
 
   it("serving: the launcher on CUDA answers a chat completion", async () => {
-    const cli = join(ROOT, "packages", "router", "dist", "cli.js");
+    const cli = join(ROOT, "packages", "cli", "dist", "cli.js");
     const proc = spawn(process.execPath, [cli, "start", "--port", "0", "--kv-cache-blocks", "256"], {
       env: { ...process.env, RADIXSERVE_ENGINE_BACKEND: "cuda", RADIXSERVE_LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],

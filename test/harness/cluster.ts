@@ -1,6 +1,6 @@
 /**
  * The one cluster harness of the integration tests: boots a real unified worker and a real router
- * as separate processes through the `radixserve` CLI (packages/router/dist/cli.js, so run after
+ * as separate processes through the `radixserve` CLI (packages/cli/dist/cli.js, so run after
  * `npm run build`), on free loopback ports, serving the default tiny model (made once with
  * makeModel into <repo>/.cache, or $RADIXSERVE_CACHE). It waits for both READY lines and the
  * router's /health, and always cleans up: stop() kills both, and a process exit hook kills any
@@ -18,7 +18,7 @@ import {
 } from "@radixserve/core";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "packages", "router", "dist", "cli.js");
+const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 const READY_TIMEOUT_MS = 120_000;
 
 export interface ClusterOptions {

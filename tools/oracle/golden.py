@@ -35,17 +35,18 @@ DECODE_STEPS = 8
 PROMPT_LENGTHS = (5, 37, 130)
 
 
-def prompt_ids(length: int, salt: int) -> list[int]:
-    """A fixed prompt: BOS then ids from a small LCG over the base vocabulary [3, 32000).
+def prompt_ids(length: int, salt: int, vocab: int = 32000) -> list[int]:
+    """A fixed prompt: BOS then ids from a small LCG over the base vocabulary [3, min(vocab, 32000)).
 
     Ids avoid 0..2 (unk/bos/eos) after the first and stay below 32000 so every case's
     tokenizer knows them.
     """
     ids = [1]
     x = 12345 + salt * 7919
+    top = min(vocab, 32000)
     while len(ids) < length:
         x = (x * 1103515245 + 12345) % (1 << 31)
-        ids.append(3 + (x >> 8) % (32000 - 3))
+        ids.append(3 + (x >> 8) % (top - 3))
     return ids
 
 
@@ -82,9 +83,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="HF model directory")
     ap.add_argument("--case", required=True)
-    ap.add_argument("--preset", required=True)
+    ap.add_argument("--preset", help="model maker preset (the test remakes the model)")
     ap.add_argument("--dtype", required=True, choices=["f32", "bf16", "f16"])
-    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", help="repository-relative directory of a committed checkpoint (instead of --preset)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -99,7 +101,7 @@ def main() -> None:
     prompts = []
     min_gap = float("inf")
     for salt, length in enumerate(PROMPT_LENGTHS):
-        ids = prompt_ids(length, salt)
+        ids = prompt_ids(length, salt, vocab)
         full = logits_of(model, ids)
         prefill = [row_summary(full[i], probes) for i in range(len(ids))]
         seq = list(ids)
@@ -121,6 +123,7 @@ def main() -> None:
     fixture = {
         "case": args.case,
         "preset": args.preset,
+        "checkpoint": args.checkpoint,
         "dtype": args.dtype,
         "seed": args.seed,
         "model_sha256": sha256(f"{args.model}/model.safetensors"),

@@ -17,3 +17,12 @@ done
   --out test/golden/fixtures/tokenizer-tiny.json
 "$PY" tools/oracle/tokenizer_golden.py --model "$MODELS/tiny-qwen2" --case tokenizer-tiny-qwen2 \
   --preset tiny-qwen2 --out test/golden/fixtures/tokenizer-tiny-qwen2.json
+# Checkpoints that transformers 5 writes itself (rope_parameters, head_dim, chat_template.jinja),
+# committed under test/golden/checkpoints, and their fixtures.
+"$PY" tools/oracle/hf5_checkpoints.py --out test/golden/checkpoints
+for c in hf5-llama3-rope hf5-qwen2; do
+  "$PY" tools/oracle/golden.py --model "test/golden/checkpoints/$c" --checkpoint "test/golden/checkpoints/$c" \
+    --case "$c" --dtype bf16 --out "test/golden/fixtures/$c.json"
+  "$PY" tools/oracle/tokenizer_golden.py --model "test/golden/checkpoints/$c" --checkpoint "test/golden/checkpoints/$c" \
+    --case "tokenizer-$c" --out "test/golden/fixtures/tokenizer-$c.json"
+done

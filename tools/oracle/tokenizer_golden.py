@@ -48,7 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--case", required=True)
-    ap.add_argument("--preset", required=True)
+    ap.add_argument("--preset", help="model maker preset (the test rewrites its tokenizer files)")
+    ap.add_argument("--checkpoint", help="repository-relative directory of a committed checkpoint (instead of --preset)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -80,6 +81,7 @@ def main() -> None:
     fixture = {
         "case": args.case,
         "preset": args.preset,
+        "checkpoint": args.checkpoint,
         "versions": {
             "python": platform.python_version(),
             "tokenizers": tokenizers.__version__,

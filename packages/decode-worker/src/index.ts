@@ -1,5 +1,8 @@
-// Public surface of @radixserve/decode-worker: the worker process (unified mode now; decode mode next).
-export { buildWorkerCommand, parseWorkerArgs, runWorkerCli } from "./cli.js";
-export { type DisaggMode, READY_PREFIX, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
-export { modelHashSeed } from "./model-identity.js";
-export { startWorker, type WorkerHandle } from "./worker.js";
+// Public surface of @radixserve/decode-worker: the decode role of the shared worker runtime
+// (@radixserve/worker). Its binary (dist/main.js) is a worker with --disagg-mode decode.
+import { runRoleWorkerCli } from "@radixserve/worker";
+
+/** Runs a decode worker with the given `radixserve worker` flags; resolves to the exit code. */
+export function runDecodeWorker(argv: readonly string[]): Promise<number> {
+  return runRoleWorkerCli("decode", argv);
+}

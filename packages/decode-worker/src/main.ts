@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Process entry: `node packages/decode-worker/dist/main.js --model-path DIR ...`.
-import { runWorkerCli } from "./cli.js";
+// The decode worker process: `node packages/worker/dist/main.js --model-path DIR ...`, the same
+// flags as `radixserve worker` with --disagg-mode fixed to decode (the runtime is @radixserve/worker).
+import { runRoleWorkerCli } from "@radixserve/worker";
 
-process.exitCode = await runWorkerCli(process.argv.slice(2));
+process.exitCode = await runRoleWorkerCli("decode", process.argv.slice(2));
 // Servers are closed by then; exit explicitly so a stray handle cannot keep a drained worker alive.
 process.exit(process.exitCode);

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
+import { findGgufFile, readGgufModel } from "./gguf-model.js";
 import { KvRegion, type KvTcpConnection, type KvTcpListener } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
 import {
@@ -16,7 +17,7 @@ import {
   type NativeRegion,
   nativeAddon,
 } from "./native.js";
-import { readModelTensors } from "./safetensors.js";
+import { QUANT_DTYPES, type QuantDtype, readModelTensors, type TensorInfo } from "./safetensors.js";
 import { checkBlockIds, prepareStep } from "./step-input.js";
 import type { Engine, EngineOptions, KvPoolFence, ModelInfo, StepOutput, StepSequence } from "./types.js";
 import { planWeights } from "./weight-plan.js";
@@ -303,7 +304,41 @@ class NativeEngine implements Engine {
   }
 }
 
-function nativeConfig(c: ModelConfig) {
+/** What loadEngine needs of a model, from a Hugging Face directory or a GGUF file. */
+interface ModelSource {
+  config: ModelConfig;
+  tensors: Map<string, TensorInfo>;
+  ropeInterleaved: boolean;
+  gguf: boolean;
+}
+
+function readModelSource(path: string): ModelSource {
+  const gguf = findGgufFile(path);
+  if (gguf) {
+    const m = readGgufModel(gguf);
+    return { config: m.config, tensors: m.tensors, ropeInterleaved: m.ropeInterleaved, gguf: true };
+  }
+  return {
+    config: readModelConfig(path),
+    tensors: readModelTensors(path),
+    ropeInterleaved: false,
+    gguf: false,
+  };
+}
+
+function quantizationOption(q: string | undefined, source: ModelSource): QuantDtype | undefined {
+  if (q === undefined) return undefined;
+  if (!QUANT_DTYPES.includes(q as QuantDtype))
+    throw new EngineError("options_invalid", `quantization '${q}' must be one of ${QUANT_DTYPES.join(", ")}`);
+  if (source.gguf)
+    throw new EngineError(
+      "options_invalid",
+      `quantization '${q}': ${source.config.path} is a GGUF file, already quantized; quantization applies to Hugging Face checkpoints`,
+    );
+  return q as QuantDtype;
+}
+
+function nativeConfig(c: ModelConfig, ropeInterleaved: boolean) {
   return {
     vocabSize: c.vocabSize,
     hiddenSize: c.hiddenSize,
@@ -321,6 +356,7 @@ function nativeConfig(c: ModelConfig) {
     ropeLowFreqFactor: c.ropeScaling?.lowFreqFactor ?? 1,
     ropeHighFreqFactor: c.ropeScaling?.highFreqFactor ?? 4,
     ropeOriginalMaxPosition: c.ropeScaling?.originalMaxPositionEmbeddings ?? 8192,
+    ropeInterleaved,
   } as const;
 }
 
@@ -350,11 +386,16 @@ function gcd3(c: ModelConfig): string {
   return `${gcd(gcd(c.numHeads, c.numKvHeads), c.intermediateSize)}`;
 }
 
-/** Loads a Hugging Face Llama-family model directory. Rejects with an EngineError naming the problem. */
+/**
+ * Loads a Hugging Face Llama-family model directory or a GGUF file. Rejects with an EngineError
+ * naming the problem.
+ */
 export async function loadEngine(opts: EngineOptions): Promise<Engine> {
   if (!opts || typeof opts.modelPath !== "string")
     throw new EngineError("options_invalid", "modelPath is required");
-  const config = readModelConfig(opts.modelPath);
+  const source = readModelSource(opts.modelPath);
+  const config = source.config;
+  const quantization = quantizationOption(opts.quantization, source);
   const tpSize = optInt(opts.tpSize, 1, "tpSize", 1);
   const tpRank = optInt(opts.tpRank, 0, "tpRank", 0);
   if (tpRank >= tpSize)
@@ -375,11 +416,12 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
   const collective = opts.collective ?? (backend === "cuda" && tpSize > 1 ? "nccl" : "cpu");
   if (collective !== "cpu" && collective !== "nccl")
     throw new EngineError("options_invalid", `collective '${collective}' must be cpu or nccl`);
-  const tensors = readModelTensors(opts.modelPath);
+  const tensors = source.tensors;
   // Rank 0's plan validates shapes; the native side re-slices the same descriptors for every rank.
-  const plan = planWeights(config, tensors, { rank: 0, size: tpSize });
+  const plan = planWeights(config, tensors, { rank: 0, size: tpSize }, quantization);
   // Bytes of the model across all ranks (for sizing the KV pool against memory).
-  const totalWeightBytes = tpSize === 1 ? plan.weightBytes : planWeights(config, tensors).weightBytes;
+  const totalWeightBytes =
+    tpSize === 1 ? plan.weightBytes : planWeights(config, tensors, undefined, quantization).weightBytes;
   const blockSize = optInt(opts.blockSize, 16, "blockSize", 1);
   const threads = optInt(opts.threads, availableParallelism(), "threads", 1);
   const kvDtype = opts.kvCacheDtype === undefined || opts.kvCacheDtype === "auto" ? "f32" : opts.kvCacheDtype;
@@ -407,7 +449,8 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
   let handle: NativeHandle;
   try {
     handle = await addon.createEngine({
-      config: nativeConfig(config),
+      config: nativeConfig(config, source.ropeInterleaved),
+      quantExact: opts.quantExact === true,
       tensors: plan.tensors,
       kvDtype,
       numBlocks,

@@ -6,20 +6,16 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "./errors.js";
+import { type RopeScaling, readRopeConfig } from "./rope-config.js";
+import { refuseUnimplemented } from "./unimplemented-config.js";
+
+export type { RopeScaling } from "./rope-config.js";
 
 export const SUPPORTED_ARCHITECTURES = [
   "LlamaForCausalLM",
   "MistralForCausalLM",
   "Qwen2ForCausalLM",
 ] as const;
-
-export interface RopeScaling {
-  type: "llama3";
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxPositionEmbeddings: number;
-}
 
 export interface ModelConfig {
   /** Absolute or relative path of the config.json read. */
@@ -44,7 +40,7 @@ export interface ModelConfig {
   oBias: boolean;
   /** gate/up/down have biases (Llama mlp_bias). */
   mlpBias: boolean;
-  /** config.torch_dtype, informational ("float32", "bfloat16", ...); the weights' own dtype wins. */
+  /** config.torch_dtype (transformers 4) or config.dtype (5), informational ("float32", "bfloat16", ...); the weights' own dtype wins. */
   torchDtype: string | null;
   bosTokenId: number | null;
   eosTokenIds: number[];
@@ -70,31 +66,14 @@ function float(c: Json, path: string, key: string, fallback: number): number {
   return v;
 }
 
+function stringOf(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
 function idList(v: unknown): number[] {
   if (typeof v === "number" && Number.isInteger(v)) return [v];
   if (Array.isArray(v)) return v.filter((x): x is number => typeof x === "number" && Number.isInteger(x));
   return [];
-}
-
-function ropeScaling(c: Json, path: string): RopeScaling | null {
-  const rs = c["rope_scaling"];
-  if (rs === undefined || rs === null) return null;
-  if (typeof rs !== "object") fail(path, `"rope_scaling" must be an object`);
-  const r = rs as Json;
-  const type = r["rope_type"] ?? r["type"];
-  if (type === "default") return null;
-  if (type !== "llama3")
-    throw new EngineError(
-      "model_unsupported",
-      `${path}: rope_scaling type ${JSON.stringify(type)} is not supported (only "llama3")`,
-    );
-  return {
-    type: "llama3",
-    factor: float(r, path, "factor", 8),
-    lowFreqFactor: float(r, path, "low_freq_factor", 1),
-    highFreqFactor: float(r, path, "high_freq_factor", 4),
-    originalMaxPositionEmbeddings: int(r, path, "original_max_position_embeddings", 8192),
-  };
 }
 
 /** Reads and validates `<dir>/config.json`. Throws an EngineError naming the file and the problem. */
@@ -138,6 +117,9 @@ export function readModelConfig(dir: string): ModelConfig {
   if (numHeads % numKvHeads !== 0)
     fail(path, `num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   const attentionBias = c["attention_bias"] === true;
+  const maxPositionEmbeddings = int(c, path, "max_position_embeddings", 2048);
+  refuseUnimplemented(path, c, architecture, maxPositionEmbeddings);
+  const rope = readRopeConfig(path, c);
   return {
     path,
     architecture,
@@ -149,15 +131,15 @@ export function readModelConfig(dir: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    maxPositionEmbeddings: int(c, path, "max_position_embeddings", 2048),
-    ropeTheta: float(c, path, "rope_theta", 10000),
-    ropeScaling: ropeScaling(c, path),
+    maxPositionEmbeddings,
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     rmsNormEps: float(c, path, "rms_norm_eps", 1e-6),
     tieWordEmbeddings: c["tie_word_embeddings"] === true,
     qkvBias: isQwen2 || attentionBias,
     oBias: !isQwen2 && attentionBias,
     mlpBias: c["mlp_bias"] === true,
-    torchDtype: typeof c["torch_dtype"] === "string" ? (c["torch_dtype"] as string) : null,
+    torchDtype: stringOf(c["torch_dtype"]) ?? stringOf(c["dtype"]),
     bosTokenId: typeof c["bos_token_id"] === "number" ? (c["bos_token_id"] as number) : null,
     eosTokenIds: idList(c["eos_token_id"]),
   };

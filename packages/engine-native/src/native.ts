@@ -30,6 +30,8 @@ export interface NativeConfig {
   ropeLowFreqFactor: number;
   ropeHighFreqFactor: number;
   ropeOriginalMaxPosition: number;
+  /** Q/K rows hold rotary pairs interleaved (GGUF Llama files). */
+  ropeInterleaved: boolean;
 }
 
 export interface NativeCreateOptions {
@@ -46,6 +48,8 @@ export interface NativeCreateOptions {
   cudaLibrary: string;
   /** "" for a private pool. */
   kvPoolShmPath: string;
+  /** Quantized weights through the exact (dequantize, f32) path. */
+  quantExact: boolean;
 }
 
 export interface NativeSampling {
@@ -107,6 +111,19 @@ export interface NativeAddon {
     tpSize: number;
     bytes: Uint8Array;
   }): { rows: number; cols: number; bytes: Buffer };
+  // Test hooks of the quantized weights (quant-binding.cc).
+  dequantizeRows(o: { dtype: string; rows: number; cols: number; weight: Uint8Array }): Float32Array;
+  quantizeRows(o: { dtype: string; rows: number; cols: number; x: Float32Array }): Buffer;
+  quantMatmul(o: {
+    simd: string;
+    exact: boolean;
+    dtype: string;
+    rows: number;
+    cols: number;
+    weight: Uint8Array;
+    x: Float32Array;
+    nTokens: number;
+  }): Float32Array;
   // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
   crc32c(data: Uint8Array, previous: number, table?: boolean): number;
   crc32cImpl(): string;
@@ -144,6 +161,8 @@ export interface NativeAddon {
   regionWrite(r: NativeRegion, offset: number, data: Uint8Array): void;
   tcpListen(
     host: string,
+    port: number,
+    authKey: Buffer | undefined,
     onProgress: (
       key: string,
       frameOffset: number,
@@ -154,6 +173,7 @@ export interface NativeAddon {
   ): { port: number; handle: NativeTcpListener };
   tcpListenerClose(l: NativeTcpListener): void;
   tcpListenerRef(l: NativeTcpListener, ref: boolean): void;
+  tcpListenerRefused(l: NativeTcpListener): number;
   tcpExpect(l: NativeTcpListener, key: string, region: NativeRegion, size: number): void;
   tcpExpectBlocks(l: NativeTcpListener, key: string, h: NativeHandle, blocks: Int32Array): boolean;
   engineSendBlocks(
@@ -170,7 +190,13 @@ export interface NativeAddon {
     frameOffset: number,
   ): Promise<number> | null;
   tcpCancel(l: NativeTcpListener, key: string): void;
-  tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
+  tcpConnect(
+    host: string,
+    port: number,
+    key: string,
+    authKey: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<NativeTcpConn>;
   tcpSendFrame(
     c: NativeTcpConn,
     source: NativeRegion,

@@ -7,9 +7,14 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import { join } from "node:path";
 import { EngineError } from "./errors.js";
 
-export type TensorDtype = "f32" | "f16" | "bf16";
+/** Plain element types (safetensors, GGUF F32/F16/BF16). */
+export type PlainDtype = "f32" | "f16" | "bf16";
+/** Block-quantized weight types (GGUF's layouts), kept quantized in memory. */
+export type QuantDtype = "q8_0" | "q4_0" | "q4_1" | "q4_k" | "q5_k" | "q6_k";
+export const QUANT_DTYPES: readonly QuantDtype[] = ["q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"];
+export type TensorDtype = PlainDtype | QuantDtype;
 
-const DTYPES: Record<string, { dtype: TensorDtype; size: number }> = {
+const DTYPES: Record<string, { dtype: PlainDtype; size: number }> = {
   F32: { dtype: "f32", size: 4 },
   F16: { dtype: "f16", size: 2 },
   BF16: { dtype: "bf16", size: 2 },

@@ -6,6 +6,7 @@
  * Block ids and positions are always chosen by the caller; the engine validates them.
  */
 import type { KvRegion, KvTcpConnection, KvTcpListener } from "./kv-transfer.js";
+import type { QuantDtype, TensorDtype } from "./safetensors.js";
 
 /** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
 /** A direct transfer's write permission: slot `slot` of the receiver's fence file, for `generation`. */
@@ -16,8 +17,24 @@ export interface KvPoolFence {
 }
 
 export interface EngineOptions {
-  /** A Hugging Face model directory: config.json + *.safetensors (+ index). */
+  /**
+   * A Hugging Face model directory (config.json + *.safetensors (+ index)), a `.gguf` file, or a
+   * directory holding one `.gguf` file (architectures llama and qwen2; tensor types F32, F16, BF16,
+   * Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, kept quantized in memory).
+   */
   modelPath: string;
+  /**
+   * Quantizes a Hugging Face checkpoint's weights at load time (SGLang's `--quantization`): the
+   * projection matrices to this type (to q8_0 where a row is not whole blocks of the type), the
+   * embedding and LM head to q8_0. Refused for GGUF files (already quantized). Default: none.
+   */
+  quantization?: QuantDtype;
+  /**
+   * Block-quantized weights multiplied in f32 after dequantizing each row (the exact path: what
+   * transformers computes when it loads the same GGUF) instead of integer dot products against
+   * activations quantized to 8 bits (the default, fast path). Default false.
+   */
+  quantExact?: boolean;
   /** Tokens per KV block. Default 16. */
   blockSize?: number;
   /** KV pool capacity in blocks. Takes precedence over `memFractionStatic`. */
@@ -89,7 +106,7 @@ export interface ModelInfo {
   numKvHeads: number;
   headDim: number;
   maxPositionEmbeddings: number;
-  weightDtype: "f32" | "f16" | "bf16";
+  weightDtype: TensorDtype;
   kvCacheDtype: "f32" | "f16" | "bf16";
   blockSize: number;
   /** KV pool capacity. Valid block ids are 0 .. numBlocks-1. */

@@ -5,7 +5,26 @@
  */
 import { EngineError } from "./errors.js";
 import type { ModelConfig } from "./model-config.js";
-import type { TensorDtype, TensorInfo } from "./safetensors.js";
+import type { QuantDtype, TensorDtype, TensorInfo } from "./safetensors.js";
+
+/** Values per block of each quantized type (a quantized row is whole blocks). */
+const QUANT_BLOCK: Record<QuantDtype, number> = {
+  q8_0: 32,
+  q4_0: 32,
+  q4_1: 32,
+  q4_k: 256,
+  q5_k: 256,
+  q6_k: 256,
+};
+/** Bytes per block of each quantized type. */
+const QUANT_BYTES: Record<QuantDtype, number> = {
+  q8_0: 34,
+  q4_0: 18,
+  q4_1: 20,
+  q4_k: 144,
+  q5_k: 176,
+  q6_k: 210,
+};
 
 /** 0 = whole tensor; 1 = column split (rows of W[out, in], zero-copy); 2 = row split (columns, copied). */
 export const SPLIT_NONE = 0;
@@ -15,13 +34,15 @@ export type SplitKind = typeof SPLIT_NONE | typeof SPLIT_COLUMN | typeof SPLIT_R
 
 export interface TensorDescriptor extends TensorInfo {
   split: SplitKind;
+  /** Quantize this tensor to this type at load time (--quantization). */
+  quantize?: QuantDtype;
   tpRank: number;
   tpSize: number;
 }
 
 export interface WeightPlan {
   tensors: TensorDescriptor[];
-  /** The dtype of the big matrices (all must agree for the report; kernels handle each separately). */
+  /** The dtype holding most of the big matrices' bytes (for the report; kernels handle each tensor's own). */
   weightDtype: TensorDtype;
   /** Bytes this rank's weights occupy as stored. */
   weightBytes: number;
@@ -69,16 +90,21 @@ function wanted(c: ModelConfig): Want[] {
   return w;
 }
 
-function sliceBytes(d: TensorDescriptor): number {
-  if (d.tpSize === 1 || d.split === SPLIT_NONE) return d.nbytes;
-  return d.nbytes / d.tpSize;
+/** Matches the model's tensors against config.json; throws an EngineError naming file and tensor. */
+/**
+ * The type a plain matrix is quantized to under `--quantization q`: the embedding and LM head to
+ * q8_0 (they set every logit), the projections to q, or to q8_0 where a row is not whole blocks of q.
+ */
+function quantizeTo(name: string, cols: number, q: QuantDtype): QuantDtype {
+  if (name === "model.embed_tokens.weight" || name === "lm_head.weight") return cols % 32 === 0 ? "q8_0" : q;
+  return cols % QUANT_BLOCK[q] === 0 ? q : "q8_0";
 }
 
-/** Matches the model's tensors against config.json; throws an EngineError naming file and tensor. */
 export function planWeights(
   config: ModelConfig,
   tensors: Map<string, TensorInfo>,
   tp: { rank: number; size: number } = { rank: 0, size: 1 },
+  quantization?: QuantDtype,
 ): WeightPlan {
   if (
     config.numHeads % tp.size !== 0 ||
@@ -90,7 +116,8 @@ export function planWeights(
       `tpSize ${tp.size} must divide num_attention_heads (${config.numHeads}), num_key_value_heads (${config.numKvHeads}) and intermediate_size (${config.intermediateSize})`,
     );
   const out: TensorDescriptor[] = [];
-  const dtypes = new Set<TensorDtype>();
+  const dtypeBytes = new Map<TensorDtype, number>();
+  let weightBytes = 0;
   for (const w of wanted(config)) {
     const t = tensors.get(w.name);
     if (!t) {
@@ -106,9 +133,18 @@ export function planWeights(
         "model_invalid",
         `${t.file}: tensor ${w.name} has shape [${t.shape.join(", ")}], config.json implies [${w.shape.join(", ")}]`,
       );
-    if (w.shape.length === 2) dtypes.add(t.dtype);
-    out.push({ ...t, split: w.split, tpRank: tp.rank, tpSize: tp.size });
+    const d: TensorDescriptor = { ...t, split: w.split, tpRank: tp.rank, tpSize: tp.size };
+    let bytes = t.nbytes;
+    if (quantization && w.shape.length === 2) {
+      d.quantize = quantizeTo(w.name, w.shape[1]!, quantization);
+      // What the quantized copy takes (the file's bytes are read once, at load).
+      bytes = (w.shape[0]! * w.shape[1]! * QUANT_BYTES[d.quantize]) / QUANT_BLOCK[d.quantize];
+    }
+    if (w.shape.length === 2)
+      dtypeBytes.set(d.quantize ?? t.dtype, (dtypeBytes.get(d.quantize ?? t.dtype) ?? 0) + bytes);
+    weightBytes += d.tpSize === 1 || d.split === SPLIT_NONE ? bytes : bytes / d.tpSize;
+    out.push(d);
   }
-  const weightDtype = dtypes.has("f32") ? "f32" : dtypes.has("bf16") ? "bf16" : "f16";
-  return { tensors: out, weightDtype, weightBytes: out.reduce((a, d) => a + sliceBytes(d), 0) };
+  const weightDtype = [...dtypeBytes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "f32";
+  return { tensors: out, weightDtype, weightBytes };
 }

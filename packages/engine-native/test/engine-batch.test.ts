@@ -3,7 +3,7 @@
 // and decode tokens. Tolerance 1e-4 absolute (f32 summation order only; logits are ~±15).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ModelPresetName } from "../../core/src/model/index.js";
+import type { ModelPresetName } from "@radixserve/core";
 import { blocks, maxAbsDiff, openEngine, tokens } from "./helpers.js";
 
 const TOL = 1e-4;

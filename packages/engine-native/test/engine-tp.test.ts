@@ -4,7 +4,7 @@
 // greedy tokens must be identical.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ModelPresetName } from "../../core/src/model/index.js";
+import type { ModelPresetName } from "@radixserve/core";
 import { loadEngine, relayoutKvBlocks } from "../src/index.js";
 import { argmax, blocks, maxAbsDiff, openEngine, prefillLogits, testModel, tokens } from "./helpers.js";
 

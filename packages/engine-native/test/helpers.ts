@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import { type ModelDtype, type ModelPresetName, makeModel } from "../../core/src/model/index.js";
+import { type ModelDtype, type ModelPresetName, makeModel } from "@radixserve/core";
 import { type Engine, type EngineOptions, loadEngine } from "../src/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "radixserve-engine-test-"));

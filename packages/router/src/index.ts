@@ -1,4 +1,5 @@
-// Public surface of @radixserve/router: the OpenAI gateway, the router process and the launcher.
+// Public surface of @radixserve/router: the OpenAI gateway, routing policies, the KV index and the
+// router process. It never loads the native engine (no dependency on the worker or engine-native).
 export { ROUTER_ERRORS, RouterError, type RouterErrorCode } from "./errors.js";
 export { type ChoiceEvent, type ChoiceSpec, type FinishReason, runChoice } from "./gateway/choice-runner.js";
 export { CoreTextCodec } from "./gateway/core-codec.js";
@@ -7,13 +8,11 @@ export { ROUTER_METRIC } from "./gateway/metric-names.js";
 export { RouterMetrics } from "./gateway/router-metrics.js";
 export { buildGateway, DEFAULT_MAX_REQUEST_BYTES, type GatewayOptions } from "./gateway/server.js";
 export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gateway/text-codec.js";
-// The cluster layer (issue 5): routing policies and the router's KV index.
+// The cluster layer: routing policies and the router's KV index.
 export * from "./kv-index/index.js";
-export { LAUNCHER_READY_PREFIX, type LaunchOptions, launch } from "./launcher/launcher.js";
 export * from "./policies/index.js";
 export {
   loadOpenApi,
-  ROUTER_READY_PREFIX,
   type RouterOptions,
   type RunningRouter,
   startRouter,

@@ -6,15 +6,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLogger } from "@radixserve/core";
+import { type ClusterAuth, getLogger } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import { CoreTextCodec } from "./gateway/core-codec.js";
 import { buildGateway } from "./gateway/server.js";
 import { ClusterRouting } from "./policies/cluster-routing.js";
 import { DEFAULT_POLICY } from "./policies/registry.js";
 import { WorkerPool } from "./workers/worker-pool.js";
-
-export const ROUTER_READY_PREFIX = "RADIXSERVE_ROUTER_READY";
 
 export interface RouterOptions {
   /** `host:port` of each worker's gRPC server (the static set; may be empty with redisUrl). */
@@ -52,6 +50,8 @@ export interface RouterOptions {
   maxRetries?: number | undefined;
   /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
   retryBackoffMs?: number | undefined;
+  /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
+  clusterAuth?: ClusterAuth | undefined;
 }
 
 export interface RunningRouter {
@@ -94,6 +94,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     prefillSelector: cluster.prefillSelector,
     allowEmpty: opts.redisUrl !== undefined,
     reportedLoad: (address) => cluster.reportedLoad(address),
+    clusterAuth: opts.clusterAuth,
   });
   pool.on("health", (address: string, healthy: boolean, reason: string | null) => {
     if (healthy) log.info({ worker: address }, "worker healthy");

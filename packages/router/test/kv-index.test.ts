@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { blockHashSeed, chainHashes, type KvEventBatch, type KvSnapshot } from "@radixserve/core";
+import type { KvEventBatch, KvSnapshot } from "@radixserve/cluster";
+import { blockHashSeed, chainHashes } from "@radixserve/core";
 import { KvEventFollower } from "../src/kv-index/kv-event-follower.js";
 import { type IndexedBlock, KvIndex } from "../src/kv-index/kv-index.js";
 

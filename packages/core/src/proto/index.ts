@@ -58,3 +58,4 @@ export type {
   WorkerServiceHandlers,
 } from "./generated/radixserve/worker/v1/WorkerService.js";
 export * from "./load.js";
+export * from "./prefill-service.js";

@@ -57,7 +57,7 @@ export class ChatTemplate {
     if (tokenizer.chatTemplate === null) {
       throw new RadixServeError(
         "invalid_request",
-        "this model has no chat template (tokenizer_config.json has no chat_template); use /v1/completions with a raw prompt",
+        "this model has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json or the GGUF); use /v1/completions with a raw prompt",
       );
     }
     return new ChatTemplate(tokenizer.chatTemplate, {

@@ -3,8 +3,13 @@
  * a pure-JS port of HF's Rust tokenizers that produces the same ids (byte-level BPE and
  * SentencePiece-style BPE with byte fallback both work).
  */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import { findGgufFile } from "@radixserve/gguf";
 import { RadixServeError } from "../errors/index.js";
+import { loadGgufTokenizer } from "./gguf-tokenizer.js";
 import { readModelJson, specialTokenContent } from "./model-files.js";
 
 export interface EncodeOptions {
@@ -26,12 +31,17 @@ export class ModelTokenizer {
   readonly eosTokenId: number | null;
   /** Ids of every added token marked special. */
   readonly specialTokenIds: ReadonlySet<number>;
-  /** The raw chat_template of tokenizer_config.json (the "default" one if there are several), or null. */
+  /**
+   * The raw chat template, or null: `chat_template.jinja` (transformers 5) when the model has one,
+   * else tokenizer_config.json's `chat_template` (a string, or the "default" of a list of named
+   * templates), else the GGUF's `tokenizer.chat_template`.
+   */
   readonly chatTemplate: string | null;
 
   constructor(
     private readonly tok: HfTokenizer,
     readonly config: Record<string, unknown>,
+    chatTemplateFile: string | null = null,
   ) {
     let maxId = -1;
     for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -46,7 +56,7 @@ export class ModelTokenizer {
     this.eosToken = specialTokenContent(config["eos_token"]);
     this.bosTokenId = this.bosToken === null ? null : (tok.token_to_id(this.bosToken) ?? null);
     this.eosTokenId = this.eosToken === null ? null : (tok.token_to_id(this.eosToken) ?? null);
-    this.chatTemplate = pickChatTemplate(config["chat_template"]);
+    this.chatTemplate = chatTemplateFile ?? pickChatTemplate(config["chat_template"]);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -79,19 +89,36 @@ export class ModelTokenizer {
   }
 }
 
-/** HF allows chat_template to be a string or a list of { name, template }; "default" wins. */
+/**
+ * tokenizer_config.json's chat_template: a string, or a list of { name, template } where
+ * transformers uses "default" (or the only one). A list with several and no "default" is refused.
+ */
 function pickChatTemplate(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
   if (typeof v === "string") return v;
   if (Array.isArray(v)) {
     const named = v as { name?: unknown; template?: unknown }[];
-    const def = named.find((t) => t.name === "default") ?? named[0];
-    return typeof def?.template === "string" ? def.template : null;
+    const def = named.find((t) => t.name === "default") ?? (named.length === 1 ? named[0] : undefined);
+    if (typeof def?.template === "string") return def.template;
+    throw new RadixServeError(
+      "internal",
+      `tokenizer_config.json: chat_template lists templates ${JSON.stringify(named.map((t) => t.name))} and none is "default"`,
+    );
   }
-  return null;
+  throw new RadixServeError(
+    "internal",
+    `tokenizer_config.json: chat_template must be a string or a list of named templates`,
+  );
 }
 
-/** Loads tokenizer.json and tokenizer_config.json (optional) from a HF model directory. */
+/**
+ * Loads the model's tokenizer: from a GGUF file's metadata when `modelDir` is a `.gguf` file or a
+ * directory holding one (see findGgufFile), else tokenizer.json and tokenizer_config.json
+ * (optional) of a HF model directory.
+ */
 export async function loadTokenizer(modelDir: string): Promise<ModelTokenizer> {
+  const gguf = findGgufFile(modelDir);
+  if (gguf !== null) return loadGgufTokenizer(gguf);
   const json = await readModelJson(modelDir, "tokenizer.json");
   const config = (await readModelJson(modelDir, "tokenizer_config.json", true)) ?? {};
   let tok: HfTokenizer;
@@ -106,5 +133,7 @@ export async function loadTokenizer(modelDir: string): Promise<ModelTokenizer> {
       },
     );
   }
-  return new ModelTokenizer(tok, config);
+  const jinja = join(modelDir, "chat_template.jinja");
+  const chatTemplateFile = existsSync(jinja) ? await readFile(jinja, "utf8") : null;
+  return new ModelTokenizer(tok, config, chatTemplateFile);
 }

@@ -9,6 +9,7 @@
 #include "kv-transfer-binding.h"
 #include "native/engine.h"
 #include "native/kv-transfer-pool.h"
+#include "quant-binding.h"
 
 namespace {
 
@@ -48,9 +49,8 @@ std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
 }
 
 rs_dtype dtype_of(Napi::Env env, const std::string &s) {
-    if (s == "f32") return RS_DTYPE_F32;
-    if (s == "f16") return RS_DTYPE_F16;
-    if (s == "bf16") return RS_DTYPE_BF16;
+    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_Q6_K; t++)
+        if (s == rs_dtype_name((rs_dtype)t)) return (rs_dtype)t;
     throw Napi::TypeError::New(env, "unknown dtype '" + s + "'");
 }
 
@@ -59,6 +59,8 @@ rs_tensor_desc tensor_desc(const Napi::Object &t) {
     d.name = str(t, "name", "");
     d.file = str(t, "file", "");
     d.dtype = dtype_of(t.Env(), str(t, "dtype", ""));
+    const std::string quantize = str(t, "quantize", "");
+    d.quantize = quantize.empty() ? d.dtype : dtype_of(t.Env(), quantize);
     Napi::Array shape = t.Get("shape").As<Napi::Array>();
     for (uint32_t j = 0; j < shape.Length(); j++)
         d.shape.push_back((int64_t)shape.Get(j).As<Napi::Number>().DoubleValue());
@@ -131,6 +133,8 @@ Napi::Value create_engine(const Napi::CallbackInfo &info) {
     m.rope_low_freq_factor = (float)num(c, "ropeLowFreqFactor", 1);
     m.rope_high_freq_factor = (float)num(c, "ropeHighFreqFactor", 4);
     m.rope_original_max_position = (int)num(c, "ropeOriginalMaxPosition", 8192);
+    m.rope_interleaved = c.Get("ropeInterleaved").ToBoolean();
+    m.quant_exact = o.Get("quantExact").ToBoolean();
     // The engine holds every rank of its tensor-parallel group (one thread each); it sets each
     // rank's tp_rank itself.
     p.tp_size = (int)num(o, "tpSize", 1);
@@ -401,6 +405,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     exports.Set("sliceWeight", Napi::Function::New(env, slice_weight));
     exports.Set("collectiveTest", Napi::Function::New(env, collective_test));
     rs_kv_transfer_register(env, exports, [](const Napi::Value &v) { return get_handle(v)->engine; });
+    rs_quant_register(env, exports);
     return exports;
 }
 

@@ -111,17 +111,32 @@ std::shared_ptr<tcp_conn> conn_of(const Napi::Value &v) {
     return c;
 }
 
-// tcpListen(host, onProgress(keyHex, frameOffset, frameLength, frameCrc, error)) -> { handle, port }
+// An auth key argument: a Buffer of 32 bytes, or undefined / empty for none.
+std::string auth_key_of(const Napi::Value &v) {
+    if (v.IsUndefined() || v.IsNull()) return "";
+    if (!v.IsBuffer()) throw Napi::TypeError::New(v.Env(), "auth key must be a Buffer");
+    auto b = v.As<Napi::Buffer<uint8_t>>();
+    if (b.Length() != 0 && b.Length() != RS_TCP_MAC_BYTES)
+        throw Napi::RangeError::New(v.Env(), "auth key must be 32 bytes");
+    return std::string((const char *)b.Data(), b.Length());
+}
+
+// tcpListen(host, port, authKey, onProgress(keyHex, frameOffset, frameLength, frameCrc, error)) -> { handle,
+// port }
 Napi::Value tcp_listen(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString() || !info[1].IsFunction())
-        throw Napi::TypeError::New(env, "tcpListen(host, onProgress)");
+    if (!info[0].IsString() || !info[1].IsNumber() || !info[3].IsFunction())
+        throw Napi::TypeError::New(env, "tcpListen(host, port, authKey, onProgress)");
+    const int port = info[1].As<Napi::Number>().Int32Value();
+    if (port < 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 0..65535");
+    const std::string auth_key = auth_key_of(info[2]);
     auto *h = new listener_handle();
-    h->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "radixserve-kv-tcp", 0, 1);
+    h->tsfn = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "radixserve-kv-tcp", 0, 1);
     h->tsfn.Unref(env);  // an idle listener does not keep the process alive
     Napi::ThreadSafeFunction tsfn = h->tsfn;
     try {
-        h->listener = rs_tcp_listen(info[0].As<Napi::String>().Utf8Value(), [tsfn](const rs_tcp_progress &p) {
+        const std::string host = info[0].As<Napi::String>().Utf8Value();
+        h->listener = rs_tcp_listen(host, port, auth_key, [tsfn](const rs_tcp_progress &p) {
             auto *copy = new rs_tcp_progress(p);
             const napi_status st =
                 tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function fn, rs_tcp_progress *d) {
@@ -159,6 +174,12 @@ Napi::Value tcp_listener_ref(const Napi::CallbackInfo &info) {
     else
         h->tsfn.Unref(info.Env());
     return info.Env().Undefined();
+}
+
+// tcpListenerRefused(listener) -> connections dropped so far (failed handshake or unknown key).
+Napi::Value tcp_listener_refused(const Napi::CallbackInfo &info) {
+    listener_handle *h = listener_of(info[0]);
+    return Napi::Number::New(info.Env(), (double)h->listener->refused.load());
 }
 
 // Stops the listener and waits for its threads (a connection without a key: up to 10 s).
@@ -214,17 +235,19 @@ Napi::Value tcp_cancel(const Napi::CallbackInfo &info) {
 
 class connect_worker : public Napi::AsyncWorker {
   public:
-    connect_worker(Napi::Env env, std::string host, int port, std::string key, int timeout_ms)
+    connect_worker(Napi::Env env, std::string host, int port, std::string key, std::string auth_key,
+                   int timeout_ms)
         : Napi::AsyncWorker(env),
           deferred_(Napi::Promise::Deferred::New(env)),
           host_(std::move(host)),
           key_(std::move(key)),
+          auth_key_(std::move(auth_key)),
           port_(port),
           timeout_ms_(timeout_ms) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
-            fd_ = rs_tcp_connect(host_, port_, key_, timeout_ms_);
+            fd_ = rs_tcp_connect(host_, port_, key_, auth_key_, timeout_ms_);
         } catch (const std::exception &e) {
             SetError(e.what());
         }
@@ -240,19 +263,19 @@ class connect_worker : public Napi::AsyncWorker {
 
   private:
     Napi::Promise::Deferred deferred_;
-    std::string host_, key_;
+    std::string host_, key_, auth_key_;
     int port_, timeout_ms_;
     int fd_ = -1;
 };
 
 Napi::Value tcp_connect(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString() || !info[1].IsNumber() || !info[3].IsNumber())
-        throw Napi::TypeError::New(env, "tcpConnect(host, port, keyHex, timeoutMs)");
+    if (!info[0].IsString() || !info[1].IsNumber() || !info[4].IsNumber())
+        throw Napi::TypeError::New(env, "tcpConnect(host, port, keyHex, authKey, timeoutMs)");
     const int port = info[1].As<Napi::Number>().Int32Value();
     if (port <= 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 1..65535");
     auto *w = new connect_worker(env, info[0].As<Napi::String>().Utf8Value(), port, key_of(info[2]),
-                                 std::max(1, info[3].As<Napi::Number>().Int32Value()));
+                                 auth_key_of(info[3]), std::max(1, info[4].As<Napi::Number>().Int32Value()));
     Napi::Promise p = w->promise();
     w->Queue();
     return p;
@@ -490,6 +513,7 @@ void rs_kv_transfer_register_tcp(Napi::Env env, Napi::Object exports) {
     exports.Set("tcpListen", Napi::Function::New(env, tcp_listen));
     exports.Set("tcpListenerClose", Napi::Function::New(env, tcp_listener_close));
     exports.Set("tcpListenerRef", Napi::Function::New(env, tcp_listener_ref));
+    exports.Set("tcpListenerRefused", Napi::Function::New(env, tcp_listener_refused));
     exports.Set("tcpExpect", Napi::Function::New(env, tcp_expect));
     exports.Set("tcpExpectBlocks", Napi::Function::New(env, tcp_expect_blocks));
     exports.Set("engineSendBlocks", Napi::Function::New(env, engine_send_blocks));

@@ -10,17 +10,68 @@
 #include <string>
 #include <vector>
 
+// Element types of weights and KV blocks. The block-quantized types (GGUF's layouts, see quant.h) are
+// weights only: their rows are whole blocks of rs_dtype_block_elems elements.
 enum rs_dtype {
     RS_DTYPE_F32 = 0,
     RS_DTYPE_F16 = 1,
     RS_DTYPE_BF16 = 2,
+    RS_DTYPE_Q8_0 = 3,
+    RS_DTYPE_Q4_0 = 4,
+    RS_DTYPE_Q4_1 = 5,
+    RS_DTYPE_Q4_K = 6,
+    RS_DTYPE_Q5_K = 7,
+    RS_DTYPE_Q6_K = 8,
 };
 
+inline bool rs_dtype_is_quant(rs_dtype t) {
+    return t >= RS_DTYPE_Q8_0;
+}
+// Bytes of one element of a plain (not block-quantized) type.
 inline size_t rs_dtype_size(rs_dtype t) {
     return t == RS_DTYPE_F32 ? 4 : 2;
 }
+// Elements per block: 1 for plain types, 32 or 256 for the quantized ones.
+inline int rs_dtype_block_elems(rs_dtype t) {
+    switch (t) {
+        case RS_DTYPE_Q8_0:
+        case RS_DTYPE_Q4_0:
+        case RS_DTYPE_Q4_1:
+            return 32;
+        case RS_DTYPE_Q4_K:
+        case RS_DTYPE_Q5_K:
+        case RS_DTYPE_Q6_K:
+            return 256;
+        default:
+            return 1;
+    }
+}
+// Bytes of one block (of one element for plain types).
+inline size_t rs_dtype_block_bytes(rs_dtype t) {
+    switch (t) {
+        case RS_DTYPE_Q8_0:
+            return 34;
+        case RS_DTYPE_Q4_0:
+            return 18;
+        case RS_DTYPE_Q4_1:
+            return 20;
+        case RS_DTYPE_Q4_K:
+            return 144;
+        case RS_DTYPE_Q5_K:
+            return 176;
+        case RS_DTYPE_Q6_K:
+            return 210;
+        default:
+            return rs_dtype_size(t);
+    }
+}
+// Bytes of a row of `cols` elements (cols a multiple of the block size).
+inline size_t rs_row_bytes(rs_dtype t, int64_t cols) {
+    return (size_t)(cols / rs_dtype_block_elems(t)) * rs_dtype_block_bytes(t);
+}
 inline const char *rs_dtype_name(rs_dtype t) {
-    return t == RS_DTYPE_F32 ? "f32" : t == RS_DTYPE_F16 ? "f16" : "bf16";
+    static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
 // The engine never exits or aborts on bad input: every failed check throws, the binding turns the

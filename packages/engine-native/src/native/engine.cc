@@ -89,6 +89,12 @@ rs_engine *rs_engine_init(const rs_engine_params &p) {
              "backend 'cuda' with tp > 1 needs collective 'nccl'");
     RS_CHECK(p.kv_shm_path.empty() || (p.backend == "cpu" && p.tp_size == 1),
              "a KV pool in shared memory (kvPoolShmPath) needs backend 'cpu' and tp size 1");
+    if (p.backend == "cuda") {
+        for (const auto &d : p.tensors)
+            RS_CHECK(!rs_dtype_is_quant(d.dtype) && !rs_dtype_is_quant(d.quantize),
+                     "backend 'cuda' runs f32/f16/bf16 weights only: tensor " + d.name + " is " +
+                         rs_dtype_name(rs_dtype_is_quant(d.dtype) ? d.dtype : d.quantize));
+    }
     rs_cuda_library cuda;
     if (p.backend == "cuda") {
         cuda = rs_cuda_library_load(p.cuda_library, p.tp_size);

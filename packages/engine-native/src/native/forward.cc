@@ -89,6 +89,21 @@ static void rope_apply(float *vec, int n_heads, int head_dim, const float *cos_t
     }
 }
 
+// GGUF's Llama layout (llama.cpp permutes q_proj/k_proj rows for it): pair i is elements 2i, 2i + 1.
+static void rope_apply_interleaved(float *vec, int n_heads, int head_dim, const float *cos_t,
+                                   const float *sin_t) {
+    const int half = head_dim / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = vec + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            const float a = v[2 * i];
+            const float b = v[2 * i + 1];
+            v[2 * i] = a * cos_t[i] - b * sin_t[i];
+            v[2 * i + 1] = b * cos_t[i] + a * sin_t[i];
+        }
+    }
+}
+
 // Query tokens per attention work item: the scores of a tile are [16, block] matmuls, and 16 rows of
 // max_pos scores per thread stay small (64 KB at 1k positions).
 static const int k_query_tile = 16;
@@ -188,6 +203,16 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
     s.kv_row.resize((size_t)n_threads * bs * hd);             // [threads, block_size, head_dim]
     if (tp) s.part.resize((size_t)T * hidden);                // [T, hidden]
 
+    // Every projection goes through matmul: the kernel table's (block-quantized weights dequantized
+    // in registers), or on the exact path the plain dequantize-then-f32 loop for quantized weights.
+    auto matmul = [&](const float *in, int n, int ld, const rs_weight &w, int r0, int r1, const float *bias,
+                      float *y, int ldy, bool accumulate) {
+        if (c.quant_exact && rs_dtype_is_quant(w.dtype))
+            rs_matmul_dequant_ref(in, n, ld, w, r0, r1, bias, y, ldy, accumulate);
+        else
+            kern.matmul(in, n, ld, w, r0, r1, bias, y, ldy, accumulate);
+    };
+
     // The row-split projections (o_proj, down_proj): y = in . W^T over this rank's slice of the input
     // dimension. One rank adds into x directly; with TP every rank computes its partial sum into
     // `part` (the bias only on rank 0, see model.cc), the collective sums the partials, then x += part.
@@ -195,23 +220,21 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
                                 const std::vector<float> &bias) {
         if (!tp) {
             parallel_rows(pool, hidden, T, [&](int r0, int r1) {
-                kern.matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.x.data(), hidden, true);
+                matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.x.data(), hidden, true);
             });
             return;
         }
         parallel_rows(pool, hidden, T, [&](int r0, int r1) {
-            kern.matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.part.data(), hidden, false);
+            matmul(in, T, in_dim, w, r0, r1, bias_or_null(bias), s.part.data(), hidden, false);
         });
         coll->iface->all_reduce_sum(coll, rank, s.part.data(), (size_t)T * hidden);
         for (size_t i = 0; i < (size_t)T * hidden; i++) s.x[i] += s.part[i];
     };
 
-    // Embedding lookup: x[t] = embed[tok[t]] widened to f32.
+    // Embedding lookup: x[t] = embed[tok[t]] widened (or dequantized) to f32.
     for (int t = 0; t < T; t++) {
-        const uint8_t *row =
-            (const uint8_t *)model.embed->data + (size_t)tok[t] * hidden * rs_dtype_size(model.embed->dtype);
-        for (int i = 0; i < hidden; i++)
-            s.x[(size_t)t * hidden + i] = rs_load_f32(row, model.embed->dtype, i);
+        const uint8_t *row = (const uint8_t *)model.embed->data + (size_t)tok[t] * model.embed->row_bytes();
+        rs_dequantize_row(model.embed->dtype, row, s.x.data() + (size_t)t * hidden, hidden);
     }
     // Rotary angles per token, shared by every layer and head (f32 product, as transformers does).
     for (int t = 0; t < T; t++) {
@@ -238,19 +261,19 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
                 if (c < n_q) {
                     const int r0 = c * rows_q;
                     const int r1 = r0 + rows_q < q_dim ? r0 + rows_q : q_dim;
-                    kern.matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim,
-                                false);
+                    matmul(s.xn.data(), T, hidden, *L.wq, r0, r1, bias_or_null(L.bq), s.q.data(), q_dim,
+                           false);
                     return;
                 }
                 const bool is_k = c < n_q + n_kv_chunks;
                 const int r0 = (is_k ? c - n_q : c - n_q - n_kv_chunks) * rows_kv;
                 const int r1 = r0 + rows_kv < kv_dim ? r0 + rows_kv : kv_dim;
                 if (is_k)
-                    kern.matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim,
-                                false);
+                    matmul(s.xn.data(), T, hidden, *L.wk, r0, r1, bias_or_null(L.bk), s.k.data(), kv_dim,
+                           false);
                 else
-                    kern.matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim,
-                                false);
+                    matmul(s.xn.data(), T, hidden, *L.wv, r0, r1, bias_or_null(L.bv), s.v.data(), kv_dim,
+                           false);
             });
         }
 
@@ -259,8 +282,9 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         for (int t = 0; t < T; t++) {
             const float *cos_t = s.rope_cos.data() + (size_t)t * half;
             const float *sin_t = s.rope_sin.data() + (size_t)t * half;
-            rope_apply(s.q.data() + (size_t)t * q_dim, model.n_heads, hd, cos_t, sin_t);
-            rope_apply(s.k.data() + (size_t)t * kv_dim, n_kv, hd, cos_t, sin_t);
+            const auto rope = c.rope_interleaved ? rope_apply_interleaved : rope_apply;
+            rope(s.q.data() + (size_t)t * q_dim, model.n_heads, hd, cos_t, sin_t);
+            rope(s.k.data() + (size_t)t * kv_dim, n_kv, hd, cos_t, sin_t);
             const rs_batch_seq &b = batch[seq_of[t]];
             const int block = b.block_table[pos_of[t] / bs];
             const int slot = pos_of[t] % bs;
@@ -337,10 +361,9 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
         // without waiting for the others.
         rmsnorm(s.xn.data(), s.x.data(), L.ffn_norm.data(), T, hidden, c.rms_norm_eps);
         parallel_rows(pool, inter, T, [&](int r0, int r1) {
-            kern.matmul(s.xn.data(), T, hidden, *L.w_gate, r0, r1, bias_or_null(L.b_gate), s.gate.data(),
-                        inter, false);
-            kern.matmul(s.xn.data(), T, hidden, *L.w_up, r0, r1, bias_or_null(L.b_up), s.up.data(), inter,
-                        false);
+            matmul(s.xn.data(), T, hidden, *L.w_gate, r0, r1, bias_or_null(L.b_gate), s.gate.data(), inter,
+                   false);
+            matmul(s.xn.data(), T, hidden, *L.w_up, r0, r1, bias_or_null(L.b_up), s.up.data(), inter, false);
             for (int t = 0; t < T; t++)
                 kern.silu_mul(s.gate.data() + (size_t)t * inter + r0, s.up.data() + (size_t)t * inter + r0,
                               r1 - r0);
@@ -367,8 +390,8 @@ void rs_forward(const rs_model &model, rs_kv_pool &kv, const rs_kernels_i &kern,
     const int v0 = (int)((int64_t)c.vocab_size * rank / n_ranks);
     const int v1 = (int)((int64_t)c.vocab_size * (rank + 1) / n_ranks);
     parallel_rows(pool, v1 - v0, R, [&](int r0, int r1) {
-        kern.matmul(s.xf.data(), R, hidden, *model.lm_head, v0 + r0, v0 + r1, nullptr, logits, c.vocab_size,
-                    false);
+        matmul(s.xf.data(), R, hidden, *model.lm_head, v0 + r0, v0 + r1, nullptr, logits, c.vocab_size,
+               false);
     });
     if (prof) {
         g_prof.lap(RS_PROF_HEAD);

@@ -108,8 +108,11 @@ void matmul_avx2(const float *x, int n_tokens, int ldx, const rs_weight &w, int 
         case RS_DTYPE_F16:
             matmul_dt<RS_DTYPE_F16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
-        default:
+        case RS_DTYPE_BF16:
             matmul_dt<RS_DTYPE_BF16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        default:  // block-quantized
+            rs_matmul_quant_avx2(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
     }
 }

@@ -348,8 +348,11 @@ void matmul_avx512(const float *x, int n_tokens, int ldx, const rs_weight &w, in
         case RS_DTYPE_F16:
             matmul_select<RS_DTYPE_F16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
-        default:
+        case RS_DTYPE_BF16:
             matmul_select<RS_DTYPE_BF16>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        default:  // block-quantized
+            rs_matmul_quant_avx512(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
     }
 }

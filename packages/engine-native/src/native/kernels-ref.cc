@@ -3,8 +3,31 @@
 
 #include "kernels.h"
 
+void rs_matmul_dequant_ref(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
+                           const float *bias, float *y, int ldy, bool accumulate) {
+    const int k_dim = (int)w.cols;
+    const size_t row_bytes = rs_row_bytes(w.dtype, k_dim);
+    thread_local rs_f32_buffer row;  // [K] one dequantized weight row
+    row.resize((size_t)k_dim);
+    for (int r = r0; r < r1; r++) {
+        rs_dequantize_row(w.dtype, (const uint8_t *)w.data + (size_t)r * row_bytes, row.data(), k_dim);
+        for (int t = 0; t < n_tokens; t++) {
+            const float *xt = x + (size_t)t * ldx;  // [K]
+            float sum = 0.0f;
+            for (int k = 0; k < k_dim; k++) sum += xt[k] * row[k];
+            if (bias) sum += bias[r];
+            float *out = y + (size_t)t * ldy + r;
+            *out = accumulate ? *out + sum : sum;
+        }
+    }
+}
+
 static void matmul_ref(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
                        const float *bias, float *y, int ldy, bool accumulate) {
+    if (rs_dtype_is_quant(w.dtype)) {
+        rs_matmul_dequant_ref(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+        return;
+    }
     const int k_dim = (int)w.cols;
     for (int t = 0; t < n_tokens; t++) {
         const float *xt = x + (size_t)t * ldx;  // [K]

@@ -5,13 +5,16 @@
 
 #include <string>
 
+#include "quant.h"
 #include "weights.h"
 
 struct rs_kernels_i {
     const char *name;  // "reference", "avx2" or "avx512"
     // y[t * ldy + r] = (accumulate ? y[t * ldy + r] : 0) + bias[r] + sum_k x[t * ldx + k] * W[r, k]
     // for output rows r in [r0, r1) and tokens t in [0, n_tokens). W is f32, f16 or bf16 [rows, K];
-    // bias may be null. Threads call it on disjoint row ranges.
+    // bias may be null. Threads call it on disjoint row ranges. W may also be block-quantized
+    // (quant.h): the SIMD tables dequantize it in registers (kernels-quant-*.cc), the reference
+    // table a row at a time (rs_matmul_dequant_ref).
     void (*matmul)(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
                    const float *bias, float *y, int ldy, bool accumulate);
     // Attention over one KV block slab: scores[j] = scale * dot(q, k[j]) for keys j in [0, n),
@@ -26,10 +29,19 @@ struct rs_kernels_i {
 };
 
 extern const rs_kernels_i rs_kernels_ref;
+// The plain matmul of block-quantized weights (the reference table's, the exact path's, and the
+// SIMD kernels' test reference): each row dequantized to f32, then a plain f32 dot per token.
+void rs_matmul_dequant_ref(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
+                           const float *bias, float *y, int ldy, bool accumulate);
 // The plain softmax and SiLU-mul, also used by the AVX2 table (std::exp; no AVX2 version yet).
 void rs_softmax_ref(float *x, int n, float scale);
 void rs_silu_mul_ref(float *g, const float *u, int n);
 extern const rs_kernels_i rs_kernels_avx2;
+// The SIMD tables' matmul for block-quantized weights (kernels-quant-avx2.cc, kernels-quant-avx512.cc).
+void rs_matmul_quant_avx2(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
+                          const float *bias, float *y, int ldy, bool accumulate);
+void rs_matmul_quant_avx512(const float *x, int n_tokens, int ldx, const rs_weight &w, int r0, int r1,
+                            const float *bias, float *y, int ldy, bool accumulate);
 extern const rs_kernels_i rs_kernels_avx512;
 
 // "auto" picks the best the CPU supports; "avx512", "avx2" or "reference" (= scalar) force one and

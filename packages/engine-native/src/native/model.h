@@ -30,6 +30,13 @@ struct rs_model_config {
     float rope_low_freq_factor = 1.0f;
     float rope_high_freq_factor = 4.0f;
     int rope_original_max_position = 8192;
+    // Q and K rows hold each head's rotary pairs interleaved (pair i = elements 2i, 2i + 1), as
+    // llama.cpp's GGUF converter permutes Llama's q_proj/k_proj; otherwise HF's rotate_half layout
+    // (pair i = elements i, i + head_dim / 2).
+    bool rope_interleaved = false;
+    // Block-quantized weights multiplied in f32 after dequantization (the exact path) instead of
+    // integer dot products with 8-bit activations.
+    bool quant_exact = false;
     int tp_rank = 0;
     int tp_size = 1;
 };

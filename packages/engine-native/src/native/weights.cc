@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "quant.h"
+
 static rs_mapped_file *map_file(const std::string &path) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     RS_CHECK(fd >= 0, "cannot open weight file " + path + ": " + std::strerror(errno));
@@ -38,8 +40,12 @@ void rs_weight_from_bytes(const rs_tensor_desc &d, const uint8_t *bytes, rs_weig
     RS_CHECK(d.tp_size >= 1 && d.tp_rank >= 0 && d.tp_rank < d.tp_size, "tensor " + d.name + ": bad tp rank");
     const int64_t rows = d.shape.size() == 2 ? d.shape[0] : 1;
     const int64_t cols = d.shape.size() == 2 ? d.shape[1] : d.shape[0];
-    const size_t es = rs_dtype_size(d.dtype);
-    RS_CHECK(rows > 0 && cols > 0 && (uint64_t)(rows * cols) * es == d.nbytes,
+    const int64_t be = rs_dtype_block_elems(d.dtype);
+    RS_CHECK(rows > 0 && cols > 0 && cols % be == 0,
+             "tensor " + d.name + ": rows of " + std::to_string(cols) + " values are not whole " +
+                 rs_dtype_name(d.dtype) + " blocks of " + std::to_string(be));
+    const size_t row_bytes = rs_row_bytes(d.dtype, cols);
+    RS_CHECK((uint64_t)rows * row_bytes == d.nbytes,
              "tensor " + d.name + ": byte size does not match its shape and dtype");
     out->dtype = d.dtype;
     if (d.split == RS_SPLIT_NONE || d.tp_size == 1) {
@@ -50,15 +56,18 @@ void rs_weight_from_bytes(const rs_tensor_desc &d, const uint8_t *bytes, rs_weig
     }
     if (d.split == RS_SPLIT_COLUMN) {
         // 1-D tensors (biases of column-split layers) split along their only axis.
-        const int64_t n = d.shape.size() == 2 ? rows : cols;
-        RS_CHECK(n % d.tp_size == 0, "tensor " + d.name + ": output dim not divisible by tp size");
-        const int64_t part = n / d.tp_size;
         if (d.shape.size() == 2) {
-            out->data = bytes + (size_t)(part * d.tp_rank) * (size_t)cols * es;
+            RS_CHECK(rows % d.tp_size == 0, "tensor " + d.name + ": output dim not divisible by tp size");
+            const int64_t part = rows / d.tp_size;
+            out->data = bytes + (size_t)(part * d.tp_rank) * row_bytes;
             out->rows = part;
             out->cols = cols;
         } else {
-            out->data = bytes + (size_t)(part * d.tp_rank) * es;
+            RS_CHECK(!rs_dtype_is_quant(d.dtype),
+                     "tensor " + d.name + ": a quantized 1-D tensor cannot be split");
+            RS_CHECK(cols % d.tp_size == 0, "tensor " + d.name + ": output dim not divisible by tp size");
+            const int64_t part = cols / d.tp_size;
+            out->data = bytes + (size_t)(part * d.tp_rank) * rs_dtype_size(d.dtype);
             out->rows = 1;
             out->cols = part;
         }
@@ -67,14 +76,45 @@ void rs_weight_from_bytes(const rs_tensor_desc &d, const uint8_t *bytes, rs_weig
     RS_CHECK(d.shape.size() == 2, "tensor " + d.name + ": a row split needs a 2-D tensor");
     RS_CHECK(cols % d.tp_size == 0, "tensor " + d.name + ": input dim not divisible by tp size");
     const int64_t part = cols / d.tp_size;
-    out->owned.resize((size_t)(rows * part) * es);
+    // Quantized rows split on block boundaries only: each rank's slice must be whole blocks.
+    RS_CHECK(part % be == 0, "tensor " + d.name + " [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                                 "] (" + rs_dtype_name(d.dtype) + ", blocks of " + std::to_string(be) +
+                                 ") cannot split its " + std::to_string(cols) + " columns into " +
+                                 std::to_string(d.tp_size) +
+                                 " whole-block parts: use a tp size whose slice (" + std::to_string(part) +
+                                 ") is a multiple of " + std::to_string(be));
+    const size_t part_bytes = rs_row_bytes(d.dtype, part);
+    out->owned.resize((size_t)rows * part_bytes);
     for (int64_t r = 0; r < rows; r++) {
-        std::memcpy(out->owned.data() + (size_t)(r * part) * es,
-                    bytes + ((size_t)(r * cols + part * d.tp_rank)) * es, (size_t)part * es);
+        std::memcpy(out->owned.data() + (size_t)r * part_bytes,
+                    bytes + (size_t)r * row_bytes + part_bytes * d.tp_rank, part_bytes);
     }
     out->data = out->owned.data();
     out->rows = rows;
     out->cols = part;
+}
+
+// Replaces a plain weight by its block-quantized copy (--quantization): row by row through f32.
+static void quantize_weight(const rs_tensor_desc &d, rs_weight *w) {
+    RS_CHECK(rs_dtype_is_quant(d.quantize) && !rs_dtype_is_quant(w->dtype),
+             "tensor " + d.name + ": cannot quantize " + rs_dtype_name(w->dtype) + " to " +
+                 rs_dtype_name(d.quantize));
+    const int64_t be = rs_dtype_block_elems(d.quantize);
+    RS_CHECK(w->cols % be == 0, "tensor " + d.name + ": rows of " + std::to_string(w->cols) +
+                                    " values are not whole " + rs_dtype_name(d.quantize) + " blocks of " +
+                                    std::to_string(be));
+    const size_t row_bytes = rs_row_bytes(d.quantize, w->cols);
+    std::vector<uint8_t> q((size_t)w->rows * row_bytes);
+    std::vector<float> row((size_t)w->cols);
+    const size_t src_row_bytes = w->row_bytes();
+    for (int64_t r = 0; r < w->rows; r++) {
+        rs_dequantize_row(w->dtype, (const uint8_t *)w->data + (size_t)r * src_row_bytes, row.data(),
+                          w->cols);
+        rs_quantize_row(d.quantize, row.data(), q.data() + (size_t)r * row_bytes, w->cols);
+    }
+    w->owned = std::move(q);
+    w->data = w->owned.data();
+    w->dtype = d.quantize;
 }
 
 rs_weight_store *rs_weight_store_init(const std::vector<rs_tensor_desc> &descs) {
@@ -94,6 +134,7 @@ rs_weight_store *rs_weight_store_init(const std::vector<rs_tensor_desc> &descs) 
                  "tensor " + d.name + " lies past the end of " + d.file);
         rs_weight w;
         rs_weight_from_bytes(d, (const uint8_t *)f->addr + d.offset, &w);
+        if (d.quantize != d.dtype) quantize_weight(d, &w);
         store->bytes += w.nbytes();
         // Moving keeps an owned buffer's heap pointer, so `data` stays valid.
         store->weights[d.name] = std::move(w);
@@ -122,6 +163,9 @@ const rs_weight &rs_weight_store_get(const rs_weight_store *store, const std::st
 
 std::vector<float> rs_weight_to_f32(const rs_weight &w) {
     std::vector<float> out((size_t)(w.rows * w.cols));
-    for (size_t i = 0; i < out.size(); i++) out[i] = rs_load_f32(w.data, w.dtype, i);
+    const size_t row_bytes = rs_row_bytes(w.dtype, w.cols);
+    for (int64_t r = 0; r < w.rows; r++)
+        rs_dequantize_row(w.dtype, (const uint8_t *)w.data + (size_t)r * row_bytes, out.data() + r * w.cols,
+                          w.cols);
     return out;
 }

@@ -26,19 +26,23 @@ struct rs_tensor_desc {
     uint64_t offset = 0;         // absolute byte offset of the data in `file`
     uint64_t nbytes = 0;
     rs_split split = RS_SPLIT_NONE;
+    // A block-quantized type to quantize this rank's slice to at load time (equal to dtype: none).
+    rs_dtype quantize = RS_DTYPE_F32;
     int tp_rank = 0;
     int tp_size = 1;
 };
 
-// A 2-D weight W[rows, cols] row-major (1-D tensors have rows = 1). `data` points either into a
-// mapped file or into `owned` (row splits and small tensors converted to f32).
+// A 2-D weight W[rows, cols] row-major (1-D tensors have rows = 1); a block-quantized row is
+// cols / block_elems blocks. `data` points either into a mapped file or into `owned` (row splits and
+// tensors quantized at load time).
 struct rs_weight {
     const void *data = nullptr;
     rs_dtype dtype = RS_DTYPE_F32;
     int64_t rows = 0;
     int64_t cols = 0;
     std::vector<uint8_t> owned;
-    size_t nbytes() const { return (size_t)(rows * cols) * rs_dtype_size(dtype); }
+    size_t row_bytes() const { return rs_row_bytes(dtype, cols); }
+    size_t nbytes() const { return (size_t)rows * row_bytes(); }
 };
 
 struct rs_mapped_file {
@@ -65,5 +69,5 @@ const rs_weight *rs_weight_store_find(const rs_weight_store *store, const std::s
 // Returns the weight or throws a clear error naming the tensor.
 const rs_weight &rs_weight_store_get(const rs_weight_store *store, const std::string &name);
 
-// Converts a small tensor (norm weight, bias) to an owned f32 vector.
+// Converts a small tensor (norm weight, bias) to an owned f32 vector (dequantized when quantized).
 std::vector<float> rs_weight_to_f32(const rs_weight &w);

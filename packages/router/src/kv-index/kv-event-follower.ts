@@ -1,5 +1,5 @@
 /**
- * Keeps the router's KvIndex in step with each worker's KV events (core/src/events), and decides
+ * Keeps the router's KvIndex in step with each worker's KV events (cluster/src/events), and decides
  * how far to trust it.
  *
  * Per worker it remembers the worker's instanceId and the last eventId applied. A batch that is
@@ -14,7 +14,9 @@
  * confirm it); for a worker without events (NATS absent, resync pending) it lives until the index's
  * per-worker capacity pushes it out, so routing stays cache-aware on what the router itself did.
  */
-import type { BlockHash, KvEventBatch, KvSnapshot } from "@radixserve/core";
+
+import type { KvEventBatch, KvSnapshot } from "@radixserve/cluster";
+import type { BlockHash } from "@radixserve/core";
 import type { KvIndex } from "./kv-index.js";
 
 type SnapshotResult = { ok: true; value: KvSnapshot } | { ok: false; reason: string };

@@ -4,7 +4,9 @@
  * the KvIndex, the latest LoadReport of each worker, and a periodic tick (approximate-entry expiry,
  * failed-resync retries). The worker set is the caller's: it calls workerJoined / workerLeft.
  */
-import { getLogger, KvEventSubscriber, type LoadReport, NatsLink } from "@radixserve/core";
+
+import { KvEventSubscriber, type LoadReport, NatsLink } from "@radixserve/cluster";
+import { getLogger } from "@radixserve/core";
 import { KvEventFollower, type ResyncReason } from "./kv-event-follower.js";
 import { KvIndex } from "./kv-index.js";
 

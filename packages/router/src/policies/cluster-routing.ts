@@ -7,7 +7,9 @@
  * A worker's id in the index, in discovery and in KV events is its gRPC address as the router
  * dials it (WorkerRecord.workerId == grpcAddress, the worker's --advertise-address).
  */
-import { getLogger, WorkerDiscovery, type WorkerRecord } from "@radixserve/core";
+
+import { WorkerDiscovery, type WorkerRecord } from "@radixserve/cluster";
+import { getLogger } from "@radixserve/core";
 import type { Registry } from "prom-client";
 import { KvSync } from "../kv-index/kv-sync.js";
 import { createPolicy, type PolicyConfig } from "./registry.js";

@@ -5,6 +5,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
+  type ClusterAuth,
   createWorkerClient,
   type GenerateRequest,
   type GenerateResponse__Output,
@@ -29,13 +30,15 @@ export class WorkerClient {
   readonly address: string;
   private readonly client: WorkerServiceClient;
 
-  constructor(address: string) {
+  /** `auth`: the cluster secret (every call carries its token) and/or mutual TLS. */
+  constructor(address: string, auth?: ClusterAuth) {
     this.address = address;
     // Keepalive lets the router notice a dead worker on an idle channel, not only at the next call.
-    this.client = createWorkerClient(address, {
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-    });
+    this.client = createWorkerClient(
+      address,
+      { "grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5_000 },
+      auth,
+    );
   }
 
   private unary<Res>(method: Unary<Res>, arg: object, timeoutMs: number): Promise<Res> {

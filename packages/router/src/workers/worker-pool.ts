@@ -17,7 +17,12 @@
  * queue). The worker set can change at run time (addWorker / removeWorker: Redis discovery).
  */
 import { EventEmitter } from "node:events";
-import type { GetLoadResponse__Output, GetModelInfoResponse__Output, Result } from "@radixserve/core";
+import type {
+  ClusterAuth,
+  GetLoadResponse__Output,
+  GetModelInfoResponse__Output,
+  Result,
+} from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import { type BreakerState, CircuitBreaker } from "../policies/circuit-breaker.js";
 import type { WorkerView } from "../policies/policy.js";
@@ -54,6 +59,8 @@ export interface WorkerPoolOptions {
   allowEmpty?: boolean;
   /** A fresher load report than the last poll (NATS LoadReport), if any. */
   reportedLoad?: ((address: string) => { queued: number; kvBlocksFree: number } | null) | undefined;
+  /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
+  clusterAuth?: ClusterAuth | undefined;
 }
 
 /** What the pick needs to know about the request for cache-aware routing. */
@@ -114,6 +121,7 @@ export class WorkerPool extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private polls = 0;
   private polling = false;
+  private readonly clusterAuth: ClusterAuth | undefined;
 
   constructor(addresses: readonly string[], opts: WorkerPoolOptions = {}) {
     super();
@@ -127,17 +135,18 @@ export class WorkerPool extends EventEmitter {
     this.decodeSelector = opts.decodeSelector ?? opts.selector;
     this.prefillSelector = opts.prefillSelector;
     this.reportedLoad = opts.reportedLoad;
+    this.clusterAuth = opts.clusterAuth;
     this.pollIntervalMs = Math.min(10_000, Math.max(20, opts.pollIntervalMs ?? 200));
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 1000;
     this.healthEveryPolls = Math.max(1, opts.healthEveryPolls ?? 5);
     this.maxPending = opts.maxPendingRequests ?? 0;
-    this.workers = addresses.map((a) => newState(a));
+    this.workers = addresses.map((a) => newState(a, opts.clusterAuth));
   }
 
   /** Adds a worker (discovery join); it takes requests once its first poll succeeds. No-op if known. */
   addWorker(address: string): void {
     if (this.workers.some((w) => w.client.address === address)) return;
-    const w = newState(address);
+    const w = newState(address, this.clusterAuth);
     this.workers = [...this.workers, w];
     if (this.timer) void this.pollWorker(w, true);
   }
@@ -398,9 +407,9 @@ export class WorkerPool extends EventEmitter {
   }
 }
 
-function newState(address: string): WorkerState {
+function newState(address: string, auth: ClusterAuth | undefined): WorkerState {
   return {
-    client: new WorkerClient(address),
+    client: new WorkerClient(address, auth),
     healthy: false,
     status: "UNKNOWN",
     inFlight: 0,

@@ -1,0 +1,2 @@
+export * from "./disagg-mode.js";
+export * from "./ready-line.js";
