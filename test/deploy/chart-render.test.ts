@@ -135,6 +135,15 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
     assert.equal(probe.readinessProbe.httpGet.path, "/health");
   });
 
+  it("the router's probe paths are routes the router serves (docs/openapi.json)", () => {
+    const api = JSON.parse(readFileSync(join(ROOT, "docs", "openapi.json"), "utf8")) as { paths: object };
+    const values = parse(readFileSync(join(CHART, "values.yaml"), "utf8")) as {
+      router: { probes: { livenessPath: string; readinessPath: string } };
+    };
+    for (const path of Object.values(values.router.probes))
+      assert.ok(path in api.paths, `${path} is not in openapi.json`);
+  });
+
   it("NetworkPolicy: only the router is open; workers admit the router and each other; Redis/NATS the release", () => {
     const objs = objects(render(ci("cluster-values.yaml")));
     const router = named(objs, "NetworkPolicy", "rs-radixserve-router");

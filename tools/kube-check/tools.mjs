@@ -137,7 +137,10 @@ export async function ensureKubeCheck() {
   const go = await findGo();
   log(`building tools/kube-check with ${go} (cached in ${dir})`);
   return buildInto(dir, "kube-check", (tmp) =>
-    run(go, ["build", "-mod=readonly", "-o", join(tmp, "kube-check"), "."], { cwd: HERE, env: goEnv() }),
+    run(go, ["build", "-mod=readonly", "-buildvcs=false", "-o", join(tmp, "kube-check"), "."], {
+      cwd: HERE,
+      env: goEnv(),
+    }),
   );
 }
 
