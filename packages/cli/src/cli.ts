@@ -9,7 +9,15 @@ import {
   ROUTER_READY_PREFIX,
   setLogLevel,
 } from "@radixserve/core";
-import { DEFAULT_POLICY, parsePolicySpec, policyNames, startRouter } from "@radixserve/router";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_POLICY,
+  DEFAULT_TOKENIZER_THREADS,
+  parsePolicySpec,
+  policyNames,
+  startRouter,
+} from "@radixserve/router";
 import { runWorkerCli } from "@radixserve/worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -20,6 +28,7 @@ import { runWorkerCli } from "@radixserve/worker";
  * Bad input prints one line and exits non-zero.
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { resolveApiKey } from "./api-key.js";
 import { launch } from "./launcher/launcher.js";
 
 function intFlag(name: string, min: number, max: number) {
@@ -93,8 +102,14 @@ interface RouterFlags {
   host: string;
   port: number;
   apiKey?: string;
+  apiKeyFile?: string;
+  metricsRequireApiKey?: boolean;
   maxRequestBytes?: number;
-  maxPendingRequests?: number;
+  maxPendingRequests: number;
+  maxPromptChars: number;
+  maxPromptTokens: number;
+  maxChoicesPerRequest: number;
+  tokenizerThreads: number;
   tokenizerPath?: string;
   logLevel?: string;
   requestTimeout: number;
@@ -131,7 +146,11 @@ function build(): Command {
     .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--host <host>", "HTTP host of the router", "127.0.0.1")
     .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
-    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--api-key <key>",
+      "require this key as 'Authorization: Bearer <key>' on every route but the probes (default $RADIXSERVE_API_KEY)",
+    )
+    .option("--api-key-file <path>", "read the API key from this file instead")
     .option(
       "--max-request-bytes <n>",
       "largest request body (413 beyond)",
@@ -139,7 +158,7 @@ function build(): Command {
     )
     .option(
       "--max-pending-requests <n>",
-      "router-wide limit of requests in flight (429 beyond)",
+      "router-wide limit of choices in flight (429 beyond); 0 = none",
       intFlag("--max-pending-requests", 0, 1e9),
     )
     .option(
@@ -168,6 +187,12 @@ function build(): Command {
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
+      let apiKey: string | undefined;
+      try {
+        apiKey = resolveApiKey({ apiKey: o.apiKey, apiKeyFile: o.apiKeyFile });
+      } catch (err) {
+        fatal((err as Error).message);
+      }
       const routerArgs: string[] = [];
       if (o.maxRequestBytes !== undefined) routerArgs.push("--max-request-bytes", String(o.maxRequestBytes));
       if (o.maxPendingRequests !== undefined)
@@ -197,7 +222,7 @@ function build(): Command {
         revision: o.revision,
         host: o.host,
         port: o.port,
-        apiKey: o.apiKey,
+        apiKey,
         routerArgs,
         workerArgs,
         cacheDir: o.cacheDir,
@@ -242,7 +267,12 @@ function build(): Command {
     )
     .option("--host <host>", "HTTP host", "127.0.0.1")
     .option("--port <port>", "HTTP port (0 = any free port)", intFlag("--port", 0, 65535), 30000)
-    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--api-key <key>",
+      "require this key as 'Authorization: Bearer <key>' on every route but the probes (default $RADIXSERVE_API_KEY)",
+    )
+    .option("--api-key-file <path>", "read the API key from this file (whitespace trimmed) instead")
+    .option("--metrics-require-api-key", "/metrics needs the API key too (default: open for scrapers)")
     .option(
       "--max-request-bytes <n>",
       "largest request body (413 beyond)",
@@ -250,8 +280,33 @@ function build(): Command {
     )
     .option(
       "--max-pending-requests <n>",
-      "limit of requests in flight (429 beyond); 0 = none",
+      "limit of choices in flight over all workers (429 beyond); 0 = none",
       intFlag("--max-pending-requests", 0, 1e9),
+      DEFAULT_MAX_PENDING_REQUESTS,
+    )
+    .option(
+      "--max-prompt-chars <n>",
+      "largest prompt of one request in characters, all prompts or messages together (400 beyond)",
+      intFlag("--max-prompt-chars", 1, 2 ** 31),
+      DEFAULT_LIMITS.maxPromptChars,
+    )
+    .option(
+      "--max-prompt-tokens <n>",
+      "largest prompt of one request in tokens, all prompts together (400 beyond)",
+      intFlag("--max-prompt-tokens", 1, 2 ** 31),
+      DEFAULT_LIMITS.maxPromptTokens,
+    )
+    .option(
+      "--max-choices-per-request <n>",
+      "largest fan-out of one request: prompts x n (400 beyond)",
+      intFlag("--max-choices-per-request", 1, 1e6),
+      DEFAULT_LIMITS.maxChoices,
+    )
+    .option(
+      "--tokenizer-threads <n>",
+      "worker threads that render chat templates and tokenize (off the event loop)",
+      intFlag("--tokenizer-threads", 1, 64),
+      DEFAULT_TOKENIZER_THREADS,
     )
     .option(
       "--queue-size <n>",
@@ -301,21 +356,35 @@ function build(): Command {
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
       if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
+      let apiKey: string | undefined;
+      try {
+        apiKey = resolveApiKey({ apiKey: o.apiKey, apiKeyFile: o.apiKeyFile });
+      } catch (err) {
+        fatal((err as Error).message);
+      }
       const clusterAuth = { secret: secretOrFatal(o.clusterSecretFile), tls: tlsOrFatal(o) };
       const router = await startRouter({
         ...o,
+        apiKey,
         clusterAuth,
+        metricsRequireKey: o.metricsRequireApiKey === true,
+        limits: {
+          maxPromptChars: o.maxPromptChars,
+          maxPromptTokens: o.maxPromptTokens,
+          maxChoices: o.maxChoicesPerRequest,
+        },
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,
         pollIntervalMs: o.workerPollMs,
       });
-      process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
       const stop = () => {
         void router.close().then(() => process.exit(0));
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+      await router.ready;
+      process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
     });
 
   program

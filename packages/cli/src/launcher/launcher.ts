@@ -21,6 +21,7 @@ import {
   resolveModelPath,
   WORKER_READY_PREFIX,
 } from "@radixserve/core";
+import { API_KEY_ENV } from "../api-key.js";
 import { type SupervisedChild as Child, describeExit, SupervisedChild } from "./child-process.js";
 
 export interface LaunchOptions {
@@ -161,10 +162,11 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       opts.host,
       "--port",
       String(opts.port),
-      ...(opts.apiKey ? ["--api-key", opts.apiKey] : []),
       ...opts.routerArgs,
     ];
-    const router = new SupervisedChild("router", process.execPath, routerArgs);
+    // The key travels in the child's environment, never on its command line (ps shows argv).
+    const routerEnv = { ...process.env, ...(opts.apiKey ? { [API_KEY_ENV]: opts.apiKey } : {}) };
+    const router = new SupervisedChild("router", process.execPath, routerArgs, routerEnv);
     children.push(router);
     const r = JSON.parse(await router.waitForLine(ROUTER_READY_PREFIX, timeout)) as { port: number };
     const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;

@@ -29,6 +29,8 @@ type Unary<Res> = (
 export class WorkerClient {
   readonly address: string;
   private readonly client: WorkerServiceClient;
+  /** Date.now() of the last Generate event from this worker (a sign of life under load); 0 = none. */
+  lastEventAt = 0;
 
   /** `auth`: the cluster secret (every call carries its token) and/or mutual TLS. */
   constructor(address: string, auth?: ClusterAuth) {
@@ -78,8 +80,16 @@ export class WorkerClient {
         cancelled = true;
         call.cancel();
       },
-      [Symbol.asyncIterator]() {
-        return call[Symbol.asyncIterator]() as AsyncIterator<GenerateResponse__Output>;
+      [Symbol.asyncIterator]: () => {
+        const it = call[Symbol.asyncIterator]() as AsyncIterator<GenerateResponse__Output>;
+        return {
+          next: async () => {
+            const r = await it.next();
+            if (!r.done) this.lastEventAt = Date.now();
+            return r;
+          },
+          return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value }),
+        } as AsyncIterator<GenerateResponse__Output>;
       },
     };
   }
