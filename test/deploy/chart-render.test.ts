@@ -132,7 +132,8 @@ describe("Helm chart renders valid, restricted Kubernetes objects", () => {
     for (const p of tests) assert.equal(p.metadata.annotations["helm.sh/hook"], "test");
     const router = named(objs, "Deployment", "rs-radixserve-router");
     const probe = router.spec.template.spec.containers[0];
-    assert.equal(probe.readinessProbe.httpGet.path, "/health");
+    assert.equal(probe.readinessProbe.httpGet.path, "/readyz");
+    assert.equal(probe.livenessProbe.httpGet.path, "/livez");
   });
 
   it("the router's probe paths are routes the router serves (docs/openapi.json)", () => {
