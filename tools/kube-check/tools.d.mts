@@ -4,7 +4,7 @@ export declare const HELM_VERSION: string;
 export declare const RENDER_ARGS: readonly string[];
 /** kube-check's flags for the chart's renders. */
 export declare const KUBE_CHECK_ARGS: readonly string[];
-/** A `go` binary: $GO, PATH, /usr/local/go/bin/go, else the toolchain module from the proxy. */
+/** A Go 1.21+ `go` binary: $GO, PATH, /usr/local/go/bin/go, else the toolchain module from the proxy. */
 export declare function findGo(): Promise<string>;
 export declare function downloadGo(): Promise<string>;
 /** Path of a helm binary ($HELM, or the cached build of HELM_VERSION). */

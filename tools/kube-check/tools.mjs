@@ -5,8 +5,9 @@
 //               ($HELM picks an existing binary instead)
 //   kube-check  this folder's validator (Kubernetes API types + Pod Security admission), rebuilt
 //               when its sources change (the cache key is their hash)
-// Go itself: $GO, `go` on PATH, /usr/local/go/bin/go; otherwise the official toolchain module
-// (golang.org/toolchain, GO_TOOLCHAIN) is fetched from the Go module proxy into the cache.
+// Go itself: $GO, `go` on PATH, /usr/local/go/bin/go when it is Go 1.21+; otherwise the official
+// toolchain module (golang.org/toolchain, GO_TOOLCHAIN) is fetched from the Go module proxy into
+// the cache.
 //
 //   node tools/kube-check/tools.mjs      prints {"helm": PATH, "kubeCheck": PATH} (progress on stderr)
 import { spawnSync } from "node:child_process";
@@ -88,7 +89,7 @@ export async function downloadGo() {
   if (existsSync(go)) return go;
   const version = `v0.0.1-${GO_TOOLCHAIN}.linux-amd64`;
   const url = `${PROXY}/golang.org/toolchain/@v/${version}.zip`;
-  log(`no Go found: fetching ${url}`);
+  log(`fetching the Go toolchain: ${url}`);
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const zip = join(CACHE, "go", `${version}.zip`);
@@ -106,9 +107,18 @@ export async function downloadGo() {
   return go;
 }
 
+/** True for a Go new enough to fetch the toolchain a go.mod asks for (GOTOOLCHAIN, Go 1.21+). */
+function switchesToolchains(go) {
+  const r = spawnSync(go, ["env", "GOVERSION"], { encoding: "utf8" });
+  const m = /^go1\.(\d+)/.exec(r.stdout ?? "");
+  return r.status === 0 && m !== null && Number(m[1]) >= 21;
+}
+
 export async function findGo() {
-  const local = process.env.GO || onPath("go") || ["/usr/local/go/bin/go"].find(existsSync);
-  return local ?? downloadGo();
+  const local = [process.env.GO, onPath("go"), "/usr/local/go/bin/go"].find((g) => g && existsSync(g));
+  if (local && switchesToolchains(local)) return local;
+  if (local) log(`${local} is older than Go 1.21 (it cannot fetch the toolchain the builds need)`);
+  return downloadGo();
 }
 
 function goEnv() {
