@@ -25,6 +25,22 @@ export function serviceBinaries(): { redis: string; nats: string } {
   return binaries;
 }
 
+/**
+ * Paths of other Debian programs the tests start (keys of scripts/services.mjs: prometheus,
+ * promtool, chromium), installing the missing ones with apt-get (once per key and process).
+ */
+export function debianTools<K extends "prometheus" | "promtool" | "chromium">(
+  ...keys: K[]
+): Record<K, string> {
+  return JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, "scripts", "services.mjs"), ...keys], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 900_000,
+    }),
+  ) as Record<K, string>;
+}
+
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const s = createServer();
