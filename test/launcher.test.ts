@@ -4,62 +4,11 @@
  * non-zero with one line.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { ROOT, waitFor } from "./harness/cluster.js";
-
-const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
-const env = {
-  ...process.env,
-  RADIXSERVE_CACHE: process.env["RADIXSERVE_CACHE"] ?? join(ROOT, ".cache"),
-  RADIXSERVE_LOG_LEVEL: "warn",
-};
-
-interface Launched {
-  proc: ChildProcess;
-  ready: { baseUrl: string; port: number; pids: { worker: number; router: number } };
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: string | null }>;
-}
-
-async function launch(args: string[] = []): Promise<Launched> {
-  const proc = spawn(process.execPath, [CLI, "start", "--port", "0", "--kv-cache-blocks", "256", ...args], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    proc.once("exit", (code, signal) => r({ code, signal })),
-  );
-  const ready = await new Promise<Launched["ready"]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`launcher not ready:\n${err}`)), 120_000);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      if (line.startsWith("RADIXSERVE_READY ")) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice("RADIXSERVE_READY ".length)));
-      }
-    });
-    void exit.then((e) => {
-      clearTimeout(timer);
-      reject(new Error(`launcher exited (${e.code ?? e.signal}) before ready:\n${err}`));
-    });
-  });
-  return { proc, ready, stderr: () => err, exit };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, CLI, env, launch } from "./harness/launcher.js";
 
 describe("launcher: radixserve start", () => {
   it("prints the base URL, serves, and stops every child on SIGTERM", async () => {

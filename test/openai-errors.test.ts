@@ -39,7 +39,7 @@ describe("serving: bad input gets exact errors and the cluster keeps serving", (
     param: string | null,
   ) {
     assert.equal(r.status, status, JSON.stringify(r.body));
-    assert.deepEqual(Object.keys(r.body.error).sort(), ["code", "message", "param", "type"]);
+    assert.deepEqual(Object.keys(r.body.error).sort(), ["code", "message", "param", "request_id", "type"]);
     assert.equal(r.body.error["code"], code);
     assert.equal(r.body.error["type"], type);
     assert.equal(r.body.error["param"], param);
@@ -157,7 +157,9 @@ describe("serving: bad input gets exact errors and the cluster keeps serving", (
     assert.ok(body.usage.completion_tokens >= 1);
     const load = await cluster.workerLoad();
     assert.equal(load.runningRequests, 0);
-    const hg = await fetch(`${cluster.routerUrl}/health_generate`);
+    const hg = await fetch(`${cluster.routerUrl}/health_generate`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
     assert.equal(hg.status, 200);
   });
 });

@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 import {
+  CLUSTER_SECRET_ENV,
+  ClusterTls,
   type LaunchDisaggMode,
+  loadClusterSecret,
   makeModelCli,
   parseLaunchDisaggMode,
   ROUTER_READY_PREFIX,
   setLogLevel,
 } from "@radixserve/core";
-import { DEFAULT_POLICY, parsePolicySpec, policyNames, startRouter } from "@radixserve/router";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_POLICY,
+  DEFAULT_TOKENIZER_THREADS,
+  parsePolicySpec,
+  policyNames,
+  startRouter,
+} from "@radixserve/router";
 import { runWorkerCli } from "@radixserve/worker";
 /**
  * `radixserve`: the one command line of RadixServe.
@@ -17,6 +28,7 @@ import { runWorkerCli } from "@radixserve/worker";
  * Bad input prints one line and exits non-zero.
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { resolveApiKey } from "./api-key.js";
 import { launch } from "./launcher/launcher.js";
 
 function intFlag(name: string, min: number, max: number) {
@@ -47,6 +59,24 @@ function fatal(msg: string): never {
   process.exit(2);
 }
 
+/** The cluster secret from --cluster-secret-file or the environment; a bad one exits in one line. */
+function secretOrFatal(file: string | undefined) {
+  try {
+    return loadClusterSecret(file);
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
+/** The router's TLS identity from --tls-cert/--tls-key/--tls-ca; a bad set exits in one line. */
+function tlsOrFatal(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string }) {
+  try {
+    return ClusterTls.load({ cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa });
+  } catch (err) {
+    return fatal((err as Error).message);
+  }
+}
+
 /** --policy values: validated at flag time so a typo fails with the list of policies and knobs. */
 function policyFlag(name: string) {
   return (value: string): string => {
@@ -72,15 +102,27 @@ interface RouterFlags {
   host: string;
   port: number;
   apiKey?: string;
+  apiKeyFile?: string;
+  metricsRequireApiKey?: boolean;
   maxRequestBytes?: number;
-  maxPendingRequests?: number;
+  maxPendingRequests: number;
+  maxPromptChars: number;
+  maxPromptTokens: number;
+  maxChoicesPerRequest: number;
+  tokenizerThreads: number;
   tokenizerPath?: string;
   logLevel?: string;
   requestTimeout: number;
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  clusterSecretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
+
+const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
 
 function build(): Command {
   const program = new Command("radixserve")
@@ -97,10 +139,18 @@ function build(): Command {
     .description(
       "start the router and workers on loopback (1 prefill + 1 decode by default); other flags go to the workers",
     )
-    .option("--model-path <dir>", "Hugging Face model directory (default: the generated tiny model)")
+    .option(
+      "--model-path <path>",
+      "Hugging Face model directory, .gguf file (or a directory holding one), or Hub id org/name (default: SmolLM2-135M-Instruct, fetched once into the cache; the tiny random model when it cannot be had)",
+    )
+    .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--host <host>", "HTTP host of the router", "127.0.0.1")
     .option("--port <port>", "HTTP port of the router", intFlag("--port", 0, 65535), 30000)
-    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--api-key <key>",
+      "require this key as 'Authorization: Bearer <key>' on every route but the probes (default $RADIXSERVE_API_KEY)",
+    )
+    .option("--api-key-file <path>", "read the API key from this file instead")
     .option(
       "--max-request-bytes <n>",
       "largest request body (413 beyond)",
@@ -108,7 +158,7 @@ function build(): Command {
     )
     .option(
       "--max-pending-requests <n>",
-      "router-wide limit of requests in flight (429 beyond)",
+      "router-wide limit of choices in flight (429 beyond); 0 = none",
       intFlag("--max-pending-requests", 0, 1e9),
     )
     .option(
@@ -118,7 +168,7 @@ function build(): Command {
     )
     .option(
       "--cache-dir <dir>",
-      "where the default model is made (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
+      "model cache: the default model, Hub downloads (default $RADIXSERVE_CACHE or ~/.cache/radixserve)",
     )
     .option(
       "--disagg-mode <mode>",
@@ -127,15 +177,38 @@ function build(): Command {
     )
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS between router and workers: one certificate (PEM) all of them use",
+    )
+    .option("--tls-key <file>", "mutual TLS: its private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the CA (PEM) that signed it")
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
+      let apiKey: string | undefined;
+      try {
+        apiKey = resolveApiKey({ apiKey: o.apiKey, apiKeyFile: o.apiKeyFile });
+      } catch (err) {
+        fatal((err as Error).message);
+      }
       const routerArgs: string[] = [];
       if (o.maxRequestBytes !== undefined) routerArgs.push("--max-request-bytes", String(o.maxRequestBytes));
       if (o.maxPendingRequests !== undefined)
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       const workerArgs = [...cmd.args];
+      if (o.clusterSecretFile !== undefined) {
+        secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
+        routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+        workerArgs.push("--cluster-secret-file", o.clusterSecretFile);
+      }
+      if (tlsOrFatal(o)) {
+        const tls = ["--tls-cert", o.tlsCert, "--tls-key", o.tlsKey, "--tls-ca", o.tlsCa];
+        routerArgs.push(...tls);
+        workerArgs.push(...tls);
+      }
       let disaggMode: LaunchDisaggMode;
       try {
         disaggMode = parseLaunchDisaggMode(String(o.disaggMode));
@@ -146,9 +219,10 @@ function build(): Command {
         fatal("--model-path needs a value");
       const code = await launch({
         modelPath: o.modelPath,
+        revision: o.revision,
         host: o.host,
         port: o.port,
-        apiKey: o.apiKey,
+        apiKey,
         routerArgs,
         workerArgs,
         cacheDir: o.cacheDir,
@@ -193,7 +267,12 @@ function build(): Command {
     )
     .option("--host <host>", "HTTP host", "127.0.0.1")
     .option("--port <port>", "HTTP port (0 = any free port)", intFlag("--port", 0, 65535), 30000)
-    .option("--api-key <key>", "require this key as 'Authorization: Bearer <key>' on /v1/*")
+    .option(
+      "--api-key <key>",
+      "require this key as 'Authorization: Bearer <key>' on every route but the probes (default $RADIXSERVE_API_KEY)",
+    )
+    .option("--api-key-file <path>", "read the API key from this file (whitespace trimmed) instead")
+    .option("--metrics-require-api-key", "/metrics needs the API key too (default: open for scrapers)")
     .option(
       "--max-request-bytes <n>",
       "largest request body (413 beyond)",
@@ -201,8 +280,33 @@ function build(): Command {
     )
     .option(
       "--max-pending-requests <n>",
-      "limit of requests in flight (429 beyond); 0 = none",
+      "limit of choices in flight over all workers (429 beyond); 0 = none",
       intFlag("--max-pending-requests", 0, 1e9),
+      DEFAULT_MAX_PENDING_REQUESTS,
+    )
+    .option(
+      "--max-prompt-chars <n>",
+      "largest prompt of one request in characters, all prompts or messages together (400 beyond)",
+      intFlag("--max-prompt-chars", 1, 2 ** 31),
+      DEFAULT_LIMITS.maxPromptChars,
+    )
+    .option(
+      "--max-prompt-tokens <n>",
+      "largest prompt of one request in tokens, all prompts together (400 beyond)",
+      intFlag("--max-prompt-tokens", 1, 2 ** 31),
+      DEFAULT_LIMITS.maxPromptTokens,
+    )
+    .option(
+      "--max-choices-per-request <n>",
+      "largest fan-out of one request: prompts x n (400 beyond)",
+      intFlag("--max-choices-per-request", 1, 1e6),
+      DEFAULT_LIMITS.maxChoices,
+    )
+    .option(
+      "--tokenizer-threads <n>",
+      "worker threads that render chat templates and tokenize (off the event loop)",
+      intFlag("--tokenizer-threads", 1, 64),
+      DEFAULT_TOKENIZER_THREADS,
     )
     .option(
       "--queue-size <n>",
@@ -242,22 +346,45 @@ function build(): Command {
       200,
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
+    .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS to the workers: the router's certificate chain (PEM); with --tls-key and --tls-ca",
+    )
+    .option("--tls-key <file>", "mutual TLS: the router's private key (PEM)")
+    .option("--tls-ca <file>", "mutual TLS: the cluster CA (PEM) that signed the workers' certificates")
     .action(async (o: RouterFlags) => {
       if (o.logLevel) setLogLevel(o.logLevel);
       if (!o.workerUrls && !o.redisUrl) fatal("give --worker-urls, --redis-url (discovery), or both");
+      let apiKey: string | undefined;
+      try {
+        apiKey = resolveApiKey({ apiKey: o.apiKey, apiKeyFile: o.apiKeyFile });
+      } catch (err) {
+        fatal((err as Error).message);
+      }
+      const clusterAuth = { secret: secretOrFatal(o.clusterSecretFile), tls: tlsOrFatal(o) };
       const router = await startRouter({
         ...o,
+        apiKey,
+        clusterAuth,
+        metricsRequireKey: o.metricsRequireApiKey === true,
+        limits: {
+          maxPromptChars: o.maxPromptChars,
+          maxPromptTokens: o.maxPromptTokens,
+          maxChoices: o.maxChoicesPerRequest,
+        },
         workerUrls: o.workerUrls ?? [],
         queueTimeoutMs: o.queueTimeoutSecs * 1000,
         requestTimeoutMs: o.requestTimeout * 1000,
         pollIntervalMs: o.workerPollMs,
       });
-      process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
       const stop = () => {
         void router.close().then(() => process.exit(0));
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+      await router.ready;
+      process.stdout.write(`${ROUTER_READY_PREFIX} ${JSON.stringify({ port: router.port, host: o.host })}\n`);
     });
 
   program

@@ -1,6 +1,7 @@
 // Public surface of @radixserve/core: the pure code every process shares (no native addon, no
 // Redis or NATS): proto contract, errors, block hashing and the radix cache, tokenizer and chat
-// templates, the model maker, logging and metric names.
+// templates, the model maker, logging and metric names, cluster-internal authentication.
+export * from "./auth/index.js";
 export * from "./cache/index.js";
 export * from "./errors/index.js";
 export * from "./log/index.js";

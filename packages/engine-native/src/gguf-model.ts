@@ -8,19 +8,17 @@
  * the engine applies rope in that layout (`ropeInterleaved`) instead of un-permuting the rows.
  * Qwen2 files keep HF's layout (llama.cpp runs them with its NEOX rope).
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { EngineError } from "./errors.js";
-import type { GgufFile } from "./gguf/gguf-format.js";
 import {
+  type GgufFile,
   ggufInt,
   ggufNumber,
   ggufRequireInt,
   ggufRequireString,
   ggufString,
   ggufStringArray,
-} from "./gguf/gguf-metadata.js";
-import { readGguf } from "./gguf/gguf-reader.js";
+  readGguf,
+} from "./gguf/index.js";
 import type { ModelConfig } from "./model-config.js";
 import type { TensorDtype, TensorInfo } from "./safetensors.js";
 
@@ -73,29 +71,6 @@ export interface GgufModel {
   tensors: Map<string, TensorInfo>;
   /** Q/K rows hold rotary pairs interleaved (see the header). */
   ropeInterleaved: boolean;
-}
-
-/**
- * The GGUF file `path` names: the file itself, or the one `.gguf` file in a directory (null when the
- * directory has none; an error naming them when it has several).
- */
-export function findGgufFile(path: string): string | null {
-  if (path.endsWith(".gguf")) return path;
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch {
-    return null;
-  }
-  if (!st.isDirectory() || existsSync(join(path, "config.json"))) return null;
-  const found = readdirSync(path).filter((f) => f.endsWith(".gguf"));
-  if (found.length === 0) return null;
-  if (found.length > 1)
-    throw new EngineError(
-      "model_invalid",
-      `${path}: holds ${found.length} GGUF files (${found.join(", ")}); pass --model-path the one to serve`,
-    );
-  return join(path, found[0]!);
 }
 
 function unsupported(path: string, problem: string): never {

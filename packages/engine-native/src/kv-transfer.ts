@@ -2,7 +2,7 @@
  * The native KV data plane, as TypeScript sees it: CRC-32C, memory regions that block exports and
  * imports target directly (a /dev/shm file mapping for `shm`, a receive buffer for `tcp`), and the
  * native tcp listener / connection. The transports in @radixserve/kv-transfer compose these with
- * Engine.exportBlocksInto / importBlocksFrom, so KV bytes never pass through JS buffers on the
+ * Engine.exportBlocks / importBlocks over the sinks and sources of kv-io.ts, so KV bytes never pass through JS buffers on the
  * shm and tcp paths, and the checksum is computed natively in the same pass as the copy.
  *
  * Checksum: CRC-32C (Castagnoli; init and final xor 0xFFFFFFFF; crc32c("123456789") = 0xE3069283),
@@ -25,7 +25,7 @@ export function crc32cTable(data: Uint8Array, previous = 0): number {
 
 /**
  * Copies `src` into `dst` (same length) with non-temporal stores and returns the CRC-32C of the
- * bytes, in one pass: the kernel of the direct shm path (exportBlocksToPool), for tests and benches.
+ * bytes, in one pass: the kernel of the direct shm path (exportBlocks to a pool sink), for tests and benches.
  */
 export function crc32cCopyStreaming(dst: Uint8Array, src: Uint8Array): number {
   if (!(dst instanceof Uint8Array) || !(src instanceof Uint8Array) || dst.byteLength !== src.byteLength)
@@ -100,7 +100,7 @@ export class KvRegion {
 
   /**
    * D, on its fence file (KvFence): grants `generation` the right to write through slot `slot`
-   * (see exportBlocksToPool's `fence`). The previous generation of the slot loses it.
+   * (see the pool sink's `fence` in Engine.exportBlocks). The previous generation of the slot loses it.
    */
   fenceOpen(slot: number, generation: number): void {
     native("KV fence open", () => nativeAddon().regionFenceOpen(this.handle, slot, generation));
@@ -149,13 +149,31 @@ export class KvTcpListener {
     readonly port: number,
   ) {}
 
-  static listen(host: string, onProgress: (p: KvTcpProgress) => void): KvTcpListener {
-    const r = native(`tcp data plane on ${host}`, () =>
-      nativeAddon().tcpListen(host, (key, frameOffset, frameLength, frameCrc, error) =>
-        onProgress({ key, frameOffset, frameLength, frameCrc, error }),
+  /**
+   * Listens on host:port (port 0, the default: a free one). With `authKey` (32 bytes) every data
+   * connection must first pass the cluster-secret handshake (native/kv-transfer-auth.h) with the
+   * same key; the others are dropped before their transfer key is looked up.
+   */
+  static listen(
+    host: string,
+    onProgress: (p: KvTcpProgress) => void,
+    options: { port?: number; authKey?: Uint8Array } = {},
+  ): KvTcpListener {
+    const r = native(`tcp data plane on ${host}:${options.port ?? 0}`, () =>
+      nativeAddon().tcpListen(
+        host,
+        options.port ?? 0,
+        authKeyBuffer(options.authKey),
+        (key, frameOffset, frameLength, frameCrc, error) =>
+          onProgress({ key, frameOffset, frameLength, frameCrc, error }),
       ),
     );
     return new KvTcpListener(r.handle, r.port);
+  }
+
+  /** Connections dropped so far: a failed handshake, or a transfer key nobody expects. */
+  get refusedConnections(): number {
+    return this.open ? nativeAddon().tcpListenerRefused(this.handle) : 0;
   }
 
   /**
@@ -211,10 +229,21 @@ export class KvTcpConnection {
     return this.closed;
   }
 
-  /** Connects and presents `key`; rejects with the socket error (refused, unreachable, timeout). */
-  static async connect(host: string, port: number, key: string, timeoutMs: number): Promise<KvTcpConnection> {
+  /**
+   * Connects, runs the cluster-secret handshake when `authKey` is given, and presents `key`; rejects
+   * with the socket error (refused, unreachable, timeout) or the failed handshake.
+   */
+  static async connect(
+    host: string,
+    port: number,
+    key: string,
+    timeoutMs: number,
+    authKey?: Uint8Array,
+  ): Promise<KvTcpConnection> {
     try {
-      return new KvTcpConnection(await nativeAddon().tcpConnect(host, port, key, timeoutMs));
+      return new KvTcpConnection(
+        await nativeAddon().tcpConnect(host, port, key, authKeyBuffer(authKey), timeoutMs),
+      );
     } catch (e) {
       throw new EngineError("native_failure", (e as Error).message, { cause: e });
     }
@@ -258,4 +287,10 @@ export class KvTcpConnection {
  */
 export function tcpRawLoopbackSeconds(bytes: number, chunk = 1 << 20, whole = true): number {
   return native("raw loopback", () => nativeAddon().tcpRawLoopback(bytes, chunk, whole));
+}
+
+function authKeyBuffer(key: Uint8Array | undefined): Buffer | undefined {
+  if (key === undefined) return undefined;
+  if (key.length !== 32) throw new EngineError("input_invalid", "a tcp auth key must be 32 bytes");
+  return Buffer.from(key);
 }

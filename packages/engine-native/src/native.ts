@@ -163,6 +163,8 @@ export interface NativeAddon {
   regionWrite(r: NativeRegion, offset: number, data: Uint8Array): void;
   tcpListen(
     host: string,
+    port: number,
+    authKey: Buffer | undefined,
     onProgress: (
       key: string,
       frameOffset: number,
@@ -173,6 +175,7 @@ export interface NativeAddon {
   ): { port: number; handle: NativeTcpListener };
   tcpListenerClose(l: NativeTcpListener): void;
   tcpListenerRef(l: NativeTcpListener, ref: boolean): void;
+  tcpListenerRefused(l: NativeTcpListener): number;
   tcpExpect(l: NativeTcpListener, key: string, region: NativeRegion, size: number): void;
   tcpExpectBlocks(l: NativeTcpListener, key: string, h: NativeHandle, blocks: Int32Array): boolean;
   engineSendBlocks(
@@ -189,7 +192,13 @@ export interface NativeAddon {
     frameOffset: number,
   ): Promise<number> | null;
   tcpCancel(l: NativeTcpListener, key: string): void;
-  tcpConnect(host: string, port: number, key: string, timeoutMs: number): Promise<NativeTcpConn>;
+  tcpConnect(
+    host: string,
+    port: number,
+    key: string,
+    authKey: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<NativeTcpConn>;
   tcpSendFrame(
     c: NativeTcpConn,
     source: NativeRegion,

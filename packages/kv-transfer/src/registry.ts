@@ -20,6 +20,10 @@ export interface KvTransportOptions {
   disableShm?: boolean;
   /** The address peers dial for this process's data plane (default: host, or the hostname for a wildcard host). */
   advertiseHost?: string;
+  /** The tcp data plane's listening port (0 or absent: a free port). */
+  port?: number;
+  /** The cluster's data-plane key (ClusterSecret.kvAuthKey): tcp runs its handshake with it. */
+  authKey?: Uint8Array;
 }
 
 type Factory = (opts: KvTransportOptions) => KvTransport;
@@ -75,9 +79,15 @@ async function initAuto(t: AutoKvTransport): Promise<KvTransport> {
 
 const senders = new Map<string, KvTransport | null>();
 
-async function openWith(name: string, offer: KvTransferOffer, source?: KvBlockSource): Promise<KvSender> {
-  if (!senders.has(name)) senders.set(name, factories.get(name)?.({}) ?? null);
-  const transport = senders.get(name);
+async function openWith(
+  name: string,
+  offer: KvTransferOffer,
+  source: KvBlockSource | undefined,
+  opts: KvTransportOptions,
+): Promise<KvSender> {
+  const id = opts.authKey ? `${name}:${Buffer.from(opts.authKey).toString("hex")}` : name;
+  if (!senders.has(id)) senders.set(id, factories.get(name)?.(opts) ?? null);
+  const transport = senders.get(id);
   if (!transport) return new GrpcInlineSender();
   try {
     return await transport.openSender(offer, source);
@@ -91,17 +101,19 @@ async function openWith(name: string, offer: KvTransferOffer, source?: KvBlockSo
  * that cannot send from here) falls back to inline gRPC bytes, which every receiver accepts.
  * Sender-side instances are never init()ed: only receivers listen or create files. `source`: the
  * engine P sends from (lets a transport refuse, up front, an offer this engine cannot honour).
+ * `opts.authKey`: the cluster's data-plane key (a tcp sender runs the handshake with it).
  */
 export async function senderForOffer(
   offer: KvTransferOffer | null | undefined,
   source?: KvBlockSource,
+  opts: Pick<KvTransportOptions, "authKey"> = {},
 ): Promise<KvSender> {
   const name = offer?.transport ?? "grpc";
   if (!offer || name === "grpc" || name === "") return new GrpcInlineSender();
-  if (name !== "auto") return openWith(name, offer, source);
+  if (name !== "auto") return openWith(name, offer, source, opts);
   // D offered every medium it has: the fastest this process can use wins.
   for (const medium of ["shm", "tcp"] as const) {
-    const s = await openWith(medium, offer, source);
+    const s = await openWith(medium, offer, source, opts);
     if (s.name === medium) return s;
     s.close();
   }

@@ -19,6 +19,10 @@ export const ROUTER_ERRORS = Object.freeze({
   invalid_json: spec("invalid_json", "the body is not a valid JSON object", 400, "invalid_request_error"),
   /** No such route. */
   route_not_found: spec("route_not_found", "no such route", 404, "invalid_request_error"),
+  /** The path exists but not with this method (the answer carries `Allow`). */
+  method_not_allowed: spec("method_not_allowed", "method not allowed", 405, "invalid_request_error"),
+  /** The router has no tokenizer yet (no worker has reported its model): 503 with Retry-After. */
+  not_ready: spec("not_ready", "the router is not ready: no worker is serving yet", 503, "server_error"),
   /** The body has a Content-Type other than application/json. */
   unsupported_media_type: spec(
     "unsupported_media_type",

@@ -5,6 +5,7 @@ export { type ChoiceEvent, type ChoiceSpec, type FinishReason, runChoice } from 
 export { CoreTextCodec } from "./gateway/core-codec.js";
 export { type HttpError, type OpenAIErrorBody, toHttpError } from "./gateway/error-body.js";
 export { ROUTER_METRIC } from "./gateway/metric-names.js";
+export { DEFAULT_LIMITS, type RequestLimits } from "./gateway/request-limits.js";
 export { RouterMetrics } from "./gateway/router-metrics.js";
 export { buildGateway, DEFAULT_MAX_REQUEST_BYTES, type GatewayOptions } from "./gateway/server.js";
 export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gateway/text-codec.js";
@@ -12,6 +13,8 @@ export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gat
 export * from "./kv-index/index.js";
 export * from "./policies/index.js";
 export {
+  DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_TOKENIZER_THREADS,
   loadOpenApi,
   type RouterOptions,
   type RunningRouter,

@@ -10,11 +10,15 @@ export class FakeCodec implements TextCodec {
   readonly eosTokenIds = [0];
   readonly vocabSize = 256;
 
-  encodePrompt(text: string): number[] {
+  encodePrompt(text: string): Promise<number[]> {
+    return Promise.resolve(this.bytes(text));
+  }
+
+  private bytes(text: string): number[] {
     return [...Buffer.from(text, "utf8")];
   }
 
-  encodeChat(messages: ChatTurn[]): number[] {
+  async encodeChat(messages: ChatTurn[]): Promise<number[]> {
     if (messages.at(-1)?.role === "assistant")
       throw new Error("the last message must not be the assistant's");
     const text = messages
@@ -23,7 +27,7 @@ export class FakeCodec implements TextCodec {
           `${m.role}: ${typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("\n")}\n`,
       )
       .join("");
-    return this.encodePrompt(`${text}assistant: `);
+    return this.bytes(`${text}assistant: `);
   }
 
   tokenText(id: number): string {

@@ -311,13 +311,13 @@ describe("gateway: responses", () => {
     assert.equal(models.json().data[0].max_model_len, FAKE_CONTEXT);
     const health = await s.app.inject({ method: "GET", url: "/health" });
     assert.equal(health.statusCode, 200);
-    const hg = await s.app.inject({ method: "GET", url: "/health_generate" });
+    const hg = await s.app.inject({ method: "GET", url: "/health_generate", headers: auth });
     assert.equal(hg.statusCode, 200, hg.body);
     assert.equal(hg.json().generated_tokens, 1);
     const metrics = await s.app.inject({ method: "GET", url: "/metrics" });
     assert.match(metrics.body, /radixserve_time_to_first_token_seconds_count\{role="router"\} [1-9]/);
     assert.match(metrics.body, /radixserve_router_workers_healthy\{role="router"\} 1/);
-    const oa = await s.app.inject({ method: "GET", url: "/openapi.json" });
+    const oa = await s.app.inject({ method: "GET", url: "/openapi.json", headers: auth });
     assert.equal(oa.json().openapi, "3.1.0");
   });
 });
@@ -330,15 +330,19 @@ describe("gateway: errors", () => {
   after(async () => teardown(s));
 
   async function expectError(
-    res: { statusCode: number; json(): unknown },
+    res: { statusCode: number; json(): unknown; headers: Record<string, unknown> },
     status: number,
     code: string,
     param: string | null,
     message?: RegExp,
   ) {
     assert.equal(res.statusCode, status);
-    const body = res.json() as { error: { message: string; type: string; param: unknown; code: string } };
-    assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "type"]);
+    const body = res.json() as {
+      error: { message: string; type: string; param: unknown; code: string; request_id: string };
+    };
+    assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "request_id", "type"]);
+    assert.match(body.error.request_id, /^req-[0-9a-f]{24}$/);
+    assert.equal(res.headers["x-request-id"], body.error.request_id, "the header names the same request");
     assert.equal(body.error.code, code);
     assert.equal(body.error.param, param);
     if (message) assert.match(body.error.message, message);
@@ -438,9 +442,10 @@ describe("gateway: errors", () => {
     );
   });
 
-  it("unknown routes are 404 in the same body", async () => {
-    const res = await s.app.inject({ method: "GET", url: "/v2/nothing" });
+  it("unknown routes are 404 in the same body with the key, 401 without", async () => {
+    const res = await s.app.inject({ method: "GET", url: "/v2/nothing", headers: auth });
     await expectError(res, 404, "route_not_found", null);
+    await expectError(await s.app.inject({ method: "GET", url: "/v2/nothing" }), 401, "unauthorized", null);
   });
 
   it("a worker error keeps its code and status, before and during streams", async () => {
@@ -451,7 +456,7 @@ describe("gateway: errors", () => {
         429,
         "queue_full",
         null,
-        /queue is full/,
+        /at capacity; retry later/,
       );
       await expectError(
         await post(s.app, "/v1/chat/completions", chat({ stream: true })),
@@ -477,6 +482,7 @@ describe("gateway: load and availability", () => {
       const res = await post(s.app, "/v1/chat/completions", chat());
       assert.equal(res.statusCode, 429);
       assert.equal(res.json().error.code, "queue_full");
+      assert.equal(res.headers["retry-after"], "1");
       assert.equal((await slow).statusCode, 200);
       assert.equal(inFlight(s.pool), 0);
     } finally {
@@ -513,7 +519,13 @@ describe("gateway: load and availability", () => {
       const res = await post(s.app, "/v1/chat/completions", chat());
       assert.equal(res.statusCode, 503, res.body);
       assert.equal(res.json().error.code, "no_worker");
+      assert.equal(res.headers["retry-after"], "5");
+      assert.doesNotMatch(res.body, /127\.0\.0\.1|:\d{2,5}\b/, "no worker address reaches the client");
+      const ready = await s.app.inject({ method: "GET", url: "/readyz" });
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.headers["retry-after"], "5");
       assert.equal((await s.app.inject({ method: "GET", url: "/health" })).statusCode, 503);
+      assert.equal((await s.app.inject({ method: "GET", url: "/livez" })).statusCode, 200);
     } finally {
       await s.app.close();
       s.pool.stop();

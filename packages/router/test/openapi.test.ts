@@ -61,8 +61,10 @@ describe("openapi: docs/openapi.json", () => {
     assert.deepEqual(documented, [
       "GET /health",
       "GET /health_generate",
+      "GET /livez",
       "GET /metrics",
       "GET /openapi.json",
+      "GET /readyz",
       "GET /v1/models",
       "POST /v1/chat/completions",
       "POST /v1/completions",
@@ -72,7 +74,7 @@ describe("openapi: docs/openapi.json", () => {
   it("every /v1 POST documents the error statuses the gateway answers with", () => {
     for (const path of ["/v1/chat/completions", "/v1/completions"]) {
       const responses = Object.keys(doc.paths[path]!["post"]!.responses).sort();
-      assert.deepEqual(responses, ["200", "400", "401", "404", "413", "429", "503"]);
+      assert.deepEqual(responses, ["200", "400", "401", "404", "413", "429", "503", "504"]);
     }
   });
 

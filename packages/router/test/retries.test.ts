@@ -12,7 +12,7 @@ import { backoffMs, retryOptions, retryReasonOf } from "../src/gateway/retry-pol
 import { buildGateway } from "../src/gateway/server.js";
 import { WorkerPool } from "../src/workers/worker-pool.js";
 import { FakeCodec } from "./fake-codec.js";
-import { FAKE_MODEL, type FakeWorker, startFakeWorker } from "./fake-worker.js";
+import { FAKE_MODEL, type FakeWorker, SCRIPT, startFakeWorker } from "./fake-worker.js";
 
 const spec = {
   modelId: FAKE_MODEL,
@@ -208,6 +208,36 @@ describe("gateway retries: sequence against fake workers", () => {
     }
   });
 
+  it("a restartable choice (non-streaming) whose worker dies after tokens restarts elsewhere after a reset", async () => {
+    const r = await rig(2);
+    try {
+      for (const f of r.fakes) f.tokenDelayMs = 20;
+      const events: ChoiceEvent[] = [];
+      let killed = false;
+      for await (const ev of runChoice(
+        r.deps,
+        { ...spec, maxNewTokens: 6, restartable: true },
+        new AbortController().signal,
+      )) {
+        events.push(ev);
+        if (ev.kind === "delta" && !killed) {
+          killed = true;
+          for (const f of r.fakes) if (f.running.size > 0) f.kill();
+        }
+      }
+      const reset = events.findIndex((e) => e.kind === "reset");
+      assert.ok(reset > 0, "a reset follows the tokens of the dead worker");
+      const after = events.slice(reset + 1);
+      const text = after.map((e) => (e.kind === "delta" ? e.text : "")).join("");
+      assert.equal(text, SCRIPT.slice(0, 6), "the second worker's answer is whole, from its start");
+      assert.deepEqual(r.reasons, ["unavailable"]);
+      assert.equal(after.at(-1)?.kind, "end");
+      assert.deepEqual(r.inFlight(), [0, 0]);
+    } finally {
+      await r.stop();
+    }
+  });
+
   it("a burst of failures: every worker's in-flight count is back to 0", async () => {
     const r = await rig(3, { baseBackoffMs: 1 });
     try {
@@ -276,24 +306,32 @@ describe("gateway retries: sequence against fake workers", () => {
   });
 });
 
+/** A gateway over two fake workers that polls rarely (failures are learnt from Generate itself). */
+async function gatewayOverTwo() {
+  const fakes = [await startFakeWorker(), await startFakeWorker()];
+  const pool = new WorkerPool(
+    fakes.map((f) => f.address),
+    { pollIntervalMs: 10_000 },
+  );
+  await pool.start();
+  await pool.waitHealthy(5000);
+  const { app } = await buildGateway({ pool, codec: new FakeCodec(), retry: { baseBackoffMs: 1 } });
+  return { fakes, pool, app };
+}
+
+const completion = (maxTokens: number) => ({
+  method: "POST" as const,
+  url: "/v1/completions",
+  headers: { "content-type": "application/json" },
+  payload: JSON.stringify({ model: FAKE_MODEL, prompt: "hi", max_tokens: maxTokens }),
+});
+
 describe("gateway retries: HTTP and metrics", () => {
   it("a killed worker is retried and counted in radixserve_router_retries_total{reason}", async () => {
-    const fakes = [await startFakeWorker(), await startFakeWorker()];
-    const pool = new WorkerPool(
-      fakes.map((f) => f.address),
-      { pollIntervalMs: 10_000 },
-    );
-    await pool.start();
-    await pool.waitHealthy(5000);
-    const { app } = await buildGateway({ pool, codec: new FakeCodec(), retry: { baseBackoffMs: 1 } });
+    const { fakes, pool, app } = await gatewayOverTwo();
     try {
       fakes[0]!.kill(); // ties go to the first listed worker: the next pick is the dead one
-      const res = await app.inject({
-        method: "POST",
-        url: "/v1/completions",
-        headers: { "content-type": "application/json" },
-        payload: JSON.stringify({ model: FAKE_MODEL, prompt: "hi", max_tokens: 3 }),
-      });
+      const res = await app.inject(completion(3));
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(fakes[1]!.requests.length, 1);
       const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
@@ -306,6 +344,35 @@ describe("gateway retries: HTTP and metrics", () => {
       await app.close();
       pool.stop();
       await fakes[1]!.close();
+    }
+  });
+
+  it("a non-streaming request whose worker dies mid-generation is answered whole by another", async () => {
+    const { fakes, pool, app } = await gatewayOverTwo();
+    try {
+      for (const f of fakes) f.tokenDelayMs = 20;
+      const pending = app.inject(completion(10));
+      // Kill the worker once it has sent a few tokens.
+      const until = Date.now() + 5000;
+      while (!fakes.some((f) => f.running.size > 0) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 70));
+      const victim = fakes.find((f) => f.running.size > 0)!;
+      victim.kill();
+      const res = await pending;
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as { choices: { text: string }[]; usage: { completion_tokens: number } };
+      assert.equal(body.choices[0]!.text, SCRIPT.slice(0, 10));
+      assert.equal(body.usage.completion_tokens, 10);
+      assert.equal(fakes.find((f) => f !== victim)!.requests.length, 1);
+      assert.deepEqual(
+        pool.snapshot().map((w) => w.inFlight),
+        [0, 0],
+      );
+    } finally {
+      await app.close();
+      pool.stop();
+      await Promise.all(fakes.map((f) => f.close()));
     }
   });
 });

@@ -5,7 +5,15 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseWorkerDisaggMode, setLogLevel, WORKER_READY_PREFIX } from "@radixserve/core";
+import {
+  CLUSTER_SECRET_ENV,
+  ClusterTls,
+  loadClusterSecret,
+  parseWorkerDisaggMode,
+  resolveModelPath,
+  setLogLevel,
+  WORKER_READY_PREFIX,
+} from "@radixserve/core";
 import { findGgufFile, QUANT_DTYPES, type QuantDtype } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import { type KvTransportChoice, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
@@ -39,10 +47,12 @@ export function buildWorkerCommand(): Command {
   return new Command("radixserve-worker")
     .description("RadixServe worker: native engine + continuous batching + radix prefix cache, over gRPC")
     .option("--disagg-mode <mode>", "unified | prefill | decode (pd is for `radixserve start`)", "unified")
-    .requiredOption(
+    .option(
       "--model-path <path>",
-      "Hugging Face model directory (config.json + *.safetensors), a .gguf file, or a directory holding one",
+      "Hugging Face model directory, .gguf file (or a directory holding one), or Hub id org/name (default: SmolLM2-135M-Instruct, fetched once into the cache)",
     )
+    .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
+    .option("--cache-dir <dir>", "model cache (default $RADIXSERVE_CACHE or ~/.cache/radixserve)")
     .option(
       "--quantization <type>",
       `quantize an HF checkpoint's weights at load time: ${QUANT_DTYPES.join(" | ")} (projections to the type, embedding and LM head to q8_0)`,
@@ -164,6 +174,25 @@ export function buildWorkerCommand(): Command {
       "decode mode, tcp transport: the host prefill workers dial (default: --host, or the hostname for 0.0.0.0)",
     )
     .option(
+      "--kv-port <port>",
+      "decode mode, tcp/auto transport: the KV data plane's port (0 = a free port)",
+      int("--kv-port", 0),
+      WORKER_DEFAULTS.kvPort,
+    )
+    .option(
+      "--cluster-secret-file <path>",
+      `file holding the cluster secret (>= 16 bytes) shared with the router and the other workers: gRPC calls must carry it, KV tcp connections must pass its handshake (also $${CLUSTER_SECRET_ENV})`,
+    )
+    .option(
+      "--tls-cert <file>",
+      "mutual TLS for gRPC: this worker's certificate chain (PEM); with --tls-key and --tls-ca",
+    )
+    .option("--tls-key <file>", "mutual TLS: this worker's private key (PEM)")
+    .option(
+      "--tls-ca <file>",
+      "mutual TLS: the cluster CA (PEM); callers must present a certificate it signed, and this worker verifies prefill workers' with it",
+    )
+    .option(
       "--kv-send-when-done",
       "prefill mode: send KV only after the whole prompt (no overlap; benchmarks)",
       false,
@@ -183,9 +212,12 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const cmd = buildWorkerCommand();
   cmd.parse(argv, { from: "user" });
   const o = cmd.opts();
+  const mode = parseWorkerDisaggMode(String(o["disaggMode"]));
   return {
-    disaggMode: parseWorkerDisaggMode(String(o["disaggMode"])),
-    modelPath: String(o["modelPath"]),
+    disaggMode: mode,
+    modelPath: o["modelPath"] === undefined ? "" : String(o["modelPath"]),
+    ...(o["revision"] !== undefined ? { revision: String(o["revision"]) } : {}),
+    ...(o["cacheDir"] !== undefined ? { cacheDir: String(o["cacheDir"]) } : {}),
     host: String(o["host"]),
     port: o["port"] as number,
     metricsPort: o["metricsPort"] as number,
@@ -219,7 +251,24 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     discoveryTtlMs: o["discoveryTtlMs"] as number,
     kvSendWhenDone: Boolean(o["kvSendWhenDone"]),
     ...(o["kvAdvertiseHost"] ? { kvAdvertiseHost: String(o["kvAdvertiseHost"]) } : {}),
+    kvPort: checkKvPort(o["kvPort"] as number, mode, String(o["kvTransport"])),
+    clusterSecret: loadClusterSecret(o["clusterSecretFile"] as string | undefined),
+    clusterTls: ClusterTls.load({
+      cert: o["tlsCert"] as string | undefined,
+      key: o["tlsKey"] as string | undefined,
+      ca: o["tlsCa"] as string | undefined,
+    }),
   };
+}
+
+/** --kv-port only means something where a tcp listener runs: refuse it elsewhere. */
+function checkKvPort(port: number, mode: string, transport: string): number {
+  if (port > 65535) throw new Error(`--kv-port must be 0..65535, got ${port}`);
+  if (port === 0) return 0;
+  if (mode !== "decode") throw new Error("--kv-port applies to --disagg-mode decode (its KV data plane)");
+  if (transport !== "tcp" && transport !== "auto")
+    throw new Error(`--kv-port needs --kv-transport tcp or auto (got ${transport}: no tcp listener)`);
+  return port;
 }
 
 /**
@@ -242,16 +291,29 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     process.stderr.write(`radixserve worker: --log-level: ${(err as Error).message}\n`);
     return 2;
   }
-  let gguf: string | null;
   try {
-    gguf = findGgufFile(config.modelPath);
+    const resolved = await resolveModelPath(config.modelPath || undefined, {
+      cacheDir: config.cacheDir,
+      revision: config.revision,
+      log: (line) => process.stderr.write(`radixserve worker: ${line}\n`),
+    });
+    config = { ...config, modelPath: resolved.path };
+    if (config.servedModelName === undefined && resolved.servedModelName !== undefined)
+      config.servedModelName = resolved.servedModelName;
   } catch (err) {
-    process.stderr.write(`radixserve worker: --model-path: ${(err as Error).message}\n`);
+    process.stderr.write(`radixserve worker: ${(err as Error).message}\n`);
     return 2;
   }
-  if (!gguf && !existsSync(join(config.modelPath, "config.json"))) {
+  let isGguf: boolean;
+  try {
+    isGguf = findGgufFile(config.modelPath) !== null;
+  } catch (err) {
+    process.stderr.write(`radixserve worker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!isGguf && !existsSync(join(config.modelPath, "config.json"))) {
     process.stderr.write(
-      `radixserve worker: --model-path ${config.modelPath} has no config.json and is not a .gguf file or a directory holding one\n`,
+      `radixserve worker: --model-path ${config.modelPath} has no config.json and no .gguf file\n`,
     );
     return 2;
   }

@@ -1,4 +1,4 @@
-import type { DisaggMode } from "@radixserve/core";
+import type { ClusterSecret, ClusterTls, DisaggMode } from "@radixserve/core";
 import type { QuantDtype } from "@radixserve/engine-native";
 import { SCHEDULER_DEFAULTS } from "./scheduler/index.js";
 
@@ -8,8 +8,12 @@ export type KvTransportChoice = "auto" | "grpc" | "shm" | "tcp" | "rdma";
 /** Everything a worker process needs; the CLI fills it from flags (SGLang's names). */
 export interface WorkerConfig {
   disaggMode: DisaggMode;
-  /** A Hugging Face model directory, a .gguf file, or a directory holding one. */
+  /** A Hugging Face model directory, a .gguf file or a directory holding one (resolved by the CLI). */
   modelPath: string;
+  /** Hub revision when --model-path is an org/name id. */
+  revision?: string;
+  /** Model cache root (default $RADIXSERVE_CACHE or ~/.cache/radixserve). */
+  cacheDir?: string;
   host: string;
   /** gRPC port; 0 = a free port (reported on the READY line). */
   port: number;
@@ -61,7 +65,19 @@ export interface WorkerConfig {
   kvSendWhenDone: boolean;
   /** Decode, tcp transport: the host prefill workers dial (e.g. the pod IP); default --host. */
   kvAdvertiseHost?: string;
-  // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
+  /** Decode, tcp transport: the data plane's listening port (0: a free port). */
+  kvPort: number;
+  /**
+   * The cluster secret (--cluster-secret-file or RADIXSERVE_CLUSTER_SECRET): every gRPC call must
+   * carry its token, and tcp data connections must pass its handshake. null: no authentication.
+   */
+  clusterSecret: ClusterSecret | null;
+  /**
+   * Mutual TLS for gRPC (--tls-cert, --tls-key, --tls-ca): the server takes TLS only and requires
+   * a client certificate the CA signed; calls to prefill workers use the same identity. null: plaintext.
+   */
+  clusterTls: ClusterTls | null;
+  // ---- cluster: discovery in Redis, KV events and load on NATS ----
   /** Register in this Redis (redis://host:port) so routers discover the worker. */
   redisUrl?: string | undefined;
   /** Publish KV events and load reports on these NATS servers (host:port[,...]). */
@@ -98,5 +114,8 @@ export const WORKER_DEFAULTS = {
   kvChunkBytes: 1024 * 1024,
   kvVerifyImports: false,
   kvSendWhenDone: false,
+  kvPort: 0,
+  clusterSecret: null,
+  clusterTls: null,
   discoveryTtlMs: 5000,
 } as const;

@@ -3,7 +3,7 @@
  * then `finished` or `error`. Every way a call can end frees the request's blocks: the stream's
  * cancellation (client gone) aborts it, a deadline timer aborts it, errors end it.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import {
   type GenerateRequest__Output,
   type GenerateResponse,
@@ -13,6 +13,8 @@ import {
   type ServingMetrics,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
+import { loadResponse, type WorkerStatus } from "./load.js";
+import { toProtoLogprob } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
 import type { AbortCause, RequestEvent, RequestParams, RequestSink, Scheduler } from "./scheduler/index.js";
 
@@ -23,8 +25,7 @@ export interface ServiceContext {
   metrics: ServingMetrics;
   modelInfo: GetModelInfoResponse;
   disaggMode: string;
-  /** "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" */
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
   /**
@@ -74,16 +75,7 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
       callback(null, { status: ctx.status(), disaggMode: ctx.disaggMode });
     },
     GetLoad(_call, callback) {
-      const s = ctx.stats?.() ?? ctx.scheduler.stats();
-      callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: ctx.tokensPerSecond(),
-      });
+      callback(null, loadResponse(ctx.stats?.() ?? ctx.scheduler.stats(), ctx.tokensPerSecond()));
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: ctx.scheduler.flushCache() });
@@ -115,9 +107,18 @@ function handleGenerate(
   const fail = (error: RadixServeError): void => {
     if (closed) return;
     ctx.metrics.recordFinished("error");
-    log.debug({ requestId, code: error.code, msg: error.message }, "request failed");
+    log.debug({ requestId, code: error.code, param: error.param, msg: error.message }, "request failed");
     call.write({ requestId, error: error.toWorkerError() });
-    end();
+    if (error.grpcStatus !== grpc.status.INVALID_ARGUMENT) {
+      end();
+      return;
+    }
+    // A refused argument also ends the call with INVALID_ARGUMENT naming the field, for any gRPC
+    // client; the WorkerError event before it carries the catalog code the router maps.
+    closed = true;
+    if (timer) clearTimeout(timer);
+    const details = error.param ? `${error.param}: ${error.message}` : error.message;
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details });
   };
 
   const params = toRequestParams(req);
@@ -144,12 +145,7 @@ function handleGenerate(
           requestId,
           token: {
             tokenId: ev.tokenId,
-            logprob: ev.logprob
-              ? {
-                  logprob: ev.logprob.logprob,
-                  top: ev.logprob.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })),
-                }
-              : null,
+            logprob: ev.logprob ? toProtoLogprob(ev.logprob) : null,
           },
         });
         return;

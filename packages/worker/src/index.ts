@@ -9,6 +9,7 @@ export {
   PrefillScheduler,
   type PrefillStats,
 } from "./disagg/prefill/index.js";
+export { type KvLease, KvManager, type KvManagerConfig, type KvStats } from "./kv/kv-manager.js";
 export { modelHashSeed } from "./model-identity.js";
 export { runRoleWorkerCli } from "./role-main.js";
 export * from "./scheduler/index.js";

@@ -7,6 +7,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import {
+  clusterAuthServerOptions,
+  clusterServerCredentials,
   getLogger,
   isDebugEnabled,
   loadGenerationConfig,
@@ -16,7 +18,7 @@ import {
   ServingMetrics,
   startObservabilityServer,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, EngineError } from "@radixserve/engine-native";
 import type { Registry } from "prom-client";
 import { type ModeLoad, startClusterAgent } from "./cluster-agent.js";
 import { WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
@@ -25,6 +27,7 @@ import { chooseKvTransport, shmMedium } from "./disagg/decode/transport-choice.j
 import { createPrefillServer } from "./disagg/prefill/index.js";
 import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
+import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
 import { EngineLoop, Scheduler, setSinkErrorHandler } from "./scheduler/index.js";
 import { TokenRate } from "./token-rate.js";
@@ -61,7 +64,7 @@ export async function startWorker(
   const shm = config.disaggMode === "decode" ? shmMedium(transport) : null;
   const poolSpec = shm && !config.disableShmDirect && config.tp === 1 ? shm.poolSpec() : undefined;
 
-  let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
+  let status: WorkerStatus = "STATUS_STARTING";
   const engineOptions = {
     modelPath: config.modelPath,
     blockSize: config.blockSize,
@@ -76,7 +79,9 @@ export async function startWorker(
     try {
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
-      if (!/shared KV pool|kvPoolShmPath/.test((err as Error).message)) throw err;
+      // The options (a pool in shared memory) cannot work here; a broken model fails the next load too.
+      const code = err instanceof EngineError ? err.code : null;
+      if (code !== "kv_pool_shared_failed" && code !== "options_invalid") throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
@@ -121,7 +126,11 @@ export async function startWorker(
     blockHashSeed: hashSeed,
   };
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
-  const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  // With a cluster secret every call of every service here must carry its token.
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    ...clusterAuthServerOptions(config.clusterSecret),
+  });
   const { service } = loadWorkerService();
 
   // The mode-specific part: what runs the engine, and what answers the gRPC calls.
@@ -134,6 +143,7 @@ export async function startWorker(
       status: () => status,
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
+      ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);
@@ -141,7 +151,7 @@ export async function startWorker(
       registry: p.metrics.registry,
       idle: () => p.idle(),
       stats: () => p.scheduler.stats(),
-      cache: p.scheduler.cache,
+      cache: p.scheduler.kv.cache,
       tokensPerS: () => 0,
       integrity: () => (p.idle() ? p.scheduler.checkIntegrity() : []),
       drain: () => p.drain(),
@@ -205,7 +215,7 @@ export async function startWorker(
       registry: metrics.registry,
       idle: quiet,
       stats,
-      cache: scheduler.cache,
+      cache: scheduler.kv.cache,
       tokensPerS: () => rate.perSecond(),
       integrity: () => (quiet() ? scheduler.checkIntegrity() : []),
       drain: async () => {
@@ -224,10 +234,13 @@ export async function startWorker(
   }
 
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err
-        ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
-        : resolve(port),
+    server.bindAsync(
+      `${config.host}:${config.port}`,
+      clusterServerCredentials(config.clusterTls),
+      (err, port) =>
+        err
+          ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`))
+          : resolve(port),
     ),
   );
   const obs = await startObservabilityServer({
@@ -308,7 +321,7 @@ interface ModeParts {
   registry: Registry;
   idle(): boolean;
   stats(): ModeLoad;
-  /** The prefix cache whose stored / removed blocks are published as KV events (issue 5). */
+  /** The prefix cache whose stored / removed blocks are published as KV events. */
   cache: RadixCache;
   tokensPerS(): number;
   integrity(): string[];

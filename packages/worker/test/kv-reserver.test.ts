@@ -33,9 +33,10 @@ const tokens = (n: number, from: number) => Array.from({ length: n }, (_, i) => 
 /** Puts `ids` into the cache as if a finished request had left them there (unlocked). */
 function cache(s: Scheduler, ids: number[]): number[] {
   const hashes = chainHashes(s.config.hashSeed, ids, BS);
-  const blocks = s.allocator.allocate(hashes.length)!;
-  s.cache.insert(hashes, blocks);
-  s.allocator.decRef(blocks);
+  const lease = s.kv.acquire([], hashes.length)!;
+  const blocks = [...lease.blocks];
+  s.kv.commit(lease, hashes, false);
+  s.kv.release(lease);
   return blocks;
 }
 
@@ -50,15 +51,15 @@ describe("KvReserver", () => {
     const hashes = r.hashes(prompt);
     assert.equal(r.cachedBlocks(hashes), 2);
     const res = await r.reserve(hashes, 4, 1000, never);
-    assert.equal(res.skipBlocks, 2);
+    assert.equal(res.cachedBlocks, 2);
     assert.deepEqual(res.blocks.slice(0, 2), cached);
     assert.equal(res.blocks.length, 4);
-    assert.equal(s.cache.sizeInfo().evictableBlocks, 0, "the matched path is locked");
+    assert.equal(s.kv.stats().evictable, 0, "the matched path is locked");
     assert.equal(r.outstanding, 1);
     r.release(res);
     assert.equal(r.outstanding, 0);
-    assert.equal(s.allocator.numFree, 14);
-    assert.equal(s.cache.sizeInfo().evictableBlocks, 2);
+    assert.equal(s.kv.stats().free, 14);
+    assert.equal(s.kv.stats().evictable, 2);
     assert.deepEqual(s.checkIntegrity(), []);
   });
 
@@ -67,10 +68,10 @@ describe("KvReserver", () => {
     const prompt = tokens(8, 1);
     cache(s, prompt); // 2 blocks: the prompt's own prefix
     cache(s, tokens(16, 500)); // 4 unrelated blocks
-    assert.equal(s.allocator.numFree, 2);
+    assert.equal(s.kv.stats().free, 2);
     const r = new KvReserver(s, 4);
     const res = await r.reserve(r.hashes([...prompt, ...tokens(16, 50)]), 6, 1000, never);
-    assert.equal(res.skipBlocks, 2, "the matched prefix survived the eviction");
+    assert.equal(res.cachedBlocks, 2, "the matched prefix survived the eviction");
     assert.equal(new Set(res.blocks).size, 6);
     r.release(res);
     assert.deepEqual(s.checkIntegrity(), []);
@@ -90,7 +91,7 @@ describe("KvReserver", () => {
     assert.equal(got.blocks.length, 3);
     r.release(got);
     assert.equal(r.queued, 0);
-    assert.equal(s.allocator.numFree, 8);
+    assert.equal(s.kv.stats().free, 8);
   });
 
   test("a cancelled wait rejects with aborted and leaves the queue", async () => {
@@ -103,6 +104,6 @@ describe("KvReserver", () => {
     await assert.rejects(b, (e: unknown) => e instanceof RadixServeError && e.code === "aborted");
     assert.equal(r.queued, 0);
     r.release(a);
-    assert.equal(s.allocator.numFree, 4);
+    assert.equal(s.kv.stats().free, 4);
   });
 });

@@ -6,30 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { blockHashSeed } from "@radixserve/core";
 import { PrefillJob } from "../src/disagg/prefill/prefill-job.js";
 import { PrefillScheduler } from "../src/disagg/prefill/prefill-scheduler.js";
 import { type RequestEvent, Scheduler, type SchedulerConfig } from "../src/scheduler/index.js";
-import { FakeEngine } from "./scheduler-fake-engine.js";
+import { FakeEngine, fakeEngineConfig } from "./scheduler-fake-engine.js";
 
 const BS = 4;
 const VOCAB = 1000;
 
 function config(over: Partial<SchedulerConfig> = {}): SchedulerConfig {
-  return {
-    blockSize: BS,
-    numBlocks: 64,
-    maxRunningRequests: 8,
-    maxQueuedRequests: 16,
-    chunkedPrefillSize: 5,
-    maxPrefillTokens: 12,
-    maxContextLength: 512,
-    vocabSize: VOCAB,
-    eosTokenIds: [2],
-    enablePrefixCache: true,
-    hashSeed: blockHashSeed("pd-test"),
-    ...over,
-  };
+  return fakeEngineConfig("pd-test", over);
 }
 
 const prompt = (n: number, from: number) => Array.from({ length: n }, (_, i) => 3 + ((from + i * 7) % 900));
@@ -94,7 +80,8 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
       const n = Math.ceil(job.promptLen / BS);
       assert.equal(job.blocks.length, n);
       // "Transfer": reserve on D, copy the KV (token slots) of every prompt block.
-      const blocks = d.allocator.allocate(n)!;
+      const lease = d.kv.acquire([], n)!;
+      const blocks = lease.blocks;
       for (let b = 0; b < n; b++)
         de.pool.set(pe.pool.subarray(job.blocks[b]! * BS, (job.blocks[b]! + 1) * BS), blocks[b]! * BS);
       const c = collect();
@@ -102,8 +89,7 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
         { id: job.id, inputIds: prompts[i]!, sampling: {}, maxNewTokens: maxNew },
         c.sink,
         {
-          blocks,
-          lockedNode: null,
+          lease,
           cachedTokens: 0,
           firstToken: job.first!.token,
         },
@@ -120,8 +106,8 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
     assert.deepEqual(p.checkIntegrity(), []);
     assert.deepEqual(d.checkIntegrity(), []);
     assert.ok(p.idle);
-    assert.equal(p.allocator.numFree + p.cache.sizeInfo().evictableBlocks, 64);
-    assert.equal(d.allocator.numFree + d.cache.sizeInfo().evictableBlocks, 64);
+    assert.equal(p.kv.stats().free + p.kv.stats().evictable, 64);
+    assert.equal(d.kv.stats().free + d.kv.stats().evictable, 64);
   });
 
   test("P reuses its prefix cache: a second prompt with the same prefix computes only the rest", async () => {
@@ -169,7 +155,7 @@ describe("prefill scheduler + adoptPrefilled (fake engine)", () => {
     assert.equal(job.status, "released");
     p.release(job);
     assert.ok(p.idle);
-    assert.equal(p.allocator.numFree + p.cache.sizeInfo().evictableBlocks, 64);
+    assert.equal(p.kv.stats().free + p.kv.stats().evictable, 64);
     assert.deepEqual(p.checkIntegrity(), []);
   });
 

@@ -9,6 +9,8 @@ export interface GenerateResult {
   tokens: number[];
   events: GenerateResponse__Output[];
   last: GenerateResponse__Output | undefined;
+  /** The call's non-OK gRPC status, when it ended with one after a WorkerError event. */
+  status?: { code: number; details: string };
 }
 
 /** Runs one Generate call to its end. `onToken` may cancel the call (returns true to cancel). */
@@ -37,8 +39,10 @@ export function generate(
       }
     });
     call.on("end", () => resolve(r));
-    call.on("error", (err: Error & { code?: number }) => {
-      if (r.cancelled) resolve(r);
+    call.on("error", (err: Error & { code?: number; details?: string }) => {
+      // A refused request ends with a WorkerError event and then the INVALID_ARGUMENT status.
+      if (r.last?.event === "error") r.status = { code: err.code ?? -1, details: err.details ?? "" };
+      if (r.cancelled || r.status) resolve(r);
       else reject(err);
     });
   });

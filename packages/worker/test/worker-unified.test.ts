@@ -283,11 +283,17 @@ describe("worker CLI errors", () => {
     const tp = await runWorkerToExit(["--model-path", modelPath, "--tp", "4"]);
     assert.notEqual(tp.code, 0);
     assert.match(tp.stderr, /--tp 4 does not divide num_attention_heads 6/);
-    const missing = await runWorkerToExit(["--port", "0"]);
+    const missing = await runWorkerToExit(["--model-path", join(dir, "nope")]);
     assert.notEqual(missing.code, 0);
-    assert.match(missing.stderr, /--model-path/);
-    const noModel = await runWorkerToExit(["--model-path", join(dir, "nope")]);
+    assert.match(
+      missing.stderr,
+      /--model-path \S+nope: no such file or directory \(and not a Hugging Face model id/,
+    );
+    const noModel = await runWorkerToExit(["--model-path", dir]);
     assert.notEqual(noModel.code, 0);
-    assert.match(noModel.stderr, /no config.json/);
+    assert.match(noModel.stderr, /has no config.json and no .gguf file/);
+    const revision = await runWorkerToExit(["--model-path", modelPath, "--revision", "main"]);
+    assert.notEqual(revision.code, 0);
+    assert.match(revision.stderr, /--revision applies to Hugging Face model ids/);
   });
 });

@@ -66,6 +66,11 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 - --api-key
 - $(RADIXSERVE_API_KEY)
 {{- end }}
+{{- if .Values.clusterSecret.name }}
+# Calls to the workers carry the cluster secret (a Secret mounted as a file, never an argument).
+- --cluster-secret-file
+- {{ include "radixserve.clusterSecretPath" . | quote }}
+{{- end }}
 {{- include "radixserve.flagArgs" .Values.router.flags }}
 {{- with .Values.router.extraArgs }}
 {{- toYaml . | nindent 0 }}
@@ -102,7 +107,17 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 # The tcp data plane listens on 0.0.0.0: prefill workers in other pods dial the pod's own IP.
 - --kv-advertise-host
 - "$(POD_IP)"
+{{- if has $v.kvTransport (list "tcp" "auto") }}
+# A fixed port (the container's "kv" port) so network policies can name it.
+- --kv-port
+- {{ $v.workers.kvPort | quote }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- if $v.clusterSecret.name }}
+# gRPC calls and KV tcp connections must carry / prove the cluster secret (mounted as a file).
+- --cluster-secret-file
+- {{ include "radixserve.clusterSecretPath" .ctx | quote }}
 {{- end }}
 {{- if $v.cluster.enabled }}
 - --redis-url

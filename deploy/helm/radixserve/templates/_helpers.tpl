@@ -121,3 +121,27 @@ runAsUser: 1000
 runAsGroup: 1000
 fsGroup: 1000
 {{- end -}}
+
+{{/* The cluster secret (clusterSecret.name): a Secret mounted read-only as a file into the router
+     and every worker, which read it with --cluster-secret-file. Empty name: nothing mounted. */}}
+{{- define "radixserve.clusterSecretPath" -}}
+{{- printf "/etc/radixserve/cluster-secret/%s" .Values.clusterSecret.key -}}
+{{- end -}}
+
+{{- define "radixserve.clusterSecretMount" -}}
+{{- if .Values.clusterSecret.name }}
+- name: cluster-secret
+  mountPath: /etc/radixserve/cluster-secret
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "radixserve.clusterSecretVolume" -}}
+{{- if .Values.clusterSecret.name }}
+- name: cluster-secret
+  secret:
+    secretName: {{ .Values.clusterSecret.name }}
+    # Readable by the pod's group (fsGroup 1000, the user the processes run as), nobody else.
+    defaultMode: 0440
+{{- end }}
+{{- end -}}

@@ -6,23 +6,28 @@
  * base URL and a ready line, and supervises them: Ctrl-C / SIGTERM stops every child; a child that
  * dies is reported (name, exit code or signal) and the launcher stops the rest and exits non-zero.
  *
- * With no --model-path the default tiny model is made once into the cache folder
- * (ensureDefaultModel). Worker flags (--tp, --mem-fraction-static, --max-running-requests,
+ * The model is resolved once here (resolveModelPath) and the workers get its local path: with no
+ * --model-path the default SmolLM2-135M-Instruct GGUF, fetched once into the cache folder (the tiny
+ * random model when it cannot be had, with one line saying why); `org/name` is downloaded from the
+ * Hugging Face Hub (--revision). Worker flags (--tp, --mem-fraction-static, --max-running-requests,
  * --chunked-prefill-size, ...) pass through to the worker untouched.
  */
 import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import {
-  ensureDefaultModel,
   LAUNCHER_READY_PREFIX,
   type LaunchDisaggMode,
   ROUTER_READY_PREFIX,
+  resolveModelPath,
   WORKER_READY_PREFIX,
 } from "@radixserve/core";
+import { API_KEY_ENV } from "../api-key.js";
 import { type SupervisedChild as Child, describeExit, SupervisedChild } from "./child-process.js";
 
 export interface LaunchOptions {
   modelPath?: string | undefined;
+  /** Hub revision for an org/name --model-path. */
+  revision?: string | undefined;
   host: string;
   port: number;
   apiKey?: string | undefined;
@@ -85,12 +90,18 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   try {
-    let modelPath = opts.modelPath;
-    if (!modelPath) {
-      say("no --model-path: using the default tiny model (made once into the cache folder)");
-      modelPath = await ensureDefaultModel(opts.cacheDir);
-    }
+    const resolved = await resolveModelPath(opts.modelPath, {
+      cacheDir: opts.cacheDir,
+      revision: opts.revision,
+      log: say,
+    });
+    const modelPath = resolved.path;
     say(`model: ${modelPath}`);
+    const nameArgs =
+      resolved.servedModelName !== undefined &&
+      !opts.workerArgs.some((a) => a.startsWith("--served-model-name"))
+        ? ["--served-model-name", resolved.servedModelName]
+        : [];
 
     // One unified worker, or the disaggregated set (decode workers first: the first is `worker`).
     const roles: ("unified" | "prefill" | "decode")[] =
@@ -125,6 +136,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
           "--port",
           "0",
           ...memArgs,
+          ...nameArgs,
           ...opts.workerArgs,
         ],
       );
@@ -150,10 +162,11 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       opts.host,
       "--port",
       String(opts.port),
-      ...(opts.apiKey ? ["--api-key", opts.apiKey] : []),
       ...opts.routerArgs,
     ];
-    const router = new SupervisedChild("router", process.execPath, routerArgs);
+    // The key travels in the child's environment, never on its command line (ps shows argv).
+    const routerEnv = { ...process.env, ...(opts.apiKey ? { [API_KEY_ENV]: opts.apiKey } : {}) };
+    const router = new SupervisedChild("router", process.execPath, routerArgs, routerEnv);
     children.push(router);
     const r = JSON.parse(await router.waitForLine(ROUTER_READY_PREFIX, timeout)) as { port: number };
     const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;

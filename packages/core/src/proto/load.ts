@@ -12,6 +12,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { type ClusterAuth, clusterChannelCredentials } from "../auth/cluster-tls.js";
+import { clusterAuthClientOptions } from "../auth/grpc-auth.js";
 import type {
   WorkerServiceClient,
   WorkerServiceDefinition,
@@ -57,7 +59,7 @@ export function findProtoDir(): string {
 export type WorkerServiceClientConstructor = new (
   address: string,
   credentials: grpc.ChannelCredentials,
-  options?: grpc.ChannelOptions,
+  options?: grpc.ClientOptions,
 ) => WorkerServiceClient;
 
 export interface WorkerServiceBundle {
@@ -84,8 +86,19 @@ export function loadWorkerService(): WorkerServiceBundle {
   return cached;
 }
 
-/** Convenience: an insecure client for loopback/cluster-internal traffic. */
-export function createWorkerClient(address: string, options?: grpc.ChannelOptions): WorkerServiceClient {
+/**
+ * A client for cluster-internal traffic: plaintext gRPC, or mutual TLS with `auth.tls`; with
+ * `auth.secret` every call carries the cluster token that workers started with the same secret
+ * require (auth/grpc-auth.ts).
+ */
+export function createWorkerClient(
+  address: string,
+  options?: grpc.ChannelOptions,
+  auth?: ClusterAuth,
+): WorkerServiceClient {
   const { Client } = loadWorkerService();
-  return new Client(address, grpc.credentials.createInsecure(), options);
+  return new Client(address, clusterChannelCredentials(auth), {
+    ...options,
+    ...clusterAuthClientOptions(auth?.secret),
+  });
 }

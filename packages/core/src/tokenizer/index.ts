@@ -7,6 +7,7 @@ export {
   type RenderOptions,
 } from "./chat-template.js";
 export { type GenerationDefaults, loadGenerationConfig } from "./generation-config.js";
+export { ggufTokenizerFiles, loadGgufTokenizer } from "./gguf-tokenizer.js";
 export { IncrementalDetokenizer, type IncrementalDetokenizerOptions } from "./incremental-detokenizer.js";
 export { type StopMatch, StopStringMatcher } from "./stop-string-matcher.js";
 export { type DecodeOptions, type EncodeOptions, loadTokenizer, ModelTokenizer } from "./tokenizer.js";

@@ -7,7 +7,9 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import { findGgufFile } from "@radixserve/gguf";
 import { RadixServeError } from "../errors/index.js";
+import { loadGgufTokenizer } from "./gguf-tokenizer.js";
 import { readModelJson, specialTokenContent } from "./model-files.js";
 
 export interface EncodeOptions {
@@ -109,8 +111,14 @@ function pickChatTemplate(v: unknown): string | null {
   );
 }
 
-/** Loads tokenizer.json and tokenizer_config.json (optional) from a HF model directory. */
+/**
+ * Loads the model's tokenizer: from a GGUF file's metadata when `modelDir` is a `.gguf` file or a
+ * directory holding one (see findGgufFile), else tokenizer.json and tokenizer_config.json
+ * (optional) of a HF model directory.
+ */
 export async function loadTokenizer(modelDir: string): Promise<ModelTokenizer> {
+  const gguf = findGgufFile(modelDir);
+  if (gguf !== null) return loadGgufTokenizer(gguf);
   const json = await readModelJson(modelDir, "tokenizer.json");
   const config = (await readModelJson(modelDir, "tokenizer_config.json", true)) ?? {};
   let tok: HfTokenizer;

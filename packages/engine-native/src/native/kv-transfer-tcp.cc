@@ -1,3 +1,6 @@
+// The tcp data plane (kv-transfer-tcp.h): D's listener and connection threads, P's connect and
+// frame sends. One file of ~510 lines: the frame format is written by the sender half and read by
+// the receiver half here, and both must change together; the send queue is kv-transfer-tcp-queue.cc.
 #include "kv-transfer-tcp.h"
 
 #include <arpa/inet.h>
@@ -87,17 +90,57 @@ std::string lost(uint64_t received, uint64_t size, bool inside) {
                         std::to_string(size) + " bytes";
 }
 
-// One data connection: key, then frames into the transfer's memory until it is complete.
+// Writes exactly n bytes; false on error.
+bool write_full(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+// D's side of the handshake (kv-transfer-auth.h): the transfer key, once the sender proved it holds
+// the auth key; empty when it did not (nothing is looked up for it).
+std::string accept_handshake(rs_tcp_listener *l, int fd) {
+    uint8_t buf[RS_TCP_KEY_BYTES + RS_TCP_NONCE_BYTES + RS_TCP_MAC_BYTES];
+    if (l->auth_key.empty()) {
+        if (!read_full(fd, buf, RS_TCP_KEY_BYTES)) return "";
+        return std::string((const char *)buf, RS_TCP_KEY_BYTES);
+    }
+    uint8_t nonce_d[RS_TCP_NONCE_BYTES];
+    try {
+        rs_random_bytes(nonce_d, sizeof(nonce_d));
+    } catch (const std::exception &) {
+        return "";
+    }
+    if (!write_full(fd, nonce_d, sizeof(nonce_d)) || !read_full(fd, buf, sizeof(buf))) return "";
+    const std::string nd((const char *)nonce_d, sizeof(nonce_d));
+    const std::string key((const char *)buf, RS_TCP_KEY_BYTES);
+    const std::string np((const char *)buf + RS_TCP_KEY_BYTES, RS_TCP_NONCE_BYTES);
+    const std::string want = rs_tcp_handshake_mac(l->auth_key, 'P', nd, np, key);
+    if (!rs_mac_equal((const uint8_t *)want.data(), buf + RS_TCP_KEY_BYTES + RS_TCP_NONCE_BYTES,
+                      RS_TCP_MAC_BYTES))
+        return "";
+    const std::string mine = rs_tcp_handshake_mac(l->auth_key, 'D', nd, np, key);
+    if (!write_full(fd, (const uint8_t *)mine.data(), mine.size())) return "";
+    return key;
+}
+
+// One data connection: handshake and key, then frames into the transfer's memory until it is complete.
 void serve_connection(rs_tcp_listener *l, int fd) {
     rs_tcp_progress report;
     std::shared_ptr<rs_tcp_transfer> t;
-    uint8_t key[RS_TCP_KEY_BYTES];
     set_timeout(fd, SO_RCVTIMEO, 10000);  // the key must come promptly; frames then wait for P freely
-    if (read_full(fd, key, sizeof(key))) {
+    const std::string key = accept_handshake(l, fd);
+    if (!key.empty()) {
         std::lock_guard<std::mutex> g(l->mu);
-        auto it = l->transfers.find(std::string((const char *)key, sizeof(key)));
+        auto it = l->transfers.find(key);
         if (it != l->transfers.end()) t = it->second;
     }
+    if (!t) l->refused.fetch_add(1);
     if (t) {
         std::lock_guard<std::mutex> g(t->mu);
         if (t->cancelled || t->connected) {
@@ -187,13 +230,51 @@ void accept_loop(rs_tcp_listener *l) {
 
 }  // namespace
 
-rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progress) {
+namespace {
+
+// P's side of the handshake (kv-transfer-auth.h); closes fd and throws when the receiver fails it.
+void connect_handshake(int fd, const std::string &where, const std::string &key, const std::string &auth_key,
+                       int timeout_ms) {
+    set_timeout(fd, SO_RCVTIMEO, timeout_ms);
+    uint8_t nonce_d[RS_TCP_NONCE_BYTES], nonce_p[RS_TCP_NONCE_BYTES], mac_d[RS_TCP_MAC_BYTES];
+    std::string why;
+    if (!read_full(fd, nonce_d, sizeof(nonce_d))) {
+        why = errno ? errstr(errno) : "the receiver closed the connection";
+    } else {
+        rs_random_bytes(nonce_p, sizeof(nonce_p));
+        const std::string nd((const char *)nonce_d, sizeof(nonce_d)),
+            np((const char *)nonce_p, sizeof(nonce_p));
+        const std::string hello = key + np + rs_tcp_handshake_mac(auth_key, 'P', nd, np, key);
+        if (!write_full(fd, (const uint8_t *)hello.data(), hello.size())) {
+            why = errstr(errno);
+        } else if (!read_full(fd, mac_d, sizeof(mac_d))) {
+            why = errno ? errstr(errno) : "the receiver refused the cluster secret (connection closed)";
+        } else {
+            const std::string want = rs_tcp_handshake_mac(auth_key, 'D', nd, np, key);
+            if (!rs_mac_equal((const uint8_t *)want.data(), mac_d, sizeof(mac_d)))
+                why = "the receiver does not hold the cluster secret";
+        }
+    }
+    if (why.empty()) {
+        set_timeout(fd, SO_RCVTIMEO, 0);
+        return;
+    }
+    close(fd);
+    RS_CHECK(false, "tcp data plane: authenticating with " + where + " failed: " + why);
+}
+
+}  // namespace
+
+rs_tcp_listener *rs_tcp_listen(const std::string &host, int port, const std::string &auth_key,
+                               rs_tcp_progress_fn progress) {
+    RS_CHECK(port >= 0 && port <= 65535, "tcp data plane: port must be 0..65535");
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo *res = nullptr;
-    const int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &res);
+    const int gai =
+        getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &res);
     RS_CHECK(gai == 0, "tcp data plane: cannot resolve listen host '" + host + "': " + gai_strerror(gai));
     int fd = -1;
     std::string why = "no address";
@@ -208,7 +289,7 @@ rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progr
         fd = -1;
     }
     freeaddrinfo(res);
-    RS_CHECK(fd >= 0, "tcp data plane: cannot listen on " + host + ": " + why);
+    RS_CHECK(fd >= 0, "tcp data plane: cannot listen on " + host + ":" + std::to_string(port) + ": " + why);
     sockaddr_storage ss{};
     socklen_t sl = sizeof(ss);
     getsockname(fd, (sockaddr *)&ss, &sl);
@@ -216,6 +297,7 @@ rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progr
     l->fd = fd;
     l->port = ss.ss_family == AF_INET6 ? ntohs(((sockaddr_in6 *)&ss)->sin6_port)
                                        : ntohs(((sockaddr_in *)&ss)->sin_port);
+    l->auth_key = auth_key;
     l->progress = std::move(progress);
     l->accept_thread = std::thread(accept_loop, l);
     return l;
@@ -295,7 +377,8 @@ void rs_tcp_listener_free(rs_tcp_listener *l) {
     delete l;
 }
 
-int rs_tcp_connect(const std::string &host, int port, const std::string &key, int timeout_ms) {
+int rs_tcp_connect(const std::string &host, int port, const std::string &key, const std::string &auth_key,
+                   int timeout_ms) {
     RS_CHECK(key.size() == RS_TCP_KEY_BYTES, "tcp transfer key must be 16 bytes");
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -337,6 +420,10 @@ int rs_tcp_connect(const std::string &host, int port, const std::string &key, in
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     set_timeout(fd, SO_SNDTIMEO, timeout_ms);
+    if (!auth_key.empty()) {
+        connect_handshake(fd, where, key, auth_key, timeout_ms);
+        return fd;
+    }
     size_t sent = 0;
     while (sent < key.size()) {
         const ssize_t w = send(fd, key.data() + sent, key.size() - sent, MSG_NOSIGNAL);

@@ -6,7 +6,9 @@
 // (no JS on the data path). P's sender is a blocking socket written from one thread at a time (the
 // connection's send queue thread, kv-transfer-tcp-binding.cc, or a worker thread). Every
 // completed frame, and the end of a connection that did not deliver everything, is reported through
-// the listener's progress callback (called on the connection thread).
+// the listener's progress callback (called on the connection thread). A listener given an auth key
+// first runs the cluster-secret handshake of kv-transfer-auth.h on every connection (the sender
+// must be given the same key) and drops the connections that fail it.
 #pragma once
 
 #include <atomic>
@@ -21,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "kv-transfer-auth.h"
 #include "kv-transfer-pool.h"
 
 constexpr size_t RS_TCP_KEY_BYTES = 16;
@@ -55,6 +58,8 @@ struct rs_tcp_transfer {
 struct rs_tcp_listener {
     int fd = -1;
     int port = 0;
+    std::string auth_key;              // empty: no handshake (the transfer key alone names a transfer)
+    std::atomic<uint64_t> refused{0};  // connections dropped: failed handshake or unknown key
     rs_tcp_progress_fn progress;
     std::thread accept_thread;
     std::mutex mu;
@@ -64,8 +69,10 @@ struct rs_tcp_listener {
     std::map<std::string, std::shared_ptr<rs_tcp_transfer>> transfers;
 };
 
-// Binds host:0 and starts the accept thread. Throws rs_error on failure.
-rs_tcp_listener *rs_tcp_listen(const std::string &host, rs_tcp_progress_fn progress);
+// Binds host:port (0: a free port) and starts the accept thread. With a non-empty auth_key every
+// connection must pass the handshake first. Throws rs_error on failure.
+rs_tcp_listener *rs_tcp_listen(const std::string &host, int port, const std::string &auth_key,
+                               rs_tcp_progress_fn progress);
 // Registers a transfer of `size` bytes: the connection that presents `key` writes them into the
 // start of `region` (which may be larger: receive regions are reused across transfers).
 void rs_tcp_expect(rs_tcp_listener *l, const std::string &key, std::shared_ptr<rs_kv_region> region,
@@ -81,8 +88,11 @@ void rs_tcp_cancel(rs_tcp_listener *l, const std::string &key);
 // Stops accepting, cuts every connection, waits for the threads; then frees.
 void rs_tcp_listener_free(rs_tcp_listener *l);
 
-// P: connects within timeout_ms, sends the key; writes then fail after timeout_ms without progress.
-int rs_tcp_connect(const std::string &host, int port, const std::string &key, int timeout_ms);
+// P: connects within timeout_ms, runs the handshake when auth_key is non-empty (throws when the
+// receiver fails it or drops the connection), sends the key; writes then fail after timeout_ms
+// without progress.
+int rs_tcp_connect(const std::string &host, int port, const std::string &key, const std::string &auth_key,
+                   int timeout_ms);
 // Sends one frame of len bytes of data with its CRC-32C. Throws rs_error naming the peer problem.
 void rs_tcp_send_frame(int fd, uint64_t offset, const uint8_t *data, uint32_t len, uint32_t crc);
 // Sends blocks[0..n) of e's pool as one frame straight from the pool (each block's shards are

@@ -12,9 +12,12 @@
  * Every exit path (finish, worker error, client gone, consumer stopped iterating) releases the
  * worker lease exactly once and cancels the gRPC call, which aborts the request on the worker.
  *
- * A failure before the first token that ./retry-policy.ts calls retryable (worker unavailable,
- * draining, circuit open, PD KV transfer lost) is retried on another worker, at most
- * `retry.maxRetries` times with exponential backoff; each attempt holds its own leases and
+ * A failure that ./retry-policy.ts calls retryable (worker unavailable, draining, circuit open,
+ * PD KV transfer lost) is retried on another worker, at most `retry.maxRetries` times with
+ * exponential backoff, as long as nothing of the choice can have reached the client: before its
+ * first token, or at any point when the spec is `restartable` (a non-streaming response, sent
+ * only at the end). A restart after tokens yields a `reset` event first: the consumer drops what
+ * it collected, and the choice runs again from its prompt. Each attempt holds its own leases and
  * releases them before the backoff starts.
  */
 import { randomUUID } from "node:crypto";
@@ -56,6 +59,8 @@ export interface TokenInfo {
 
 export type ChoiceEvent =
   | { kind: "delta"; text: string; tokens: TokenInfo[] }
+  /** Only for a restartable spec: forget every delta so far, the choice starts over elsewhere. */
+  | { kind: "reset" }
   | { kind: "end"; finishReason: FinishReason; usage: UsageCounts };
 
 export interface ChoiceSpec {
@@ -71,6 +76,11 @@ export interface ChoiceSpec {
   logprobs: number | null;
   /** Wall-clock deadline (ms since the epoch) the worker aborts at; 0 or absent = none. */
   deadlineUnixMs?: number;
+  /**
+   * Nothing of this choice reaches the client before it ends (a non-streaming response): a
+   * retryable failure after tokens restarts it on another worker (after a `reset` event).
+   */
+  restartable?: boolean;
 }
 
 export interface ChoiceDeps {
@@ -170,12 +180,6 @@ async function* runAdmitted(
   const requestId = randomUUID();
   const eos = spec.ignoreEos ? [] : codec.eosTokenIds;
   const silentIds = new Set<number>([...eos, ...spec.stopTokenIds]);
-  const decoder = codec.createDecoder(spec.inputIds);
-  const matcher = codec.createStopMatcher(spec.stops);
-
-  let received = 0; // token events seen (from the worker that is answering)
-  let stoppedByString = false;
-  let abortTimer: NodeJS.Timeout | null = null;
 
   const retry = deps.retry ?? DEFAULT_RETRY;
   // Workers this request failed on (never picked again for it): decode/unified and prefill.
@@ -193,6 +197,12 @@ async function* runAdmitted(
     return !signal.aborted;
   };
   for (;;) {
+    // Per attempt: a restart begins again from the prompt.
+    const decoder = codec.createDecoder(spec.inputIds);
+    const matcher = codec.createStopMatcher(spec.stops);
+    let received = 0; // token events seen (from the worker that is answering)
+    let stoppedByString = false;
+    let abortTimer: NodeJS.Timeout | null = null;
     // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
     const route = { key: requestId, inputIds: spec.inputIds, exclude: failedWorkers };
     let pair: ReturnType<typeof leasePair<WorkerLease>>;
@@ -304,8 +314,9 @@ async function* runAdmitted(
       const failure = workerFailure(err, held.worker.address);
       if (failure.code === "no_worker" || failure.code === "draining")
         pool.markFailed(held.worker, failure.message);
-      // Retry only while nothing reached the client (no token yet; deltas come only from tokens).
-      const reason = received === 0 ? retryReasonOf(failure) : null;
+      // Retry only while nothing reached the client (no token yet; deltas come only from tokens),
+      // or at any point of a choice whose answer is sent only at its end.
+      const reason = received === 0 || spec.restartable ? retryReasonOf(failure) : null;
       if (reason === "kv_transfer_failed" && !prefill) throw failure; // not a PD request: nothing to change
       if (reason === "kv_transfer_failed") failedPrefill.add(prefill!.address);
       else if (reason !== null) failedWorkers.add(held.worker.address);
@@ -314,7 +325,10 @@ async function* runAdmitted(
         call.cancel();
         held.release();
         prefill?.release();
-        if (await retryAfter(reason)) continue;
+        if (await retryAfter(reason)) {
+          if (received > 0) yield { kind: "reset" };
+          continue;
+        }
       }
       throw failure;
     } finally {

@@ -1,54 +1,51 @@
 /**
- * The gateway's TextCodec over @radixserve/core's tokenizer module: tokenizer.json through
- * ModelTokenizer, the chat template of tokenizer_config.json, EOS ids from generation_config.json,
- * the incremental detokenizer and the stop-string matcher. Loaded once per router process.
+ * The gateway's TextCodec over @radixserve/core's tokenizer module: prompts and chat templates are
+ * encoded on a pool of tokenizer threads (../tokenize/tokenizer-pool.ts, never on the event
+ * loop); the incremental detokenizer, token texts and the stop-string matcher (cheap, per token)
+ * run here. EOS ids come from generation_config.json. Loaded once per router process.
  */
 import {
-  type ChatMessage,
-  ChatTemplate,
   IncrementalDetokenizer,
   loadGenerationConfig,
   loadTokenizer,
   type ModelTokenizer,
   StopStringMatcher,
 } from "@radixserve/core";
+import { TokenizerPool } from "../tokenize/tokenizer-pool.js";
 import type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./text-codec.js";
+
+export interface CoreTextCodecOptions {
+  /** Tokenizer threads (--tokenizer-threads). */
+  threads: number;
+}
 
 export class CoreTextCodec implements TextCodec {
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
-  private template: ChatTemplate | null = null;
   private readonly tokenTexts = new Map<number, string>();
 
   private constructor(
     private readonly tokenizer: ModelTokenizer,
+    private readonly pool: TokenizerPool,
     eosTokenIds: readonly number[],
   ) {
     this.eosTokenIds = eosTokenIds;
     this.vocabSize = tokenizer.vocabSize;
   }
 
-  static async load(modelDir: string): Promise<CoreTextCodec> {
+  static async load(modelDir: string, opts: CoreTextCodecOptions): Promise<CoreTextCodec> {
     const tokenizer = await loadTokenizer(modelDir);
     const gen = await loadGenerationConfig(modelDir, tokenizer);
-    return new CoreTextCodec(tokenizer, gen.stopTokenIds);
+    const pool = await TokenizerPool.start(modelDir, { threads: opts.threads });
+    return new CoreTextCodec(tokenizer, pool, gen.stopTokenIds);
   }
 
-  encodePrompt(text: string): number[] {
-    return this.tokenizer.encode(text, { addSpecialTokens: true });
+  encodePrompt(text: string): Promise<number[]> {
+    return this.pool.encodePrompt(text);
   }
 
-  encodeChat(messages: ChatTurn[]): number[] {
-    // Built on first use so a model without a chat template still serves /v1/completions.
-    this.template ??= ChatTemplate.fromTokenizer(this.tokenizer);
-    // OpenAI's "developer" role is the newer name of "system".
-    const msgs: ChatMessage[] = messages.map((m) => ({
-      role: m.role === "developer" ? "system" : m.role,
-      content: m.content,
-    }));
-    const text = this.template.render(msgs, { addGenerationPrompt: true });
-    // The template writes BOS itself when the model wants one; do not add it twice.
-    return this.tokenizer.encode(text, { addSpecialTokens: false });
+  encodeChat(messages: ChatTurn[]): Promise<number[]> {
+    return this.pool.encodeChat(messages);
   }
 
   tokenText(tokenId: number): string {
@@ -66,5 +63,9 @@ export class CoreTextCodec implements TextCodec {
 
   createStopMatcher(stops: readonly string[]): StopMatcher {
     return new StopStringMatcher(stops);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

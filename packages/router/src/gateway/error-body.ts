@@ -6,18 +6,51 @@
  * the router's RouterError, zod validation errors (the first issue names the parameter), fastify's
  * body-parsing errors (malformed JSON, body too large, wrong content type) and anything else
  * (a 500 whose body hides internals; the cause is logged by the caller).
+ *
+ * What a client may see: for a 4xx the message says what is wrong with the request; for a 429 or
+ * 5xx it is the catalog's public sentence only, because the detail of those (worker addresses,
+ * gRPC errors, file paths) is about the cluster, not the request. The detail goes to the log under
+ * the request id, which the body carries as `error.request_id` (and the `x-request-id` header).
+ * 429 and 503 carry `Retry-After` (seconds).
  */
 import { ERRORS, type ErrorSpec, RadixServeError } from "@radixserve/core";
 import { ZodError } from "zod";
 import { ROUTER_ERRORS, RouterError } from "../errors.js";
 
 export interface OpenAIErrorBody {
-  error: { message: string; type: ErrorSpec["type"]; param: string | null; code: string };
+  error: {
+    message: string;
+    type: ErrorSpec["type"];
+    param: string | null;
+    code: string;
+    /** The id the router logged this failure under (also the `x-request-id` header). */
+    request_id?: string;
+  };
 }
 
 export interface HttpError {
   status: number;
   body: OpenAIErrorBody;
+  /** Seconds for `Retry-After` (429 and 503 only). */
+  retryAfterS?: number;
+}
+
+/** Retry-After of a 429 (the client backs off briefly) and of a 503 (no worker: a probe period). */
+export const RETRY_AFTER_BUSY_S = 1;
+export const RETRY_AFTER_UNAVAILABLE_S = 5;
+
+/** What a client reads for failures whose detail is about the cluster, by status. */
+function publicMessage(status: number): string {
+  switch (status) {
+    case 429:
+      return "The server is at capacity; retry later.";
+    case 503:
+      return "No worker can take this request right now; retry later.";
+    case 504:
+      return "The request did not finish before its deadline.";
+    default:
+      return "The server had an internal error.";
+  }
 }
 
 function make(spec: ErrorSpec, message: string, param: string | null | undefined): HttpError {
@@ -70,8 +103,25 @@ function fromFastify(code: string, message: string): HttpError | null {
   }
 }
 
-/** Turns any thrown value into the status and OpenAI body the client receives. */
-export function toHttpError(err: unknown): HttpError {
+/**
+ * Turns any thrown value into the status and OpenAI body the client receives, with internals
+ * removed and `requestId` attached (see the header of this file).
+ */
+export function toHttpError(err: unknown, requestId?: string): HttpError {
+  const e = classify(err);
+  const status = e.status;
+  if (status === 429 || status >= 500) {
+    // 501 names the unsupported feature; not_ready's sentence is already public.
+    const keep = status === 501 || e.body.error.code === "not_ready";
+    if (!keep) e.body.error.message = publicMessage(status);
+  }
+  if (status === 429) e.retryAfterS = RETRY_AFTER_BUSY_S;
+  if (status === 503) e.retryAfterS = RETRY_AFTER_UNAVAILABLE_S;
+  if (requestId !== undefined) e.body.error.request_id = requestId;
+  return e;
+}
+
+function classify(err: unknown): HttpError {
   if (err instanceof RadixServeError || err instanceof RouterError)
     return make(err.spec, err.message, err.param);
   if (err instanceof ZodError) return fromZod(err);

@@ -126,11 +126,15 @@ export async function executePlan(
   const results = await Promise.all(
     plan.choices.map(async (c, i): Promise<ChoiceResult> => {
       let text = "";
-      const tokens: TokenInfo[] = [];
+      let tokens: TokenInfo[] = [];
       for await (const ev of gens[i]!) {
         if (ev.kind === "delta") {
           text += ev.text;
           tokens.push(...ev.tokens);
+        } else if (ev.kind === "reset") {
+          // The worker died mid-choice: it runs again elsewhere, from its prompt.
+          text = "";
+          tokens = [];
         } else {
           recordFinished(ctx, ev);
           return { index: c.index, promptIndex: c.promptIndex, text, tokens, ...endOf(ev) };
@@ -144,6 +148,19 @@ export async function executePlan(
   });
   const body = plan.kind === "chat" ? chatResponse(plan, results) : completionResponse(plan, results);
   await reply.code(200).send(body);
+}
+
+/** Resolves when the response can take more bytes again, or is gone. */
+function drained(raw: FastifyReply["raw"]): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.off("drain", done);
+      raw.off("close", done);
+      resolve();
+    };
+    raw.on("drain", done);
+    raw.on("close", done);
+  });
 }
 
 function endOf(ev: Extract<ChoiceEvent, { kind: "end" }>) {
@@ -175,14 +192,20 @@ async function streamPlan(
     "cache-control": "no-cache",
     connection: "keep-alive",
     "x-accel-buffering": "no",
+    "x-request-id": reply.request.id,
   });
-  const send = (obj: unknown) => {
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+  // Back-pressure: when the client reads slower than the workers generate, the socket's buffer
+  // fills and write() says so; the loop then waits for it to drain before it pulls the next
+  // event, so the gRPC streams stop being read and HTTP/2 flow control holds the worker back.
+  // What one request buffers is bounded by the socket's buffer plus each stream's small window.
+  const send = async (obj: unknown): Promise<void> => {
+    if (raw.destroyed) return;
+    if (!raw.write(`data: ${JSON.stringify(obj)}\n\n`)) await drained(raw);
   };
   const indexOf = plan.choices.map((c) => c.index);
   if (plan.kind === "chat") {
     for (const index of indexOf) {
-      send(
+      await send(
         streamChunk(plan, {
           index,
           delta: { role: "assistant", content: "" },
@@ -201,9 +224,10 @@ async function streamPlan(
   try {
     for await (const [i, ev] of mergeTagged(iters, firsts)) {
       const index = indexOf[i]!;
+      if (ev.kind === "reset") throw new Error("a streamed choice cannot restart"); // never restartable
       if (ev.kind === "delta") {
         if (plan.kind === "chat") {
-          send(
+          await send(
             streamChunk(plan, {
               index,
               delta: { content: ev.text },
@@ -213,7 +237,7 @@ async function streamPlan(
           );
         } else {
           const offset = textOffset.get(index) ?? 0;
-          send(
+          await send(
             streamChunk(plan, {
               index,
               text: ev.text,
@@ -230,15 +254,18 @@ async function streamPlan(
           plan.kind === "chat"
             ? { index, delta: {}, logprobs: null, finish_reason: ev.finishReason }
             : { index, text: "", logprobs: null, finish_reason: ev.finishReason };
-        send(streamChunk(plan, last));
+        await send(streamChunk(plan, last));
       }
     }
-    if (plan.includeUsage) send(usageChunk(plan, totalUsage(ended)));
+    if (plan.includeUsage) await send(usageChunk(plan, totalUsage(ended)));
   } catch (err) {
     gone.abort();
-    const e = toHttpError(err);
-    reply.log.warn({ code: e.body.error.code, status: e.status }, "stream failed after headers were sent");
-    send(e.body);
+    const e = toHttpError(err, reply.request.id);
+    reply.log.warn(
+      { code: e.body.error.code, status: e.status, detail: err instanceof Error ? err.message : String(err) },
+      "stream failed after headers were sent",
+    );
+    await send(e.body);
   } finally {
     if (!raw.destroyed) raw.end("data: [DONE]\n\n");
     const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";

@@ -1,12 +1,21 @@
 /**
  * Turns a validated OpenAI request body into a plan: the served model, the tokenized prompt(s),
- * and one ChoiceSpec per choice (prompt p, sample i → choice index p*n + i). Limits that need the
- * model (context length, vocabulary, logprobs flags) are checked here, after tokenization.
+ * and one ChoiceSpec per choice (prompt p, sample i → choice index p*n + i). The request's size
+ * (./request-limits.ts: fan-out and characters) is checked before tokenizing, its token count and
+ * the limits that need the model (context length, vocabulary, logprobs flags) after.
  */
 import { randomBytes } from "node:crypto";
 import type { GetModelInfoResponse__Output } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import type { ChoiceSpec } from "./choice-runner.js";
+import {
+  checkChars,
+  checkChoices,
+  checkTokens,
+  DEFAULT_LIMITS,
+  type RequestLimits,
+  wellFormed,
+} from "./request-limits.js";
 import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 import type { ChatTurn, TextCodec } from "./text-codec.js";
 
@@ -112,14 +121,18 @@ function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
 function stops(body: CommonBody): string[] {
   if (body.stop === null || body.stop === undefined) return [];
   const list = typeof body.stop === "string" ? [body.stop] : body.stop;
-  return list.filter((s) => s.length > 0);
+  return list.filter((s) => s.length > 0).map(wellFormed);
 }
 
 /** Gateway-wide settings a plan needs. */
 export interface PlanOptions {
   /** Longest a request may run, in ms; 0 = no deadline. */
   requestTimeoutMs: number;
+  /** Size limits of one request. Default DEFAULT_LIMITS. */
+  limits?: RequestLimits;
 }
+
+const DEFAULT_PLAN: PlanOptions = { requestTimeoutMs: 0 };
 
 function buildChoices(
   body: CommonBody,
@@ -149,6 +162,8 @@ function buildChoices(
           ignoreEos: body.ignore_eos ?? false,
           logprobs,
           deadlineUnixMs,
+          // A non-streaming answer is sent whole at the end: its choices may restart elsewhere.
+          restartable: body.stream !== true,
         },
       });
     }
@@ -166,22 +181,41 @@ function header(kind: RequestPlan["kind"], model: string) {
   };
 }
 
-export function planChat(
+/** The message's content with lone surrogates repaired, and its length in characters. */
+function turnOf(m: ChatCompletionBody["messages"][number]): { turn: ChatTurn; chars: number } {
+  const c = m.content ?? "";
+  if (typeof c === "string") {
+    const content = wellFormed(c);
+    return { turn: { role: m.role, content }, chars: content.length };
+  }
+  const parts = c.map((p) => ({ ...p, text: wellFormed(p.text) }));
+  return { turn: { role: m.role, content: parts }, chars: parts.reduce((a, p) => a + p.text.length, 0) };
+}
+
+export async function planChat(
   body: ChatCompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
-  opts: PlanOptions = { requestTimeoutMs: 0 },
-): RequestPlan {
+  opts: PlanOptions = DEFAULT_PLAN,
+): Promise<RequestPlan> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const model = findModel(models, body.model);
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw new RadixServeError("invalid_request", "'top_logprobs' requires 'logprobs' to be true.", {
       param: "top_logprobs",
     });
   }
-  const turns: ChatTurn[] = body.messages.map((m) => ({ role: m.role, content: m.content ?? "" }));
+  checkChoices(1, body.n ?? 1, limits);
+  const converted = body.messages.map(turnOf);
+  checkChars(
+    converted.reduce((a, t) => a + t.chars, 0),
+    limits,
+    "messages",
+  );
+  const turns = converted.map((t) => t.turn);
   let ids: number[];
   try {
-    ids = codec.encodeChat(turns);
+    ids = await codec.encodeChat(turns);
   } catch (err) {
     if (err instanceof RadixServeError) throw err;
     const why = err instanceof Error ? err.message : String(err);
@@ -190,6 +224,7 @@ export function planChat(
       cause: err,
     });
   }
+  checkTokens(ids.length, limits, "messages");
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
   const requested = body.max_completion_tokens ?? body.max_tokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "messages";
@@ -205,19 +240,38 @@ export function planChat(
   };
 }
 
-export function planCompletion(
+export async function planCompletion(
   body: CompletionBody,
   models: readonly GetModelInfoResponse__Output[],
   codec: TextCodec,
-  opts: PlanOptions = { requestTimeoutMs: 0 },
-): RequestPlan {
+  opts: PlanOptions = DEFAULT_PLAN,
+): Promise<RequestPlan> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const model = findModel(models, body.model);
   const p = body.prompt;
+  const list: readonly unknown[] = typeof p === "string" ? [p] : p;
+  const texts = list.every((x) => typeof x === "string") ? (list as string[]) : null;
+  const idLists = texts
+    ? null
+    : list.every((x) => typeof x === "number")
+      ? [list as number[]]
+      : (list as number[][]);
+  checkChoices(texts?.length ?? idLists?.length ?? 1, body.n ?? 1, limits);
   let prompts: number[][];
-  if (typeof p === "string") prompts = [codec.encodePrompt(p)];
-  else if (p.every((x) => typeof x === "string")) prompts = (p as string[]).map((s) => codec.encodePrompt(s));
-  else if (p.every((x) => typeof x === "number")) prompts = [p as number[]];
-  else prompts = p as number[][];
+  if (texts) {
+    const repaired = texts.map(wellFormed);
+    checkChars(
+      repaired.reduce((a, t) => a + t.length, 0),
+      limits,
+      "prompt",
+    );
+    prompts = await Promise.all(repaired.map((t) => codec.encodePrompt(t)));
+  } else prompts = idLists!;
+  checkTokens(
+    prompts.reduce((a, ids) => a + ids.length, 0),
+    limits,
+    "prompt",
+  );
   prompts.forEach((ids, i) => {
     if (ids.length === 0)
       throw new RadixServeError("invalid_request", "The prompt is empty after tokenization.", {

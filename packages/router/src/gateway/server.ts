@@ -2,12 +2,17 @@
  * The OpenAI-compatible HTTP gateway (fastify 5): routes, API-key check, body limit, and the one
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
- * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
- * GET /health_generate, GET /metrics, GET /openapi.json.
- * Only /v1/* needs the API key (when one is set); health, metrics and the OpenAPI description are
- * open so probes and scrapers need no secret.
+ * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health (= /readyz),
+ * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json.
+ * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
+ * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
+ *
+ * Every response carries `x-request-id` (the client's own when it sent a well-formed one); error
+ * bodies carry it as `error.request_id`, and the log lines of the request carry it as `reqId`.
  */
-import { timingSafeEqual } from "node:crypto";
+import { isUtf8 } from "node:buffer";
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { getLogger, RadixServeError } from "@radixserve/core";
 import Fastify, {
   type FastifyBaseLogger,
@@ -18,9 +23,11 @@ import Fastify, {
 } from "fastify";
 import { RouterError } from "../errors.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
+import { answerClientError, installAccessControl } from "./access.js";
 import { runChoice } from "./choice-runner.js";
-import { toHttpError } from "./error-body.js";
+import { RETRY_AFTER_UNAVAILABLE_S, toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
+import { type RequestLimits, requestLimits } from "./request-limits.js";
 import { planChat, planCompletion } from "./request-plan.js";
 import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
@@ -29,9 +36,15 @@ import type { TextCodec } from "./text-codec.js";
 
 export interface GatewayOptions {
   pool: WorkerPool;
-  codec: TextCodec;
-  /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
+  /**
+   * The tokenizer, or where to get it: a function answers null until the router has one (no
+   * worker has reported its model yet); until then generation answers 503 not_ready.
+   */
+  codec: TextCodec | (() => TextCodec | null);
+  /** When set, every route but the probes (and /metrics) requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string | undefined;
+  /** /metrics needs the API key too. Default false (scrapers need no secret). */
+  metricsRequireKey?: boolean | undefined;
   /** Largest accepted request body in bytes (413 beyond). Default 8 MiB. */
   maxRequestBytes?: number | undefined;
   /** The OpenAPI description served at /openapi.json. */
@@ -40,17 +53,21 @@ export interface GatewayOptions {
   requestTimeoutMs?: number | undefined;
   /** Retries before the first token (--max-retries and backoff). Default DEFAULT_RETRY. */
   retry?: Partial<RetryOptions> | undefined;
+  /** Size limits of one request (prompt characters and tokens, fan-out). Default DEFAULT_LIMITS. */
+  limits?: Partial<RequestLimits> | undefined;
   /** Log each request (fastify's request logging). Default false. */
   logRequests?: boolean;
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
-function keyMatches(header: string | undefined, key: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const given = Buffer.from(header.slice("Bearer ".length).trim());
-  const want = Buffer.from(key);
-  return given.length === want.length && timingSafeEqual(given, want);
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's x-request-id when it is a plain token, else a fresh one. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  if (typeof given === "string" && REQUEST_ID.test(given)) return given;
+  return `req-${randomBytes(12).toString("hex")}`;
 }
 
 function requireObject(body: unknown): Record<string, unknown> {
@@ -70,28 +87,48 @@ const HEALTH_GENERATE_TIMEOUT_MS = 20_000;
 export async function buildGateway(
   opts: GatewayOptions,
 ): Promise<{ app: FastifyInstance; metrics: RouterMetrics }> {
-  const { pool, codec } = opts;
+  const { pool } = opts;
+  const codecSource = opts.codec;
+  const currentCodec = typeof codecSource === "function" ? codecSource : () => codecSource;
+  const codec = (): TextCodec => {
+    const c = currentCodec();
+    if (!c) throw new RouterError("not_ready");
+    return c;
+  };
   const metrics = new RouterMetrics(pool);
   const retry = retryOptions(opts.retry);
-  const choiceDeps = {
+  const choiceDepsFor = (c: TextCodec) => ({
     pool,
-    codec,
+    codec: c,
     retry,
     onRetry: (reason: string) => metrics.retries.inc({ reason }),
-  };
+  });
   const bodyLimit = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const app = Fastify({
     loggerInstance: getLogger("router") as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !opts.logRequests }),
+    logController: new LogController({
+      disableRequestLogging: !opts.logRequests,
+      requestIdLogLabel: "reqId",
+    }),
     bodyLimit,
     // Streams can be long; the router's own deadlines apply, not Node's default request timeout.
     requestTimeout: 0,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    clientErrorHandler: answerClientError,
   });
 
-  // Accept a JSON body whatever Content-Type the client sends (curl -d sends form encoding).
-  app.addContentTypeParser("*", { parseAs: "string", bodyLimit }, (_req, body, done) => {
+  // Accept a JSON body whatever Content-Type the client sends (curl -d sends form encoding), as
+  // UTF-8 only: bytes that are not UTF-8 are refused rather than silently replaced.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_req, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) {
+      done(new RouterError("invalid_json", "The request body is not valid UTF-8."));
+      return;
+    }
     try {
-      done(null, JSON.parse(body as string));
+      done(null, JSON.parse(bytes.toString("utf8")));
     } catch (err) {
       done(
         new RouterError("invalid_json", "We could not parse the JSON body of your request.", { cause: err }),
@@ -102,17 +139,12 @@ export async function buildGateway(
   const arrival = new WeakMap<FastifyRequest, number>();
   // SSE responses are counted by execute-plan.ts when they end (it knows about disconnects).
   const streamed = new WeakSet<FastifyRequest>();
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     arrival.set(req, performance.now());
-    if (opts.apiKey && req.url.startsWith("/v1/") && !keyMatches(req.headers.authorization, opts.apiKey)) {
-      throw new RadixServeError(
-        "unauthorized",
-        req.headers.authorization
-          ? "Incorrect API key provided."
-          : "You didn't provide an API key: send it as 'Authorization: Bearer <key>'.",
-      );
-    }
+    void reply.header("x-request-id", req.id);
   });
+  // After the hook above, so that a 401 carries the request id too.
+  installAccessControl(app, { apiKey: opts.apiKey });
   app.addHook("onResponse", async (req, reply) => {
     if (streamed.has(req)) return;
     const endpoint = req.routeOptions.url ?? "unknown";
@@ -123,20 +155,19 @@ export async function buildGateway(
   });
 
   app.setErrorHandler((err, req, reply) => {
-    const e = toHttpError(err);
+    const e = toHttpError(err, req.id);
     // Log a plain summary: pino's error serializer cannot tag the frozen catalog entry an error carries.
-    if (e.status >= 500) req.log.error({ code: e.body.error.code, detail: describe(err) }, "request failed");
-    else req.log.debug({ code: e.body.error.code }, "request rejected");
-    void reply.code(e.status).send(e.body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const e = toHttpError(new RouterError("route_not_found", `Unknown route: ${req.method} ${req.url}`));
+    const entry = { code: e.body.error.code, status: e.status, detail: describe(err) };
+    if (e.status >= 500 && e.status !== 503) req.log.error(entry, "request failed");
+    else if (e.status === 429 || e.status === 503) req.log.warn(entry, "request refused");
+    else req.log.debug(entry, "request rejected");
+    if (e.retryAfterS !== undefined) void reply.header("retry-after", String(e.retryAfterS));
     void reply.code(e.status).send(e.body);
   });
 
-  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0 };
-  const exec = (req: FastifyRequest) => ({
-    deps: choiceDeps,
+  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0, limits: requestLimits(opts.limits) };
+  const exec = (req: FastifyRequest, c: TextCodec) => ({
+    deps: choiceDepsFor(c),
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
     onStreamStart: () => streamed.add(req),
@@ -144,14 +175,16 @@ export async function buildGateway(
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
     const body = chatCompletionSchema.parse(requireObject(req.body));
-    const plan = planChat(body, pool.models(), codec, planOpts);
-    await executePlan(plan, exec(req), reply);
+    const c = codec();
+    const plan = await planChat(body, pool.models(), c, planOpts);
+    await executePlan(plan, exec(req, c), reply);
   });
 
   app.post("/v1/completions", async (req, reply: FastifyReply) => {
     const body = completionSchema.parse(requireObject(req.body));
-    const plan = planCompletion(body, pool.models(), codec, planOpts);
-    await executePlan(plan, exec(req), reply);
+    const c = codec();
+    const plan = await planCompletion(body, pool.models(), c, planOpts);
+    await executePlan(plan, exec(req, c), reply);
   });
 
   app.get("/v1/models", async () => ({
@@ -161,21 +194,33 @@ export async function buildGateway(
       object: "model",
       created: 0,
       owned_by: "radixserve",
-      root: m.modelPath,
+      // The served name, never the server's file path.
+      root: m.modelId,
       max_model_len: m.maxContextLength,
     })),
   }));
 
-  app.get("/health", async (_req, reply) => {
+  // Readiness: a worker can take requests and the tokenizer is loaded (503 + Retry-After else).
+  const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
     const healthy = pool.healthyCount();
-    if (healthy === 0) throw new RadixServeError("no_worker", "No worker is healthy.");
-    return reply.send({ status: "ok", workers_healthy: healthy, workers: pool.snapshot().length });
-  });
+    const workers = pool.snapshot().length;
+    if (healthy === 0 || currentCodec() === null) {
+      void reply.code(503).header("retry-after", String(RETRY_AFTER_UNAVAILABLE_S));
+      return reply.send({ status: "not_ready", workers_healthy: healthy, workers });
+    }
+    return reply.send({ status: "ok", workers_healthy: healthy, workers });
+  };
+  const open = { config: { open: true } };
+  app.get("/readyz", open, ready);
+  app.get("/health", open, ready);
+  // Liveness: the process and its event loop answer, whatever the workers do.
+  app.get("/livez", open, async () => ({ status: "ok" }));
 
   // Proves the whole path works: one greedy token through a real worker.
   app.get("/health_generate", async (_req, reply) => {
     const model = pool.models()[0];
     if (!model) throw new RadixServeError("no_worker", "No worker has reported its model yet.");
+    const c = codec();
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), HEALTH_GENERATE_TIMEOUT_MS);
     const t0 = performance.now();
@@ -183,7 +228,7 @@ export async function buildGateway(
       let tokens = 0;
       const spec = {
         modelId: model.modelId,
-        inputIds: codec.encodePrompt("ping"),
+        inputIds: await c.encodePrompt("ping"),
         maxNewTokens: 1,
         sampling: { temperature: 0 },
         stops: [],
@@ -191,7 +236,7 @@ export async function buildGateway(
         ignoreEos: true,
         logprobs: null,
       };
-      for await (const ev of runChoice(choiceDeps, spec, ac.signal)) {
+      for await (const ev of runChoice(choiceDepsFor(c), spec, ac.signal)) {
         if (ev.kind === "end") {
           if (ev.finishReason === "abort")
             throw new RadixServeError("deadline_exceeded", "health generation timed out");
@@ -204,7 +249,7 @@ export async function buildGateway(
     }
   });
 
-  app.get("/metrics", async (_req, reply) => {
+  app.get("/metrics", { config: { open: !opts.metricsRequireKey } }, async (_req, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });

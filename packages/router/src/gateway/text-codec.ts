@@ -34,13 +34,16 @@ export interface StopMatcher {
 }
 
 export interface TextCodec {
-  /** Token ids of a plain completion prompt (with BOS when the tokenizer config adds it). */
-  encodePrompt(text: string): number[];
   /**
-   * Renders the model's chat template with the generation prompt and tokenizes it.
-   * Throws an Error whose message explains what is wrong with the conversation.
+   * Token ids of a plain completion prompt (with BOS when the tokenizer config adds it).
+   * Asynchronous: the real codec tokenizes on worker threads, never on the event loop.
    */
-  encodeChat(messages: ChatTurn[]): number[];
+  encodePrompt(text: string): Promise<number[]>;
+  /**
+   * Renders the model's chat template with the generation prompt and tokenizes it (off the event
+   * loop). Rejects with an Error whose message explains what is wrong with the conversation.
+   */
+  encodeChat(messages: ChatTurn[]): Promise<number[]>;
   /** The text of one token on its own (the `token` field of logprobs). */
   tokenText(tokenId: number): string;
   /** A detokenizer for one choice; the prompt's last ids give the first token its spacing. */
@@ -49,4 +52,6 @@ export interface TextCodec {
   /** Token ids that end generation unless ignore_eos (the worker knows them too). */
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
+  /** Stops the codec's threads (router shutdown). */
+  close?(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import {
+  type ClusterAuth,
   createWorkerClient,
   type GenerateRequest,
   type GenerateResponse__Output,
@@ -28,14 +29,18 @@ type Unary<Res> = (
 export class WorkerClient {
   readonly address: string;
   private readonly client: WorkerServiceClient;
+  /** Date.now() of the last Generate event from this worker (a sign of life under load); 0 = none. */
+  lastEventAt = 0;
 
-  constructor(address: string) {
+  /** `auth`: the cluster secret (every call carries its token) and/or mutual TLS. */
+  constructor(address: string, auth?: ClusterAuth) {
     this.address = address;
     // Keepalive lets the router notice a dead worker on an idle channel, not only at the next call.
-    this.client = createWorkerClient(address, {
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-    });
+    this.client = createWorkerClient(
+      address,
+      { "grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5_000 },
+      auth,
+    );
   }
 
   private unary<Res>(method: Unary<Res>, arg: object, timeoutMs: number): Promise<Res> {
@@ -75,8 +80,16 @@ export class WorkerClient {
         cancelled = true;
         call.cancel();
       },
-      [Symbol.asyncIterator]() {
-        return call[Symbol.asyncIterator]() as AsyncIterator<GenerateResponse__Output>;
+      [Symbol.asyncIterator]: () => {
+        const it = call[Symbol.asyncIterator]() as AsyncIterator<GenerateResponse__Output>;
+        return {
+          next: async () => {
+            const r = await it.next();
+            if (!r.done) this.lastEventAt = Date.now();
+            return r;
+          },
+          return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value }),
+        } as AsyncIterator<GenerateResponse__Output>;
       },
     };
   }

@@ -3,8 +3,11 @@
  * the pick of the least loaded one.
  *
  * Algorithm: every `pollIntervalMs` (default 200 ms) each worker's GetLoad is called with a
- * deadline; a failed or late call marks the worker unhealthy until the next success. Health is
- * asked every `healthEveryPolls` polls (default 5): a DRAINING or STARTING worker takes nothing.
+ * deadline; a failed call marks the worker unhealthy until the next success. A call that only ran
+ * past its deadline does not, while the worker showed life within `busyGraceMs` (default 5 s: a
+ * poll answered, or a Generate event streamed): a worker flooded with requests is busy, not dead,
+ * and stays in the pool (its queue already steers picks elsewhere). Health is asked every
+ * `healthEveryPolls` polls (default 5): a DRAINING or STARTING worker takes nothing.
  * A pick scores healthy workers by `inFlight + queued` (inFlight is the router's own count of
  * requests it has dispatched and not yet seen finish, updated at once; queued comes from the last
  * GetLoad), ties broken by more free KV blocks, then by address for determinism.
@@ -17,7 +20,13 @@
  * queue). The worker set can change at run time (addWorker / removeWorker: Redis discovery).
  */
 import { EventEmitter } from "node:events";
-import type { GetLoadResponse__Output, GetModelInfoResponse__Output, Result } from "@radixserve/core";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type {
+  ClusterAuth,
+  GetLoadResponse__Output,
+  GetModelInfoResponse__Output,
+  Result,
+} from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import { type BreakerState, CircuitBreaker } from "../policies/circuit-breaker.js";
 import type { WorkerView } from "../policies/policy.js";
@@ -32,6 +41,8 @@ export interface WorkerPoolOptions {
   rpcTimeoutMs?: number;
   /** Health is polled once per this many load polls. Default 5. */
   healthEveryPolls?: number;
+  /** A poll that times out keeps a worker healthy while it showed life this recently. Default 5000 ms. */
+  busyGraceMs?: number;
   /**
    * Requests the router may have dispatched and not finished, over all workers; past it new
    * requests get 429 queue_full. 0 = unlimited. Default 0.
@@ -54,6 +65,8 @@ export interface WorkerPoolOptions {
   allowEmpty?: boolean;
   /** A fresher load report than the last poll (NATS LoadReport), if any. */
   reportedLoad?: ((address: string) => { queued: number; kvBlocksFree: number } | null) | undefined;
+  /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
+  clusterAuth?: ClusterAuth | undefined;
 }
 
 /** What the pick needs to know about the request for cache-aware routing. */
@@ -74,6 +87,8 @@ export interface WorkerSnapshot {
   load: GetLoadResponse__Output | null;
   model: GetModelInfoResponse__Output | null;
   lastError: string | null;
+  /** Its last poll timed out, but it is alive (see busyGraceMs): healthy and slow. */
+  busy: boolean;
   /** The worker's circuit breaker now (open: no picks until its cooldown passes). */
   breaker: BreakerState;
 }
@@ -92,6 +107,9 @@ interface WorkerState {
   load: GetLoadResponse__Output | null;
   model: GetModelInfoResponse__Output | null;
   lastError: string | null;
+  /** Date.now() of the last poll it answered; 0 = never. */
+  lastPollOkAt: number;
+  busy: boolean;
 }
 
 /** A dispatched request's hold on a worker. */
@@ -110,10 +128,12 @@ export class WorkerPool extends EventEmitter {
   private readonly pollIntervalMs: number;
   private readonly rpcTimeoutMs: number;
   private readonly healthEveryPolls: number;
+  private readonly busyGraceMs: number;
   private readonly maxPending: number;
   private timer: NodeJS.Timeout | null = null;
   private polls = 0;
   private polling = false;
+  private readonly clusterAuth: ClusterAuth | undefined;
 
   constructor(addresses: readonly string[], opts: WorkerPoolOptions = {}) {
     super();
@@ -127,17 +147,19 @@ export class WorkerPool extends EventEmitter {
     this.decodeSelector = opts.decodeSelector ?? opts.selector;
     this.prefillSelector = opts.prefillSelector;
     this.reportedLoad = opts.reportedLoad;
+    this.clusterAuth = opts.clusterAuth;
     this.pollIntervalMs = Math.min(10_000, Math.max(20, opts.pollIntervalMs ?? 200));
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 1000;
     this.healthEveryPolls = Math.max(1, opts.healthEveryPolls ?? 5);
+    this.busyGraceMs = opts.busyGraceMs ?? 5000;
     this.maxPending = opts.maxPendingRequests ?? 0;
-    this.workers = addresses.map((a) => newState(a));
+    this.workers = addresses.map((a) => newState(a, opts.clusterAuth));
   }
 
   /** Adds a worker (discovery join); it takes requests once its first poll succeeds. No-op if known. */
   addWorker(address: string): void {
     if (this.workers.some((w) => w.client.address === address)) return;
-    const w = newState(address);
+    const w = newState(address, this.clusterAuth);
     this.workers = [...this.workers, w];
     if (this.timer) void this.pollWorker(w, true);
   }
@@ -221,10 +243,20 @@ export class WorkerPool extends EventEmitter {
       w.load = await w.client.getLoad(this.rpcTimeoutMs);
       w.healthy = w.status === "STATUS_SERVING";
       w.lastError = w.healthy ? null : `status ${w.status}`;
+      w.lastPollOkAt = Date.now();
+      w.busy = false;
       if (w.healthy) w.breaker.recordSuccess(Date.now()); // after the cooldown, a good poll closes it
     } catch (err) {
-      w.healthy = false;
-      w.lastError = err instanceof Error ? err.message : String(err);
+      const message = err instanceof Error ? err.message : String(err);
+      const late = err instanceof Error && "code" in err && err.code === GrpcStatus.DEADLINE_EXCEEDED;
+      const lastLife = Math.max(w.lastPollOkAt, w.client.lastEventAt);
+      if (late && w.healthy && Date.now() - lastLife < this.busyGraceMs) {
+        w.busy = true; // slow, not gone: keep it (the next poll or its streams tell more)
+      } else {
+        w.healthy = false;
+        w.busy = false;
+        w.lastError = message;
+      }
     }
     if (wasHealthy !== w.healthy) this.emit("health", w.client.address, w.healthy, w.lastError);
   }
@@ -393,14 +425,15 @@ export class WorkerPool extends EventEmitter {
       load: w.load,
       model: w.model,
       lastError: w.lastError,
+      busy: w.busy,
       breaker: w.breaker.state(now),
     }));
   }
 }
 
-function newState(address: string): WorkerState {
+function newState(address: string, auth: ClusterAuth | undefined): WorkerState {
   return {
-    client: new WorkerClient(address),
+    client: new WorkerClient(address, auth),
     healthy: false,
     status: "UNKNOWN",
     inFlight: 0,
@@ -410,5 +443,7 @@ function newState(address: string): WorkerState {
     load: null,
     model: null,
     lastError: null,
+    lastPollOkAt: 0,
+    busy: false,
   };
 }

@@ -8,8 +8,25 @@
  * prefix match). The next schedule() then only does the block bookkeeping.
  *
  * The loop sleeps (no polling) while there is nothing to run and wakes on scheduler.onWork.
+ *
+ * A failed step fails only the requests it concerns. Requests are validated against the engine's
+ * ranges before they join a batch, so a step should not throw on one request's account; when one
+ * does anyway (a native check, a bug, a fault), the loop re-runs the batch's sequences in halves,
+ * post-processes every half that succeeds, and keeps splitting the halves that fail until the
+ * failing sequences stand alone: only those end with an error (their blocks freed by the
+ * scheduler). Re-running is safe: a step writes only the KV positions of its own sequences, the
+ * same values again, and nothing of a failed step reached a client. A culprit costs about
+ * 2·log2(batch) extra steps. An error that says the engine itself is gone fails the whole batch at once.
  */
-import type { Engine, StepOutput, StepSequence } from "@radixserve/engine-native";
+
+import { RadixServeError } from "@radixserve/core";
+import {
+  type Engine,
+  EngineError,
+  type EngineErrorCode,
+  type StepOutput,
+  type StepSequence,
+} from "@radixserve/engine-native";
 import type { Logger } from "pino";
 
 /**
@@ -22,8 +39,33 @@ export interface SteppedScheduler<B extends { readonly steps: StepSequence[] }> 
   /** Work for the next batch that cannot depend on the in-flight step (optional). */
   prepare?(): void;
   postProcess(batch: B, outputs: readonly (StepOutput | null)[]): void;
-  /** The step failed: release what the batch held. */
+  /** The step failed: end every request of the batch with an error and release what it held. */
   failBatch(batch: B, err: unknown): void;
+  /**
+   * The batch restricted to the sequences at `indices` (ascending), for re-running part of a failed
+   * step. Absent: a failed step fails its whole batch.
+   */
+  subBatch?(batch: B, indices: readonly number[]): B;
+}
+
+/** Engine errors after which re-running part of the batch cannot help. */
+const FATAL_ENGINE_ERRORS: ReadonlySet<EngineErrorCode> = new Set(["engine_freed"]);
+
+/**
+ * The error a request whose step failed ends with: `invalid_request` when the engine refused the
+ * request's own arguments (validation missed a range), `internal` otherwise.
+ */
+export function stepFailure(err: unknown): RadixServeError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof EngineError && err.code === "input_invalid")
+    return new RadixServeError("invalid_request", `the engine refused the request: ${message}`, {
+      cause: err,
+    });
+  return new RadixServeError("internal", `engine step failed: ${message}`, { cause: err });
+}
+
+function isFatal(err: unknown): boolean {
+  return err instanceof EngineError && FATAL_ENGINE_ERRORS.has(err.code);
 }
 
 export interface StepObserver<B> {
@@ -80,20 +122,15 @@ export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
       }
       const t0 = performance.now();
       this.stepping = true;
-      let pending: ReturnType<Engine["step"]>;
-      try {
-        pending = this.engine.step(batch.steps);
-      } catch (err) {
-        pending = Promise.reject(err); // a synchronous validation throw is a failed step too
-      }
+      const pending = this.startStep(batch);
       this.scheduler.prepare?.();
       let outputs: Awaited<typeof pending>;
       try {
         outputs = await pending;
       } catch (err) {
+        this.log?.error({ err, sequences: batch.steps.length }, "engine step failed");
+        await this.recover(batch, err);
         this.stepping = false;
-        this.log?.error({ err }, "engine step failed");
-        this.scheduler.failBatch(batch, err);
         continue;
       }
       this.stepping = false;
@@ -106,4 +143,44 @@ export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
+
+  private startStep(batch: B): ReturnType<Engine["step"]> {
+    try {
+      return this.engine.step(batch.steps);
+    } catch (err) {
+      return Promise.reject(err); // a synchronous validation throw is a failed step too
+    }
+  }
+
+  /**
+   * A step of `batch` failed with `err`: re-runs it in halves until the failing sequences stand
+   * alone, post-processing what succeeds; fails only the culprits (see the file header).
+   */
+  private async recover(batch: B, err: unknown): Promise<void> {
+    const n = batch.steps.length;
+    if (n <= 1 || !this.scheduler.subBatch || isFatal(err)) {
+      if (n === 1) this.log?.warn({ err }, "engine step failed for one sequence: failing its request");
+      this.scheduler.failBatch(batch, err);
+      return;
+    }
+    const mid = n >> 1;
+    const halves = [range(0, mid), range(mid, n)];
+    for (const indices of halves) {
+      const part = this.scheduler.subBatch(batch, indices);
+      const t0 = performance.now();
+      let outputs: (StepOutput | null)[];
+      try {
+        outputs = await this.startStep(part);
+      } catch (e) {
+        await this.recover(part, e);
+        continue;
+      }
+      this.scheduler.postProcess(part, outputs);
+      this.observer.onStep?.(part, (performance.now() - t0) / 1000);
+    }
+  }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }

@@ -15,8 +15,8 @@
  *     fresh blocks for its first chunk. Admission is head-of-line: when the head does not fit, no
  *     later request jumps ahead of it.
  *
- * KV blocks: when the free list runs short the scheduler first evicts unlocked prefix-cache
- * entries (LRU). If that is not enough for a running request, it PREEMPTS: the newest running
+ * KV blocks are owned by the KvManager (kv/kv-manager.ts); each admitted request holds one lease.
+ * When the free list runs short the manager first evicts unlocked prefix-cache entries (LRU). If that is not enough for a running request, it PREEMPTS: the newest running
  * request not already in this step is retracted (its computed full blocks go to the prefix cache,
  * unlocked, then every block reference it holds is dropped) and it returns to the front of its
  * priority class in the queue with its generated tokens kept; when re-admitted it recomputes
@@ -32,18 +32,17 @@
  * Abort (client gone, deadline, explicit, drain) drops every block reference of the request at
  * once; if the request is inside a running engine step, this happens as soon as the step returns
  * (the engine may still be writing those blocks).
+ *
+ * Why one file of ~590 lines: admission, preemption, post-processing and abort all move requests
+ * between the same waiting / running sets in one order; split, each part would reach into the
+ * others' state. Blocks are not here (kv/kv-manager.ts), nor validation (validate.ts).
  */
 
-import {
-  BlockAllocator,
-  chainHashes,
-  RadixCache,
-  type RadixNode,
-  RadixServeError,
-  type Result,
-} from "@radixserve/core";
+import { type BlockHash, RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
+import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
+import { stepFailure } from "./engine-loop.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
 import { validateRequest } from "./validate.js";
@@ -77,8 +76,8 @@ export interface SchedulerStats {
 
 export class Scheduler {
   readonly config: SchedulerConfig;
-  readonly allocator: BlockAllocator;
-  readonly cache: RadixCache;
+  /** The owner of this worker's KV blocks; decode-side reservations take leases from it too. */
+  readonly kv: KvManager;
   private readonly waiting: Sequence[] = [];
   private readonly running: Sequence[] = [];
   private readonly byId = new Map<string, Sequence>();
@@ -91,24 +90,13 @@ export class Scheduler {
 
   constructor(config: SchedulerConfig) {
     this.config = config;
-    this.allocator = new BlockAllocator(config.numBlocks);
-    this.cache = new RadixCache(this.allocator);
+    this.kv = new KvManager(config);
   }
 
   /** Validates and queues a request. Expected rejections are values (invalid_request, queue_full ...). */
   submit(params: RequestParams, sink: RequestSink): Result<void> {
-    if (this.draining)
-      return {
-        ok: false,
-        error: new RadixServeError("draining", "worker is draining: it admits no new requests"),
-      };
-    if (this.byId.has(params.id))
-      return {
-        ok: false,
-        error: new RadixServeError("invalid_request", `request id '${params.id}' is already in use`),
-      };
-    const invalid = validateRequest(params, this.config);
-    if (invalid) return { ok: false, error: invalid };
+    const refused = this.refusal(params);
+    if (refused) return { ok: false, error: refused };
     if (this.waiting.length >= this.config.maxQueuedRequests)
       return {
         ok: false,
@@ -125,34 +113,23 @@ export class Scheduler {
    * Disaggregated decode: takes over a request whose prompt KV was computed by a prefill worker and
    * imported into `blocks`, and whose first token that worker sampled. The request joins the
    * running set at once (it skips the admission queue: its blocks are already held), so the caller
-   * gates how many it hands over. Ownership of one allocator reference per entry of `blocks` and of
-   * one lock on `lockedNode` passes to the scheduler (released when the request ends). The first
-   * token is emitted here, or ends the request when it is a stop token or max_new_tokens is 1.
-   * On a rejection nothing is taken: the caller still owns blocks and lock.
+   * gates how many it hands over. The lease (taken from `this.kv`) passes to the scheduler, which
+   * releases it when the request ends. The first token is emitted here, or ends the request when
+   * it is a stop token or max_new_tokens is 1. On a rejection nothing is taken: the caller still
+   * owns the lease.
    */
   adoptPrefilled(
     params: RequestParams,
     sink: RequestSink,
     prefilled: {
-      blocks: number[];
-      lockedNode: RadixNode | null;
+      lease: KvLease;
       cachedTokens: number;
       firstToken: number;
       firstLogprob?: { logprob: number; top: TopLogprob[] };
     },
   ): Result<void> {
-    if (this.draining)
-      return {
-        ok: false,
-        error: new RadixServeError("draining", "worker is draining: it admits no new requests"),
-      };
-    if (this.byId.has(params.id))
-      return {
-        ok: false,
-        error: new RadixServeError("invalid_request", `request id '${params.id}' is already in use`),
-      };
-    const invalid = validateRequest(params, this.config);
-    if (invalid) return { ok: false, error: invalid };
+    const refused = this.refusal(params);
+    if (refused) return { ok: false, error: refused };
     const t = prefilled.firstToken;
     if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize)
       return {
@@ -161,17 +138,16 @@ export class Scheduler {
       };
     const seq = new Sequence(params, sink, this.arrivals++, this.config.eosTokenIds);
     const need = Math.ceil(seq.promptLen / this.config.blockSize);
-    if (prefilled.blocks.length !== need)
+    if (prefilled.lease.blocks.length !== need)
       return {
         ok: false,
         error: new RadixServeError(
           "internal",
-          `prefilled request ${params.id} brings ${prefilled.blocks.length} blocks, its prompt needs ${need}`,
+          `prefilled request ${params.id} brings ${prefilled.lease.blocks.length} blocks, its prompt needs ${need}`,
         ),
       };
     this.byId.set(seq.id, seq);
-    seq.blocks = [...prefilled.blocks];
-    seq.lockedNode = prefilled.lockedNode;
+    seq.lease = prefilled.lease;
     seq.numComputed = seq.promptLen;
     seq.admittedOnce = true;
     seq.cachedTokens = prefilled.cachedTokens;
@@ -334,33 +310,41 @@ export class Scheduler {
     this.onWork();
   }
 
-  /** The engine step failed: every request in it ends with an internal error (blocks freed). */
+  /** The engine step failed: every request in it ends with an error (blocks freed); see stepFailure. */
   failBatch(batch: ScheduledBatch, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const error = stepFailure(err);
     for (const seq of batch.seqs) {
       seq.inFlight = false;
-      this.endAborted(seq, {
-        kind: "error",
-        error: new RadixServeError("internal", `engine step failed: ${message}`, { cause: err }),
-      });
+      this.endAborted(seq, { kind: "error", error });
     }
     this.onWork();
   }
 
+  /** The batch restricted to the sequences at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: ScheduledBatch, indices: readonly number[]): ScheduledBatch {
+    const pick = <T>(a: readonly T[]) => indices.map((i) => a[i]!);
+    const chunkLens = pick(batch.chunkLens);
+    // Decodes come first in a batch (schedule() adds them before any prefill chunk).
+    const numDecodeTokens = indices.filter((i) => i < batch.numDecodeTokens).length;
+    return {
+      steps: pick(batch.steps),
+      seqs: pick(batch.seqs),
+      chunkLens,
+      numDecodeTokens,
+      numPrefillTokens: chunkLens.reduce((a, b) => a + b, 0) - numDecodeTokens,
+    };
+  }
+
   /** Drops every unlocked prefix-cache entry; returns how many blocks were freed. */
   flushCache(): number {
-    return this.cache.flush().length;
+    return this.kv.flush();
   }
 
   stats(): SchedulerStats {
-    const info = this.cache.sizeInfo();
     return {
       running: this.running.length,
       queued: this.waiting.length,
-      kvBlocksTotal: this.allocator.numBlocks,
-      kvBlocksFree: this.allocator.numFree,
-      kvBlocksEvictable: info.evictableBlocks,
-      kvBlocksCached: info.cachedBlocks,
+      ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
       generationTokensTotal: this.counters.generated,
@@ -369,24 +353,27 @@ export class Scheduler {
     };
   }
 
-  /** Allocator + cache invariants, plus: every block referenced by requests and cache is accounted for. */
-  checkIntegrity(): string[] {
-    const problems = [...this.allocator.checkIntegrity(), ...this.cache.checkIntegrity()];
-    const expected = new Map<number, number>();
-    for (const seq of this.running) for (const b of seq.blocks) expected.set(b, (expected.get(b) ?? 0) + 1);
+  /**
+   * The KV manager's invariants, plus: queued requests hold no blocks. `otherLeases` counts leases
+   * held outside the scheduler (decode-side reservations): every other lease belongs to a running request.
+   */
+  checkIntegrity(otherLeases = 0): string[] {
+    const problems = this.kv.checkIntegrity(this.running.length + otherLeases);
     for (const seq of this.waiting)
-      if (seq.blocks.length > 0) problems.push(`queued request ${seq.id} holds ${seq.blocks.length} blocks`);
-    const cachedBlocks = this.cache.cachedBlockIds();
-    for (const b of cachedBlocks) expected.set(b, (expected.get(b) ?? 0) + 1);
-    for (let b = 0; b < this.allocator.numBlocks; b++) {
-      const want = expected.get(b) ?? 0;
-      const have = this.allocator.refCount(b);
-      if (want !== have) problems.push(`block ${b}: refcount ${have}, but ${want} holders`);
-    }
+      if (seq.lease) problems.push(`queued request ${seq.id} holds ${seq.lease.blocks.length} blocks`);
     return problems;
   }
 
   // ---- internals ----
+
+  /** Why a new request cannot be taken at all (draining, id in use, invalid), or null. */
+  private refusal(params: RequestParams): RadixServeError | null {
+    if (this.draining)
+      return new RadixServeError("draining", "worker is draining: it admits no new requests");
+    if (this.byId.has(params.id))
+      return new RadixServeError("invalid_request", `request id '${params.id}' is already in use`);
+    return validateRequest(params, this.config);
+  }
 
   private enqueue(seq: Sequence): void {
     // Priority desc, then arrival asc. A preempted request keeps its arrival, so it goes back near the front.
@@ -448,30 +435,20 @@ export class Scheduler {
    */
   private admit(seq: Sequence, budget: number, prefillsInBatch: number): number {
     const bs = this.config.blockSize;
-    let matchedIds: number[] = [];
+    let prefix: BlockHash[] = [];
     if (this.config.enablePrefixCache) {
       // Never match the whole sequence: the last token must run to produce logits.
-      const maxBlocks = Math.floor((seq.tokens.length - 1) / bs);
       this.extendHashes(seq, seq.tokens.length);
-      const m = this.cache.matchPrefix(seq.hashes.slice(0, maxBlocks));
-      if (m.node) {
-        this.cache.lock(m.node);
-        seq.lockedNode = m.node;
-        matchedIds = m.blockIds;
-      }
+      prefix = seq.hashes.slice(0, Math.floor((seq.tokens.length - 1) / bs));
     }
-    seq.numComputed = matchedIds.length * bs;
+    seq.numComputed = this.kv.match(prefix) * bs;
     const chunk = this.chunkFor(seq, budget, prefillsInBatch);
-    const need = chunk > 0 ? Math.ceil((seq.numComputed + chunk) / bs) - matchedIds.length : 0;
-    const fresh = chunk > 0 ? this.allocateOrEvict(need) : null;
-    if (!fresh) {
-      if (seq.lockedNode) this.cache.unlock(seq.lockedNode);
-      seq.lockedNode = null;
+    const lease = chunk > 0 ? this.kv.acquire(prefix, Math.ceil((seq.numComputed + chunk) / bs)) : null;
+    if (!lease) {
       seq.numComputed = 0;
       return 0;
     }
-    this.allocator.incRef(matchedIds);
-    seq.blocks = [...matchedIds, ...fresh];
+    seq.lease = lease;
     if (!seq.admittedOnce) {
       seq.admittedOnce = true;
       seq.cachedTokens = seq.numComputed;
@@ -486,29 +463,15 @@ export class Scheduler {
 
   /** Makes seq's block table cover `numTokens` positions; evicts, then preempts, when short. */
   private ensureBlocks(seq: Sequence, numTokens: number, inBatch: Set<Sequence>): boolean {
-    const need = Math.ceil(numTokens / this.config.blockSize) - seq.blocks.length;
-    if (need <= 0) return true;
+    const want = Math.ceil(numTokens / this.config.blockSize);
+    if (!seq.lease || want <= seq.lease.blocks.length) return true;
     for (;;) {
-      const fresh = this.allocateOrEvict(need);
-      if (fresh) {
-        seq.blocks.push(...fresh);
-        return true;
-      }
+      if (this.kv.grow(seq.lease, want)) return true;
       const victim = this.newestPreemptible(inBatch);
       if (!victim) return false;
       this.preempt(victim);
       if (victim === seq) return false;
     }
-  }
-
-  private allocateOrEvict(n: number): number[] | null {
-    if (n <= 0) return [];
-    const short = n - this.allocator.numFree;
-    if (short > 0) {
-      if (this.cache.sizeInfo().evictableBlocks < short) return null;
-      this.cache.evict(short);
-    }
-    return this.allocator.allocate(n);
   }
 
   private newestPreemptible(inBatch: Set<Sequence>): Sequence | null {
@@ -560,38 +523,27 @@ export class Scheduler {
     emit(seq, { type: "error", error });
   }
 
-  /** Caches the computed full blocks (unless disabled), unlocks, and drops every block reference. */
+  /** Caches the computed full blocks (unless disabled) and releases the request's lease. */
   private releaseBlocks(seq: Sequence): void {
-    if (seq.blocks.length > 0) this.cacheComputed(seq, false);
-    if (seq.lockedNode) this.cache.unlock(seq.lockedNode);
-    seq.lockedNode = null;
-    this.allocator.decRef(seq.blocks);
-    seq.blocks = [];
+    if (!seq.lease) return;
+    this.cacheComputed(seq, false);
+    this.kv.release(seq.lease);
+    seq.lease = null;
   }
 
   /** Inserts the full computed blocks into the cache; with `lock`, moves the request's lock to the new deepest node. */
   private cacheComputed(seq: Sequence, lock: boolean): void {
-    if (!this.config.enablePrefixCache) return;
+    if (!this.config.enablePrefixCache || !seq.lease) return;
     const full = Math.floor(seq.numComputed / this.config.blockSize);
     if (full === 0) return;
     this.extendHashes(seq, full * this.config.blockSize);
-    const { node } = this.cache.insert(seq.hashes.slice(0, full), seq.blocks.slice(0, full));
-    if (lock && node && node !== seq.lockedNode) {
-      this.cache.lock(node);
-      if (seq.lockedNode) this.cache.unlock(seq.lockedNode);
-      seq.lockedNode = node;
-    }
+    this.kv.commit(seq.lease, seq.hashes.slice(0, full), lock);
   }
 
   private extendHashes(seq: Sequence, numTokens: number): void {
     const full = Math.floor(numTokens / this.config.blockSize);
     if (seq.hashes.length >= full) return;
-    seq.hashes = chainHashes(
-      this.config.hashSeed,
-      seq.tokens.slice(0, full * this.config.blockSize),
-      this.config.blockSize,
-      seq.hashes,
-    );
+    seq.hashes = this.kv.hashes(seq.tokens.slice(0, full * this.config.blockSize), seq.hashes);
   }
 
   private removeRunning(seq: Sequence): void {

@@ -1,4 +1,5 @@
-import type { BlockHash, RadixNode } from "@radixserve/core";
+import type { BlockHash } from "@radixserve/core";
+import type { KvLease } from "../kv/kv-manager.js";
 import type { AbortCause, RequestParams, RequestSink } from "./request.js";
 
 /**
@@ -21,16 +22,14 @@ export class Sequence {
   readonly stopIds: Set<number>;
 
   status: "waiting" | "running" | "done" = "waiting";
-  /** Block table: one allocator reference held per entry. */
-  blocks: number[] = [];
+  /** The request's KV blocks (null while queued); its block table is lease.blocks. */
+  lease: KvLease | null = null;
   numComputed = 0;
   /** Reported in usage: the prefix-cache hit of the first admission. */
   cachedTokens = 0;
   admittedOnce = false;
   /** Admission order among running requests; the newest is preempted first. */
   admitSeq = 0;
-  /** The deepest radix node this request has locked (null = none). */
-  lockedNode: RadixNode | null = null;
   /** Chain hashes of full blocks of `tokens` (extended lazily). */
   hashes: BlockHash[] = [];
   /** True while an engine step that includes this request runs: its blocks must not be freed. */
@@ -50,6 +49,11 @@ export class Sequence {
     this.promptTokens = Int32Array.from(this.tokens);
     this.stopIds = new Set(params.stopTokenIds ?? []);
     if (!params.ignoreEos) for (const id of eosIds) this.stopIds.add(id);
+  }
+
+  /** Block table (empty while queued). */
+  get blocks(): readonly number[] {
+    return this.lease?.blocks ?? [];
   }
 
   get outputLen(): number {

@@ -51,7 +51,7 @@ export async function setUpDecodeMode(
   const client = (address: string): PrefillServiceClient => {
     let c = clients.get(address);
     if (!c) {
-      c = createPrefillClient(address);
+      c = createPrefillClient(address, undefined, { secret: config.clusterSecret, tls: config.clusterTls });
       clients.set(address, c);
     }
     return c;

@@ -1,24 +1,18 @@
 /**
- * KV reservations of a decode worker: before a transfer starts, the blocks the prompt needs are
- * taken from the scheduler's pool (evicting unlocked prefix-cache entries when short), and the
- * prompt's longest cached prefix is matched and locked so those blocks need not travel.
+ * KV reservations of a decode worker: before a transfer starts, a lease on the blocks the prompt
+ * needs is taken from the worker's KvManager (the scheduler's), whose cached prefix need not travel.
  *
- * A reservation holds one allocator reference per prompt block (cached prefix and fresh ones) and
- * one lock on the deepest matched radix node; it is either handed to the scheduler whole
- * (Scheduler.adoptPrefilled) or released whole. When the pool or the running-request limit is
+ * A reservation is a KvLease on every prompt block (cached prefix and fresh ones); it is either
+ * handed to the scheduler whole (Scheduler.adoptPrefilled) or released whole. When the pool or the running-request limit is
  * short, the request waits in FIFO order until blocks free up (retried after every engine step and
  * every release, and on a 50 ms timer) or its reservation deadline passes.
  */
-import { type BlockHash, chainHashes, type RadixNode, RadixServeError } from "@radixserve/core";
+import { type BlockHash, RadixServeError } from "@radixserve/core";
+import type { KvLease } from "../../kv/kv-manager.js";
 import type { Scheduler } from "../../scheduler/index.js";
 
-export interface Reservation {
-  /** Block table for the prompt: cached prefix first, then the fresh blocks to fill. */
-  blocks: number[];
-  /** Leading blocks already holding the right KV (not transferred). */
-  skipBlocks: number;
-  lockedNode: RadixNode | null;
-}
+/** A reservation: the lease's leading `cachedBlocks` already hold the right KV (not transferred). */
+export type Reservation = KvLease;
 
 interface Waiter {
   hashes: BlockHash[];
@@ -42,12 +36,12 @@ export class KvReserver {
 
   /** Chain hashes of the prompt's full blocks (the same function the scheduler uses). */
   hashes(prompt: ArrayLike<number>): BlockHash[] {
-    return chainHashes(this.scheduler.config.hashSeed, prompt, this.scheduler.config.blockSize);
+    return this.scheduler.kv.hashes(prompt);
   }
 
   /** Prompt blocks this worker already caches (pure). */
   cachedBlocks(hashes: readonly BlockHash[]): number {
-    return this.scheduler.cache.matchPrefix(hashes).blockIds.length;
+    return this.scheduler.kv.match(hashes);
   }
 
   get queued(): number {
@@ -103,10 +97,8 @@ export class KvReserver {
 
   /** Gives the reservation back (the transfer failed or was cancelled). */
   release(r: Reservation): void {
-    this.scheduler.allocator.decRef(r.blocks);
-    if (r.lockedNode) this.scheduler.cache.unlock(r.lockedNode);
-    r.blocks = [];
-    r.lockedNode = null;
+    if (r.released) return;
+    this.scheduler.kv.release(r);
     this.held--;
     this.retry();
   }
@@ -146,21 +138,9 @@ export class KvReserver {
   }
 
   private tryReserve(hashes: BlockHash[], numBlocks: number): Reservation | null {
-    const { allocator, cache } = this.scheduler;
     if (this.scheduler.stats().running + this.held >= this.maxRunning) return null;
-    const m = cache.matchPrefix(hashes.slice(0, numBlocks));
-    // Lock the matched path first: it is then neither counted as room nor evicted below.
-    if (m.node) cache.lock(m.node);
-    const need = numBlocks - m.blockIds.length;
-    const short = need - allocator.numFree;
-    if (short > 0 && cache.sizeInfo().evictableBlocks >= short) cache.evict(short);
-    const fresh = allocator.allocate(need);
-    if (!fresh) {
-      if (m.node) cache.unlock(m.node);
-      return null;
-    }
-    allocator.incRef(m.blockIds);
-    this.held++;
-    return { blocks: [...m.blockIds, ...fresh], skipBlocks: m.blockIds.length, lockedNode: m.node };
+    const lease = this.scheduler.kv.acquire(hashes, numBlocks);
+    if (lease) this.held++;
+    return lease;
   }
 }

@@ -13,10 +13,15 @@ import type { WorkerConfig } from "../../config.js";
  * this host, tcp from elsewhere, else inline gRPC bytes); with neither medium it is plain grpc.
  */
 export async function chooseKvTransport(
-  config: Pick<WorkerConfig, "kvTransport" | "disableShmTransport" | "host" | "kvAdvertiseHost">,
+  config: Pick<
+    WorkerConfig,
+    "kvTransport" | "disableShmTransport" | "host" | "kvAdvertiseHost" | "kvPort" | "clusterSecret"
+  >,
 ): Promise<KvTransport> {
   return createKvTransport(config.kvTransport, {
     host: config.host,
+    port: config.kvPort,
+    ...(config.clusterSecret ? { authKey: config.clusterSecret.kvAuthKey } : {}),
     ...(config.kvAdvertiseHost ? { advertiseHost: config.kvAdvertiseHost } : {}),
     ...(config.disableShmTransport ? { disableShm: true } : {}),
   });

@@ -1,5 +1,6 @@
-import type { BlockHash, RadixNode } from "@radixserve/core";
+import type { BlockHash } from "@radixserve/core";
 import type { StepOutput } from "@radixserve/engine-native";
+import type { KvLease } from "../../kv/kv-manager.js";
 import type { RequestParams } from "../../scheduler/index.js";
 
 /**
@@ -12,10 +13,9 @@ export class PrefillJob {
   readonly params: RequestParams;
   readonly prompt: Int32Array;
   status: "waiting" | "running" | "computed" | "released" = "waiting";
-  /** One allocator reference per entry while the job holds blocks (running / computed). */
-  blocks: number[] = [];
+  /** The job's KV blocks while it holds them (running / computed); null before and after. */
+  lease: KvLease | null = null;
   hashes: BlockHash[] = [];
-  lockedNode: RadixNode | null = null;
   numComputed = 0;
   /** Prompt tokens served from this worker's prefix cache. */
   cachedTokens = 0;
@@ -35,6 +35,11 @@ export class PrefillJob {
     this.id = params.id;
     this.params = params;
     this.prompt = Int32Array.from(params.inputIds);
+  }
+
+  /** Block table (empty when the job holds no blocks). */
+  get blocks(): readonly number[] {
+    return this.lease?.blocks ?? [];
   }
 
   get promptLen(): number {

@@ -1,7 +1,7 @@
 /**
  * The prefill worker's scheduler: batches prompt chunks of many requests into engine steps, with
- * the same radix prefix cache and block allocator as the unified scheduler (core/src/cache), but
- * no decode phase. A job's life: waiting -> running (admitted: prefix matched and locked, blocks
+ * the same KV manager (blocks and radix prefix cache, kv/kv-manager.ts) as the unified scheduler,
+ * but no decode phase. A job's life: waiting -> running (admitted: prefix matched and locked, blocks
  * for the whole prompt allocated) -> computed (first token sampled) -> released (its transfer
  * ended; blocks back to the allocator, computed full blocks stay in the prefix cache).
  *
@@ -20,9 +20,10 @@
  * Full blocks enter the prefix cache as each chunk completes (a concurrent request with the same
  * prefix shares them at once); the job locks the deepest node it uses.
  */
-import { BlockAllocator, chainHashes, RadixCache, RadixServeError, type Result } from "@radixserve/core";
+import { RadixServeError, type Result } from "@radixserve/core";
 import type { StepOutput, StepSequence } from "@radixserve/engine-native";
-import { type SchedulerConfig, validateRequest } from "../../scheduler/index.js";
+import { KvManager } from "../../kv/kv-manager.js";
+import { type SchedulerConfig, stepFailure, validateRequest } from "../../scheduler/index.js";
 import type { PrefillJob } from "./prefill-job.js";
 
 export interface PrefillBatch {
@@ -44,8 +45,8 @@ export interface PrefillStats {
 }
 
 export class PrefillScheduler {
-  readonly allocator: BlockAllocator;
-  readonly cache: RadixCache;
+  /** The owner of this worker's KV blocks; each admitted job holds one lease. */
+  readonly kv: KvManager;
   private readonly waiting: PrefillJob[] = [];
   /** Jobs holding blocks (running or computed). */
   private readonly active: PrefillJob[] = [];
@@ -58,8 +59,7 @@ export class PrefillScheduler {
   onWork: () => void = () => {};
 
   constructor(readonly config: SchedulerConfig) {
-    this.allocator = new BlockAllocator(config.numBlocks);
-    this.cache = new RadixCache(this.allocator);
+    this.kv = new KvManager(config);
   }
 
   submit(job: PrefillJob): Result<void> {
@@ -96,10 +96,8 @@ export class PrefillScheduler {
     if (w >= 0) this.waiting.splice(w, 1);
     const a = this.active.indexOf(job);
     if (a >= 0) this.active.splice(a, 1);
-    if (job.lockedNode) this.cache.unlock(job.lockedNode);
-    job.lockedNode = null;
-    if (job.blocks.length > 0) this.allocator.decRef(job.blocks);
-    job.blocks = [];
+    if (job.lease) this.kv.release(job.lease);
+    job.lease = null;
     job.status = "released";
     this.byId.delete(job.id);
     this.onWork();
@@ -165,45 +163,43 @@ export class PrefillScheduler {
   }
 
   failBatch(batch: PrefillBatch, err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+    const error = stepFailure(err);
     for (const job of batch.jobs) {
       job.inFlight = false;
       if (job.pendingRelease) this.release(job);
-      else job.onFailure(new Error(`engine step failed: ${e.message}`, { cause: e }));
+      else job.onFailure(error);
     }
     this.onWork();
   }
 
+  /** The batch restricted to the jobs at `indices` (ascending): part of a failed step, run again. */
+  subBatch(batch: PrefillBatch, indices: readonly number[]): PrefillBatch {
+    return {
+      steps: indices.map((i) => batch.steps[i]!),
+      jobs: indices.map((i) => batch.jobs[i]!),
+      chunkLens: indices.map((i) => batch.chunkLens[i]!),
+    };
+  }
+
   flushCache(): number {
-    return this.cache.flush().length;
+    return this.kv.flush();
   }
 
   stats(): PrefillStats {
-    const info = this.cache.sizeInfo();
     return {
       running: this.active.length,
       queued: this.waiting.length,
-      kvBlocksTotal: this.allocator.numBlocks,
-      kvBlocksFree: this.allocator.numFree,
-      kvBlocksEvictable: info.evictableBlocks,
-      kvBlocksCached: info.cachedBlocks,
+      ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
     };
   }
 
-  /** Allocator + cache invariants plus: every block reference is held by a job or the cache. */
+  /** The KV manager's invariants plus: the live leases are exactly the active jobs'. */
   checkIntegrity(): string[] {
-    const problems = [...this.allocator.checkIntegrity(), ...this.cache.checkIntegrity()];
-    const expected = new Map<number, number>();
-    for (const j of this.active) for (const b of j.blocks) expected.set(b, (expected.get(b) ?? 0) + 1);
-    for (const b of this.cache.cachedBlockIds()) expected.set(b, (expected.get(b) ?? 0) + 1);
-    for (let b = 0; b < this.allocator.numBlocks; b++) {
-      const want = expected.get(b) ?? 0;
-      if (this.allocator.refCount(b) !== want)
-        problems.push(`block ${b}: refcount ${this.allocator.refCount(b)}, but ${want} holders`);
-    }
+    const problems = this.kv.checkIntegrity(this.active.length);
+    for (const j of this.active) if (!j.lease) problems.push(`active job ${j.id} holds no lease`);
     return problems;
   }
 
@@ -277,29 +273,13 @@ export class PrefillScheduler {
   /** Prefix match + lock, then blocks for the rest of the prompt; false (nothing changed) when the pool is short. */
   private admit(job: PrefillJob): boolean {
     const bs = this.config.blockSize;
-    let matched: number[] = [];
-    if (this.config.enablePrefixCache) {
-      // Never match the whole prompt: the last token must run to produce the first token.
-      this.extendHashes(job);
-      const m = this.cache.matchPrefix(job.hashes.slice(0, Math.floor((job.promptLen - 1) / bs)));
-      if (m.node) {
-        this.cache.lock(m.node);
-        job.lockedNode = m.node;
-        matched = m.blockIds;
-      }
-    }
-    const need = Math.ceil(job.promptLen / bs) - matched.length;
-    const short = need - this.allocator.numFree;
-    if (short > 0 && this.cache.sizeInfo().evictableBlocks >= short) this.cache.evict(short);
-    const fresh = this.allocator.allocate(need);
-    if (!fresh) {
-      if (job.lockedNode) this.cache.unlock(job.lockedNode);
-      job.lockedNode = null;
-      return false;
-    }
-    this.allocator.incRef(matched);
-    job.blocks = [...matched, ...fresh];
-    job.numComputed = matched.length * bs;
+    if (this.config.enablePrefixCache) this.extendHashes(job);
+    // Never match the whole prompt: the last token must run to produce the first token.
+    const prefix = job.hashes.slice(0, Math.floor((job.promptLen - 1) / bs));
+    const lease = this.kv.acquire(prefix, Math.ceil(job.promptLen / bs));
+    if (!lease) return false;
+    job.lease = lease;
+    job.numComputed = lease.cachedBlocks * bs;
     job.cachedTokens = job.numComputed;
     job.status = "running";
     this.counters.prompt += job.promptLen;
@@ -308,27 +288,17 @@ export class PrefillScheduler {
   }
 
   private cacheComputed(job: PrefillJob): void {
-    if (!this.config.enablePrefixCache) return;
+    if (!this.config.enablePrefixCache || !job.lease) return;
     const full = Math.floor(job.numComputed / this.config.blockSize);
     if (full === 0) return;
     this.extendHashes(job);
-    const { node } = this.cache.insert(job.hashes.slice(0, full), job.blocks.slice(0, full));
-    if (node && node !== job.lockedNode) {
-      this.cache.lock(node);
-      if (job.lockedNode) this.cache.unlock(job.lockedNode);
-      job.lockedNode = node;
-    }
+    this.kv.commit(job.lease, job.hashes.slice(0, full));
   }
 
   private extendHashes(job: PrefillJob): void {
     const bs = this.config.blockSize;
     const full = Math.floor(job.promptLen / bs);
     if (job.hashes.length >= full) return;
-    job.hashes = chainHashes(
-      this.config.hashSeed,
-      Array.from(job.prompt.subarray(0, full * bs)),
-      bs,
-      job.hashes,
-    );
+    job.hashes = this.kv.hashes(job.prompt.subarray(0, full * bs), job.hashes);
   }
 }

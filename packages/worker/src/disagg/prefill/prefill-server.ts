@@ -17,6 +17,7 @@ import {
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
+import { loadResponse, type WorkerStatus } from "../../load.js";
 import { EngineLoop, type SchedulerConfig } from "../../scheduler/index.js";
 import { PrefillScheduler } from "./prefill-scheduler.js";
 import { handlePrefillStream } from "./prefill-session.js";
@@ -25,11 +26,13 @@ export interface PrefillServerOptions {
   engine: Engine;
   schedulerConfig: SchedulerConfig;
   modelInfo: GetModelInfoResponse;
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Longest one Prefill stream may live (start to done_ack). Default 60 s. */
   sessionTimeoutMs?: number;
   /** Send no block before the whole prompt is computed (the no-overlap baseline of bench/disagg). */
   sendWhenDone?: boolean;
+  /** The cluster's data-plane key (ClusterSecret.kvAuthKey): tcp senders run the handshake with it. */
+  kvAuthKey?: Uint8Array;
 }
 
 export interface PrefillServer {
@@ -66,6 +69,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     sessionTimeoutMs: opts.sessionTimeoutMs ?? 60_000,
     live,
     sendWhenDone: opts.sendWhenDone ?? false,
+    ...(opts.kvAuthKey ? { kvAuthKey: opts.kvAuthKey } : {}),
   };
   const workerHandlers: WorkerServiceHandlers = {
     Generate(call) {
@@ -84,16 +88,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
       callback(null, { status: opts.status(), disaggMode: "prefill" });
     },
     GetLoad(_call, callback) {
-      const s = scheduler.stats();
-      callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: 0,
-      });
+      callback(null, loadResponse(scheduler.stats(), 0));
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: scheduler.flushCache() });

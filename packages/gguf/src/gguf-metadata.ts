@@ -2,7 +2,7 @@
  * Typed access to GGUF metadata. A key of the wrong type is an error naming the file, the key,
  * the type wanted and the type found; a missing key is an error only for the `require*` forms.
  */
-import { EngineError } from "../errors.js";
+import { GgufError } from "./errors.js";
 import type { GgufFile, GgufMetadataEntry } from "./gguf-format.js";
 
 const INTEGER_TYPES = new Set(["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"]);
@@ -10,14 +10,11 @@ const NUMBER_TYPES = new Set([...INTEGER_TYPES, "float32", "float64"]);
 
 function wrongType(f: GgufFile, key: string, want: string, e: GgufMetadataEntry): never {
   const found = e.type === "array" ? `array of ${e.elementType}` : e.type;
-  throw new EngineError(
-    "model_invalid",
-    `${f.path}: GGUF metadata "${key}" must be ${want} (found ${found})`,
-  );
+  throw new GgufError("model_invalid", `${f.path}: GGUF metadata "${key}" must be ${want} (found ${found})`);
 }
 
 function missing(f: GgufFile, key: string): never {
-  throw new EngineError("model_invalid", `${f.path}: GGUF metadata "${key}" is missing`);
+  throw new GgufError("model_invalid", `${f.path}: GGUF metadata "${key}" is missing`);
 }
 
 export function ggufString(f: GgufFile, key: string): string | undefined {
@@ -39,7 +36,7 @@ export function ggufInt(f: GgufFile, key: string): number | undefined {
   const v = e.value as number | bigint;
   if (typeof v === "bigint") {
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
-      throw new EngineError("model_invalid", `${f.path}: GGUF metadata "${key}" = ${v} is out of range`);
+      throw new GgufError("model_invalid", `${f.path}: GGUF metadata "${key}" = ${v} is out of range`);
     return Number(v);
   }
   return v;
@@ -84,7 +81,7 @@ export function ggufNumberArray(f: GgufFile, key: string): number[] | undefined 
   const out: number[] = [];
   for (const v of Array.from(e.value as ArrayLike<number | bigint>)) {
     if (typeof v === "bigint" && (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)))
-      throw new EngineError("model_invalid", `${f.path}: GGUF metadata "${key}" holds ${v}, out of range`);
+      throw new GgufError("model_invalid", `${f.path}: GGUF metadata "${key}" holds ${v}, out of range`);
     out.push(Number(v));
   }
   return out;

@@ -1,12 +1,12 @@
 /**
  * Reads and validates a GGUF file's header: metadata, tensor infos, alignment and where the data
  * starts. The tensor data itself is not read (the engine maps it). Every problem throws one
- * EngineError naming the file and the problem: truncated, bad magic, unsupported version, a
+ * GgufError naming the file and the problem: truncated, bad magic, unsupported version, a
  * metadata value or tensor info that is malformed, a tensor type that is unknown, a tensor whose
  * data lies outside the file or off the alignment.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { EngineError } from "../errors.js";
+import { GgufError } from "./errors.js";
 import { ggmlTypeById } from "./ggml-types.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
@@ -28,7 +28,7 @@ const WINDOW = 1 << 20;
 const MAX_ARRAY_DEPTH = 4;
 
 function invalid(path: string, problem: string): never {
-  throw new EngineError("model_invalid", `${path}: invalid GGUF file: ${problem}`);
+  throw new GgufError("model_invalid", `${path}: invalid GGUF file: ${problem}`);
 }
 
 /** Sequential little-endian reads over a file descriptor, through a window buffer. */
@@ -265,7 +265,7 @@ function placeTensor(
 ): GgufTensorInfo {
   const type = ggmlTypeById(t.ggmlType);
   if (type === undefined)
-    throw new EngineError(
+    throw new GgufError(
       "model_unsupported",
       `${path}: invalid GGUF file: tensor "${t.name}" has unknown ggml type ${t.ggmlType}`,
     );
@@ -310,13 +310,13 @@ function checkOverlaps(path: string, tensors: GgufTensorInfo[]): void {
   }
 }
 
-/** Reads the header of the GGUF file at `path`. Throws an EngineError naming the file and the problem. */
+/** Reads the header of the GGUF file at `path`. Throws an GgufError naming the file and the problem. */
 export function readGguf(path: string): GgufFile {
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (e) {
-    throw new EngineError("model_invalid", `${path}: cannot open the GGUF file (${(e as Error).message})`, {
+    throw new GgufError("model_invalid", `${path}: cannot open the GGUF file (${(e as Error).message})`, {
       cause: e,
     });
   }
@@ -332,7 +332,7 @@ export function readGguf(path: string): GgufFile {
       const swapped = Buffer.alloc(4);
       swapped.writeUInt32BE(version);
       const hint = SUPPORTED_VERSIONS.includes(swapped.readUInt32LE(0)) ? " (a big-endian file)" : "";
-      throw new EngineError(
+      throw new GgufError(
         "model_unsupported",
         `${path}: unsupported GGUF version ${version}${hint}; supported: ${SUPPORTED_VERSIONS.join(", ")}`,
       );
