@@ -1,10 +1,10 @@
 /**
- * The direct shm data path (issue 4: shm >= 0.5x memcpy) without the control stream: D's engine
+ * The direct shm data path (goal: shm >= 0.5x memcpy) without the control stream: D's engine
  * keeps its KV pool in a /dev/shm file (kvPoolShmPath), P maps that file and its engine copies each
- * block straight into D's reserved block ids (exportBlocksToPool: one copy, CRC-32C in the same
+ * block straight into D's reserved block ids (exportBlocks to a pool sink: one copy, CRC-32C in the same
  * pass); D then verifies by reading the blocks once (crcBlocks), or trusts P's CRC. Timed in one
  * process and one run against a transfer-sized memcpy and today's two-copy shm path
- * (exportBlocksInto a mapping + importBlocksFrom it). Not yet wired into the shm KvTransport.
+ * (exportBlocks into a mapping + importBlocks from it). Not yet wired into the shm KvTransport.
  *
  * Every copy's CRC is checked against the source's (and, per rep, one of D's blocks is compared
  * with P's) before its time counts. Prints GB/s and ratios; asserts nothing about timings.
@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeModel } from "@radixserve/core";
-import { crc32c, crc32cImpl, KvRegion, loadEngine } from "@radixserve/engine-native";
+import { crc32c, crc32cImpl, KvRegion, kvSink, kvSource, loadEngine } from "@radixserve/engine-native";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       rows["memcpy (transfer-sized)"]!.push(gbps(bytes, performance.now() - t0));
 
       t0 = performance.now();
-      const sent = await p.exportBlocksToPool(src, dPool, dst);
+      const sent = await p.exportBlocks(src, kvSink.pool(dPool, dst));
       const tCopy = performance.now() - t0;
       const checked = await d.crcBlocks(dst);
       const tBoth = performance.now() - t0;
@@ -99,8 +99,8 @@ async function main(): Promise<void> {
       rows["direct: copy + D readback"]!.push(gbps(bytes, tBoth));
 
       t0 = performance.now();
-      const c3 = await p.exportBlocksInto(src, staging, 0);
-      const c4 = await d.importBlocksFrom(dst, staging, 0);
+      const c3 = await p.exportBlocks(src, kvSink.memory(staging, 0));
+      const c4 = await d.importBlocks(dst, kvSource.memory(staging, 0));
       rows["two-copy shm: export + import"]!.push(gbps(bytes, performance.now() - t0));
       if (c3 !== sourceCrc || c4 !== sourceCrc) throw new Error("two-copy CRC mismatch");
     }

@@ -30,6 +30,8 @@ import {
   crc32c,
   crc32cImpl,
   type Engine,
+  kvSink,
+  kvSource,
   loadEngine,
   tcpRawLoopbackSeconds,
 } from "@radixserve/engine-native";
@@ -125,7 +127,7 @@ async function runSender(modelDir: string, blocks: number): Promise<void> {
               announce(first, n, await placed);
             } else {
               const data = Buffer.allocUnsafe(n * bpb);
-              const c = await engine.exportBlocksInto(ids(first, n), data, 0);
+              const c = await engine.exportBlocks(ids(first, n), kvSink.memory(data, 0));
               announce(first, n, { payload: await sender.write(data, first * bpb), crc: c });
             }
           }
@@ -240,7 +242,7 @@ async function viaTransport(engine: Engine, address: string, row: Row, blocks: n
           // The decode worker's path (decode-transfer.ts importChunk()).
           const got = receiver.receiveBlocks
             ? await receiver.receiveBlocks(engine, target, payload)
-            : await engine.importBlocksFrom(target, await receiver.read(payload), 0);
+            : await engine.importBlocks(target, kvSource.memory(await receiver.read(payload), 0));
           if (got !== c.crc32) throw new Error(`${name} chunk ${c.seq}: CRC mismatch`);
           crc = foldChunkCrc(crc, c.crc32);
           received += c.byteLength;

@@ -30,8 +30,8 @@ for (const n of [...PROMPTS, ...BATCHES])
   if (!Number.isInteger(n) || n < 1) throw new Error(`--prompts/--batches: '${n}' is not a positive integer`);
 const DECODE_PROMPT = 128;
 
-// llama.cpp on the FACTS.md machine (2 vCPU AMD EPYC, 2 threads): taken from FACTS.md, not measured
-// here. Its F16 numbers stand in for our bf16 (both are 2-byte weights widened in registers).
+// llama.cpp on a 2-vCPU AMD EPYC (2 threads), measured once on that machine and copied here (not
+// measured in this run). Its F16 numbers stand in for our bf16 (both are 2-byte weights widened in registers).
 const LLAMA_CPP: Record<string, Record<string, number | undefined>> = {
   "tiny f32": { pp512: 8860, b1: 456 },
   "tiny bf16": { pp512: 9840, b1: 444 },
@@ -185,5 +185,5 @@ console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const r of rows) console.log(line(r));
 console.log(
-  "* llama.cpp columns are taken from FACTS.md (2-vCPU AMD EPYC, not measured here); bf16 rows are compared with its F16.",
+  "* llama.cpp columns were measured once on a 2-vCPU AMD EPYC (not in this run); bf16 rows are compared with its F16.",
 );

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""llama.cpp on the same weights as the engine bench: the measured peer (issue 2, section 6).
+"""llama.cpp on the same weights as the engine bench: the measured peer.
 
 For each GGUF given (made by tools/peer/hf_to_gguf.py from a makeModel directory) it measures,
 with llama-cpp-python's low-level API (llama_batch + llama_decode, the calls llama.cpp's own

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The serving peer (issue 3, section 7): llama.cpp's own server (llama-server: continuous
+# The serving peer: llama.cpp's own server (llama-server: continuous
 # batching over --parallel slots, per-slot prompt cache) on the GGUF of the same tiny model, and
 # RadixServe's cluster (radix cache on and off), driven by the same bench/serving workload.
 # Results are printed as one JSON line per run (bench/serving/main.ts --json-stdout) plus a table.

@@ -23,6 +23,7 @@
         "src/native/kv-transfer-crc.cc",
         "src/native/kv-transfer-pool.cc",
         "src/native/kv-transfer-tcp.cc",
+        "src/native/kv-transfer-tcp-queue.cc",
         "src/native/model.cc",
         "src/native/quant.cc",
         "src/native/sampling.cc",

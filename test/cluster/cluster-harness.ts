@@ -5,26 +5,12 @@
  * the tiny default model. Workers register in Redis and publish KV events on NATS; routers
  * discover them and follow the events. Everything is killed on stop() and at process exit.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { ensureDefaultModel } from "@radixserve/core";
+import { ensureDefaultModel, ROUTER_READY_PREFIX, WORKER_READY_PREFIX } from "@radixserve/core";
+import { CLI_PATH, metricSum as metricSumOf, spawnReady } from "@radixserve/testkit";
 import { ROOT } from "../harness/cluster.js";
 import { type Service, startNats, startRedis } from "./services.js";
-
-const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
-const READY_TIMEOUT_MS = 120_000;
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-// A test process killed by a signal (a timeout, Ctrl-C) runs no "exit" hook unless it handles it.
-for (const sig of ["SIGINT", "SIGTERM"] as const)
-  process.once(sig, () => {
-    for (const c of live) c.kill("SIGKILL");
-    process.exit(128 + (sig === "SIGINT" ? 2 : 15));
-  });
 
 export interface Proc {
   readonly proc: ChildProcess;
@@ -37,50 +23,13 @@ export interface Proc {
 }
 
 async function spawnCli(name: string, args: string[], prefix: string): Promise<Proc> {
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" },
-  });
-  live.add(proc);
-  const exited = new Promise<void>((r) =>
-    proc.once("exit", () => {
-      live.delete(proc);
-      r();
-    }),
-  );
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err = (err + d.toString()).slice(-6000);
-    if (process.env["RADIXSERVE_TEST_VERBOSE"]) process.stderr.write(`[${name}] ${d}`);
-  });
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} not ready in ${READY_TIMEOUT_MS} ms:\n${err}`)),
-      READY_TIMEOUT_MS,
-    );
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      if (!line.startsWith(prefix)) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line.slice(prefix.length)) as Record<string, unknown>);
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ready:\n${err}`));
-    });
-  });
-  const signal = async (sig: NodeJS.Signals, graceMs: number): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill(sig);
-    const t = setTimeout(() => proc.kill("SIGKILL"), graceMs);
-    await exited;
-    clearTimeout(t);
-  };
+  const p = await spawnReady({ name, argv: [CLI_PATH, ...args], prefix });
   return {
-    proc,
-    ready,
-    stderr: () => err,
-    stop: () => signal("SIGTERM", 10_000),
-    kill: () => signal("SIGKILL", 0),
+    proc: p.proc,
+    ready: p.ready,
+    stderr: p.stderr,
+    stop: () => p.stop("SIGTERM", 10_000),
+    kill: () => p.stop("SIGKILL", 0),
   };
 }
 
@@ -134,7 +83,7 @@ export async function startClusterServices(): Promise<ClusterServices> {
           "1500",
           ...extra,
         ],
-        "RADIXSERVE_WORKER_READY",
+        WORKER_READY_PREFIX,
       );
       procs.push(p);
       const r = p.ready as { grpcPort: number; metricsPort: number };
@@ -161,7 +110,7 @@ export async function startClusterServices(): Promise<ClusterServices> {
           "200",
           ...extra,
         ],
-        "RADIXSERVE_ROUTER_READY",
+        ROUTER_READY_PREFIX,
       );
       procs.push(p);
       return { ...p, url: `http://127.0.0.1:${(p.ready as { port: number }).port}` };
@@ -204,13 +153,5 @@ export async function metricSum(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const l = m[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
+  return metricSumOf(await (await fetch(url)).text(), name, labels);
 }

@@ -77,7 +77,7 @@ describe("deploy/grafana dashboards", () => {
     });
   }
 
-  it("covers the serving metrics DESIGN.md lists (latency, load, KV, cache, tokens, transfer, routing)", () => {
+  it("covers the serving metrics of the metric catalog (latency, load, KV, cache, tokens, transfer, routing)", () => {
     const used = new Set(
       dashboardFiles().flatMap((f) =>
         dashboardQueries(load(f)).flatMap((q) => q.expr.match(/radixserve_[a-z0-9_]+/g) ?? []),

@@ -4,27 +4,22 @@
  * ports, and talks to them over gRPC. Every process is killed by stop() or, at the latest, by the
  * exit hook, so no test leaves one behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import {
   createWorkerClient,
   ensureDefaultModel,
   type GenerateRequest,
   type GenerateResponse__Output,
   type GetLoadResponse__Output,
+  ROUTER_READY_PREFIX,
+  WORKER_READY_PREFIX,
   type WorkerServiceClient,
 } from "@radixserve/core";
+import { CLI_PATH, metricSum, REPO_ROOT, spawnReady, WORKER_MAIN_PATH, waitFor } from "@radixserve/testkit";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const WORKER_MAIN = join(ROOT, "packages", "worker", "dist", "main.js");
-const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
+export const ROOT = REPO_ROOT;
+export { metricSum, waitFor };
 
 export interface WorkerProc {
   proc: ChildProcess;
@@ -48,32 +43,14 @@ export async function startWorker(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<WorkerProc> {
-  const proc = spawn(process.execPath, [WORKER_MAIN, "--disagg-mode", mode, "--threads", "1", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn", ...env },
+  const w = await spawnReady<{ grpcPort: number; metricsPort: number }>({
+    name: `${mode} worker`,
+    argv: [WORKER_MAIN_PATH, "--disagg-mode", mode, "--threads", "1", ...args],
+    prefix: WORKER_READY_PREFIX,
+    env,
+    timeoutMs: 60_000,
   });
-  live.add(proc);
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  void exited.then(() => live.delete(proc));
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err = (err + d.toString()).slice(-8000);
-    if (process.env["RADIXSERVE_TEST_VERBOSE"]) process.stderr.write(`[${mode}] ${d}`);
-  });
-  const ready = await new Promise<{ grpcPort: number; metricsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${mode} worker not ready:\n${err}`)), 60_000);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const m = /^RADIXSERVE_WORKER_READY (.*)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]!));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`${mode} worker exited before ready:\n${err}`));
-    });
-  });
+  const { proc, ready } = w;
   const address = `127.0.0.1:${ready.grpcPort}`;
   const client = createWorkerClient(address);
   const metricsUrl = `http://127.0.0.1:${ready.metricsPort}/metrics`;
@@ -82,18 +59,13 @@ export async function startWorker(
     address,
     metricsUrl,
     client,
-    stderr: () => err,
-    exited,
+    stderr: w.stderr,
+    exited: w.exited,
     load: () => new Promise((resolve, reject) => client.getLoad({}, (e, r) => (e ? reject(e) : resolve(r!)))),
     metrics: async () => (await fetch(metricsUrl)).text(),
     async stop() {
       client.close();
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill("SIGCONT");
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
+      await w.stop();
     },
     kill9() {
       proc.kill("SIGKILL");
@@ -152,28 +124,6 @@ export function prompt(n: number, salt: number): number[] {
   return Array.from({ length: n }, (_, i) => 3 + ((i * 131 + salt * 7919) % 30000));
 }
 
-/** The value of series `name` whose labels include every pair (sum over matches; 0 when none). */
-export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const l = m[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
-
-/** Polls until `check` holds or `timeoutMs` passes. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export interface RouterProc {
   proc: ChildProcess;
   baseUrl: string;
@@ -183,46 +133,26 @@ export interface RouterProc {
 
 /** Starts `radixserve router --worker-urls ...` (prefill and decode workers mixed: the router pairs them). */
 export async function startRouter(workerUrls: string[], args: string[] = []): Promise<RouterProc> {
-  const proc = spawn(
-    process.execPath,
-    [CLI, "router", "--worker-urls", workerUrls.join(","), "--host", "127.0.0.1", "--port", "0", ...args],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn" },
-    },
-  );
-  live.add(proc);
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  void exited.then(() => live.delete(proc));
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err = (err + d.toString()).slice(-8000);
-    if (process.env["RADIXSERVE_TEST_VERBOSE"]) process.stderr.write(`[router] ${d}`);
-  });
-  const ready = await new Promise<{ port: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`router not ready:\n${err}`)), 60_000);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const m = /^RADIXSERVE_ROUTER_READY (.*)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]!));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`router exited before ready:\n${err}`));
-    });
+  const r = await spawnReady<{ port: number }>({
+    name: "router",
+    argv: [
+      CLI_PATH,
+      "router",
+      "--worker-urls",
+      workerUrls.join(","),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...args,
+    ],
+    prefix: ROUTER_READY_PREFIX,
+    timeoutMs: 60_000,
   });
   return {
-    proc,
-    baseUrl: `http://127.0.0.1:${ready.port}/v1`,
-    stderr: () => err,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
-    },
+    proc: r.proc,
+    baseUrl: `http://127.0.0.1:${r.ready.port}/v1`,
+    stderr: r.stderr,
+    stop: () => r.stop(),
   };
 }

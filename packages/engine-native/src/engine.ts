@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
 import { findGgufFile, readGgufModel } from "./gguf-model.js";
+import { type KvSink, type KvSource, kvSource } from "./kv-io.js";
 import { KvRegion, type KvTcpConnection, type KvTcpListener } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
 import {
@@ -115,7 +116,50 @@ class NativeEngine implements Engine {
     });
   }
 
-  exportBlocks(blockIds: Int32Array): Promise<Buffer> {
+  exportBlocks(blockIds: Int32Array): Promise<Buffer>;
+  exportBlocks(blockIds: Int32Array, sink: KvSink): Promise<number>;
+  exportBlocks(blockIds: Int32Array, sink?: KvSink): Promise<Buffer | number> {
+    if (!sink) return this.exportToBuffer(blockIds);
+    switch (sink.kind) {
+      case "memory":
+        return this.regionOp("exportBlocks", blockIds, sink.target, sink.offset, (h, t) =>
+          this.addon.engineExportInto(h, blockIds, t, sink.offset),
+        );
+      case "pool":
+        return this.exportToPool(blockIds, sink.pool, sink.dstIds, sink.fence);
+      case "tcp":
+        return this.sendFrame(blockIds, sink.conn, sink.frameOffset);
+      default:
+        return Promise.reject(
+          new EngineError("input_invalid", `exportBlocks: unknown sink ${JSON.stringify(sink)}`),
+        );
+    }
+  }
+
+  importBlocks(blockIds: Int32Array, data: Uint8Array | KvSource): Promise<number> {
+    if (!this.handle) return this.freedError();
+    if (data instanceof Uint8Array) {
+      const want = blockIds.length * this.info.bytesPerBlock;
+      if (data.byteLength !== want)
+        return Promise.reject(
+          new EngineError(
+            "input_invalid",
+            `importBlocks data is ${data.byteLength} bytes, expected ${want} (${blockIds.length} blocks of ${this.info.bytesPerBlock})`,
+          ),
+        );
+      data = kvSource.memory(data, 0);
+    }
+    if (data?.kind !== "memory")
+      return Promise.reject(
+        new EngineError("input_invalid", "importBlocks data must be a Uint8Array or a KvSource"),
+      );
+    const src = data;
+    return this.regionOp("importBlocks", blockIds, src.source, src.offset, (h, m) =>
+      this.addon.engineImportFrom(h, blockIds, m, src.offset),
+    );
+  }
+
+  private exportToBuffer(blockIds: Int32Array): Promise<Buffer> {
     if (!this.handle) return this.freedError();
     try {
       checkBlockIds(blockIds, this.info.numBlocks, "exportBlocks blockIds");
@@ -125,37 +169,7 @@ class NativeEngine implements Engine {
     return this.enqueue((h) => this.addon.engineExport(h, blockIds));
   }
 
-  importBlocks(blockIds: Int32Array, data: Uint8Array): Promise<void> {
-    if (!this.handle) return this.freedError();
-    try {
-      checkBlockIds(blockIds, this.info.numBlocks, "importBlocks blockIds");
-      if (!(data instanceof Uint8Array))
-        throw new EngineError("input_invalid", "importBlocks data must be a Uint8Array");
-      const want = blockIds.length * this.info.bytesPerBlock;
-      if (data.byteLength !== want)
-        throw new EngineError(
-          "input_invalid",
-          `importBlocks data is ${data.byteLength} bytes, expected ${want} (${blockIds.length} blocks of ${this.info.bytesPerBlock})`,
-        );
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.enqueue((h) => this.addon.engineImport(h, blockIds, data));
-  }
-
-  exportBlocksInto(blockIds: Int32Array, target: Uint8Array | KvRegion, offset: number): Promise<number> {
-    return this.regionOp("exportBlocksInto", blockIds, target, offset, (h, t) =>
-      this.addon.engineExportInto(h, blockIds, t, offset),
-    );
-  }
-
-  importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number> {
-    return this.regionOp("importBlocksFrom", blockIds, source, offset, (h, s) =>
-      this.addon.engineImportFrom(h, blockIds, s, offset),
-    );
-  }
-
-  exportBlocksToPool(
+  private exportToPool(
     srcIds: Int32Array,
     pool: KvRegion,
     dstIds: Int32Array,
@@ -163,18 +177,21 @@ class NativeEngine implements Engine {
   ): Promise<number> {
     if (!this.handle) return this.freedError();
     try {
-      checkBlockIds(srcIds, this.info.numBlocks, "exportBlocksToPool srcIds");
+      checkBlockIds(srcIds, this.info.numBlocks, "exportBlocks (pool sink) srcIds");
       if (!(dstIds instanceof Int32Array) || dstIds.length !== srcIds.length)
         throw new EngineError(
           "input_invalid",
-          `exportBlocksToPool: dstIds must be an Int32Array of ${srcIds.length} block ids`,
+          `exportBlocks (pool sink): dstIds must be an Int32Array of ${srcIds.length} block ids`,
         );
       if (!(pool instanceof KvRegion) || pool.isClosed)
-        throw new EngineError("input_invalid", "exportBlocksToPool: pool must be an open KvRegion");
+        throw new EngineError("input_invalid", "exportBlocks (pool sink): pool must be an open KvRegion");
       if (fence && (!(fence.region instanceof KvRegion) || fence.region.isClosed))
-        throw new EngineError("input_invalid", "exportBlocksToPool: fence.region must be an open KvRegion");
+        throw new EngineError(
+          "input_invalid",
+          "exportBlocks (pool sink): fence.region must be an open KvRegion",
+        );
       if (this.info.tpSize !== 1)
-        throw new EngineError("input_invalid", "exportBlocksToPool needs an engine with tpSize 1");
+        throw new EngineError("input_invalid", "exportBlocks to a pool needs an engine with tpSize 1");
     } catch (e) {
       return Promise.reject(e);
     }
@@ -203,18 +220,19 @@ class NativeEngine implements Engine {
     return this.enqueue((h) => this.addon.engineCrcBlocks(h, blockIds));
   }
 
-  sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number> {
+  private sendFrame(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number> {
     const h = this.handle;
     if (!h) return this.freedError();
     try {
-      checkBlockIds(blockIds, this.info.numBlocks, "sendBlocksTo blockIds");
+      checkBlockIds(blockIds, this.info.numBlocks, "exportBlocks (tcp sink) blockIds");
       if (blockIds.length === 0)
-        throw new EngineError("input_invalid", "sendBlocksTo needs at least one block");
-      if (conn.isClosed) throw new EngineError("input_invalid", "sendBlocksTo: the tcp connection is closed");
+        throw new EngineError("input_invalid", "exportBlocks to tcp needs at least one block");
+      if (conn.isClosed)
+        throw new EngineError("input_invalid", "exportBlocks (tcp sink): the tcp connection is closed");
       if (!Number.isInteger(frameOffset) || frameOffset < 0)
         throw new EngineError(
           "input_invalid",
-          `sendBlocksTo: frame offset ${frameOffset} must be an integer >= 0`,
+          `exportBlocks (tcp sink): frame offset ${frameOffset} must be an integer >= 0`,
         );
     } catch (e) {
       return Promise.reject(e);
@@ -465,8 +483,12 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     });
   } catch (e) {
     const msg = (e as Error).message;
+    // Native failures become typed errors here, once, so callers test codes and never messages.
+    // A shared pool that cannot be made: the caller may retry with a private one.
+    if (/shared KV pool|kvPoolShmPath/.test(msg))
+      throw new EngineError("kv_pool_shared_failed", msg, { cause: e });
     // Device, collective and backend problems are about the options and the machine, not the model.
-    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs|shared KV pool|kvPoolShmPath/.test(msg))
+    if (/collective|backend|CUDA|NCCL|device memory|--tp \d+ needs/.test(msg))
       throw new EngineError("options_invalid", msg, { cause: e });
     throw new EngineError("model_invalid", `${opts.modelPath}: ${msg}`, { cause: e });
   }

@@ -9,6 +9,8 @@ export const ENGINE_ERRORS = {
   model_unsupported: { httpStatus: 500, grpcCode: 12 /* UNIMPLEMENTED */ },
   /** Options given to loadEngine are out of range. */
   options_invalid: { httpStatus: 500, grpcCode: 3 /* INVALID_ARGUMENT */ },
+  /** loadEngine could not put the KV pool in shared memory (kvPoolShmPath); a private pool may still work. */
+  kv_pool_shared_failed: { httpStatus: 500, grpcCode: 9 /* FAILED_PRECONDITION */ },
   /** A step / block call got bad arguments (block ids, positions, tokens...). */
   input_invalid: { httpStatus: 400, grpcCode: 3 /* INVALID_ARGUMENT */ },
   /** The engine was used after free(). */

@@ -2,7 +2,7 @@
  * The native KV data plane, as TypeScript sees it: CRC-32C, memory regions that block exports and
  * imports target directly (a /dev/shm file mapping for `shm`, a receive buffer for `tcp`), and the
  * native tcp listener / connection. The transports in @radixserve/kv-transfer compose these with
- * Engine.exportBlocksInto / importBlocksFrom, so KV bytes never pass through JS buffers on the
+ * Engine.exportBlocks / importBlocks over the sinks and sources of kv-io.ts, so KV bytes never pass through JS buffers on the
  * shm and tcp paths, and the checksum is computed natively in the same pass as the copy.
  *
  * Checksum: CRC-32C (Castagnoli; init and final xor 0xFFFFFFFF; crc32c("123456789") = 0xE3069283),
@@ -25,7 +25,7 @@ export function crc32cTable(data: Uint8Array, previous = 0): number {
 
 /**
  * Copies `src` into `dst` (same length) with non-temporal stores and returns the CRC-32C of the
- * bytes, in one pass: the kernel of the direct shm path (exportBlocksToPool), for tests and benches.
+ * bytes, in one pass: the kernel of the direct shm path (exportBlocks to a pool sink), for tests and benches.
  */
 export function crc32cCopyStreaming(dst: Uint8Array, src: Uint8Array): number {
   if (!(dst instanceof Uint8Array) || !(src instanceof Uint8Array) || dst.byteLength !== src.byteLength)
@@ -100,7 +100,7 @@ export class KvRegion {
 
   /**
    * D, on its fence file (KvFence): grants `generation` the right to write through slot `slot`
-   * (see exportBlocksToPool's `fence`). The previous generation of the slot loses it.
+   * (see the pool sink's `fence` in Engine.exportBlocks). The previous generation of the slot loses it.
    */
   fenceOpen(slot: number, generation: number): void {
     native("KV fence open", () => nativeAddon().regionFenceOpen(this.handle, slot, generation));

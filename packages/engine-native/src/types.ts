@@ -5,7 +5,8 @@
  * Policy (which sequences run, which blocks they use, what is cached) lives in the caller.
  * Block ids and positions are always chosen by the caller; the engine validates them.
  */
-import type { KvRegion, KvTcpConnection, KvTcpListener } from "./kv-transfer.js";
+import type { KvSink, KvSource } from "./kv-io.js";
+import type { KvRegion, KvTcpListener } from "./kv-transfer.js";
 import type { QuantDtype, TensorDtype } from "./safetensors.js";
 
 /** Options for {@link Engine.load}. Every field but `modelPath` has a default. */
@@ -82,7 +83,7 @@ export interface EngineOptions {
   simd?: "auto" | "avx512" | "avx2" | "reference";
   /**
    * Puts the KV pool in shared memory, so another process on the host can map it and write blocks
-   * straight into it with exportBlocksToPool. CPU backend and tpSize 1 only. Default: a private pool.
+   * straight into it with exportBlocks to a pool sink. CPU backend and tpSize 1 only. Default: a private pool.
    *   - "memfd:<name>": an anonymous memory file named <name> (what the decode worker uses): its
    *     pages are committed as blocks are first written, like a private pool's, and /dev/shm's
    *     size does not limit it. Other processes of the same user map it at `info.kvPoolPath`
@@ -205,56 +206,40 @@ export interface Engine {
   /** Runs one batched forward step off the JS thread. Rejects with a clear Error on bad input. */
   step(seqs: StepSequence[]): Promise<(StepOutput | null)[]>;
   /**
-   * Copies whole blocks (all layers, K and V, every rank's shard) into one contiguous buffer, in the
-   * given order: `blockIds.length * info.bytesPerBlock` bytes. Importing needs an engine with the same
-   * model, KV dtype, block size and tpSize.
+   * Copies whole blocks (all layers, K and V, every rank's shard) out of the pool, in the given
+   * order: `blockIds.length * info.bytesPerBlock` bytes in transfer layout. Importing needs an
+   * engine with the same model, KV dtype, block size and tpSize. Without a sink: into a new
+   * buffer. With a sink (kv-io.ts: memory, another pool, a tcp frame): into it, resolving with the
+   * CRC-32C of the bytes computed in the same pass. Rejects when the range does not fit the sink.
+   *
+   * pool sink (the direct shm path): this engine must have tpSize 1 and the caller must only target
+   * blocks the other side has reserved for this transfer; with a fence the copy runs only while the
+   * receiver has not revoked it (it holds the slot for the duration of the call and rejects without
+   * writing anything once revoked), so a receiver can reuse the blocks as soon as a revoke finds no
+   * write in progress.
+   *
+   * tcp sink: frames on one connection go in call order. A host pool's frames wait on the
+   * connection's own send queue, not behind the engine's other calls (they may overlap a step: the
+   * blocks must be final, and stay allocated until the promise settles); a device pool's are staged
+   * through host memory by a call queued like every engine call. Rejects when the peer is gone or
+   * accepts nothing before the connection's send deadline; after a failed frame, the connection's
+   * later frames fail too.
    */
   exportBlocks(blockIds: Int32Array): Promise<Buffer>;
-  /** Writes a buffer made by exportBlocks (same model, same dtype) into the given block ids. */
-  importBlocks(blockIds: Int32Array, data: Uint8Array): Promise<void>;
+  exportBlocks(blockIds: Int32Array, sink: KvSink): Promise<number>;
   /**
-   * exportBlocks' bytes written straight into `target` (a buffer, or a native KvRegion such as a
-   * shared-memory mapping) at byte `offset`; resolves with their CRC-32C, computed natively in the
-   * same pass (kv-transfer.ts). Rejects when the range does not fit the target.
+   * Writes `blockIds.length * info.bytesPerBlock` bytes of transfer layout (what exportBlocks
+   * made, same model and dtype) into the given blocks: a Uint8Array of exactly that size, or a
+   * source (kv-io.ts) at a byte offset. Resolves with the CRC-32C of those bytes, computed in the
+   * same pass: the caller compares it with the sender's, and a mismatch means the blocks hold
+   * garbage and must not be used.
    */
-  exportBlocksInto(blockIds: Int32Array, target: Uint8Array | KvRegion, offset: number): Promise<number>;
-  /**
-   * importBlocks from `blockIds.length * info.bytesPerBlock` bytes of `source` at byte `offset`;
-   * resolves with the CRC-32C of those bytes (computed in the same pass). The caller compares it
-   * with the sender's: a mismatch means the reserved blocks hold garbage and must not be adopted.
-   */
-  importBlocksFrom(blockIds: Int32Array, source: Uint8Array | KvRegion, offset: number): Promise<number>;
-  /**
-   * The direct shm path: copies `srcIds` of this pool into blocks `dstIds` of another engine's pool
-   * file mapped as `pool` (that engine loaded with kvPoolShmPath, same model and dtype), one copy,
-   * and resolves with the CRC-32C of the bytes in transfer order, computed in the same pass. This
-   * engine must have tpSize 1. The caller must only target blocks the other side has reserved for
-   * this transfer. With `fence` (the receiver's write permission for this transfer) the copy runs
-   * only while the receiver has not revoked it: it holds the slot for the duration of the call, and
-   * rejects without writing anything once the receiver revoked (its deadline passed, the request
-   * ended), so a receiver can reuse the blocks as soon as a revoke finds no write in progress.
-   */
-  exportBlocksToPool(
-    srcIds: Int32Array,
-    pool: KvRegion,
-    dstIds: Int32Array,
-    fence?: KvPoolFence,
-  ): Promise<number>;
+  importBlocks(blockIds: Int32Array, data: Uint8Array | KvSource): Promise<number>;
   /** The CRC-32C of `blockIds` in transfer byte order (verifies bytes a peer wrote straight into the pool). */
   crcBlocks(blockIds: Int32Array): Promise<number>;
   /**
-   * Sends `blockIds` as one frame of the native tcp data plane, at byte `frameOffset` of the
-   * transfer, straight from the pool to the connection's socket (each block checksummed just before
-   * it goes); resolves with the CRC-32C once the frame is written. Frames on one connection go in
-   * call order. A host pool's frames wait on the connection's own send queue, not behind the
-   * engine's other calls (they may overlap a step: the blocks must be final, and stay allocated
-   * until the promise settles); a device pool's are staged through host memory by a call queued
-   * like every engine call. Rejects when the peer is gone or accepts nothing before the
-   * connection's send deadline; after a failed frame, the connection's later frames fail too.
-   */
-  sendBlocksTo(blockIds: Int32Array, conn: KvTcpConnection, frameOffset: number): Promise<number>;
-  /**
-   * Registers the tcp transfer `key` on `listener` so its bytes land straight in `blockIds` of the
+   * The tcp receiver's registration (not a copy: the listener's connection thread does it later):
+   * registers the tcp transfer `key` on `listener` so its bytes land straight in `blockIds` of the
    * pool (in order), read by the listener's connection thread. False when the pool is not in host
    * memory (the caller then receives into a region and imports). The engine is not freed while
    * the transfer is registered; listener.cancel(key) ends it.

@@ -1,6 +1,8 @@
 // The native KV data plane: CRC-32C (known vectors, hardware vs table), block export/import through
 // shared-memory regions and the native tcp data plane between two engines (bytes and checksums
 // equal), and failures (bad ranges, unknown keys, a sender that vanishes mid-transfer).
+// One file of ~660 lines: every medium's tests share the two engines, the test model and the
+// writer-process helper set up here; split, each file would load its own engines.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,6 +19,8 @@ import {
   KvTcpConnection,
   KvTcpListener,
   type KvTcpProgress,
+  kvSink,
+  kvSource,
   loadEngine,
 } from "../src/index.js";
 import { blocks, maxAbsDiff, openEngine, prefillLogits, scratchDir, testModel, tokens } from "./helpers.js";
@@ -90,17 +94,17 @@ describe("kv-transfer shm regions", () => {
     const d = KvRegion.openShm(path, 4 * bpb, true);
     const p = KvRegion.openShm(path, 0, false); // the sender maps the same file by path
     assert.equal(p.size, 4 * bpb);
-    const sent = await src.exportBlocksInto(blocks(0, 3), p, bpb); // at offset one block in
+    const sent = await src.exportBlocks(blocks(0, 3), kvSink.memory(p, bpb)); // at offset one block in
     const reference = await src.exportBlocks(blocks(0, 3));
     assert.equal(sent, crc32c(reference));
     assert.deepEqual(d.read(bpb, 3 * bpb), reference); // what P wrote is what D sees
-    const got = await dst.importBlocksFrom(Int32Array.from([9, 4, 6]), d, bpb);
+    const got = await dst.importBlocks(Int32Array.from([9, 4, 6]), kvSource.memory(d, bpb));
     assert.equal(got, sent);
     assert.deepEqual(await dst.exportBlocks(Int32Array.from([9, 4, 6])), reference);
     // Buffers work too, and the CRC of an import equals the CRC of the bytes.
     const buf = Buffer.alloc(3 * bpb);
-    assert.equal(await src.exportBlocksInto(blocks(0, 3), buf, 0), sent);
-    assert.equal(await dst.importBlocksFrom(Int32Array.from([1, 2, 3]), buf, 0), crc32c(buf));
+    assert.equal(await src.exportBlocks(blocks(0, 3), kvSink.memory(buf, 0)), sent);
+    assert.equal(await dst.importBlocks(Int32Array.from([1, 2, 3]), kvSource.memory(buf, 0)), crc32c(buf));
     p.close();
     d.close();
     rmSync(path);
@@ -112,14 +116,17 @@ describe("kv-transfer shm regions", () => {
     const dir = scratchDir("shm-bad");
     const path = join(dir, "f");
     const r = KvRegion.openShm(path, 2 * bpb, true);
-    await assert.rejects(e.exportBlocksInto(blocks(0, 2), r, 1), /does not fit the .*-byte region/);
-    await assert.rejects(e.importBlocksFrom(Int32Array.from([0, 99]), r, 0), /99/);
+    await assert.rejects(
+      e.exportBlocks(blocks(0, 2), kvSink.memory(r, 1)),
+      /does not fit the .*-byte region/,
+    );
+    await assert.rejects(e.importBlocks(Int32Array.from([0, 99]), kvSource.memory(r, 0)), /99/);
     assert.throws(() => KvRegion.openShm(path, 2 * bpb, true), /File exists/); // never reuses a file
     assert.throws(() => KvRegion.openShm(join(dir, "missing"), 0, false), /No such file/);
     assert.throws(() => r.read(2 * bpb - 1, 2), /outside/);
     r.close();
     r.close(); // idempotent
-    await assert.rejects(e.importBlocksFrom(blocks(0, 1), r, 0), /closed/);
+    await assert.rejects(e.importBlocks(blocks(0, 1), kvSource.memory(r, 0)), /closed/);
     assert.ok(existsSync(path));
   });
 
@@ -127,7 +134,7 @@ describe("kv-transfer shm regions", () => {
     const e = await openEngine();
     const path = join(scratchDir("shm-close"), "f");
     const r = KvRegion.openShm(path, 8 * e.info.bytesPerBlock, true);
-    const pending = e.exportBlocksInto(blocks(0, 8), r, 0);
+    const pending = e.exportBlocks(blocks(0, 8), kvSink.memory(r, 0));
     r.close();
     await assert.rejects(pending, /KV region has been closed/);
   });
@@ -135,14 +142,14 @@ describe("kv-transfer shm regions", () => {
 
 /**
  * A writer process P: loads an engine `e` on `model` (32 blocks), runs `body` (which may use `e`
- * and KvRegion, and prints "writing" once it writes), and resolves once it said so.
+ * KvRegion and kvSink, and prints "writing" once it writes), and resolves once it said so.
  */
 async function startPoolWriter(name: string, model: string, body: string): Promise<ChildProcess> {
   const script = join(scratchDir(name), "writer.mjs");
   const index = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.js")).href;
   writeFileSync(
     script,
-    `const { loadEngine, KvRegion } = await import(${JSON.stringify(index)});
+    `const { loadEngine, KvRegion, kvSink } = await import(${JSON.stringify(index)});
 const e = await loadEngine({ modelPath: ${JSON.stringify(model)}, kvCacheBlocks: 32, threads: 1 });
 ${body}
 `,
@@ -177,7 +184,7 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
       const before = await dst.exportBlocks(Int32Array.from([2, 3, 4]));
       const pool = KvRegion.openShm(path, 0, false); // P maps D's pool by path
       const reserved = Int32Array.from([11, 7, 13]); // out of order on purpose
-      const sent = await src.exportBlocksToPool(blocks(0, 3), pool, reserved);
+      const sent = await src.exportBlocks(blocks(0, 3), kvSink.pool(pool, reserved));
       const reference = await src.exportBlocks(blocks(0, 3));
       assert.equal(sent, crc32c(reference));
       assert.deepEqual(await dst.exportBlocks(reserved), reference); // D sees P's bytes, in its blocks
@@ -199,10 +206,10 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
       assert.ok(maxAbsDiff(onD!.logits!, onP!.logits!) < 1e-4);
       // Ids outside D's pool are refused before anything is written.
       await assert.rejects(
-        src.exportBlocksToPool(blocks(0, 1), pool, Int32Array.from([16])),
+        src.exportBlocks(blocks(0, 1), kvSink.pool(pool, Int32Array.from([16]))),
         /target block id 16 is outside the 16-block pool file/,
       );
-      await assert.rejects(src.exportBlocksToPool(blocks(0, 2), pool, Int32Array.from([1])), /dstIds/);
+      await assert.rejects(src.exportBlocks(blocks(0, 2), kvSink.pool(pool, Int32Array.from([1]))), /dstIds/);
       pool.close();
     } finally {
       dst.free();
@@ -237,7 +244,7 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
       assert.equal(pool.size, poolBytes);
       await prefillLogits(src, tokens(40, 9), blocks(0, 3));
       const reserved = Int32Array.from([4000, 17, 2]);
-      const crc = await src.exportBlocksToPool(blocks(0, 3), pool, reserved);
+      const crc = await src.exportBlocks(blocks(0, 3), kvSink.pool(pool, reserved));
       assert.deepEqual(await dst.exportBlocks(reserved), await src.exportBlocks(blocks(0, 3)));
       assert.equal(await dst.crcBlocks(reserved), crc);
       pool.close();
@@ -254,7 +261,15 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
     try {
       await assert.rejects(
         loadEngine({ modelPath: await testModel(), kvCacheBlocks: 4, threads: 1, kvPoolShmPath: path }),
-        /cannot create the shared KV pool file .*File exists/,
+        (e: Error) => {
+          assert.match(e.message, /cannot create the shared KV pool file .*File exists/);
+          assert.equal(
+            (e as { code?: string }).code,
+            "kv_pool_shared_failed",
+            "a typed error the worker tests",
+          );
+          return true;
+        },
       );
       assert.equal(readFileSync(path, "utf8"), "stale"); // not ours: left alone
     } finally {
@@ -282,9 +297,9 @@ describe("kv-transfer direct shm path (a KV pool in shared memory)", () => {
       model,
       `const pool = KvRegion.openShm(${JSON.stringify(path)}, 0, false);
 const src = Int32Array.from({ length: 32 }, (_, i) => i);
-await e.exportBlocksToPool(src, pool, src);
+await e.exportBlocks(src, kvSink.pool(pool, src));
 process.stdout.write("writing\\n");
-for (;;) await e.exportBlocksToPool(src, pool, src);`,
+for (;;) await e.exportBlocks(src, kvSink.pool(pool, src));`,
     );
     try {
       await new Promise((r) => setTimeout(r, 30)); // mid-write
@@ -320,25 +335,28 @@ describe("kv-transfer fence (D's write permission for a direct transfer)", () =>
       const target = Int32Array.from([5, 6, 7]);
       const grant = { region: fenceP, slot: 9, generation: 7 };
       // Never opened: the slot grants nothing.
-      await assert.rejects(src.exportBlocksToPool(blocks(0, 3), pool, target, grant), /revoked/);
+      await assert.rejects(src.exportBlocks(blocks(0, 3), kvSink.pool(pool, target, grant)), /revoked/);
       fenceD.fenceOpen(9, 7);
-      const crc = await src.exportBlocksToPool(blocks(0, 3), pool, target, grant);
+      const crc = await src.exportBlocks(blocks(0, 3), kvSink.pool(pool, target, grant));
       assert.equal(crc, crc32c(await src.exportBlocks(blocks(0, 3))));
       assert.equal(await dst.crcBlocks(target), crc);
       assert.equal(fenceD.fenceRevoke(9, 7), 0, "no write in progress: revoked at once");
       const marker = randomBytes(3 * dst.info.bytesPerBlock);
       await dst.importBlocks(target, marker); // D reuses the blocks
       await assert.rejects(
-        src.exportBlocksToPool(blocks(0, 3), pool, target, grant),
+        src.exportBlocks(blocks(0, 3), kvSink.pool(pool, target, grant)),
         /decode worker revoked this transfer .*nothing was written/,
       );
       assert.deepEqual(await dst.exportBlocks(target), marker, "the revoked writer wrote nothing");
       fenceD.fenceOpen(9, 8); // the slot's next transfer
       await assert.rejects(
-        src.exportBlocksToPool(blocks(0, 1), pool, target.subarray(0, 1), grant),
+        src.exportBlocks(blocks(0, 1), kvSink.pool(pool, target.subarray(0, 1), grant)),
         /revoked/,
       );
-      await src.exportBlocksToPool(blocks(0, 1), pool, target.subarray(0, 1), { ...grant, generation: 8 });
+      await src.exportBlocks(
+        blocks(0, 1),
+        kvSink.pool(pool, target.subarray(0, 1), { ...grant, generation: 8 }),
+      );
       assert.equal(fenceD.fenceRevoke(9, 7), 0, "revoking an old generation is a no-op");
       assert.throws(() => fenceD.fenceOpen(64, 1), /fence slot 64 is outside the 1024-byte fence file/);
       pool.close();
@@ -369,7 +387,7 @@ const ids = Int32Array.from({ length: 32 }, (_, i) => i);
 let told = false;
 for (let g = 1; ; ) {
   try {
-    await e.exportBlocksToPool(ids, pool, ids, { region: fence, slot: 2, generation: g });
+    await e.exportBlocks(ids, kvSink.pool(pool, ids, { region: fence, slot: 2, generation: g }));
     if (!told) { told = true; process.stdout.write("writing\\n"); }
   } catch (err) {
     if (!/revoked/.test(err.message)) throw err;
@@ -440,16 +458,16 @@ describe("kv-transfer native tcp", () => {
       const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
       const staging = KvRegion.alloc(2 * bpb);
       // Two frames: blocks [0, 2) then [2, 3), as two chunks of a transfer.
-      const c1 = await src.exportBlocksInto(blocks(0, 2), staging, 0);
+      const c1 = await src.exportBlocks(blocks(0, 2), kvSink.memory(staging, 0));
       await conn.sendFrame(staging, 0, 2 * bpb, 0, c1);
-      const c2 = await src.exportBlocksInto(blocks(2, 1), staging, 0);
+      const c2 = await src.exportBlocks(blocks(2, 1), kvSink.memory(staging, 0));
       await conn.sendFrame(staging, 0, bpb, 2 * bpb, c2);
       const f1 = await next();
       const f2 = await next();
       assert.deepEqual([f1.frameOffset, f1.frameLength, f1.frameCrc, f1.error], [0, 2 * bpb, c1, ""]);
       assert.deepEqual([f2.frameOffset, f2.frameLength, f2.frameCrc, f2.error], [2 * bpb, bpb, c2, ""]);
-      assert.equal(await dst.importBlocksFrom(Int32Array.from([5, 6]), region, 0), c1);
-      assert.equal(await dst.importBlocksFrom(Int32Array.from([7]), region, 2 * bpb), c2);
+      assert.equal(await dst.importBlocks(Int32Array.from([5, 6]), kvSource.memory(region, 0)), c1);
+      assert.equal(await dst.importBlocks(Int32Array.from([7]), kvSource.memory(region, 2 * bpb)), c2);
       assert.deepEqual(
         await dst.exportBlocks(Int32Array.from([5, 6, 7])),
         await src.exportBlocks(blocks(0, 3)),
@@ -463,7 +481,7 @@ describe("kv-transfer native tcp", () => {
     }
   });
 
-  it("sends straight from one pool into the other's reserved blocks (sendBlocksTo / expectBlocksFrom)", async () => {
+  it("sends straight from one pool into the other's reserved blocks (a tcp sink / expectBlocksFrom)", async () => {
     const src = await openEngine("tiny-gqa");
     const dst = await openEngine("tiny-gqa");
     const bpb = src.info.bytesPerBlock;
@@ -474,8 +492,8 @@ describe("kv-transfer native tcp", () => {
       const key = randomBytes(16).toString("hex");
       assert.equal(dst.expectBlocksFrom(listener, key, Int32Array.from([13, 11, 12])), true);
       const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
-      const c1 = await src.sendBlocksTo(blocks(0, 2), conn, 0);
-      const c2 = await src.sendBlocksTo(blocks(2, 1), conn, 2 * bpb);
+      const c1 = await src.exportBlocks(blocks(0, 2), kvSink.tcp(conn, 0));
+      const c2 = await src.exportBlocks(blocks(2, 1), kvSink.tcp(conn, 2 * bpb));
       assert.equal(c1, crc32c(await src.exportBlocks(blocks(0, 2))));
       assert.equal(c2, crc32c(await src.exportBlocks(blocks(2, 1))));
       assert.equal((await next()).frameCrc, c1); // checksummed by D's thread as the bytes landed
@@ -486,7 +504,7 @@ describe("kv-transfer native tcp", () => {
       );
       conn.close();
       listener.cancel(key);
-      await assert.rejects(src.sendBlocksTo(blocks(0, 1), conn, 0), /connection is closed/);
+      await assert.rejects(src.exportBlocks(blocks(0, 1), kvSink.tcp(conn, 0)), /connection is closed/);
     } finally {
       listener.close();
     }
@@ -503,7 +521,7 @@ describe("kv-transfer native tcp", () => {
       const key = randomBytes(16).toString("hex");
       assert.equal(dst.expectBlocksFrom(listener, key, Int32Array.from([13, 11, 12])), true);
       const conn = await KvTcpConnection.connect("127.0.0.1", listener.port, key, 2000);
-      const sends = [0, 1, 2].map((i) => src.sendBlocksTo(blocks(i, 1), conn, i * bpb));
+      const sends = [0, 1, 2].map((i) => src.exportBlocks(blocks(i, 1), kvSink.tcp(conn, i * bpb)));
       // Not queued behind the frames: an engine call runs beside them.
       const step = prefillLogits(src, tokens(8, 3), Int32Array.from([20]));
       src.free(); // after the step (queued); the pool stays until the queued frames are written
@@ -535,7 +553,7 @@ describe("kv-transfer native tcp", () => {
       );
       const all = blocks(0, src.info.numBlocks);
       const bytes = all.length * src.info.bytesPerBlock;
-      const sends = Array.from({ length: 64 }, (_, i) => src.sendBlocksTo(all, conn, i * bytes));
+      const sends = Array.from({ length: 64 }, (_, i) => src.exportBlocks(all, kvSink.tcp(conn, i * bytes)));
       const settled = await Promise.allSettled(sends);
       const first = settled.findIndex((r) => r.status === "rejected");
       assert.ok(first >= 0, "sending into a closed connection fails");

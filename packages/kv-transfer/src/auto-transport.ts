@@ -11,6 +11,7 @@
  * at close) and, for shm, a fence slot (direct) or a pooled transfer file (two-copy).
  */
 import type { KvTransferOffer } from "@radixserve/core";
+import { kvSource } from "@radixserve/engine-native";
 import { inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import type {
   KvBlockSink,
@@ -50,10 +51,10 @@ class AutoReceiver implements KvReceiver {
   }
 
   async receiveBlocks(sink: KvBlockSink, ids: Int32Array, p: KvChunkPayload): Promise<number> {
-    if (p.data.byteLength > 0) return sink.importBlocksFrom(ids, p.data, 0);
+    if (p.data.byteLength > 0) return sink.importBlocks(ids, kvSource.memory(p.data, 0));
     const r = this.medium(p);
     if (r.receiveBlocks) return r.receiveBlocks(sink, ids, p);
-    return sink.importBlocksFrom(ids, await r.read(p), 0);
+    return sink.importBlocks(ids, kvSource.memory(await r.read(p), 0));
   }
 
   async quiesce(): Promise<void> {

@@ -5,7 +5,7 @@ import { crc32c } from "@radixserve/engine-native";
  * kvCrc32("123456789") = 0xE3069283), continuing from `previous` so that chained calls over
  * consecutive pieces equal one call over their concatenation. Each KvChunk's `crc32` field carries
  * it for the chunk's bytes; D checks it before adopting the blocks. The engine computes the same
- * value natively while it copies blocks (Engine.exportBlocksInto / importBlocksFrom); this function
+ * value natively while it copies blocks (Engine.exportBlocks / importBlocks); this function
  * is for bytes JS already holds (SSE4.2 `crc32` instruction, ~10+ GB/s, vs ~1.7 for zlib's CRC-32).
  */
 export function kvCrc32(data: Uint8Array, previous = 0): number {

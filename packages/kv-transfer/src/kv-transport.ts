@@ -1,5 +1,5 @@
 /**
- * KvTransport: how the KV bytes of one prefill -> decode transfer travel (DESIGN.md section 3).
+ * KvTransport: how the KV bytes of one prefill -> decode transfer travel.
  *
  * The control messages (start, chunk descriptors, acks, done) always ride the PrefillService gRPC
  * stream; a transport only decides where a chunk's BYTES go. The decode worker D (receiver) opens
@@ -22,12 +22,13 @@
 import type { KvTransferOffer } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
 
-/** What a native sender needs from the engine: block copies out of the pool into transfer memory, with CRC-32C. */
-export type KvBlockSource = Pick<Engine, "exportBlocksInto" | "info"> &
-  Partial<Pick<Engine, "sendBlocksTo" | "exportBlocksToPool">>;
-/** What a native receiver needs from the engine: block copies from transfer memory into the pool, with CRC-32C. */
-export type KvBlockSink = Pick<Engine, "importBlocksFrom" | "info"> &
-  Partial<Pick<Engine, "expectBlocksFrom">>;
+/** What a sender needs from the engine: block exports into a sink (memory, a pool, a tcp frame), with CRC-32C. */
+export type KvBlockSource = Pick<Engine, "exportBlocks" | "info">;
+/**
+ * What a receiver needs from the engine: block imports from a source, with CRC-32C, and the tcp
+ * registration that lands a transfer's bytes straight in the pool (false where it cannot).
+ */
+export type KvBlockSink = Pick<Engine, "importBlocks" | "expectBlocksFrom" | "info">;
 
 /** Where D will put the transfer's blocks: lets a transport receive straight into them (tcp). */
 export interface KvReceiveTarget {

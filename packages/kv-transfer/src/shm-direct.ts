@@ -4,7 +4,7 @@
  * are written, like a private pool, and not bounded by /dev/shm's size); for each transfer D
  * offers the pool (/proc/<D's pid>/fd/<n> plus its name), the block ids it reserved (in transfer
  * order) and a fence slot; P maps the pool once and its engine writes every block of a chunk
- * straight into D's reserved block (Engine.exportBlocksToPool: CRC-32C of the source in the same
+ * straight into D's reserved block (Engine.exportBlocks to a pool sink: CRC-32C of the source in the same
  * pass, non-temporal stores). Only the chunk's location and CRC travel in KvChunk; D imports
  * nothing and trusts P's CRC (a readback would cost ~40% of the throughput; --kv-verify-imports
  * still reads every transfer back, for tests and audits).
@@ -27,7 +27,7 @@
 import { randomBytes } from "node:crypto";
 import type { KvTransferOffer } from "@radixserve/core";
 import { getLogger } from "@radixserve/core";
-import { KV_FENCE_SLOT_BYTES, KvRegion } from "@radixserve/engine-native";
+import { KV_FENCE_SLOT_BYTES, KvRegion, kvSink, kvSource } from "@radixserve/engine-native";
 import { readInlineOr } from "./grpc-transport.js";
 import { hostId } from "./host-id.js";
 import type {
@@ -180,7 +180,7 @@ export class DirectShmReceiver implements KvReceiver {
    */
   async receiveBlocks(sink: KvBlockSink, ids: Int32Array, p: KvChunkPayload): Promise<number> {
     if (this.closed) throw new Error("shm receiver is closed");
-    if (p.data.byteLength > 0) return sink.importBlocksFrom(ids, p.data, 0);
+    if (p.data.byteLength > 0) return sink.importBlocks(ids, kvSource.memory(p.data, 0));
     const bpb = this.pool.bytesPerBlock;
     const first = p.offset / bpb;
     if (
@@ -257,12 +257,12 @@ export class DirectShmSender implements KvSender {
       throw new Error(
         `chunk [${byteOffset}, +${byteLength}) is outside the ${this.dstIds.length} blocks D reserved`,
       );
-    if (!src.exportBlocksToPool || src.info.tpSize !== 1)
+    if (src.info.tpSize !== 1)
       throw new Error(
         "this engine cannot write into another pool (tp > 1): open the sender with it (senderForOffer(offer, engine)) to get inline bytes",
       );
     const dst = this.dstIds.subarray(first, first + blockIds.length);
-    const crc = await src.exportBlocksToPool(blockIds, this.pool, dst, this.fence);
+    const crc = await src.exportBlocks(blockIds, kvSink.pool(this.pool, dst, this.fence));
     return { payload: { data: new Uint8Array(0), offset: byteOffset, byteLength, crc32: crc }, crc };
   }
 

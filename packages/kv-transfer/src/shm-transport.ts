@@ -27,7 +27,7 @@ import { existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { KvTransferOffer } from "@radixserve/core";
 import { getLogger, RadixServeError } from "@radixserve/core";
-import { KvRegion } from "@radixserve/engine-native";
+import { KvRegion, kvSink, kvSource } from "@radixserve/engine-native";
 import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import { hostId } from "./host-id.js";
 import type {
@@ -110,9 +110,9 @@ class ShmReceiver implements KvReceiver {
   }
 
   async receiveBlocks(pool: KvBlockSink, blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
-    if (p.data.byteLength > 0) return pool.importBlocksFrom(blockIds, p.data, 0);
+    if (p.data.byteLength > 0) return pool.importBlocks(blockIds, kvSource.memory(p.data, 0));
     this.check(p);
-    return pool.importBlocksFrom(blockIds, this.region, p.offset);
+    return pool.importBlocks(blockIds, kvSource.memory(this.region, p.offset));
   }
 
   complete(): void {
@@ -141,7 +141,7 @@ class ShmSender implements KvSender {
 
   async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     if (this.closed) throw new Error("shm sender is closed");
-    const crc = await pool.exportBlocksInto(blockIds, this.region, byteOffset);
+    const crc = await pool.exportBlocks(blockIds, kvSink.memory(this.region, byteOffset));
     return {
       payload: {
         data: new Uint8Array(0),
@@ -311,7 +311,7 @@ export class ShmKvTransport implements KvTransport {
    */
   private directSender(offer: KvTransferOffer, source?: KvBlockSource): KvSender {
     // An engine that cannot write a tp-1 pool's layout (tp > 1) sends inline.
-    if (source && (!source.exportBlocksToPool || source.info.tpSize !== 1)) return new GrpcInlineSender();
+    if (source && source.info.tpSize !== 1) return new GrpcInlineSender();
     const path = offer.shmPoolPath ?? "";
     const name = offer.shmPoolName ?? "";
     const fencePath = offer.fencePath ?? "";

@@ -8,7 +8,7 @@
  * `transfer_key`; P connects natively and sends the key. Frames (kv-transfer-tcp.h):
  * [u64 LE offset][u32 LE length][u32 0][bytes][u32 LE CRC-32C], one per chunk, in order.
  *   - Host pools (CPU), the path the workers take: P's engine writes each chunk's blocks straight
- *     from its pool to the socket (Engine.sendBlocksTo, checksumming each block just before it
+ *     from its pool to the socket (Engine.exportBlocks to a tcp sink, checksumming each block just before it
  *     goes), and D's connection thread reads them straight into the reserved blocks
  *     (Engine.expectBlocksFrom), checksumming as they land and checking the trailer. D's
  *     receiveBlocks then only waits for the frame and returns its CRC. Zero user-space copies.
@@ -24,7 +24,14 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { KvTransferOffer } from "@radixserve/core";
 import { getLogger } from "@radixserve/core";
-import { KvRegion, KvTcpConnection, KvTcpListener, type KvTcpProgress } from "@radixserve/engine-native";
+import {
+  KvRegion,
+  KvTcpConnection,
+  KvTcpListener,
+  type KvTcpProgress,
+  kvSink,
+  kvSource,
+} from "@radixserve/engine-native";
 import { kvCrc32 } from "./checksum.js";
 import { GrpcInlineSender, inlineReceiver, readInlineOr } from "./grpc-transport.js";
 import type {
@@ -132,11 +139,11 @@ class TcpReceiver implements KvReceiver {
   }
 
   async receiveBlocks(pool: KvBlockSink, blockIds: Int32Array, p: KvChunkPayload): Promise<number> {
-    if (p.data.byteLength > 0) return pool.importBlocksFrom(blockIds, p.data, 0);
+    if (p.data.byteLength > 0) return pool.importBlocks(blockIds, kvSource.memory(p.data, 0));
     if (this.direct) return this.landed(blockIds, p);
     await this.arrived(p);
     if (!this.region) throw new Error("tcp receiver has no region");
-    const crc = await pool.importBlocksFrom(blockIds, this.region, p.offset);
+    const crc = await pool.importBlocks(blockIds, kvSource.memory(this.region, p.offset));
     const frame = this.frameCrcs.get(p.offset);
     this.frameCrcs.delete(p.offset);
     if (frame && frame.length === p.byteLength && frame.crc !== crc)
@@ -278,29 +285,19 @@ class TcpSender implements KvSender {
   async sendBlocks(pool: KvBlockSource, blockIds: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     this.check();
     const len = blockIds.length * pool.info.bytesPerBlock;
-    if (pool.sendBlocksTo) {
-      // Straight from the pool to the socket. Engine.sendBlocksTo keeps its frames in call order on
-      // the connection, so the frame is handed over at once, while earlier ones are still going
-      // (they complete in order: this one settling means they all have); only a staged frame still
-      // pending must go first.
-      const sendTo = pool.sendBlocksTo.bind(pool);
-      const send = () => sendTo(blockIds, this.conn, byteOffset);
-      const sent = this.staged ? this.staged.then(send) : send();
-      this.sending = sent.then(
-        () => undefined,
-        (e: Error) => {
-          this.error ??= e;
-        },
-      );
-      return { payload: frameAt(byteOffset, len), crc: await sent };
-    }
-    return this.inTurn(async () => {
-      this.check();
-      const s = await this.slot(len);
-      const crc = await pool.exportBlocksInto(blockIds, s.region, 0);
-      this.check();
-      return { payload: frameAt(byteOffset, len), crc, sent: this.launch(s, len, byteOffset, crc) };
-    });
+    // Straight from the pool to the socket (a tcp sink). The engine keeps a connection's frames in
+    // call order, so the frame is handed over at once, while earlier ones are still going (they
+    // complete in order: this one settling means they all have); only a staged frame still pending
+    // must go first.
+    const send = () => pool.exportBlocks(blockIds, kvSink.tcp(this.conn, byteOffset));
+    const sent = this.staged ? this.staged.then(send) : send();
+    this.sending = sent.then(
+      () => undefined,
+      (e: Error) => {
+        this.error ??= e;
+      },
+    );
+    return { payload: frameAt(byteOffset, len), crc: await sent };
   }
 
   /**
@@ -354,7 +351,7 @@ export class TcpKvTransport implements KvTransport {
     const key = randomBytes(KEY_BYTES).toString("hex");
     const offer = { transport: "tcp", tcpAddress: this.address, transferKey: key };
     const bpb = target?.pool.info.bytesPerBlock ?? 0;
-    if (target?.pool.expectBlocksFrom && target.blockIds.length * bpb === totalBytes) {
+    if (target && target.blockIds.length * bpb === totalBytes) {
       // Straight into the reserved blocks (the engine's pool is host memory).
       if (target.pool.expectBlocksFrom(listener, key, target.blockIds)) {
         const r = new TcpReceiver(

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { makeModel } from "@radixserve/core";
 import { crc32c, type Engine, loadEngine } from "@radixserve/engine-native";
 import { AutoKvTransport } from "../src/auto-transport.js";
-import type { KvSender } from "../src/kv-transport.js";
+import type { KvBlockSource, KvSender } from "../src/kv-transport.js";
 import { createKvTransport, senderForOffer } from "../src/registry.js";
 import { ShmKvTransport } from "../src/shm-transport.js";
 import { TcpKvTransport } from "../src/tcp-transport.js";
@@ -53,22 +53,12 @@ describe("KvTransport native paths between two engines", () => {
       let offset = 0;
       const sent = [];
       for (const c of chunks) {
-        sent.push(
-          await s.sendBlocks(
-            { info: p.info, exportBlocksInto: (...a) => p.exportBlocksInto(...a) },
-            c,
-            offset,
-          ),
-        );
+        sent.push(await s.sendBlocks(p, c, offset));
         offset += c.length * bpb;
       }
       let first = 8;
       for (const [i, c] of chunks.entries()) {
-        const got = await r.receiveBlocks(
-          { info: d.info, importBlocksFrom: (...a) => d.importBlocksFrom(...a) },
-          ids(first, c.length),
-          sent[i]!.payload,
-        );
+        const got = await r.receiveBlocks(d, ids(first, c.length), sent[i]!.payload);
         assert.equal(got, sent[i]!.crc);
         assert.equal(got, crc32c(await p.exportBlocks(c)));
         first += c.length;
@@ -94,19 +84,15 @@ describe("KvTransport native paths between two engines", () => {
       assert.ok(r.offer.shmPoolPath && !r.offer.shmPath, "the offer names D's pool, not a transfer file");
       assert.ok(r.chunkBytes! > 32 * 1024 * 1024, "direct transfers ask for large chunks");
       // A tp > 1 engine cannot write D's layout: it is given inline bytes up front.
-      const tp2 = { info: { ...p.info, tpSize: 2 }, exportBlocksInto: p.exportBlocksInto.bind(p) };
+      const tp2 = { info: { ...p.info, tpSize: 2 }, exportBlocks: p.exportBlocks.bind(p) } as KvBlockSource;
       assert.equal((await senderForOffer(r.offer, tp2)).name, "grpc");
       const s = await senderForOffer(r.offer, p);
       assert.equal(s.name, "shm");
-      const src = {
-        info: p.info,
-        exportBlocksInto: p.exportBlocksInto.bind(p),
-        exportBlocksToPool: p.exportBlocksToPool.bind(p),
-      };
+      const src = p;
       const a = await s.sendBlocks!(src, ids(0, 2), 0);
       const b = await s.sendBlocks!(src, ids(2, 3), 2 * bpb);
       assert.equal(a.payload.data.byteLength, 0, "no bytes ride the stream");
-      const sink = { info: dd.info, importBlocksFrom: dd.importBlocksFrom.bind(dd) };
+      const sink = dd;
       assert.equal(
         await r.receiveBlocks!(sink, reserved.subarray(0, 2), { ...a.payload, crc32: a.crc }),
         a.crc,
@@ -171,13 +157,8 @@ describe("KvTransport native paths between two engines", () => {
     const spec = t.shm.poolSpec();
     const dd = await loadEngine({ modelPath: model, kvCacheBlocks: 16, threads: 1, kvPoolShmPath: spec });
     const bpb = p.info.bytesPerBlock;
-    const sink = { info: dd.info, importBlocksFrom: dd.importBlocksFrom.bind(dd) };
-    const src = {
-      info: p.info,
-      exportBlocksInto: p.exportBlocksInto.bind(p),
-      exportBlocksToPool: p.exportBlocksToPool.bind(p),
-      sendBlocksTo: p.sendBlocksTo.bind(p),
-    };
+    const sink = dd;
+    const src = p;
     try {
       t.shm.attachPool(spec, dd.info.kvPoolPath!, dd.info.numBlocks, bpb);
       for (const [where, expect] of [
@@ -221,19 +202,11 @@ describe("KvTransport native paths between two engines", () => {
     const bpb = p.info.bytesPerBlock;
     const t = new TcpKvTransport();
     await t.init();
-    const sink = {
-      info: d.info,
-      importBlocksFrom: d.importBlocksFrom.bind(d),
-      expectBlocksFrom: d.expectBlocksFrom.bind(d),
-    };
+    const sink = d;
     const target = Int32Array.from([15, 9, 12, 10]);
     const r = await t.openReceiver("req", 4 * bpb, { pool: sink, blockIds: target });
     const s = await t.openSender(r.offer);
-    const source = {
-      info: p.info,
-      exportBlocksInto: p.exportBlocksInto.bind(p),
-      sendBlocksTo: p.sendBlocksTo.bind(p),
-    };
+    const source = p;
     const a = await s.sendBlocks!(source, ids(4, 3), 0);
     const b = await s.sendBlocks!(source, ids(7, 1), 3 * bpb);
     assert.equal(await r.receiveBlocks!(sink, target.subarray(0, 3), a.payload), a.crc);
@@ -251,8 +224,8 @@ describe("KvTransport native paths between two engines", () => {
   test("shm: a completed transfer's file is reused by the next one; a failed one's is unlinked", async () => {
     const bpb = p.info.bytesPerBlock;
     const t = new ShmKvTransport({ dir });
-    const source = { info: p.info, exportBlocksInto: p.exportBlocksInto.bind(p) };
-    const sink = { info: d.info, importBlocksFrom: d.importBlocksFrom.bind(d) };
+    const source = p;
+    const sink = d;
     const r1 = await t.openReceiver("a", 2 * bpb);
     const s1 = await t.openSender(r1.offer);
     const c1 = await s1.sendBlocks!(source, ids(0, 2), 0);
@@ -279,15 +252,8 @@ describe("KvTransport native paths between two engines", () => {
     await t.init();
     const r = await t.openReceiver("req", 8 * bpb);
     const s: KvSender = await senderForOffer(r.offer);
-    const first = await s.sendBlocks!(
-      { info: p.info, exportBlocksInto: (...a) => p.exportBlocksInto(...a) },
-      ids(0, 2),
-      0,
-    );
-    const sink = {
-      info: d.info,
-      importBlocksFrom: (...a: Parameters<Engine["importBlocksFrom"]>) => d.importBlocksFrom(...a),
-    };
+    const first = await s.sendBlocks!(p, ids(0, 2), 0);
+    const sink = d;
     assert.equal(await r.receiveBlocks!(sink, ids(8, 2), first.payload), first.crc);
     const pending = r.receiveBlocks!(sink, ids(10, 6), {
       data: new Uint8Array(0),

@@ -1,5 +1,5 @@
 /**
- * Joins a worker to the cluster when --redis-url / --nats-url are given (issue 5): registers it in
+ * Joins a worker to the cluster when --redis-url / --nats-url are given: registers it in
  * Redis under its advertised address and publishes its radix cache's KV events and its load on
  * NATS (core's WorkerClusterAgent). Without either flag there is nothing to do (static
  * --worker-urls on the router). The agent never blocks serving: services that are down are
@@ -9,6 +9,7 @@
 import { WorkerClusterAgent } from "@radixserve/cluster";
 import type { RadixCache } from "@radixserve/core";
 import type { WorkerConfig } from "./config.js";
+import { loadResponse } from "./load.js";
 
 /** The numbers a LoadReport carries, read from whichever scheduler the mode runs. */
 export interface ModeLoad {
@@ -49,13 +50,13 @@ export async function startClusterAgent(
       version: VERSION,
     },
     load: () => {
-      const s = stats();
+      const l = loadResponse(stats(), tokensPerS());
       return {
-        running: s.running,
-        queued: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        tokensPerS: tokensPerS(),
+        running: l.runningRequests,
+        queued: l.queuedRequests,
+        kvBlocksFree: l.kvBlocksFree,
+        kvBlocksTotal: l.kvBlocksTotal,
+        tokensPerS: l.generationTokensPerS,
       };
     },
   });

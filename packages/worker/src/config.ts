@@ -74,7 +74,7 @@ export interface WorkerConfig {
    * a client certificate the CA signed; calls to prefill workers use the same identity. null: plaintext.
    */
   clusterTls: ClusterTls | null;
-  // ---- cluster (issue 5): discovery in Redis, KV events and load on NATS ----
+  // ---- cluster: discovery in Redis, KV events and load on NATS ----
   /** Register in this Redis (redis://host:port) so routers discover the worker. */
   redisUrl?: string | undefined;
   /** Publish KV events and load reports on these NATS servers (host:port[,...]). */

@@ -13,6 +13,8 @@ import {
   type ServingMetrics,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
+import { loadResponse, type WorkerStatus } from "./load.js";
+import { toProtoLogprob } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
 import type { AbortCause, RequestEvent, RequestParams, RequestSink, Scheduler } from "./scheduler/index.js";
 
@@ -23,8 +25,7 @@ export interface ServiceContext {
   metrics: ServingMetrics;
   modelInfo: GetModelInfoResponse;
   disaggMode: string;
-  /** "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" */
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
   /**
@@ -74,16 +75,7 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
       callback(null, { status: ctx.status(), disaggMode: ctx.disaggMode });
     },
     GetLoad(_call, callback) {
-      const s = ctx.stats?.() ?? ctx.scheduler.stats();
-      callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: ctx.tokensPerSecond(),
-      });
+      callback(null, loadResponse(ctx.stats?.() ?? ctx.scheduler.stats(), ctx.tokensPerSecond()));
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: ctx.scheduler.flushCache() });
@@ -153,12 +145,7 @@ function handleGenerate(
           requestId,
           token: {
             tokenId: ev.tokenId,
-            logprob: ev.logprob
-              ? {
-                  logprob: ev.logprob.logprob,
-                  top: ev.logprob.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })),
-                }
-              : null,
+            logprob: ev.logprob ? toProtoLogprob(ev.logprob) : null,
           },
         });
         return;

@@ -27,6 +27,7 @@ import { chooseKvTransport, shmMedium } from "./disagg/decode/transport-choice.j
 import { createPrefillServer } from "./disagg/prefill/index.js";
 import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
+import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
 import { EngineLoop, Scheduler, setSinkErrorHandler } from "./scheduler/index.js";
 import { TokenRate } from "./token-rate.js";
@@ -63,7 +64,7 @@ export async function startWorker(
   const shm = config.disaggMode === "decode" ? shmMedium(transport) : null;
   const poolSpec = shm && !config.disableShmDirect && config.tp === 1 ? shm.poolSpec() : undefined;
 
-  let status: "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING" = "STATUS_STARTING";
+  let status: WorkerStatus = "STATUS_STARTING";
   const engineOptions = {
     modelPath: config.modelPath,
     blockSize: config.blockSize,
@@ -78,7 +79,8 @@ export async function startWorker(
       engine = await loadEngine({ ...engineOptions, kvPoolShmPath: poolSpec });
     } catch (err) {
       // The options (a pool in shared memory) cannot work here; a broken model fails the next load too.
-      if (!(err instanceof EngineError && err.code === "options_invalid")) throw err;
+      const code = err instanceof EngineError ? err.code : null;
+      if (code !== "kv_pool_shared_failed" && code !== "options_invalid") throw err;
       log.warn(
         { err: (err as Error).message },
         "cannot keep the KV pool in shared memory; shm transfers copy through per-transfer files",
@@ -318,7 +320,7 @@ interface ModeParts {
   registry: Registry;
   idle(): boolean;
   stats(): ModeLoad;
-  /** The prefix cache whose stored / removed blocks are published as KV events (issue 5). */
+  /** The prefix cache whose stored / removed blocks are published as KV events. */
   cache: RadixCache;
   tokensPerS(): number;
   integrity(): string[];

@@ -6,30 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { blockHashSeed } from "@radixserve/core";
 import { PrefillJob } from "../src/disagg/prefill/prefill-job.js";
 import { PrefillScheduler } from "../src/disagg/prefill/prefill-scheduler.js";
 import { type RequestEvent, Scheduler, type SchedulerConfig } from "../src/scheduler/index.js";
-import { FakeEngine } from "./scheduler-fake-engine.js";
+import { FakeEngine, fakeEngineConfig } from "./scheduler-fake-engine.js";
 
 const BS = 4;
 const VOCAB = 1000;
 
 function config(over: Partial<SchedulerConfig> = {}): SchedulerConfig {
-  return {
-    blockSize: BS,
-    numBlocks: 64,
-    maxRunningRequests: 8,
-    maxQueuedRequests: 16,
-    chunkedPrefillSize: 5,
-    maxPrefillTokens: 12,
-    maxContextLength: 512,
-    vocabSize: VOCAB,
-    eosTokenIds: [2],
-    enablePrefixCache: true,
-    hashSeed: blockHashSeed("pd-test"),
-    ...over,
-  };
+  return fakeEngineConfig("pd-test", over);
 }
 
 const prompt = (n: number, from: number) => Array.from({ length: n }, (_, i) => 3 + ((from + i * 7) % 900));

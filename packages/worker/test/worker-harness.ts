@@ -1,11 +1,12 @@
 /**
  * Starts a real worker process (packages/worker/dist/main.js) and waits for its READY
- * line. Always call stop() (tests do it in `after`): it sends SIGTERM, then SIGKILL after a grace
+ * line (through the test kit). Always call stop() (tests do it in `after`): it sends SIGTERM, then SIGKILL after a grace
  * period, so no process outlives the test.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { createWorkerClient, type WorkerServiceClient } from "@radixserve/core";
+import { createWorkerClient, WORKER_READY_PREFIX, type WorkerServiceClient } from "@radixserve/core";
+import { spawnReady } from "@radixserve/testkit";
 
 export const WORKER_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -21,49 +22,23 @@ export interface WorkerProcess {
 }
 
 export async function startWorkerProcess(args: string[], timeoutMs = 60_000): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, [WORKER_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  let out = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
+  const w = await spawnReady<{ grpcPort: number; metricsPort: number }>({
+    name: "worker",
+    argv: [WORKER_MAIN, ...args],
+    prefix: WORKER_READY_PREFIX,
+    timeoutMs,
   });
-  const exited = new Promise<number | string>((resolve) =>
-    proc.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
-  const ready = await new Promise<{ grpcPort: number; metricsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`worker not ready after ${timeoutMs} ms; stderr:\n${err}`));
-    }, timeoutMs);
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^RADIXSERVE_WORKER_READY (.*)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]!) as { grpcPort: number; metricsPort: number });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited (${code}) before ready; stderr:\n${err}`));
-    });
-  });
-  const client = createWorkerClient(`127.0.0.1:${ready.grpcPort}`);
+  const exited = w.exited.then(() => w.proc.exitCode ?? w.proc.signalCode ?? "unknown");
+  const client = createWorkerClient(`127.0.0.1:${w.ready.grpcPort}`);
   return {
-    proc,
-    ...ready,
+    proc: w.proc,
+    ...w.ready,
     client,
-    stderr: () => err,
+    stderr: w.stderr,
     exited,
     async stop() {
       client.close();
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill("SIGTERM");
-        const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-        const code = await exited;
-        clearTimeout(t);
-        return code;
-      }
+      await w.stop("SIGTERM", 10_000);
       return exited;
     },
   };

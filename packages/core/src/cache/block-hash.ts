@@ -1,5 +1,5 @@
 /**
- * The ONE chain-hash function of RadixServe (DESIGN.md section 3, "Block identity").
+ * The ONE chain-hash function of RadixServe.
  *
  * A prompt is split into blocks of `blockSize` tokens; only full blocks are hashed. Block i's hash
  * is h_i = H(h_{i-1}, tokens of block i), with h_{-1} = the model's seed, so a hash identifies the

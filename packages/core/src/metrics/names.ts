@@ -33,7 +33,7 @@ export const BUCKETS = Object.freeze({
   e2eRequestLatency: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300],
 });
 
-/** KV transfer between prefill and decode workers (issue 4); same prefix and `role` label. */
+/** KV transfer between prefill and decode workers; same prefix and `role` label. */
 export const KV_TRANSFER_METRIC_NAMES = Object.freeze({
   bytesTotal: "radixserve_kv_transfer_bytes_total",
   blocksTotal: "radixserve_kv_transfer_blocks_total",

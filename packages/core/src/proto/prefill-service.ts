@@ -67,7 +67,7 @@ export const MAX_KV_MESSAGE_BYTES = 64 * 1024 * 1024;
 /**
  * The decode worker's channel to one prefill worker. D receives the KV bytes as the server's
  * stream messages, so D's receive window is what limits `grpc` throughput: grpc-js keeps HTTP/2's
- * 64 KiB default unless the client sets `grpc-node.flow_control_window`. `auth`: mutual TLS and/or
+ * 64 KiB default unless the client sets `grpc-node.flow_control_window` (measured: ~0.2-0.5 GB/s with the default, ~0.2-0.8 with it). `auth`: mutual TLS and/or
  * the cluster token on every call (auth/).
  */
 export function createPrefillClient(

@@ -1,18 +1,16 @@
 // N-API surface of the native tcp data plane (native/kv-transfer-tcp.*): D's listener (progress
-// reported to JS through a thread-safe function), P's connections and frame sends (a send queue
-// thread per connection for a host pool's frames, worker threads otherwise).
+// reported to JS through a thread-safe function), P's connections and frame sends (a host pool's
+// frames go onto the connection's native send queue, native/kv-transfer-tcp-queue.*; worker
+// threads otherwise).
 #include <napi.h>
 
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kv-transfer-binding.h"
 #include "native/kv-transfer-crc.h"
+#include "native/kv-transfer-tcp-queue.h"
 #include "native/kv-transfer-tcp.h"
 
 namespace {
@@ -22,51 +20,17 @@ struct listener_handle {
     Napi::ThreadSafeFunction tsfn;
 };
 
-// One frame of host-pool blocks waiting on a connection's send queue.
-struct queued_frame {
-    rs_engine *engine = nullptr;  // held (rs_kv_transfer_hold) until the frame is written
-    std::vector<rs_kv_span> spans;
-    uint64_t offset = 0;
-    napi_deferred deferred = nullptr;  // settled on the JS thread
-    uint32_t crc = 0;
-    std::string error;
-};
-
-// A sender connection; the fd closes when the last holder (handle, an in-flight send or the send
-// queue's thread) lets go.
-//
-// Frames of host-pool blocks go through the connection's own send queue: a thread writes them in
-// call order, each straight after the one before, and reports each completion to JS through a
-// thread-safe function. With a worker-pool job per frame the socket sat idle between frames for a
-// JS round trip (the job's completion, the next call, the next job's start): 256 MiB in 4 MiB
-// frames between two engines in one process moved at 2.4-2.6 GB/s that way, 3.4-4.2 queued (2-vCPU
-// VM). The queue does not take the engine's `busy` flag: it only reads blocks the caller has
-// finished computing and keeps allocated until the frame settles, so it may overlap the engine's
-// steps (P sends chunk k while it computes k+1).
+// A sender connection (native/kv-transfer-tcp-queue.h) and, once its send queue runs, the
+// thread-safe function its thread reports frames through.
 struct tcp_conn {
-    int fd = -1;
-    std::mutex mu;
-    std::condition_variable wake;
-    std::deque<queued_frame *> frames;
-    bool closed = false;                      // no frame will be queued any more; the thread ends once idle
-    bool thread_started = false;              // JS thread only
-    napi_threadsafe_function done = nullptr;  // completions -> JS; released by the queue thread
+    std::shared_ptr<rs_tcp_conn> native;
+    napi_threadsafe_function done = nullptr;  // completions -> JS; released by the queue's thread
     int pending = 0;                          // frames queued and not settled (JS thread only)
-    ~tcp_conn() { rs_tcp_close(fd); }
-
-    // The connection handle is closed or collected: frames already queued still go.
-    void close_queue() {
-        {
-            std::lock_guard<std::mutex> g(mu);
-            closed = true;
-        }
-        wake.notify_all();
-    }
 };
 struct conn_handle {
     std::shared_ptr<tcp_conn> conn;
     ~conn_handle() {
-        if (conn) conn->close_queue();
+        if (conn) rs_tcp_conn_close_queue(conn->native.get());
     }
 };
 
@@ -255,7 +219,7 @@ class connect_worker : public Napi::AsyncWorker {
     void OnOK() override {
         auto *h = new conn_handle();
         h->conn = std::make_shared<tcp_conn>();
-        h->conn->fd = fd_;
+        h->conn->native = std::make_shared<rs_tcp_conn>(fd_);
         deferred_.Resolve(
             Napi::External<conn_handle>::New(Env(), h, [](Napi::Env, conn_handle *c) { delete c; }));
     }
@@ -297,7 +261,7 @@ class send_worker : public Napi::AsyncWorker {
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
-            rs_tcp_send_frame(conn_->fd, frame_offset_, ptr_, len_, crc_);
+            rs_tcp_send_frame(conn_->native->fd, frame_offset_, ptr_, len_, crc_);
         } catch (const std::exception &e) {
             SetError(e.what());
         }
@@ -348,7 +312,8 @@ class send_blocks_worker : public Napi::AsyncWorker {
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
-            crc_ = rs_tcp_send_blocks(engine_, conn_->fd, frame_offset_, ids_.data(), (int)ids_.size());
+            crc_ =
+                rs_tcp_send_blocks(engine_, conn_->native->fd, frame_offset_, ids_.data(), (int)ids_.size());
         } catch (const std::exception &e) {
             SetError(e.what());
         }
@@ -386,7 +351,7 @@ Napi::Value engine_send_blocks(const Napi::CallbackInfo &info) {
 Napi::Value tcp_close(const Napi::CallbackInfo &info) {
     if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "expected a tcp connection handle");
     conn_handle *h = info[0].As<Napi::External<conn_handle>>().Data();
-    if (h->conn) h->conn->close_queue();
+    if (h->conn) rs_tcp_conn_close_queue(h->conn->native.get());
     h->conn.reset();
     return info.Env().Undefined();
 }
@@ -394,54 +359,24 @@ Napi::Value tcp_close(const Napi::CallbackInfo &info) {
 // JS thread: settles a written (or failed) frame's promise. env is null when the environment is
 // going away; the frame is then only freed.
 void settle_frame(napi_env env, napi_value, void *context, void *data) {
-    std::unique_ptr<queued_frame> f(static_cast<queued_frame *>(data));
+    std::unique_ptr<rs_tcp_frame> f(static_cast<rs_tcp_frame *>(data));
     tcp_conn *c = static_cast<std::shared_ptr<tcp_conn> *>(context)->get();
     if (env == nullptr) return;
     Napi::HandleScope scope(env);
+    auto deferred = static_cast<napi_deferred>(f->user);
     if (f->error.empty()) {
-        napi_resolve_deferred(env, f->deferred, Napi::Number::New(env, f->crc));
+        napi_resolve_deferred(env, deferred, Napi::Number::New(env, f->crc));
     } else {
-        napi_reject_deferred(env, f->deferred, Napi::Error::New(env, f->error).Value());
+        napi_reject_deferred(env, deferred, Napi::Error::New(env, f->error).Value());
     }
     // While frames are queued their completions are due: keep the event loop alive until then.
     if (--c->pending == 0) napi_unref_threadsafe_function(env, c->done);
 }
 
-// The queue thread: writes frames in order until the connection is closed and nothing is queued.
-// After a failed frame the rest fail with the same error (the stream of frames is broken).
-void serve_queue(std::shared_ptr<tcp_conn> c) {
-    std::string failed;
-    bool closing = false;  // the environment is going away: the function must not be used again
-    for (;;) {
-        queued_frame *f;
-        {
-            std::unique_lock<std::mutex> g(c->mu);
-            c->wake.wait(g, [&] { return !c->frames.empty() || c->closed; });
-            if (c->frames.empty()) break;
-            f = c->frames.front();
-            c->frames.pop_front();
-        }
-        if (!failed.empty()) {
-            f->error = failed;
-        } else {
-            try {
-                f->crc = rs_tcp_send_spans(c->fd, f->offset, f->spans);
-            } catch (const std::exception &e) {
-                f->error = failed = e.what();
-            }
-        }
-        rs_kv_transfer_release(f->engine);  // may free an engine whose free() came meanwhile
-        if (closing || napi_call_threadsafe_function(c->done, f, napi_tsfn_blocking) != napi_ok) {
-            closing = true;
-            delete f;
-        }
-    }
-    if (!closing) napi_release_threadsafe_function(c->done, napi_tsfn_release);
-}
-
 // tcpQueueBlocks(engine, blockIds, conn, frameOffset) -> Promise<crc> | null: queues the blocks as
-// one frame on the connection's send queue (see tcp_conn). null (nothing queued) when the pool is
-// not host memory: the caller sends through engineSendBlocks, queued with the engine's calls.
+// one frame on the connection's send queue (native/kv-transfer-tcp-queue.h). null (nothing queued)
+// when the pool is not host memory: the caller sends through engineSendBlocks, queued with the
+// engine's calls.
 Napi::Value tcp_queue_blocks(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     rs_engine *e = rs_binding_engine_of(info[0]);
@@ -451,14 +386,15 @@ Napi::Value tcp_queue_blocks(const Napi::CallbackInfo &info) {
     std::shared_ptr<tcp_conn> c = conn_of(info[2]);
     const double off = info[3].ToNumber().DoubleValue();
     if (!(off >= 0)) throw Napi::RangeError::New(env, "frame offset must be >= 0");
-    auto f = std::make_unique<queued_frame>();
+    std::unique_ptr<rs_tcp_frame> f;
     try {
-        if (!rs_kv_transfer_host_spans(e, ids.Data(), (int)ids.ElementLength(), f->spans)) return env.Null();
+        f = rs_tcp_frame_of_blocks(e, ids.Data(), (int)ids.ElementLength(), (uint64_t)off);
     } catch (const std::exception &ex) {
         throw Napi::Error::New(env, ex.what());
     }
-    f->offset = (uint64_t)off;
-    if (!c->thread_started) {
+    if (!f) return env.Null();
+    const bool first = !c->native->thread_started;
+    if (first) {
         napi_value name = Napi::String::New(env, "radixserve-kv-tcp-send");
         // The function holds the connection until its last completion has been delivered.
         auto *hold = new std::shared_ptr<tcp_conn>(c);
@@ -471,25 +407,28 @@ Napi::Value tcp_queue_blocks(const Napi::CallbackInfo &info) {
             throw Napi::Error::New(env, "tcp send queue: cannot create its completion callback");
         }
         napi_unref_threadsafe_function(env, c->done);
-        try {
-            std::thread(serve_queue, c).detach();
-        } catch (const std::exception &ex) {
-            napi_release_threadsafe_function(c->done, napi_tsfn_release);
-            c->done = nullptr;
-            throw Napi::Error::New(env, std::string("tcp send queue: cannot start its thread: ") + ex.what());
-        }
-        c->thread_started = true;
     }
     napi_value promise;
-    NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &f->deferred, &promise), Napi::Value());
-    if (c->pending++ == 0) napi_ref_threadsafe_function(env, c->done);
-    rs_kv_transfer_hold(e);  // the pool stays while the frame is queued, even past engine.free()
-    f->engine = e;
-    {
-        std::lock_guard<std::mutex> g(c->mu);
-        c->frames.push_back(f.release());
+    napi_deferred deferred;
+    NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+    f->user = deferred;
+    napi_threadsafe_function done = c->done;
+    try {
+        rs_tcp_conn_queue(
+            c->native, std::move(f),
+            [done](rs_tcp_frame *fr) {
+                return napi_call_threadsafe_function(done, fr, napi_tsfn_blocking) == napi_ok;
+            },
+            [done]() { napi_release_threadsafe_function(done, napi_tsfn_release); });
+    } catch (const std::exception &ex) {
+        if (first) {
+            napi_release_threadsafe_function(c->done, napi_tsfn_release);
+            c->done = nullptr;
+        }
+        napi_reject_deferred(env, deferred, Napi::Error::New(env, ex.what()).Value());
+        return Napi::Value(env, promise);
     }
-    c->wake.notify_one();
+    if (c->pending++ == 0) napi_ref_threadsafe_function(env, c->done);
     return Napi::Value(env, promise);
 }
 

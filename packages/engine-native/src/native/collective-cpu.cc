@@ -5,7 +5,7 @@
 // second barrier ends the call. Two barriers per all-reduce, and the summing is split across ranks.
 //
 // The barrier spins for up to 100 us (the partner rank usually arrives within microseconds) and
-// then sleeps on a condition variable: FACTS.md measured spin-only waiting collapsing when the two
+// then sleeps on a condition variable: spin-only waiting was measured collapsing when the two
 // cores are shared with other processes.
 #include <atomic>
 #include <chrono>
@@ -41,7 +41,7 @@ cpu_collective *ctx_of(rs_collective *c) {
 }
 
 void check_aborted(const cpu_collective *cc) {
-    RS_CHECK(!cc->aborted.load(), "collective aborted: another tensor-parallel rank failed");
+    if (cc->aborted.load()) throw rs_collective_aborted();
 }
 
 void barrier_wait(cpu_collective *cc) {

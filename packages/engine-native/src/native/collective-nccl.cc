@@ -75,7 +75,7 @@ void load_symbol(nccl_api &api, F &fn, const char *name) {
 
 void nccl_all_reduce_sum(rs_collective *c, int rank, float *data, size_t n) {
     nccl_collective *nc = ctx_of(c);
-    RS_CHECK(!nc->aborted, "collective aborted: another tensor-parallel rank failed");
+    if (nc->aborted) throw rs_collective_aborted();
     RS_NCCL_CHECK(
         nc->api,
         nc->api.all_reduce(data, data, n, k_nccl_float32, k_nccl_sum, nc->comms[rank], nc->streams[rank]),
@@ -84,7 +84,7 @@ void nccl_all_reduce_sum(rs_collective *c, int rank, float *data, size_t n) {
 
 void nccl_broadcast(rs_collective *c, int rank, void *data, size_t bytes, int root) {
     nccl_collective *nc = ctx_of(c);
-    RS_CHECK(!nc->aborted, "collective aborted: another tensor-parallel rank failed");
+    if (nc->aborted) throw rs_collective_aborted();
     RS_NCCL_CHECK(
         nc->api, nc->api.broadcast(data, data, bytes, k_nccl_uint8, root, nc->comms[rank], nc->streams[rank]),
         "ncclBroadcast");
@@ -93,7 +93,7 @@ void nccl_broadcast(rs_collective *c, int rank, void *data, size_t bytes, int ro
 void nccl_barrier(rs_collective *c, int) {
     nccl_collective *nc = ctx_of(c);
     std::unique_lock<std::mutex> lock(nc->mutex);
-    RS_CHECK(!nc->aborted, "collective aborted: another tensor-parallel rank failed");
+    if (nc->aborted) throw rs_collective_aborted();
     const uint64_t g = nc->gen;
     if (++nc->count == c->n_ranks) {
         nc->count = 0;
@@ -102,7 +102,7 @@ void nccl_barrier(rs_collective *c, int) {
         return;
     }
     nc->cv.wait(lock, [&] { return nc->gen != g || nc->aborted; });
-    RS_CHECK(!nc->aborted, "collective aborted: another tensor-parallel rank failed");
+    if (nc->aborted) throw rs_collective_aborted();
 }
 
 void nccl_set_stream(rs_collective *c, int rank, void *stream) {

@@ -14,7 +14,16 @@
 #include <cstddef>
 #include <string>
 
+#include "common.h"
+
 struct rs_collective;
+
+// Thrown by a rank whose collective call found the collective aborted because another rank failed:
+// an echo of that failure, not its cause (rs_engine_step reports the cause, found by this type).
+class rs_collective_aborted : public rs_error {
+  public:
+    rs_collective_aborted() : rs_error("collective aborted: another tensor-parallel rank failed") {}
+};
 
 struct rs_collective_i {
     const char *name;  // "cpu" or "nccl"

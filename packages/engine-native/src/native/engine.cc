@@ -40,19 +40,18 @@ void run_ranks(rs_engine *e, F fn) {
     for (int r = 1; r < n; r++) threads.emplace_back(body, r);
     body(0);
     for (auto &t : threads) t.join();
-    // Prefer the error that caused the abort over the "collective aborted" echoes of the others.
+    // Prefer the error that caused the abort over the rs_collective_aborted echoes of the others.
     std::exception_ptr first;
     for (auto &err : errors) {
         if (!err) continue;
         if (!first) first = err;
         try {
             std::rethrow_exception(err);
-        } catch (const std::exception &x) {
-            if (std::string(x.what()).find("collective aborted") == std::string::npos) {
-                first = err;
-                break;
-            }
+        } catch (const rs_collective_aborted &) {
+            continue;
         } catch (...) {
+            first = err;
+            break;
         }
     }
     if (first) {

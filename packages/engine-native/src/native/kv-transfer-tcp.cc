@@ -1,3 +1,6 @@
+// The tcp data plane (kv-transfer-tcp.h): D's listener and connection threads, P's connect and
+// frame sends. One file of ~510 lines: the frame format is written by the sender half and read by
+// the receiver half here, and both must change together; the send queue is kv-transfer-tcp-queue.cc.
 #include "kv-transfer-tcp.h"
 
 #include <arpa/inet.h>

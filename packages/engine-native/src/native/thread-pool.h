@@ -3,7 +3,7 @@
 // calling thread never waits for a worker that the OS has not scheduled yet: whoever runs takes the
 // next chunk, and a worker that wakes up late finds the job finished and goes back to sleep.
 // Idle workers spin for up to 100 us (the next section of a layer comes within microseconds), then
-// sleep on a condition variable (FACTS.md: spin-only pools collapse when the cores are shared).
+// sleep on a condition variable (measured: spin-only pools collapse when the cores are shared).
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
 /**
- * Prefill/decode pairing on the router (DESIGN.md section 2, step 2): the worker pool's pick
+ * Prefill/decode pairing on the router: the worker pool's pick
  * chooses the decode worker D (load: in-flight + queued, free KV blocks), and this picks the
  * prefill worker P that D will pull the prompt's KV from. Both come from the same pool: each
  * worker reports its role (GetModelInfo.disagg_mode).
@@ -31,7 +31,7 @@ export class PrefillPicker {
 
   /** The least loaded healthy prefill worker not in `exclude`, or null when none is left. */
   pick(modelId: string, exclude: ReadonlySet<string>, route?: PickRoute): PrefillLease | null {
-    // --prefill-policy (issue 5): the routing policy picks among the eligible prefill workers.
+    // --prefill-policy: the routing policy picks among the eligible prefill workers.
     const selector = this.pool.prefillSelector;
     if (selector && route) {
       const candidates = this.pool

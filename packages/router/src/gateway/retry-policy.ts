@@ -1,6 +1,6 @@
 /**
  * Bounded retries with exponential backoff for a choice whose worker failed before its first
- * token (issue 5 section 3). Which failures are retried, and how long to wait before each retry.
+ * token. Which failures are retried, and how long to wait before each retry.
  *
  * Retryable (the request never reached a model, or the KV it needed never arrived), each counted
  * in radixserve_router_retries_total{reason}:

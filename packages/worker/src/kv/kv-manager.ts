@@ -186,8 +186,27 @@ export class KvManager {
     };
   }
 
-  /** Allocator and cache invariants, plus: each block's count equals its holders (leases + cache). */
-  checkIntegrity(): string[] {
+  /** The KV fields of a scheduler's stats (the names GetLoad and the metrics use). */
+  loadStats(): {
+    kvBlocksTotal: number;
+    kvBlocksFree: number;
+    kvBlocksEvictable: number;
+    kvBlocksCached: number;
+  } {
+    const s = this.stats();
+    return {
+      kvBlocksTotal: s.total,
+      kvBlocksFree: s.free,
+      kvBlocksEvictable: s.evictable,
+      kvBlocksCached: s.cached,
+    };
+  }
+
+  /**
+   * Allocator and cache invariants, plus: each block's count equals its holders (leases + cache),
+   * and, when the caller says how many leases it accounts for, that there are exactly that many.
+   */
+  checkIntegrity(expectedLeases?: number): string[] {
     const problems = [...this.allocator.checkIntegrity(), ...this.cache.checkIntegrity()];
     const expected = new Map<number, number>();
     for (const l of this.leases) for (const b of l.blocks) expected.set(b, (expected.get(b) ?? 0) + 1);
@@ -197,6 +216,8 @@ export class KvManager {
       const have = this.allocator.refCount(b);
       if (want !== have) problems.push(`block ${b}: refcount ${have}, but ${want} holders`);
     }
+    if (expectedLeases !== undefined && expectedLeases !== this.leases.size)
+      problems.push(`${this.leases.size} KV leases, but ${expectedLeases} holders`);
     return problems;
   }
 

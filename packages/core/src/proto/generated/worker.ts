@@ -61,7 +61,7 @@ export interface ProtoGrpcType {
         PrefillServerMessage: MessageTypeDefinition<_radixserve_worker_v1_PrefillServerMessage, _radixserve_worker_v1_PrefillServerMessage__Output>
         /**
          * ---------------------------------------------------------------------------------------------
-         * Prefill/decode disaggregation (issue 4). A decode worker D that the router gave a request with
+         * Prefill/decode disaggregation. A decode worker D that the router gave a request with
          * `prefill_address` reserves KV blocks for the prompt, then opens ONE Prefill stream to that
          * prefill worker P for the request:
          * D -> P  start      the request, how many leading prompt blocks D already holds (not sent),

@@ -20,7 +20,7 @@ import {
   type PrefillServiceClient,
   RadixServeError,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, kvSink } from "@radixserve/engine-native";
 import {
   foldChunkCrc,
   type KvChunkPayload,
@@ -28,8 +28,8 @@ import {
   type KvTransferFailure,
   type KvTransferMetrics,
   type KvTransport,
-  kvCrc32,
 } from "@radixserve/kv-transfer";
+import { fromProtoLogprob } from "../../logprob.js";
 import type { RequestParams, RequestSink, Scheduler } from "../../scheduler/index.js";
 import type { KvReserver, Reservation } from "./kv-reserver.js";
 
@@ -46,9 +46,8 @@ export interface TransferSettings {
 
 export interface TransferDeps {
   scheduler: Scheduler;
-  /** importBlocksFrom (the native path, CRC-32C in the copy) is used when the engine has it. */
-  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "info"> &
-    Partial<Pick<Engine, "importBlocksFrom" | "expectBlocksFrom">>;
+  /** Block imports from any source (kv-io, CRC-32C computed in the copy) and the tcp registration. */
+  engine: Pick<Engine, "importBlocks" | "exportBlocks" | "expectBlocksFrom" | "info">;
   reserver: KvReserver;
   transport: KvTransport;
   metrics: KvTransferMetrics;
@@ -132,16 +131,8 @@ class DecodeTransfer {
       const fresh = numBlocks - r.cachedBlocks;
       started = performance.now(); // transfer latency: from the start message to the adoption
       const engine = this.deps.engine;
-      const expectInto = engine.expectBlocksFrom?.bind(engine);
-      const importFrom = engine.importBlocksFrom?.bind(engine);
       // The reserved blocks, so a transport can land the bytes straight in them (native tcp).
-      const target =
-        expectInto && importFrom
-          ? {
-              pool: { info: engine.info, importBlocksFrom: importFrom, expectBlocksFrom: expectInto },
-              blockIds: Int32Array.from(r.blocks.slice(r.cachedBlocks)),
-            }
-          : undefined;
+      const target = { pool: engine, blockIds: Int32Array.from(r.blocks.slice(r.cachedBlocks)) };
       this.receiver = await this.deps.transport.openReceiver(this.params.id, fresh * this.bpb, target);
       const done = await this.exchange(r, numBlocks);
       await this.imports;
@@ -162,14 +153,7 @@ class DecodeTransfer {
         lease: r,
         cachedTokens: Math.max(r.cachedBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
         firstToken: first?.tokenId ?? -1,
-        ...(first?.logprob
-          ? {
-              firstLogprob: {
-                logprob: first.logprob.logprob,
-                top: first.logprob.top.map((t) => ({ token: t.tokenId, logprob: t.logprob })),
-              },
-            }
-          : {}),
+        ...(first?.logprob ? { firstLogprob: fromProtoLogprob(first.logprob) } : {}),
       });
       if (!adopted.ok) throw new TransferFailure("protocol", adopted.error);
       this.reservation = null;
@@ -232,7 +216,12 @@ class DecodeTransfer {
   private async verify(r: Reservation): Promise<void> {
     for (const span of this.chunkSpans) {
       const ids = Int32Array.from(r.blocks.slice(span.first, span.first + span.n));
-      if (kvCrc32(await this.deps.engine.exportBlocks(ids)) !== span.crc)
+      if (
+        (await this.deps.engine.exportBlocks(
+          ids,
+          kvSink.memory(Buffer.allocUnsafe(ids.length * this.bpb)),
+        )) !== span.crc
+      )
         throw this.failure(
           "checksum",
           `blocks [${span.first}, +${span.n}) read back differ from what P sent`,
@@ -243,25 +232,19 @@ class DecodeTransfer {
   /**
    * Imports one chunk into its reserved blocks and returns the CRC-32C of its bytes. Native
    * receivers (shm, tcp) import straight from their medium; inline bytes are imported with the CRC
-   * computed in the same pass when the engine can, else imported while JS checks the bytes.
+   * computed in the same pass.
    */
   private async importChunk(ids: Int32Array, payload: KvChunkPayload): Promise<number> {
     const engine = this.deps.engine;
     const receiver = this.receiver!;
-    const importFrom = engine.importBlocksFrom?.bind(engine);
-    if (receiver.receiveBlocks && importFrom)
-      return receiver.receiveBlocks({ info: engine.info, importBlocksFrom: importFrom }, ids, payload);
+    if (receiver.receiveBlocks) return receiver.receiveBlocks(engine, ids, payload);
     const bytes = await receiver.read(payload);
     if (bytes.byteLength !== payload.byteLength)
       throw this.failure(
         "protocol",
         `chunk carries ${bytes.byteLength} bytes, announces ${payload.byteLength}`,
       );
-    if (importFrom) return importFrom(ids, bytes, 0);
-    const imported = engine.importBlocks(ids, bytes); // runs on the engine's thread meanwhile
-    const crc = kvCrc32(bytes);
-    await imported;
-    return crc;
+    return engine.importBlocks(ids, bytes);
   }
 
   private failure(cause: KvTransferFailure, message: string): TransferFailure {

@@ -186,14 +186,10 @@ export class PrefillScheduler {
   }
 
   stats(): PrefillStats {
-    const kv = this.kv.stats();
     return {
       running: this.active.length,
       queued: this.waiting.length,
-      kvBlocksTotal: kv.total,
-      kvBlocksFree: kv.free,
-      kvBlocksEvictable: kv.evictable,
-      kvBlocksCached: kv.cached,
+      ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
@@ -202,10 +198,7 @@ export class PrefillScheduler {
 
   /** The KV manager's invariants plus: the live leases are exactly the active jobs'. */
   checkIntegrity(): string[] {
-    const problems = this.kv.checkIntegrity();
-    const leases = this.kv.stats().leases;
-    if (leases !== this.active.length)
-      problems.push(`${leases} KV leases, but ${this.active.length} active jobs`);
+    const problems = this.kv.checkIntegrity(this.active.length);
     for (const j of this.active) if (!j.lease) problems.push(`active job ${j.id} holds no lease`);
     return problems;
   }

@@ -17,6 +17,7 @@ import {
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
+import { loadResponse, type WorkerStatus } from "../../load.js";
 import { EngineLoop, type SchedulerConfig } from "../../scheduler/index.js";
 import { PrefillScheduler } from "./prefill-scheduler.js";
 import { handlePrefillStream } from "./prefill-session.js";
@@ -25,7 +26,7 @@ export interface PrefillServerOptions {
   engine: Engine;
   schedulerConfig: SchedulerConfig;
   modelInfo: GetModelInfoResponse;
-  status: () => "STATUS_SERVING" | "STATUS_DRAINING" | "STATUS_STARTING";
+  status: () => WorkerStatus;
   /** Longest one Prefill stream may live (start to done_ack). Default 60 s. */
   sessionTimeoutMs?: number;
   /** Send no block before the whole prompt is computed (the no-overlap baseline of bench/disagg). */
@@ -87,16 +88,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
       callback(null, { status: opts.status(), disaggMode: "prefill" });
     },
     GetLoad(_call, callback) {
-      const s = scheduler.stats();
-      callback(null, {
-        runningRequests: s.running,
-        queuedRequests: s.queued,
-        kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable,
-        kvBlocksTotal: s.kvBlocksTotal,
-        kvBlocksCached: s.kvBlocksCached,
-        cacheHitRate: s.cacheHitRate,
-        generationTokensPerS: 0,
-      });
+      callback(null, loadResponse(scheduler.stats(), 0));
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: scheduler.flushCache() });

@@ -17,16 +17,15 @@ import {
   type PrefillStart__Output,
   RadixServeError,
 } from "@radixserve/core";
-import type { Engine } from "@radixserve/engine-native";
+import { type Engine, kvSink } from "@radixserve/engine-native";
 import {
   foldChunkCrc,
-  type KvBlockSource,
   type KvSender,
   type KvSentChunk,
   type KvTransferMetrics,
-  kvCrc32,
   senderForOffer,
 } from "@radixserve/kv-transfer";
+import { toProtoLogprob } from "../../logprob.js";
 import { toRequestParams } from "../../request-convert.js";
 import { PrefillJob } from "./prefill-job.js";
 import type { PrefillScheduler } from "./prefill-scheduler.js";
@@ -41,9 +40,8 @@ const MAX_CHUNK_BYTES = 32 * 1024 * 1024;
 
 export interface PrefillSessionContext {
   scheduler: PrefillScheduler;
-  /** exportBlocksInto (the native path, CRC-32C in the copy) is used when the engine has it. */
-  engine: Pick<Engine, "exportBlocks" | "info"> &
-    Partial<Pick<Engine, "exportBlocksInto" | "sendBlocksTo" | "exportBlocksToPool">>;
+  /** Block exports into any sink (kv-io), CRC-32C computed in the copy. */
+  engine: Pick<Engine, "exportBlocks" | "info">;
   metrics: KvTransferMetrics;
   blockHashSeed: string;
   /** Longest a session may live (start to done_ack); past it P gives up and frees. */
@@ -65,7 +63,6 @@ export function handlePrefillStream(ctx: PrefillSessionContext, call: Call): voi
 class PrefillSession {
   private job: PrefillJob | null = null;
   private sender: KvSender | null = null;
-  private source: KvBlockSource | null | undefined;
   private start: PrefillStart__Output | null = null;
   private window = DEFAULT_WINDOW;
   private chunkBlocks = 1;
@@ -145,7 +142,7 @@ class PrefillSession {
     try {
       this.sender = await senderForOffer(
         start.offer,
-        this.nativeSource() ?? undefined,
+        this.ctx.engine,
         this.ctx.kvAuthKey ? { authKey: this.ctx.kvAuthKey } : {},
       );
     } catch (err) {
@@ -209,12 +206,7 @@ class PrefillSession {
           done: {
             firstToken: {
               tokenId: f.token,
-              logprob: wantLogprobs
-                ? {
-                    logprob: f.logprob,
-                    top: (f.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob })),
-                  }
-                : null,
+              logprob: wantLogprobs ? toProtoLogprob({ logprob: f.logprob, top: f.topLogprobs ?? [] }) : null,
             },
             cachedTokens: job.cachedTokens,
             blocksSent: this.blocksSent,
@@ -265,43 +257,16 @@ class PrefillSession {
    * Puts one chunk's blocks where the transport sends them and returns the payload and its CRC-32C.
    * Native transports (shm, tcp) export straight from the pool into their medium (direct shm: into
    * D's pool itself); otherwise the engine exports into a buffer for inline bytes, computing the
-   * CRC in the same pass when it can.
+   * CRC in the same pass.
    */
   private async place(ids: Int32Array, byteOffset: number): Promise<KvSentChunk> {
     const engine = this.ctx.engine;
     const sender = this.sender!;
-    const source = this.nativeSource();
-    if (sender.sendBlocks && source) return sender.sendBlocks(source, ids, byteOffset);
-    const exportInto = engine.exportBlocksInto?.bind(engine);
-    let data: Buffer;
-    let crc: number;
-    if (exportInto) {
-      data = Buffer.allocUnsafe(ids.length * engine.info.bytesPerBlock);
-      crc = await exportInto(ids, data, 0);
-    } else {
-      data = await engine.exportBlocks(ids);
-      crc = kvCrc32(data);
-    }
+    if (sender.sendBlocks) return sender.sendBlocks(engine, ids, byteOffset);
+    const data = Buffer.allocUnsafe(ids.length * engine.info.bytesPerBlock);
+    const crc = await engine.exportBlocks(ids, kvSink.memory(data, 0));
     if (this.ended) throw new Error("session ended");
     return { payload: await sender.write(data, byteOffset), crc };
-  }
-
-  /** The engine's native export calls, for senders that place bytes themselves; null without them. */
-  private nativeSource(): KvBlockSource | null {
-    if (this.source !== undefined) return this.source;
-    const engine = this.ctx.engine;
-    const exportInto = engine.exportBlocksInto?.bind(engine);
-    const sendTo = engine.sendBlocksTo?.bind(engine);
-    const toPool = engine.exportBlocksToPool?.bind(engine);
-    this.source = exportInto
-      ? {
-          info: engine.info,
-          exportBlocksInto: exportInto,
-          ...(sendTo ? { sendBlocksTo: sendTo } : {}),
-          ...(toPool ? { exportBlocksToPool: toPool } : {}),
-        }
-      : null;
-    return this.source;
   }
 
   /** Blocks whose KV is final: every full computed block, and the partial last one once the prompt is done. */
