@@ -107,7 +107,7 @@ function recordFinished(ctx: ExecuteContext, ev: Extract<ChoiceEvent, { kind: "e
 }
 
 /** Watches the HTTP response: aborts when the client goes away before the answer is complete. */
-function clientGoneSignal(reply: FastifyReply): AbortController {
+export function clientGoneSignal(reply: FastifyReply): AbortController {
   const ac = new AbortController();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) ac.abort();
@@ -151,7 +151,7 @@ export async function executePlan(
 }
 
 /** Resolves when the response can take more bytes again, or is gone. */
-function drained(raw: FastifyReply["raw"]): Promise<void> {
+export function drained(raw: FastifyReply["raw"]): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       raw.off("drain", done);

@@ -3,7 +3,8 @@
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
  * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health (= /readyz),
- * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json.
+ * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json, and SGLang's
+ * native API (../native-api: POST /generate, GET /get_model_info, GET /get_server_info, POST /flush_cache).
  * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
  * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
  *
@@ -22,6 +23,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RouterError } from "../errors.js";
+import { registerNativeApi } from "../native-api/index.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { answerClientError, installAccessControl } from "./access.js";
 import { runChoice } from "./choice-runner.js";
@@ -185,6 +187,15 @@ export async function buildGateway(
     const c = codec();
     const plan = await planCompletion(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
+  });
+
+  registerNativeApi(app, {
+    pool,
+    codec,
+    choiceDeps: choiceDepsFor,
+    onFinished: (ev) => metrics.serving.recordFinished(ev.finishReason, ev.usage),
+    requestTimeoutMs: planOpts.requestTimeoutMs,
+    serverArgs: { request_timeout_ms: planOpts.requestTimeoutMs, max_request_bytes: bodyLimit },
   });
 
   app.get("/v1/models", async () => ({
