@@ -130,7 +130,7 @@ export async function planGenerate(
       sampling: {
         temperature: p?.temperature ?? 1,
         topP: p?.top_p ?? 1,
-        topK: topK < 0 ? 0 : topK,
+        topK: Math.max(topK, 0),
         minP: p?.min_p ?? 0,
         frequencyPenalty: p?.frequency_penalty ?? 0,
         presencePenalty: p?.presence_penalty ?? 0,
