@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -94,8 +95,11 @@ function lint() {
   run(process.execPath, ["scripts/clang-format.mjs", "--check"]);
 }
 
-/** Tests share one model cache: $RADIXSERVE_CACHE, else <repo>/.cache (what CI keeps between runs). */
-const TEST_CACHE = process.env.RADIXSERVE_CACHE ?? join(ROOT, ".cache");
+/**
+ * Tests share the user's model cache: $RADIXSERVE_CACHE, else ~/.cache/radixserve (the same root `npm start`
+ * uses). It lives outside the checkout, so a fresh clone (CI runs in one each time) reuses the downloaded model.
+ */
+const TEST_CACHE = process.env.RADIXSERVE_CACHE ?? join(homedir(), ".cache", "radixserve");
 
 function nodeTest(files, extra = []) {
   if (files.length === 0) return;
