@@ -22,6 +22,12 @@ export interface BatchOptions extends RunOptions {
   progress?: boolean | ProgressMode;
   /** Where the progress goes. Default process.stderr. */
   progressOutput?: ProgressSink;
+  /**
+   * Runs the first program alone until its first server call has answered, then the rest: programs
+   * that share a prefix (a system prompt) then find it in the server's prefix cache instead of all
+   * computing it at once. Default true.
+   */
+  primePrefix?: boolean;
 }
 
 /** A state of a batch: the program's state, and its error when it failed. */
@@ -61,23 +67,32 @@ export class Program<A> {
       opts.progress === true ? (out.isTTY ? "tty" : "log") : opts.progress ? opts.progress : null;
     const bar = mode ? new ProgressBar(list.length, mode, out) : null;
     const states: BatchState[] = new Array(list.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < list.length) {
-        const i = next++;
-        const s: BatchState = new ProgramState(endpoint);
-        states[i] = s;
-        try {
-          await this.fn(s, list[i]!);
-          await s.sync();
-          bar?.tick(true);
-        } catch (err) {
-          s.error = err;
-          bar?.tick(false);
-        }
+    const runOne = async (i: number): Promise<void> => {
+      const s: BatchState = states[i]!;
+      try {
+        await this.fn(s, list[i]!);
+        await s.sync();
+        bar?.tick(true);
+      } catch (err) {
+        s.error = err;
+        bar?.tick(false);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+    for (let i = 0; i < list.length; i++) states[i] = new ProgramState(endpoint);
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) await runOne(next++);
+    };
+    const workers = Math.min(concurrency, list.length);
+    if ((opts.primePrefix ?? true) && workers > 1) {
+      next = 1;
+      const alone = runOne(0);
+      const first = alone.then(worker);
+      await Promise.race([states[0]!.firstCall, alone]);
+      await Promise.all([first, ...Array.from({ length: workers - 1 }, worker)]);
+    } else {
+      await Promise.all(Array.from({ length: workers }, worker));
+    }
     bar?.finish();
     return states;
   }

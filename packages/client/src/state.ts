@@ -61,6 +61,11 @@ export class ProgramState {
   private chain: Promise<void>;
   private readonly children: ProgramState[] = [];
   private failure: unknown = null;
+  private markFirstCall: () => void = () => {};
+  /** Settles once this state's first server call has answered (its prompt is then in the server's cache). */
+  readonly firstCall: Promise<void> = new Promise((r) => {
+    this.markFirstCall = r;
+  });
 
   constructor(
     readonly endpoint: RuntimeEndpoint,
@@ -119,6 +124,7 @@ export class ProgramState {
   /** Waits for everything queued so far (and every fork) and rethrows the first failure. */
   async sync(): Promise<void> {
     await this.chain;
+    this.markFirstCall();
     await Promise.all(this.children.map((c) => c.sync()));
     if (this.failure) throw this.failure;
   }
@@ -166,6 +172,7 @@ export class ProgramState {
         await step();
       } catch (err) {
         this.failure = err;
+        this.markFirstCall();
       }
     });
   }
@@ -218,6 +225,7 @@ export class ProgramState {
     const req: GenerateRequest = { ...this.prompt(), sampling_params: sp };
     if (!o.onText) {
       const r = await this.endpoint.generate(req);
+      this.markFirstCall();
       this.metas.set(name, r.meta_info);
       return r.text;
     }
@@ -227,6 +235,7 @@ export class ProgramState {
       text = r.text;
       if (r.meta_info.finish_reason) this.metas.set(name, r.meta_info);
     }
+    this.markFirstCall();
     return text;
   }
 
@@ -234,6 +243,7 @@ export class ProgramState {
     // The prompt's length in tokens: each choice's logprobs are read from there on.
     const head = await this.endpoint.generate({ ...this.prompt(), sampling_params: { max_new_tokens: 0 } });
     const start = head.meta_info.prompt_tokens;
+    this.markFirstCall();
     const prompts = choices.map((c) => this.prompt(c));
     const results = await this.endpoint.generateBatch({
       ...(prompts[0]!.messages

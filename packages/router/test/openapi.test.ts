@@ -59,6 +59,8 @@ describe("openapi: docs/openapi.json", () => {
       );
     }
     assert.deepEqual(documented, [
+      "GET /get_model_info",
+      "GET /get_server_info",
       "GET /health",
       "GET /health_generate",
       "GET /livez",
@@ -66,6 +68,8 @@ describe("openapi: docs/openapi.json", () => {
       "GET /openapi.json",
       "GET /readyz",
       "GET /v1/models",
+      "POST /flush_cache",
+      "POST /generate",
       "POST /v1/chat/completions",
       "POST /v1/completions",
     ]);

@@ -30,6 +30,7 @@ import {
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
 import type { RouterMetrics } from "./router-metrics.js";
+import { openSse } from "./sse.js";
 
 export interface ExecuteContext {
   deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
@@ -150,19 +151,6 @@ export async function executePlan(
   await reply.code(200).send(body);
 }
 
-/** Resolves when the response can take more bytes again, or is gone. */
-export function drained(raw: FastifyReply["raw"]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      raw.off("drain", done);
-      raw.off("close", done);
-      resolve();
-    };
-    raw.on("drain", done);
-    raw.on("close", done);
-  });
-}
-
 function endOf(ev: Extract<ChoiceEvent, { kind: "end" }>) {
   return { finishReason: ev.finishReason, usage: ev.usage };
 }
@@ -184,24 +172,9 @@ async function streamPlan(
     throw err;
   }
 
-  reply.hijack();
+  const send = openSse(reply); // back-pressure: see ./sse.ts
   ctx.onStreamStart?.();
   const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": reply.request.id,
-  });
-  // Back-pressure: when the client reads slower than the workers generate, the socket's buffer
-  // fills and write() says so; the loop then waits for it to drain before it pulls the next
-  // event, so the gRPC streams stop being read and HTTP/2 flow control holds the worker back.
-  // What one request buffers is bounded by the socket's buffer plus each stream's small window.
-  const send = async (obj: unknown): Promise<void> => {
-    if (raw.destroyed) return;
-    if (!raw.write(`data: ${JSON.stringify(obj)}\n\n`)) await drained(raw);
-  };
   const indexOf = plan.choices.map((c) => c.index);
   if (plan.kind === "chat") {
     for (const index of indexOf) {

@@ -7,6 +7,7 @@
  * progress). The client package builds its programs on it.
  */
 import { z } from "zod";
+import { samplingRanges } from "../gateway/schemas.js";
 
 const tokenId = z.int().nonnegative();
 const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
@@ -14,17 +15,7 @@ const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)])
 /** sampling_params: SGLang's names and defaults (max_new_tokens 128, temperature 1). */
 export const samplingParamsSchema = z.strictObject({
   max_new_tokens: z.int().nonnegative().nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
-  /** -1 or 0 disables top-k (SGLang: -1). */
-  top_k: z.int().min(-1).nullish(),
-  min_p: z.number().min(0).max(1).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  repetition_penalty: z.number().gt(0).max(10).nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
-  stop_token_ids: z.array(tokenId).max(64).nullish(),
-  ignore_eos: z.boolean().nullish(),
+  ...samplingRanges,
   /** SGLang's seed name. */
   sampling_seed: z.int().nonnegative().nullish(),
   /** Only the default (true): special tokens are never rendered as text. */
@@ -49,7 +40,8 @@ export const generateSchema = z.strictObject({
   input_ids: z.union([z.array(tokenId).min(1), z.array(z.array(tokenId).min(1)).min(1)]).nullish(),
   /** RadixServe extension: a conversation the server renders with the chat template; one or a batch. */
   messages: z.union([z.array(turn).min(1), z.array(z.array(turn).min(1)).min(1)]).nullish(),
-  sampling_params: oneOrMany(samplingParamsSchema).nullish(),
+  /** Checked by parseGenerateBody, so that an error names the field inside it. */
+  sampling_params: z.unknown().optional(),
   rid: oneOrMany(z.string().min(1).max(128)).nullish(),
   stream: z.boolean().nullish(),
   return_logprob: oneOrMany(z.boolean()).nullish(),
@@ -59,4 +51,29 @@ export const generateSchema = z.strictObject({
   return_text_in_logprobs: z.boolean().nullish(),
 });
 
-export type GenerateBody = z.infer<typeof generateSchema>;
+export type GenerateBody = Omit<z.infer<typeof generateSchema>, "sampling_params"> & {
+  sampling_params?: SamplingParamsBody | SamplingParamsBody[] | null;
+};
+
+function atPath<T>(schema: z.ZodType<T>, value: unknown, path: (string | number)[]): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new z.ZodError(r.error.issues.map((i) => ({ ...i, path: [...path, ...i.path] })));
+}
+
+/** The body of POST /generate, checked; a ZodError names the field at fault. */
+export function parseGenerateBody(raw: unknown): GenerateBody {
+  const body = generateSchema.parse(raw ?? {});
+  const sp = body.sampling_params;
+  if (sp === undefined || sp === null) return { ...body, sampling_params: null };
+  if (!Array.isArray(sp))
+    return { ...body, sampling_params: atPath(samplingParamsSchema, sp, ["sampling_params"]) };
+  if (sp.length === 0)
+    throw new z.ZodError([
+      { code: "custom", message: "an empty list", path: ["sampling_params"], input: sp },
+    ]);
+  return {
+    ...body,
+    sampling_params: sp.map((p, i) => atPath(samplingParamsSchema, p, ["sampling_params", i])),
+  };
+}

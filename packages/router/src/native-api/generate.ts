@@ -10,8 +10,9 @@
 import type { FastifyReply } from "fastify";
 import { type ChoiceDeps, type ChoiceEvent, runChoice, type TokenInfo } from "../gateway/choice-runner.js";
 import { toHttpError } from "../gateway/error-body.js";
-import { clientGoneSignal, drained } from "../gateway/execute-plan.js";
+import { clientGoneSignal } from "../gateway/execute-plan.js";
 import { mergeTagged } from "../gateway/merge.js";
+import { openSse } from "../gateway/sse.js";
 import type { TextCodec } from "../gateway/text-codec.js";
 import type { GenerateItem, GeneratePlan } from "./generate-plan.js";
 
@@ -113,19 +114,8 @@ export async function executeGenerate(
     return;
   }
 
-  reply.hijack();
+  const send = openSse(reply);
   const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": reply.request.id,
-  });
-  const send = async (obj: unknown): Promise<void> => {
-    if (raw.destroyed) return;
-    if (!raw.write(`data: ${JSON.stringify(obj)}\n\n`)) await drained(raw);
-  };
   try {
     for await (const [i, ev] of mergeTagged(iters, firsts)) {
       const s = states[i]!;

@@ -11,7 +11,7 @@ import type { TextCodec } from "../gateway/text-codec.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { executeGenerate } from "./generate.js";
 import { planGenerate } from "./generate-plan.js";
-import { generateSchema } from "./generate-schema.js";
+import { parseGenerateBody } from "./generate-schema.js";
 
 export interface NativeApiOptions {
   pool: WorkerPool;
@@ -37,7 +37,7 @@ export function registerNativeApi(app: FastifyInstance, opts: NativeApiOptions):
   const { pool } = opts;
 
   app.post("/generate", async (req, reply) => {
-    const body = generateSchema.parse(req.body ?? {});
+    const body = parseGenerateBody(req.body);
     const codec = opts.codec();
     const model = firstModel(pool);
     const deadline = opts.requestTimeoutMs > 0 ? Date.now() + opts.requestTimeoutMs : 0;
