@@ -45,7 +45,7 @@ class ItemState {
   }
 
   body(codec: TextCodec, textInLogprobs: boolean): Record<string, unknown> {
-    const txt = (id: number) => (textInLogprobs ? codec.tokenText(id) : null);
+    const txt = (id: number) => (textInLogprobs ? codec.tokenText(id).text : null);
     const entry = (logprob: number | null, id: number): LogprobEntry => [logprob, id, txt(id)];
     const usage = this.end?.usage;
     const meta: Record<string, unknown> = {
