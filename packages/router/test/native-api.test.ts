@@ -108,6 +108,24 @@ describe("native API (/generate, /get_model_info, /get_server_info, /flush_cache
     }
   });
 
+  it("applies the router's prompt limits", async () => {
+    const limited = (await buildGateway({ pool, codec: new FakeCodec(), limits: { maxPromptChars: 10 } }))
+      .app;
+    try {
+      const res = await limited.inject({
+        method: "POST",
+        url: "/generate",
+        payload: { text: "x".repeat(11) },
+      });
+      assert.equal(res.statusCode, 400);
+      const e = (res.json() as { error: { message: string; param: string } }).error;
+      assert.equal(e.param, "text");
+      assert.match(e.message, /11 characters/);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("reports the model and the workers", async () => {
     const info = await app.inject({ method: "GET", url: "/get_model_info", headers: auth });
     assert.equal(info.statusCode, 200);

@@ -214,6 +214,7 @@ export async function buildGateway(
     choiceDeps: choiceDepsFor,
     onFinished: (ev) => metrics.serving.recordFinished(ev.finishReason, ev.usage),
     requestTimeoutMs: planOpts.requestTimeoutMs,
+    limits: planOpts.limits,
     serverArgs: { request_timeout_ms: planOpts.requestTimeoutMs, max_request_bytes: bodyLimit },
   });
 

@@ -4,8 +4,16 @@
  * applied (max_new_tokens 128, temperature 1, logprob_start_len -1 = the last prompt token).
  */
 
+import { RadixServeError } from "@radixserve/core";
 import { fail } from "../errors.js";
 import type { ChoiceSpec } from "../gateway/choice-runner.js";
+import {
+  checkChars,
+  checkChoices,
+  checkTokens,
+  type RequestLimits,
+  wellFormed,
+} from "../gateway/request-limits.js";
 import type { ChatTurn, TextCodec } from "../gateway/text-codec.js";
 import type { GenerateBody, SamplingParamsBody } from "./generate-schema.js";
 
@@ -50,6 +58,34 @@ async function continuationIds(codec: TextCodec, text: string): Promise<number[]
   return leads ? ids.slice(lead.length) : ids;
 }
 
+/** The chat template's failure as the client's error (a conversation the template refuses). */
+async function encodeChat(codec: TextCodec, turns: ChatTurn[]): Promise<number[]> {
+  try {
+    return await codec.encodeChat(turns);
+  } catch (err) {
+    if (err instanceof RadixServeError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RadixServeError("invalid_request", `Cannot apply the chat template: ${why}`, {
+      param: "messages",
+      cause: err,
+    });
+  }
+}
+
+/** The request's prompts within the router's limits (--max-prompt-chars, --max-choices-per-request). */
+function checkLimits(body: GenerateBody, limits: RequestLimits): void {
+  const texts = body.text === null || body.text === undefined ? [] : [body.text].flat();
+  const turns = (body.messages ?? []).flat(2) as ChatTurn[];
+  const chars =
+    texts.reduce((a, t) => a + t.length, 0) + turns.reduce((a, t) => a + String(t.content).length, 0);
+  checkChars(chars, limits, body.messages ? "messages" : "text");
+  const prompts = Math.max(
+    texts.length,
+    body.input_ids && Array.isArray(body.input_ids[0]) ? body.input_ids.length : 1,
+  );
+  checkChoices(body.messages && Array.isArray(body.messages[0]) ? body.messages.length : prompts, 1, limits);
+}
+
 async function promptsOf(body: GenerateBody, codec: TextCodec): Promise<{ batch: boolean; ids: number[][] }> {
   const given = [body.text, body.input_ids, body.messages].filter((v) => v !== null && v !== undefined);
   if (body.messages) {
@@ -60,9 +96,12 @@ async function promptsOf(body: GenerateBody, codec: TextCodec): Promise<{ batch:
     const tails = perItem(body.text, convs.length, batch, "text");
     const ids = await Promise.all(
       convs.map(async (turns, i) => {
-        const head = await codec.encodeChat(turns);
+        const head = await encodeChat(
+          codec,
+          turns.map((t) => ({ ...t, content: wellFormed(String(t.content)) })),
+        );
         const tail = tails[i];
-        return tail ? [...head, ...(await continuationIds(codec, tail))] : head;
+        return tail ? [...head, ...(await continuationIds(codec, wellFormed(tail)))] : head;
       }),
     );
     return { batch, ids };
@@ -74,7 +113,10 @@ async function promptsOf(body: GenerateBody, codec: TextCodec): Promise<{ batch:
   }
   const texts = body.text!;
   const batch = Array.isArray(texts);
-  return { batch, ids: await Promise.all((batch ? texts : [texts]).map((t) => codec.encodePrompt(t))) };
+  return {
+    batch,
+    ids: await Promise.all((batch ? texts : [texts]).map((t) => codec.encodePrompt(wellFormed(t)))),
+  };
 }
 
 function refuseConstraints(p: SamplingParamsBody | undefined): void {
@@ -93,9 +135,16 @@ export async function planGenerate(
   modelId: string,
   newRid: () => string,
   deadlineUnixMs: number,
+  limits: RequestLimits,
 ): Promise<GeneratePlan> {
+  checkLimits(body, limits);
   const { batch, ids } = await promptsOf(body, codec);
   const n = ids.length;
+  checkTokens(
+    ids.reduce((a, p) => a + p.length, 0),
+    limits,
+    body.messages ? "messages" : body.input_ids ? "input_ids" : "text",
+  );
   const sampling = perItem(body.sampling_params, n, batch, "sampling_params");
   const rids = perItem(body.rid, n, batch, "rid");
   const wantLp = perItem(body.return_logprob, n, batch, "return_logprob");

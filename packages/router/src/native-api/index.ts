@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { RadixServeError } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import type { ChoiceDeps, ChoiceEvent } from "../gateway/choice-runner.js";
+import type { RequestLimits } from "../gateway/request-limits.js";
 import type { TextCodec } from "../gateway/text-codec.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { executeGenerate } from "./generate.js";
@@ -21,6 +22,8 @@ export interface NativeApiOptions {
   onFinished: (ev: Extract<ChoiceEvent, { kind: "end" }>) => void;
   /** Deadline of a generation in ms; 0 = none. */
   requestTimeoutMs: number;
+  /** Prompt size and fan-out limits (the OpenAI routes' own). */
+  limits: RequestLimits;
   /** What /get_server_info reports of the router's own settings. */
   serverArgs: Record<string, unknown>;
 }
@@ -47,6 +50,7 @@ export function registerNativeApi(app: FastifyInstance, opts: NativeApiOptions):
       model.modelId,
       () => randomUUID().replaceAll("-", ""),
       deadline,
+      opts.limits,
     );
     await executeGenerate(plan, { deps: opts.choiceDeps(codec), onFinished: opts.onFinished }, reply);
   });
