@@ -20,7 +20,7 @@ import {
   nativeAddon,
 } from "./native.js";
 import { QUANT_DTYPES, type QuantDtype, readModelTensors, type TensorInfo } from "./safetensors.js";
-import { checkBlockIds, prepareStep } from "./step-input.js";
+import { checkBlockIds, prepareStep, promptLogprobsOf } from "./step-input.js";
 import type { Engine, EngineOptions, KvPoolFence, ModelInfo, StepOutput, StepSequence } from "./types.js";
 import { planWeights } from "./weight-plan.js";
 
@@ -104,7 +104,7 @@ class NativeEngine implements Engine {
     if (prepared.length === 0) return Promise.resolve([]);
     return this.enqueue(async (h) => {
       const raw = await this.addon.engineStep(h, prepared);
-      return raw.map((r): StepOutput | null => {
+      return raw.map((r, i): StepOutput | null => {
         if (!r) return null;
         const out: StepOutput = { token: r.token, logprob: r.logprob };
         if (r.topTokens && r.topLogprobs) {
@@ -112,6 +112,8 @@ class NativeEngine implements Engine {
           out.topLogprobs = Array.from(r.topTokens, (token, i) => ({ token, logprob: lp[i]! }));
         }
         if (r.logits) out.logits = r.logits;
+        const targets = prepared[i]?.logprobTargets;
+        if (r.targetLogprobs && targets) out.promptLogprobs = promptLogprobsOf(r, targets);
         return out;
       });
     });
