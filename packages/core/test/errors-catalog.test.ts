@@ -11,6 +11,8 @@ test("errors catalog: every entry's key equals its code, with the documented sta
   assert.equal(ERRORS.no_worker.httpStatus, 503);
   assert.equal(ERRORS.unauthorized.httpStatus, 401);
   assert.equal(ERRORS.model_not_found.httpStatus, 404);
+  assert.equal(ERRORS.client_too_slow.httpStatus, 408);
+  assert.equal(ERRORS.client_too_slow.grpcStatus, status.RESOURCE_EXHAUSTED);
   for (const c of ["invalid_request", "aborted", "deadline_exceeded", "internal"]) assert.ok(c in ERRORS);
 });
 

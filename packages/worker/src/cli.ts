@@ -92,6 +92,12 @@ export function buildWorkerCommand(): Command {
       WORKER_DEFAULTS.maxQueuedRequests,
     )
     .option(
+      "--max-unread-tokens <n>",
+      "most token events a request's reader may leave unsent in the worker before the request is aborted with client_too_slow",
+      int("--max-unread-tokens", 1),
+      WORKER_DEFAULTS.maxUnreadTokens,
+    )
+    .option(
       "--chunked-prefill-size <n>",
       "most prefill tokens of one request per step (<= 0 disables)",
       int("--chunked-prefill-size", -1),
@@ -237,6 +243,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     blockSize: o["blockSize"] as number,
     maxRunningRequests: o["maxRunningRequests"] as number,
     maxQueuedRequests: o["maxQueuedRequests"] as number,
+    maxUnreadTokens: o["maxUnreadTokens"] as number,
     chunkedPrefillSize: o["chunkedPrefillSize"] as number,
     maxPrefillTokens: o["maxPrefillTokens"] as number,
     shortPrefillTokens: o["shortPrefillTokens"] as number,

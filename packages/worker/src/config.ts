@@ -26,6 +26,11 @@ export interface WorkerConfig {
   blockSize: number;
   maxRunningRequests: number;
   maxQueuedRequests: number;
+  /**
+   * Most token events of one Generate stream that its reader has left unsent in this worker's
+   * buffers; past it the request is aborted with client_too_slow (its KV freed).
+   */
+  maxUnreadTokens: number;
   chunkedPrefillSize: number;
   maxPrefillTokens: number;
   /** Prefill mode: prompts with at most this many tokens left get steps of their own (0: FCFS only). */
@@ -98,6 +103,9 @@ export const WORKER_DEFAULTS = {
   blockSize: 16,
   maxRunningRequests: SCHEDULER_DEFAULTS.maxRunningRequests,
   maxQueuedRequests: SCHEDULER_DEFAULTS.maxQueuedRequests,
+  // Past the HTTP/2 flow-control window (~2,000 token events) and the router's own socket
+  // buffers: a reader this far behind has stalled rather than slowed.
+  maxUnreadTokens: 4096,
   chunkedPrefillSize: SCHEDULER_DEFAULTS.chunkedPrefillSize,
   maxPrefillTokens: SCHEDULER_DEFAULTS.maxPrefillTokens,
   shortPrefillTokens: SCHEDULER_DEFAULTS.shortPrefillTokens,

@@ -2,6 +2,12 @@
  * WorkerService handlers over a Scheduler (unified mode). Streams one GenerateResponse per token,
  * then `finished` or `error`. Every way a call can end frees the request's blocks: the stream's
  * cancellation (client gone) aborts it, a deadline timer aborts it, errors end it.
+ *
+ * Back-pressure: the reader (the router, which stops reading a request's stream while its HTTP
+ * client's socket is full) may fall behind generation. Token events it has not taken yet wait in
+ * the call's write buffer; once more than `maxUnreadTokens` of them wait, the request is aborted
+ * with client_too_slow (its KV freed at once, other requests untouched), so one stalled reader
+ * holds at most that many events of memory here.
  */
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -28,6 +34,8 @@ export interface ServiceContext {
   scheduler: Scheduler;
   metrics: ServingMetrics;
   modelInfo: GetModelInfoResponse;
+  /** Most token events a Generate call may hold unsent before the request is aborted (client_too_slow). */
+  maxUnreadTokens: number;
   disaggMode: string;
   status: () => WorkerStatus;
   /** Generation tokens/s over a recent window. */
@@ -185,6 +193,20 @@ function handleGenerate(
     return;
   }
 
+  let handle: { cancel(cause: AbortCause): void } | undefined;
+  // grpc-js queues one object per event it could not yet hand to HTTP/2 (whose flow-control window
+  // the reader refills only as it reads): writableLength is the unread backlog in token events.
+  const checkBacklog = (): void => {
+    const unread = call.writableLength;
+    if (unread <= ctx.maxUnreadTokens) return;
+    log.warn({ requestId, unread, limit: ctx.maxUnreadTokens }, "reader stalled: request aborted");
+    const error = new RadixServeError(
+      "client_too_slow",
+      `request ${requestId}: the client left ${unread} generated tokens unread (limit ${ctx.maxUnreadTokens}, the worker's --max-unread-tokens); read the stream faster or ask for fewer tokens`,
+    );
+    handle?.cancel({ kind: "error", error });
+  };
+
   const sink = (ev: RequestEvent): void => {
     if (closed) return;
     switch (ev.type) {
@@ -202,6 +224,7 @@ function handleGenerate(
             logprob: ev.logprob ? toProtoLogprob(ev.logprob) : null,
           },
         });
+        checkBacklog();
         return;
       }
       case "prompt_logprobs":
@@ -228,14 +251,15 @@ function handleGenerate(
     }
   };
 
-  const handle = (ctx.route ?? submitRoute(ctx.scheduler))(params, req, sink, span);
+  const started = (ctx.route ?? submitRoute(ctx.scheduler))(params, req, sink, span);
+  handle = started;
   if (closed) return;
-  if (Number.isFinite(deadlineMs)) timer = setTimeout(() => handle.cancel({ kind: "deadline" }), deadlineMs);
+  if (Number.isFinite(deadlineMs)) timer = setTimeout(() => started.cancel({ kind: "deadline" }), deadlineMs);
   call.on("cancelled", () => {
     if (closed) return;
     closed = true;
     if (timer) clearTimeout(timer);
-    handle.cancel({ kind: "client" });
+    started.cancel({ kind: "client" });
     ctx.metrics.recordFinished("abort");
     endSpans("cancelled by the caller");
     log.debug({ requestId }, "client cancelled: request aborted");

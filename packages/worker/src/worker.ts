@@ -203,6 +203,7 @@ export async function startWorker(
       tokensPerSecond: () => rate.perSecond(),
       ...(decode ? { kvBytesMoved: () => decode.metrics.bytesMoved } : {}),
       modelInfo,
+      maxUnreadTokens: config.maxUnreadTokens,
       ...(decode ? { route: decode.route } : {}),
     });
     if (decode) {

@@ -55,3 +55,10 @@ test("worker flags: mutual TLS needs --tls-cert, --tls-key and --tls-ca together
     /--tls-cert \/x\.pem: ENOENT/,
   );
 });
+
+test("worker flags: --max-unread-tokens defaults to 4096, takes a positive integer and refuses others naming the flag", () => {
+  assert.equal(parseWorkerArgs(base).maxUnreadTokens, 4096);
+  assert.equal(parseWorkerArgs([...base, "--max-unread-tokens", "64"]).maxUnreadTokens, 64);
+  assert.throws(() => parseWorkerArgs([...base, "--max-unread-tokens", "0"]), /--max-unread-tokens/);
+  assert.throws(() => parseWorkerArgs([...base, "--max-unread-tokens", "lots"]), /--max-unread-tokens/);
+});

@@ -99,6 +99,13 @@ export const ERRORS = Object.freeze({
     503,
     "server_error",
   ),
+  client_too_slow: spec(
+    "client_too_slow",
+    "the client stopped reading the stream: too many generated tokens were left unread",
+    GrpcStatus.RESOURCE_EXHAUSTED,
+    408,
+    "invalid_request_error",
+  ),
   internal: spec("internal", "internal error", GrpcStatus.INTERNAL, 500, "server_error"),
   not_implemented: spec("not_implemented", "not implemented", GrpcStatus.UNIMPLEMENTED, 501, "server_error"),
 });
