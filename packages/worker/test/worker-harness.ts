@@ -4,8 +4,16 @@
  * period, so no process outlives the test.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createWorkerClient, WORKER_READY_PREFIX, type WorkerServiceClient } from "@radixserve/core";
+import {
+  createWorkerClient,
+  makeModel,
+  WORKER_READY_PREFIX,
+  type WorkerServiceClient,
+} from "@radixserve/core";
 import { spawnReady } from "@radixserve/testkit";
 
 export const WORKER_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -61,4 +69,29 @@ export async function runWorkerToExit(
   const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
   clearTimeout(t);
   return { code, stderr, stdout };
+}
+
+/** A worker process on a fresh tiny model in its own temporary directory; stop() removes both. */
+export interface TinyWorker {
+  w: WorkerProcess;
+  stop(): Promise<void>;
+}
+
+/** Makes the tiny model under a new temporary directory (`name` in its name) and starts a worker on it with `args`. */
+export async function startTinyWorker(name: string, args: string[]): Promise<TinyWorker> {
+  const dir = mkdtempSync(join(tmpdir(), `radixserve-${name}-`));
+  try {
+    const modelPath = await makeModel({ preset: "tiny", out: join(dir, "tiny") });
+    const w = await startWorkerProcess(["--model-path", modelPath, ...args]);
+    return {
+      w,
+      async stop() {
+        await w.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

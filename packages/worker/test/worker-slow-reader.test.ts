@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type GenerateResponse__Output, makeModel } from "@radixserve/core";
+import type { GenerateResponse__Output } from "@radixserve/core";
 import { generate, waitForLoad } from "./worker-grpc-client.js";
-import { startWorkerProcess, type WorkerProcess } from "./worker-harness.js";
+import { startTinyWorker, type TinyWorker, type WorkerProcess } from "./worker-harness.js";
 
 // A reader that stops reading: HTTP/2 flow control (64 KiB per stream) stops the worker's sends,
 // and every later token event waits in the worker's write buffer. With --max-unread-tokens 64 the
@@ -17,15 +14,11 @@ const MAX_NEW = 1500;
 // holds only ~150 of them and the backlog builds early in the generation.
 const SLOW_ID = `slow-${"x".repeat(240)}`;
 
-let dir: string;
+let tiny: TinyWorker;
 let w: WorkerProcess;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "radixserve-slow-reader-"));
-  const modelPath = await makeModel({ preset: "tiny", out: join(dir, "tiny") });
-  w = await startWorkerProcess([
-    "--model-path",
-    modelPath,
+  tiny = await startTinyWorker("slow-reader", [
     "--kv-cache-blocks",
     "256",
     "--max-unread-tokens",
@@ -33,11 +26,11 @@ before(async () => {
     "--threads",
     "2",
   ]);
+  w = tiny.w;
 });
 
 after(async () => {
-  await w?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await tiny?.stop();
 });
 
 test("worker: a stalled reader's request is aborted with client_too_slow at --max-unread-tokens; others stream on", async () => {
