@@ -2,4 +2,5 @@ export * from "./config.js";
 export * from "./engine-loop.js";
 export * from "./request.js";
 export * from "./scheduler.js";
+export * from "./step-metrics.js";
 export * from "./validate.js";
