@@ -58,6 +58,21 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
     scratch.assign(logits, logits + vocab);
     float *l = scratch.data();  // [vocab] logits after penalties
     apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    for (size_t i = 0; i < p.bias_tokens.size(); i++) {
+        const int32_t t = p.bias_tokens[i];
+        if (t >= 0 && t < vocab) l[t] += p.bias_values[i];
+    }
+    if (!p.allowed.empty()) {
+        const int words = std::min((int)p.allowed.size(), (vocab + 31) / 32);
+        for (int w = 0; w < words; w++) {
+            const uint32_t bits = p.allowed[w];
+            if (bits == 0xffffffffu) continue;
+            const int end = std::min(vocab, (w + 1) * 32);
+            for (int t = w * 32; t < end; t++)
+                if (!((bits >> (t & 31)) & 1u)) l[t] = -INFINITY;
+        }
+        for (int t = words * 32; t < vocab; t++) l[t] = -INFINITY;
+    }
 
     if (p.temperature <= 0.0f) {
         res.token = argmax(l, vocab);
