@@ -70,17 +70,17 @@ test("step metrics: the engine loop reports every step's timing, and the counter
     json
       .find((m) => m.name === name)
       ?.values.find((v) => Object.entries(label).every(([k, x]) => v.labels[k] === x))?.value;
-  assert.equal(value("radixserve_worker_step_tokens_total", { kind: "prefill" }), prefill);
-  assert.equal(value("radixserve_worker_step_tokens_total", { kind: "decode" }), decode);
+  assert.equal(value("radixserve_step_tokens_total", { kind: "prefill" }), prefill);
+  assert.equal(value("radixserve_step_tokens_total", { kind: "decode" }), decode);
   const steps =
-    (value("radixserve_worker_steps_total", { mix: "prefill" }) ?? 0) +
-    (value("radixserve_worker_steps_total", { mix: "decode" }) ?? 0) +
-    (value("radixserve_worker_steps_total", { mix: "mixed" }) ?? 0);
+    (value("radixserve_steps_total", { mix: "prefill" }) ?? 0) +
+    (value("radixserve_steps_total", { mix: "decode" }) ?? 0) +
+    (value("radixserve_steps_total", { mix: "mixed" }) ?? 0);
   assert.equal(steps, timings.length);
   const count = json
-    .find((m) => m.name === "radixserve_worker_step_seconds")
+    .find((m) => m.name === "radixserve_step_seconds")
     ?.values.find(
-      (v) => (v as { metricName?: string }).metricName === "radixserve_worker_step_seconds_count",
+      (v) => (v as { metricName?: string }).metricName === "radixserve_step_seconds_count",
     )?.value;
   assert.equal(count, timings.length);
 });

@@ -1,18 +1,20 @@
 /**
- * The serving profile of a worker's step loop, as Prometheus series on the worker's registry:
+ * The serving profile of a worker's step loop, as Prometheus series on the worker's registry
+ * (names in core's metrics catalog; `role` and `model_name` labels from the registry):
  *
- *   radixserve_worker_step_seconds              histogram  one step, schedule to end of post-processing
- *   radixserve_worker_step_idle_seconds         histogram  gap before a step (no work, or I/O between steps)
- *   radixserve_worker_step_phase_seconds_total  counter    {phase: idle|schedule|engine|prepare|post}
- *   radixserve_worker_step_tokens               histogram  tokens run per step (prefill + decode)
- *   radixserve_worker_step_tokens_total         counter    {kind: prefill|decode}
- *   radixserve_worker_steps_total               counter    {mix: prefill|decode|mixed}
+ *   radixserve_step_seconds              histogram  one step, schedule to end of post-processing
+ *   radixserve_step_idle_seconds         histogram  gap before a step (no work, or I/O between steps)
+ *   radixserve_step_phase_seconds_total  counter    {phase: idle|schedule|engine|prepare|post}
+ *   radixserve_step_tokens               histogram  tokens run per step (prefill + decode)
+ *   radixserve_step_tokens_total         counter    {kind: prefill|decode}
+ *   radixserve_steps_total               counter    {mix: prefill|decode|mixed}
  *
- * Prefill and decode tokens are the scheduler's (a prompt's last single token runs decode-shaped and counts as decode). `prepare` overlaps
- * `engine` (it runs on the JS thread while the native step runs), so the phase shares of wall time
- * are idle + schedule + engine + post; prepare says how much of the engine's time the JS thread
- * used to get the next batch ready.
+ * Prefill and decode tokens are the scheduler's (a prompt's last single token runs decode-shaped
+ * and counts as decode). `prepare` overlaps `engine` (it runs on the JS thread while the native
+ * step runs), so the phase shares of wall time are idle + schedule + engine + post; prepare says
+ * how much of the engine's time the JS thread used to get the next batch ready.
  */
+import { STEP_METRIC_NAMES } from "@radixserve/core";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { StepTiming } from "./engine-loop.js";
 
@@ -40,37 +42,37 @@ export class StepMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.step = new Histogram({
-      name: "radixserve_worker_step_seconds",
+      name: STEP_METRIC_NAMES.stepSeconds,
       help: "Wall time of one engine-loop step (schedule, native step, post-processing)",
       buckets: STEP_BUCKETS,
       registers,
     });
     this.idle = new Histogram({
-      name: "radixserve_worker_step_idle_seconds",
+      name: STEP_METRIC_NAMES.stepIdleSeconds,
       help: "Gap before a step: waiting for work or yielding to I/O since the previous step ended",
       buckets: STEP_BUCKETS,
       registers,
     });
     this.phase = new Counter({
-      name: "radixserve_worker_step_phase_seconds_total",
+      name: STEP_METRIC_NAMES.stepPhaseSecondsTotal,
       help: "Step-loop time by phase (prepare overlaps engine)",
       labelNames: ["phase"],
       registers,
     });
     this.tokens = new Histogram({
-      name: "radixserve_worker_step_tokens",
+      name: STEP_METRIC_NAMES.stepTokens,
       help: "Tokens run per step (prefill chunks + decodes)",
       buckets: TOKEN_BUCKETS,
       registers,
     });
     this.tokensByKind = new Counter({
-      name: "radixserve_worker_step_tokens_total",
+      name: STEP_METRIC_NAMES.stepTokensTotal,
       help: "Tokens run by the engine, by kind",
       labelNames: ["kind"],
       registers,
     });
     this.steps = new Counter({
-      name: "radixserve_worker_steps_total",
+      name: STEP_METRIC_NAMES.stepsTotal,
       help: "Engine steps by mix: prefill only, decode only, or both",
       labelNames: ["mix"],
       registers,
