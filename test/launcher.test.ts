@@ -22,6 +22,20 @@ describe("launcher: radixserve start", () => {
         body: JSON.stringify({ model: models.data[0]!.id, prompt: "Hello", max_tokens: 3, temperature: 0 }),
       });
       assert.equal(res.status, 200);
+      // The ready line lists the workers' /metrics (prefill and decode by default): the decode
+      // worker's step profile counts that request's decode steps.
+      assert.equal(l.ready.workerMetricsUrls.length, 2);
+      let steps = 0;
+      let decodeTokens = 0;
+      for (const url of l.ready.workerMetricsUrls) {
+        const text = await (await fetch(url)).text();
+        steps += Number(/^radixserve_step_seconds_count\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
+        decodeTokens += Number(
+          /^radixserve_step_tokens_total\{[^}]*kind="decode"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0,
+        );
+      }
+      assert.ok(steps >= 2, `decode steps for 3 tokens (the first comes from the prefill worker): ${steps}`);
+      assert.ok(decodeTokens >= 2, `decode tokens: ${decodeTokens}`);
       l.proc.kill("SIGTERM");
       const e = await l.exit;
       assert.equal(e.code, 0, l.stderr());

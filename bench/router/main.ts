@@ -11,7 +11,10 @@
 //   2. KV events applied per second through the KvEventFollower (stored batches, then removals).
 // The chain hashing of the prompt is measured separately (the gateway does it once per request).
 // Results are validated first (a request of a cached group must match its workers' prefix).
-// Timings are printed, never asserted.
+// Timings are printed, never asserted. Besides wall-clock figures (which a loaded machine
+// inflates: a descheduled process shows its wait in p99) it prints the process CPU time per
+// decision and per applied block, and the load average, so runs on a shared machine compare.
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { KvEventBatch } from "@radixserve/cluster";
 import { blockHashSeed, chainHashes } from "@radixserve/core";
@@ -96,6 +99,7 @@ const storedEvents = batches.reduce(
 );
 
 /** A fresh index + follower fed every batch; returns them with the time the batches took. */
+let storeCpuMs = 0;
 async function buildIndex(): Promise<{ index: KvIndex; follower: KvEventFollower; ms: number }> {
   const index = new KvIndex();
   const follower = new KvEventFollower({
@@ -110,9 +114,12 @@ async function buildIndex(): Promise<{ index: KvIndex; follower: KvEventFollower
   for (const w of workerIds) follower.workerJoined(w);
   await new Promise((r) => setImmediate(r));
   if (!workerIds.every((w) => follower.isSynced(w))) throw new Error("bench invalid: workers not synced");
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (const b of batches) follower.applyBatch(b);
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  storeCpuMs = (cpu.user + cpu.system) / 1000;
   if (follower.stats.batchesApplied !== batches.length || follower.stats.gaps !== 0)
     throw new Error(
       `bench invalid: ${follower.stats.batchesApplied}/${batches.length} applied, ${follower.stats.gaps} gaps`,
@@ -123,6 +130,7 @@ async function buildIndex(): Promise<{ index: KvIndex; follower: KvEventFollower
 const built = await buildIndex();
 const { index, follower } = built;
 const storeMs = built.ms;
+const storeCpu = storeCpuMs;
 const indexedBlocks = index.size;
 
 // --- validate: a request of group g matches its holders' shared prefix ---
@@ -161,6 +169,7 @@ for (const name of policies) {
   const lat: number[] = [];
   const reasons = new Map<string, number>();
   let matched = 0;
+  let cpuUs = 0;
   for (let i = 0; i < requests.length; i++) {
     const views: WorkerView[] = workerIds.map((id) => ({
       id,
@@ -170,9 +179,12 @@ for (const name of policies) {
       kvBlocksFree: 1000,
       kvBlocksTotal: 8192,
     }));
+    const c = process.cpuUsage();
     const s = performance.now();
     const pick = sel.select(requests[i]!, views);
     lat.push((performance.now() - s) * 1000);
+    const cu = process.cpuUsage(c);
+    cpuUs += cu.user + cu.system;
     reasons.set(pick.reason, (reasons.get(pick.reason) ?? 0) + 1);
     matched += pick.matchedBlocks;
     inFlight.set(pick.worker.id, (inFlight.get(pick.worker.id) ?? 0) + 1);
@@ -188,6 +200,7 @@ for (const name of policies) {
     p50_us: d.p50,
     p99_us: d.p99,
     mean_us: d.mean,
+    cpu_us_per_decision: cpuUs / requests.length,
     decisions_per_s: 1e6 / d.mean,
     mean_matched_blocks: matched / requests.length,
     reasons: Object.fromEntries(reasons),
@@ -208,9 +221,12 @@ const removals: KvEventBatch[] = batches.map((b) => {
     events: [{ type: "removed", hashes }],
   };
 });
+const rc0 = process.cpuUsage();
 t0 = performance.now();
 for (const b of removals) follower.applyBatch(b);
 const removeMs = performance.now() - t0;
+const rcpu = process.cpuUsage(rc0);
+const removeCpu = (rcpu.user + rcpu.system) / 1000;
 
 const summary = {
   workers: WORKERS,
@@ -224,17 +240,22 @@ const summary = {
   stored_block_events: storedEvents,
   stored_events_per_s: storedEvents / (storeMs / 1000),
   removed_events_per_s: storedEvents / (removeMs / 1000),
+  stored_events_per_cpu_s: storedEvents / (storeCpu / 1000),
+  removed_events_per_cpu_s: storedEvents / (removeCpu / 1000),
+  load_average_1m: loadavg()[0]!,
   routing: results,
 };
 if (args.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 else {
   process.stdout.write(
     `router bench: ${indexedBlocks} distinct blocks indexed over ${WORKERS} workers (block ${BS}, prompts of ${PROMPT_BLOCKS} blocks)\n` +
+      `  load average (1 min) ${summary.load_average_1m.toFixed(1)} on ${availableParallelism()} cores\n` +
       `  KV events applied: stored ${(summary.stored_events_per_s / 1e6).toFixed(2)}M blocks/s, removed ${(summary.removed_events_per_s / 1e6).toFixed(2)}M blocks/s (${storedEvents} block events)\n` +
+      `  per CPU second: stored ${(summary.stored_events_per_cpu_s / 1e6).toFixed(2)}M blocks, removed ${(summary.removed_events_per_cpu_s / 1e6).toFixed(2)}M blocks\n` +
       `  chain hash of one prompt (${PROMPT_BLOCKS * BS} tokens): ${hashUs.toFixed(1)} us; index lookup alone p50 ${lookupDist.p50.toFixed(1)} us p99 ${lookupDist.p99.toFixed(1)} us\n`,
   );
   for (const r of results)
     process.stdout.write(
-      `  ${String(r["policy"]).padEnd(13)} decision p50 ${(r["p50_us"] as number).toFixed(1)} us  p99 ${(r["p99_us"] as number).toFixed(1)} us  mean ${(r["mean_us"] as number).toFixed(1)} us  matched ${(r["mean_matched_blocks"] as number).toFixed(1)} blocks  ${JSON.stringify(r["reasons"])}\n`,
+      `  ${String(r["policy"]).padEnd(13)} decision p50 ${(r["p50_us"] as number).toFixed(1)} us  p99 ${(r["p99_us"] as number).toFixed(1)} us  mean ${(r["mean_us"] as number).toFixed(1)} us  cpu ${(r["cpu_us_per_decision"] as number).toFixed(1)} us  matched ${(r["mean_matched_blocks"] as number).toFixed(1)} blocks  ${JSON.stringify(r["reasons"])}\n`,
     );
 }

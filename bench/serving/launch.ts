@@ -12,6 +12,8 @@ const CLI = join(ROOT, "packages", "cli", "dist", "cli.js");
 
 export interface Launched {
   baseUrl: string;
+  /** Each worker's /metrics. */
+  workerMetricsUrls: string[];
   stop(): Promise<void>;
 }
 
@@ -25,15 +27,15 @@ export async function launchCluster(args: string[]): Promise<Launched> {
     },
   });
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<{ baseUrl: string; workerMetricsUrls: string[] }>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on("line", (line) => {
-      if (line.startsWith("RADIXSERVE_READY "))
-        resolve((JSON.parse(line.slice(17)) as { baseUrl: string }).baseUrl);
+      if (line.startsWith("RADIXSERVE_READY ")) resolve(JSON.parse(line.slice(17)));
     });
     void exited.then(() => reject(new Error("the launcher exited before it was ready")));
   });
   return {
-    baseUrl,
+    baseUrl: ready.baseUrl,
+    workerMetricsUrls: ready.workerMetricsUrls,
     async stop() {
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);

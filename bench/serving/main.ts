@@ -11,12 +11,16 @@
 //            --random-output-len N --random-range-ratio R --gsp-num-groups N --gsp-prompts-per-group N
 //            --gsp-system-prompt-len N --gsp-question-len N --gsp-output-len N
 //            --request-rate R (default inf) --max-concurrency N --seed N --api-key K --model M --json [FILE]
+//            --worker-metrics URL[,URL] (workers' /metrics; --launch finds them itself): prints the
+//            workers' step profile over the run (steps, tokens per step, prefill/decode mix, shares
+//            of idle / schedule / engine / post-processing time)
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadTokenizer } from "@radixserve/core";
 import cliProgress from "cli-progress";
 import { launchCluster } from "./launch.js";
 import { dist } from "./stats.js";
+import { scrapeSteps, stepProfile } from "./step-profile.js";
 import { failureCause, type RequestResult, streamCompletion, type Target } from "./stream-client.js";
 import {
   type BenchRequest,
@@ -39,6 +43,7 @@ const OPTIONS = {
   "base-url": { type: "string" },
   launch: { type: "boolean", default: false },
   "launch-args": { type: "string", default: "" },
+  "worker-metrics": { type: "string" },
   backend: { type: "string", default: "radixserve" },
   "tokenizer-path": { type: "string" },
   "disable-radix-cache": { type: "boolean", default: false },
@@ -209,7 +214,11 @@ async function main(): Promise<void> {
     if (!warm.ok || warm.completionTokens !== 4 || warm.promptTokens !== 16)
       die(`warm-up request is wrong: ${JSON.stringify(warm)}`);
 
+    const metricsUrls =
+      launched?.workerMetricsUrls ?? (a["worker-metrics"] ? a["worker-metrics"].split(",") : []);
+    const stepsBefore = metricsUrls.length > 0 ? await scrapeSteps(metricsUrls) : null;
     const { results, seconds } = await run(target, reqs, rate, maxConcurrency);
+    const profile = stepsBefore ? stepProfile(stepsBefore, await scrapeSteps(metricsUrls)) : null;
     const bad = results
       .map((r, i) => ({ r, want: reqs[i]! }))
       .filter(
@@ -247,6 +256,8 @@ async function main(): Promise<void> {
       ttftMs: dist(good.map((r) => r.ttftMs)),
       itlMs: dist(good.flatMap((r) => r.itlMs)),
       e2eMs: dist(good.map((r) => r.e2eMs)),
+      // The workers' step loop over the run (radixserve_step_* of each worker's /metrics).
+      stepProfile: profile,
     };
     if (a.json) writeFileSync(a.json, `${JSON.stringify(summary, null, 2)}\n`);
     if (a["json-stdout"]) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -271,6 +282,25 @@ async function main(): Promise<void> {
         ["E2E", summary.e2eMs],
       ] as const) {
         line(`${name} mean / p50 / p99 (ms):`, `${fmt(d.mean)} / ${fmt(d.p50)} / ${fmt(d.p99)}`);
+      }
+      if (profile) {
+        const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+        process.stdout.write(`${"-".repeat(16)} Worker step profile ${"-".repeat(21)}\n`);
+        line("Steps / mean step (ms):", `${profile.steps} / ${fmt(profile.meanStepMs)}`);
+        line(
+          "Tokens per step (prefill / decode):",
+          `${fmt(profile.tokensPerStep, 1)} (${profile.prefillTokens} / ${profile.decodeTokens})`,
+        );
+        line(
+          "Steps prefill / decode / mixed:",
+          `${profile.mix.prefill} / ${profile.mix.decode} / ${profile.mix.mixed}`,
+        );
+        const sh = profile.shares;
+        line(
+          "Idle / schedule / engine / post:",
+          `${pct(sh.idle)} / ${pct(sh.schedule)} / ${pct(sh.engine)} / ${pct(sh.post)}`,
+        );
+        line("Prepare (overlaps engine), of engine:", pct(profile.prepareOfEngine));
       }
     }
     for (const { r, want } of bad.slice(0, 5)) {

@@ -13,7 +13,12 @@ export const env = {
 
 export interface Launched {
   proc: ChildProcess;
-  ready: { baseUrl: string; port: number; pids: { worker: number; router: number } };
+  ready: {
+    baseUrl: string;
+    port: number;
+    pids: { worker: number; router: number };
+    workerMetricsUrls: string[];
+  };
   stderr: () => string;
   exit: Promise<{ code: number | null; signal: string | null }>;
 }

@@ -71,6 +71,27 @@ describe("kv-index/KvIndex", () => {
     assert.deepEqual(Object.fromEntries(ix.match(g)), {}); // the first blocks of g were dropped
     assert.deepEqual(ix.checkIntegrity(), []);
   });
+
+  it("keeps exact matches past 32 workers, and reuses a departed worker's slot", () => {
+    const ix = new KvIndex();
+    const h = chain(7, 4);
+    for (let w = 0; w < 40; w++) ix.applyStored(`w${w}`, blocksOf(h.slice(0, 1 + (w % 4))));
+    const m = ix.match(h);
+    assert.equal(m.size, 40);
+    for (let w = 0; w < 40; w++) assert.equal(m.get(`w${w}`), 1 + (w % 4), `w${w}`);
+    ix.removeWorker("w3");
+    ix.applyStored("late", blocksOf(h.slice(0, 2)));
+    const again = ix.match(h, m); // the map passed in is cleared and refilled
+    assert.equal(again, m);
+    assert.equal(again.get("w3"), undefined);
+    assert.equal(again.get("late"), 2);
+    assert.equal(again.get("w39"), 4);
+    assert.deepEqual(ix.checkIntegrity(), []);
+    for (let w = 0; w < 40; w++) ix.removeWorker(`w${w}`);
+    ix.removeWorker("late");
+    assert.equal(ix.size, 0);
+    assert.deepEqual(Object.fromEntries(ix.match(h)), {});
+  });
 });
 
 function batch(

@@ -31,7 +31,7 @@ import { loadEngine } from "./engine-loader.js";
 import { createWorkerHandlers } from "./grpc-service.js";
 import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
-import { EngineLoop, Scheduler, setSinkErrorHandler } from "./scheduler/index.js";
+import { EngineLoop, Scheduler, StepMetrics, setSinkErrorHandler } from "./scheduler/index.js";
 import { TokenRate } from "./token-rate.js";
 
 const log = getLogger("worker");
@@ -175,9 +175,11 @@ export async function startWorker(
       config.disaggMode === "decode"
         ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)
         : null;
+    const stepMetrics = new StepMetrics(metrics.registry);
     const loop = new EngineLoop(engine, scheduler, getLogger("scheduler"), {
-      onStep: (batch) => {
+      onStep: (batch, seconds, timing) => {
         rate.add(batch.seqs.filter((_, i) => batch.steps[i]!.sample).length);
+        if (timing) stepMetrics.observe(batch, seconds, timing);
         decode?.onStep();
       },
     });

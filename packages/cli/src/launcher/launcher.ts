@@ -143,15 +143,17 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       children.push(child);
       return { child, key: role === "unified" ? null : `${role}-${i}` };
     });
-    const ports = await Promise.all(
+    const readies = await Promise.all(
       workers.map(async ({ child }) => {
         const ready = JSON.parse(await child.waitForLine(WORKER_READY_PREFIX, timeout)) as {
           grpcPort: number;
+          metricsPort: number;
         };
         say(`${child.name} ready on 127.0.0.1:${ready.grpcPort}`);
-        return `127.0.0.1:${ready.grpcPort}`;
+        return ready;
       }),
     );
+    const ports = readies.map((r) => `127.0.0.1:${r.grpcPort}`);
 
     const routerArgs = [
       CLI,
@@ -180,8 +182,10 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       router: router.proc.pid,
     };
     for (const w of workers) if (w.key) pids[w.key] = w.child.proc.pid;
+    // Each worker's /metrics (benchmarks read the step profile there), in worker order.
+    const workerMetricsUrls = readies.map((w) => `http://127.0.0.1:${w.metricsPort}/metrics`);
     process.stdout.write(
-      `${LAUNCHER_READY_PREFIX} ${JSON.stringify({ baseUrl: `${base}/v1`, port: r.port, pids })}\n`,
+      `${LAUNCHER_READY_PREFIX} ${JSON.stringify({ baseUrl: `${base}/v1`, port: r.port, pids, workerMetricsUrls })}\n`,
     );
     say("ready (Ctrl-C stops every process)");
 

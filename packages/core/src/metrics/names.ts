@@ -60,3 +60,13 @@ export const KV_TRANSFER_BUCKETS = Object.freeze({
   /** Bytes per second: 50 MB/s .. 16 GB/s. */
   throughput: [5e7, 1e8, 2.5e8, 5e8, 1e9, 2e9, 4e9, 8e9, 1.6e10],
 });
+
+/** The step loop's profile (unified and decode workers); same prefix and `role` label. */
+export const STEP_METRIC_NAMES = Object.freeze({
+  stepSeconds: "radixserve_step_seconds",
+  stepIdleSeconds: "radixserve_step_idle_seconds",
+  stepPhaseSecondsTotal: "radixserve_step_phase_seconds_total",
+  stepTokens: "radixserve_step_tokens",
+  stepTokensTotal: "radixserve_step_tokens_total",
+  stepsTotal: "radixserve_steps_total",
+});

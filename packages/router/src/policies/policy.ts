@@ -52,7 +52,8 @@ export interface PickContext {
   /**
    * Longest cached prefix (in blocks) of the request on each worker, from the router's KV index.
    * Computed on first call only (policies that ignore the cache never pay for the lookup);
-   * workers with no match may be absent from the map.
+   * workers with no match may be absent from the map. The map is reused by the next decision:
+   * read it inside pick(), never keep it.
    */
   matches(): ReadonlyMap<string, number>;
 }

@@ -37,29 +37,34 @@ export interface RouteSelectorOptions {
 }
 
 export class RouteSelector {
+  /** Reused by every select() (decisions run one at a time on the event loop). */
+  private readonly matchScratch = new Map<string, number>();
+  private static readonly EMPTY: ReadonlyMap<string, number> = new Map();
+
   constructor(private readonly opts: RouteSelectorOptions) {}
 
   get policyName(): string {
     return this.opts.policy.name;
   }
 
-  /** Picks among `workers` (non-empty; sorted by id here so replicas agree whatever the caller's order). */
+  /**
+   * Picks among `workers` (non-empty; sorted by id here so replicas agree whatever the caller's order).
+   * The request's hashes are computed once by the caller; the index lookup fills a reused map.
+   */
   select(request: RouteRequest, workers: readonly WorkerView[]): Pick {
     if (workers.length === 0) throw new Error("RouteSelector.select needs at least one candidate");
     const index = this.opts.index;
-    const sorted = workers
-      .map((w) => {
-        if (!index) return w;
-        const s = index.workerStats(w.id);
-        return { ...w, indexedBlocks: s.exactBlocks + s.approxBlocks };
-      })
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = workers.map((w) => (index ? { ...w, indexedBlocks: index.workerBlocks(w.id) } : w));
+    if (!isSortedById(sorted)) sorted.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     let matches: ReadonlyMap<string, number> | null = null;
     const ctx: PickContext = {
       request,
       workers: sorted,
       matches: () => {
-        matches ??= index && request.hashes.length > 0 ? index.match(request.hashes) : new Map();
+        matches ??=
+          index && request.hashes.length > 0
+            ? index.match(request.hashes, this.matchScratch)
+            : RouteSelector.EMPTY;
         return matches;
       },
     };
@@ -71,4 +76,9 @@ export class RouteSelector {
     this.opts.onDecision?.(this.opts.policy.name, pick.reason, pick, request.hashes.length);
     return pick;
   }
+}
+
+function isSortedById(ws: readonly WorkerView[]): boolean {
+  for (let i = 1; i < ws.length; i++) if (ws[i - 1]!.id >= ws[i]!.id) return false;
+  return true;
 }

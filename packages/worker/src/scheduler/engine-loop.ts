@@ -68,9 +68,27 @@ function isFatal(err: unknown): boolean {
   return err instanceof EngineError && FATAL_ENGINE_ERRORS.has(err.code);
 }
 
+/**
+ * Where one step's wall time went (seconds). The engine step runs off the JS thread while the loop
+ * prepares the next batch, so `prepare` overlaps `engine`; the others follow one another:
+ * idle -> schedule -> engine (|| prepare) -> post.
+ */
+export interface StepTiming {
+  /** Waiting for work, or yielding to I/O, since the previous step's post-processing ended. */
+  idle: number;
+  /** scheduler.schedule(): picking the batch. */
+  schedule: number;
+  /** The native step, from its start to its result on the JS thread. */
+  engine: number;
+  /** scheduler.prepare() while the step ran. */
+  prepare: number;
+  /** scheduler.postProcess(): appending tokens, streaming them, releasing finished requests. */
+  post: number;
+}
+
 export interface StepObserver<B> {
-  /** Called after each step with its shape and wall time (metrics). Must not throw. */
-  onStep?(batch: B, seconds: number): void;
+  /** Called after each step with its shape, wall time and its timing breakdown (metrics). Must not throw. */
+  onStep?(batch: B, seconds: number, timing?: StepTiming): void;
 }
 
 export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
@@ -112,7 +130,9 @@ export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
   }
 
   private async run(): Promise<void> {
+    let lastEnd = performance.now();
     while (!this.stopped) {
+      const ts = performance.now();
       const batch = this.scheduler.schedule();
       if (!batch) {
         await new Promise<void>((resolve) => {
@@ -123,7 +143,9 @@ export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
       const t0 = performance.now();
       this.stepping = true;
       const pending = this.startStep(batch);
+      const tp = performance.now();
       this.scheduler.prepare?.();
+      const prepare = performance.now() - tp;
       let outputs: Awaited<typeof pending>;
       try {
         outputs = await pending;
@@ -131,13 +153,23 @@ export class EngineLoop<B extends { readonly steps: StepSequence[] }> {
         this.log?.error({ err, sequences: batch.steps.length }, "engine step failed");
         await this.recover(batch, err);
         this.stepping = false;
+        lastEnd = performance.now();
         continue;
       }
+      const t1 = performance.now();
       this.stepping = false;
       // Not inside the try: a bug in post-processing must surface, not be mistaken for an
       // engine failure (failBatch would release blocks a second time).
       this.scheduler.postProcess(batch, outputs);
-      this.observer.onStep?.(batch, (performance.now() - t0) / 1000);
+      const t2 = performance.now();
+      this.observer.onStep?.(batch, (t2 - t0) / 1000, {
+        idle: Math.max(0, ts - lastEnd) / 1000,
+        schedule: (t0 - ts) / 1000,
+        engine: (t1 - t0) / 1000,
+        prepare: prepare / 1000,
+        post: (t2 - t1) / 1000,
+      });
+      lastEnd = t2;
       // Let I/O (gRPC writes, new requests, aborts) run between steps even when the engine
       // resolves immediately.
       await new Promise<void>((resolve) => setImmediate(resolve));
