@@ -13,6 +13,7 @@ import {
   type ServingMetrics,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
+import type { ConstraintCompiler } from "./grammar.js";
 import { loadResponse, type WorkerStatus } from "./load.js";
 import { toProtoLogprob } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
@@ -39,6 +40,8 @@ export interface ServiceContext {
    * still in their KV transfer (they hold blocks but are not in the scheduler yet).
    */
   stats?: () => ReturnType<Scheduler["stats"]>;
+  /** Constrained requests' matchers (absent: they are refused). */
+  grammar?: ConstraintCompiler;
 }
 
 /** How a Generate request reaches the scheduler; see ServiceContext.route. */
@@ -121,7 +124,7 @@ function handleGenerate(
     call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details });
   };
 
-  const params = toRequestParams(req);
+  const params = toRequestParams(req, ctx.grammar);
   if (params instanceof RadixServeError) {
     fail(params);
     return;

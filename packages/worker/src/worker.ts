@@ -26,6 +26,7 @@ import { setUpDecodeMode } from "./disagg/decode/decode-mode.js";
 import { chooseKvTransport, shmMedium } from "./disagg/decode/transport-choice.js";
 import { createPrefillServer } from "./disagg/prefill/index.js";
 import { loadEngine } from "./engine-loader.js";
+import { grammarCompiler } from "./grammar.js";
 import { createWorkerHandlers } from "./grpc-service.js";
 import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
@@ -124,6 +125,7 @@ export async function startWorker(
     eosTokenIds,
     blockHashSeed: hashSeed,
   };
+  const grammar = await grammarCompiler(config.modelPath, info.vocabSize, eosTokenIds);
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
   // With a cluster secret every call of every service here must carry its token.
   const server = new grpc.Server({
@@ -143,6 +145,7 @@ export async function startWorker(
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
       ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
+      grammar,
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);
@@ -195,6 +198,7 @@ export async function startWorker(
       status: () => status,
       tokensPerSecond: () => rate.perSecond(),
       modelInfo,
+      grammar,
       ...(decode ? { route: decode.route } : {}),
     });
     if (decode) {

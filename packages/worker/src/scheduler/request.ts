@@ -13,6 +13,21 @@ export interface RequestParams {
   ignoreEos?: boolean;
   /** Higher runs first among queued requests; FCFS within a priority. Default 0. */
   priority?: number;
+  /** Constrained decoding: this request's grammar matcher (its own state; see TokenConstraint). */
+  constraint?: TokenConstraint;
+}
+
+/**
+ * A grammar the output must follow, one per request (a GrammarMatcher of engine-native). Before
+ * each sampling step the scheduler passes `mask()` to the engine as allowedTokens; each sampled
+ * token goes to `accept()`; once `stopped`, the grammar is complete and the request finishes.
+ */
+export interface TokenConstraint {
+  /** One bit per vocabulary token: the tokens allowed next. Valid until the next call. */
+  mask(): Uint32Array;
+  /** Throws when the token is not allowed (the engine sampled outside the mask: a bug). */
+  accept(token: number): void;
+  readonly stopped: boolean;
 }
 
 export type FinishReasonName = "stop" | "length" | "abort";
