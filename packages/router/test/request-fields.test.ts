@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { jsonGrammar } from "../src/gateway/constraint.js";
 import { type Endpoint, requestFields } from "../src/gateway/request-fields.js";
 import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
 import { FAKE_MODEL, type FakeWorker } from "./fake-worker.js";
@@ -131,16 +132,20 @@ describe("gateway request surface", () => {
       [
         "chat",
         { response_format: { type: "json_object" } },
-        { kind: "json_schema", source: '{"type":"object"}' },
+        { kind: "json_schema", source: jsonGrammar({ type: "object" }) },
       ],
       [
         "chat",
         { response_format: { type: "json_schema", json_schema: { name: "s", schema, strict: true } } },
-        { kind: "json_schema", source: JSON.stringify(schema) },
+        { kind: "json_schema", source: jsonGrammar(schema) },
       ],
       ["completion", { regex: "[ab]+" }, { kind: "regex", source: "[ab]+" }],
       ["completion", { ebnf: 'start: "a"' }, { kind: "lark", source: 'start: "a"' }],
-      ["chat", { json_schema: '{"type":"string"}' }, { kind: "json_schema", source: '{"type":"string"}' }],
+      [
+        "chat",
+        { json_schema: '{"type":"string"}' },
+        { kind: "json_schema", source: jsonGrammar({ type: "string" }) },
+      ],
     ];
     for (const [endpoint, fields, want] of cases) {
       worker.requests.length = 0;

@@ -52,7 +52,7 @@ export async function grammarCompiler(
       return tokenizer.compile(c.kind as GrammarKind, c.source).matcher();
     } catch (e) {
       if (e instanceof EngineError && e.code === "grammar_invalid")
-        return new RadixServeError("invalid_request", e.message, {
+        return new RadixServeError("invalid_request", e.message.replace(/^lark:/, "ebnf:"), {
           param: c.kind === "lark" ? "ebnf" : c.kind,
         });
       throw e;

@@ -14,16 +14,30 @@ import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 
 type Body = ChatCompletionBody | CompletionBody;
 
+/**
+ * A JSON schema as the worker's grammar: JSON written compactly (", " and ": " between items,
+ * no other whitespace). The JSON grammar allows any whitespace between tokens, and a sampled model
+ * can spend its whole max_tokens on it.
+ */
+export function jsonGrammar(schema: unknown): string {
+  const options = { whitespace_flexible: false, item_separator: ", ", key_separator: ": " };
+  const base = schema !== null && typeof schema === "object" && !Array.isArray(schema) ? schema : {};
+  return JSON.stringify({ ...base, "x-guidance": options });
+}
+
 /** The request's constraint, or null for free text. */
 export function constraintOf(body: Body): Constraint | null {
   const found: { param: string; c: Constraint }[] = [];
   const rf = body.response_format;
   if (rf?.type === "json_object")
-    found.push({ param: "response_format", c: { kind: "json_schema", source: '{"type":"object"}' } });
+    found.push({
+      param: "response_format",
+      c: { kind: "json_schema", source: jsonGrammar({ type: "object" }) },
+    });
   if (rf?.type === "json_schema")
     found.push({
       param: "response_format",
-      c: { kind: "json_schema", source: JSON.stringify(rf.json_schema.schema ?? {}) },
+      c: { kind: "json_schema", source: jsonGrammar(rf.json_schema.schema ?? {}) },
     });
   if (body.regex) found.push({ param: "regex", c: { kind: "regex", source: body.regex } });
   if (body.ebnf) {
@@ -36,14 +50,15 @@ export function constraintOf(body: Body): Constraint | null {
     found.push({ param: "ebnf", c: { kind: "lark", source: body.ebnf } });
   }
   if (body.json_schema) {
+    let schema: unknown;
     try {
-      JSON.parse(body.json_schema);
+      schema = JSON.parse(body.json_schema);
     } catch (e) {
       throw new RadixServeError("invalid_request", `json_schema is not JSON: ${(e as Error).message}`, {
         param: "json_schema",
       });
     }
-    found.push({ param: "json_schema", c: { kind: "json_schema", source: body.json_schema } });
+    found.push({ param: "json_schema", c: { kind: "json_schema", source: jsonGrammar(schema) } });
   }
   if (found.length > 1)
     throw new RadixServeError(

@@ -30,6 +30,7 @@ function forcedTools(body: ChatCompletionBody): ToolBody[] | null {
 /** One call as the format writes it: {"name": <const>, <argsKey>: <the function's parameters>}. */
 function callSchema(tools: ToolBody[], argsKey: string): unknown {
   return {
+    "x-guidance": { whitespace_flexible: false, item_separator: ", ", key_separator: ": " },
     anyOf: tools.map((t) => ({
       type: "object",
       properties: {
