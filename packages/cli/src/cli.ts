@@ -5,6 +5,7 @@ import {
   type LaunchDisaggMode,
   loadClusterSecret,
   makeModelCli,
+  otlpEndpointProblem,
   parseLaunchDisaggMode,
   ROUTER_READY_PREFIX,
   setLogLevel,
@@ -31,6 +32,13 @@ import { runWorkerCli } from "@radixserve/worker";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { resolveApiKey } from "./api-key.js";
 import { launch } from "./launcher/launcher.js";
+
+/** --otlp-traces-endpoint: an http(s) URL, refused with one line otherwise. */
+function otlpFlag(value: string): string {
+  const problem = otlpEndpointProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 function intFlag(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -122,6 +130,7 @@ interface RouterFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  otlpTracesEndpoint?: string;
 }
 
 const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
@@ -192,6 +201,11 @@ function build(): Command {
     )
     .option("--tls-key <file>", "mutual TLS: its private key (PEM)")
     .option("--tls-ca <file>", "mutual TLS: the CA (PEM) that signed it")
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "OTLP/HTTP traces endpoint for the router and every worker",
+      otlpFlag,
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -208,6 +222,10 @@ function build(): Command {
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
       if (o.toolCallParser !== undefined) routerArgs.push("--tool-call-parser", o.toolCallParser);
       const workerArgs = [...cmd.args];
+      if (o.otlpTracesEndpoint !== undefined) {
+        routerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+        workerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+      }
       if (o.clusterSecretFile !== undefined) {
         secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
         routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
@@ -353,6 +371,11 @@ function build(): Command {
       "period of each worker's load/health poll",
       intFlag("--worker-poll-ms", 20, 10_000),
       200,
+    )
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
+      otlpFlag,
     )
     .addOption(
       new Option(

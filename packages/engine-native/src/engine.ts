@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
-import { findGgufFile, readGgufModel } from "./gguf-model.js";
+import { findGgufFile } from "./gguf/index.js";
+import { readGgufModel } from "./gguf-model.js";
 import { type KvSink, type KvSource, kvSource } from "./kv-io.js";
 import { KvRegion, type KvTcpConnection, type KvTcpListener } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";
@@ -19,7 +20,7 @@ import {
   nativeAddon,
 } from "./native.js";
 import { QUANT_DTYPES, type QuantDtype, readModelTensors, type TensorInfo } from "./safetensors.js";
-import { checkBlockIds, prepareStep } from "./step-input.js";
+import { checkBlockIds, prepareStep, promptLogprobsOf } from "./step-input.js";
 import type { Engine, EngineOptions, KvPoolFence, ModelInfo, StepOutput, StepSequence } from "./types.js";
 import { planWeights } from "./weight-plan.js";
 
@@ -103,7 +104,7 @@ class NativeEngine implements Engine {
     if (prepared.length === 0) return Promise.resolve([]);
     return this.enqueue(async (h) => {
       const raw = await this.addon.engineStep(h, prepared);
-      return raw.map((r): StepOutput | null => {
+      return raw.map((r, i): StepOutput | null => {
         if (!r) return null;
         const out: StepOutput = { token: r.token, logprob: r.logprob };
         if (r.topTokens && r.topLogprobs) {
@@ -111,6 +112,8 @@ class NativeEngine implements Engine {
           out.topLogprobs = Array.from(r.topTokens, (token, i) => ({ token, logprob: lp[i]! }));
         }
         if (r.logits) out.logits = r.logits;
+        const targets = prepared[i]?.logprobTargets;
+        if (r.targetLogprobs && targets) out.promptLogprobs = promptLogprobsOf(r, targets);
         return out;
       });
     });

@@ -10,7 +10,6 @@
  */
 import { EngineError } from "./errors.js";
 import {
-  findGgufFile,
   type GgufFile,
   ggufInt,
   ggufNumber,
@@ -37,6 +36,8 @@ const GGML_DTYPES: Record<string, TensorDtype> = {
   Q8_0: "q8_0",
   Q4_0: "q4_0",
   Q4_1: "q4_1",
+  Q5_0: "q5_0",
+  Q5_1: "q5_1",
   Q4_K: "q4_k",
   Q5_K: "q5_k",
   Q6_K: "q6_k",
@@ -71,8 +72,6 @@ export interface GgufModel {
   /** Q/K rows hold rotary pairs interleaved (see the header). */
   ropeInterleaved: boolean;
 }
-
-export { findGgufFile };
 
 function unsupported(path: string, problem: string): never {
   throw new EngineError("model_unsupported", `${path}: ${problem}`);

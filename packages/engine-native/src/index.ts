@@ -1,8 +1,10 @@
 // Public surface of @radixserve/engine-native.
 
+export { readBandwidthGbs } from "./bandwidth.js";
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";
+export { type GgufModel, readGgufModel } from "./gguf-model.js";
 export {
   Grammar,
   type GrammarKind,
@@ -31,5 +33,12 @@ export {
   readModelConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./model-config.js";
-export { readModelTensors, readSafetensorsHeader, type TensorDtype, type TensorInfo } from "./safetensors.js";
+export {
+  QUANT_DTYPES,
+  type QuantDtype,
+  readModelTensors,
+  readSafetensorsHeader,
+  type TensorDtype,
+  type TensorInfo,
+} from "./safetensors.js";
 export type * from "./types.js";

@@ -77,6 +77,9 @@ export interface NativeStepSeq {
   outputTokens?: Int32Array;
   /** 0 none, 1 last row, 2 all rows. */
   logitsMode: 0 | 1 | 2;
+  /** Per token: the next token whose logprob row j gives, -1 when not asked. */
+  logprobTargets?: Int32Array;
+  logprobTopN?: number;
 }
 
 export interface NativeStepOut {
@@ -85,6 +88,11 @@ export interface NativeStepOut {
   topTokens?: Int32Array;
   topLogprobs?: Float32Array;
   logits?: Float32Array;
+  /** Per token: the target's logprob, NaN where not asked. */
+  targetLogprobs?: Float32Array;
+  /** [tokens, top n] alternatives (-1 / NaN padding). */
+  targetTopTokens?: Int32Array;
+  targetTopLogprobs?: Float32Array;
 }
 
 export interface NativeAddon {
@@ -127,6 +135,8 @@ export interface NativeAddon {
     x: Float32Array;
     nTokens: number;
   }): Float32Array;
+  /** Best read rate in GB/s of a `bytes` buffer over `threads` threads (bench hook). */
+  readBandwidth(bytes: number, threads: number, reps: number): number;
   // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
   crc32c(data: Uint8Array, previous: number, table?: boolean): number;
   crc32cImpl(): string;

@@ -193,6 +193,13 @@ export interface StepSequence {
   outputTokens?: Int32Array;
   /** Return raw logits (before any sampling transform): "last" row or "all" rows of this chunk. Tests and golden checks use it. */
   returnLogits?: "none" | "last" | "all";
+  /**
+   * Prompt logprobs: the log-probability of given next tokens at rows of this chunk. One entry per
+   * token: `targets[j]` is the token that follows `tokens[j]` (row j's logits predict it), -1 for a
+   * row not asked. Only asked rows reach the LM head, so a chunk that asks nothing costs nothing.
+   * `top` alternatives per asked row (0..20, default 0).
+   */
+  promptLogprobs?: { targets: Int32Array; top?: number };
 }
 
 export interface TopLogprob {
@@ -210,6 +217,18 @@ export interface StepOutput {
   topLogprobs?: TopLogprob[];
   /** Raw logits, rows × vocabSize, when `returnLogits` asked for them. */
   logits?: Float32Array;
+  /**
+   * With `promptLogprobs`: one entry per token of the chunk, the log softmax of row j's raw logits
+   * at `targets[j]` (null where not asked), with `top` alternatives.
+   */
+  promptLogprobs?: (PromptLogprob | null)[];
+}
+
+/** The log-probability of one given token and the most likely alternatives at its position. */
+export interface PromptLogprob {
+  token: number;
+  logprob: number;
+  top: TopLogprob[];
 }
 
 /** The loaded engine. Only one step runs at a time per engine; step() calls queue. */

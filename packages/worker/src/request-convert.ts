@@ -60,5 +60,8 @@ export function toRequestParams(
     stopTokenIds: s.stopTokenIds,
     ignoreEos: s.ignoreEos,
     priority: req.priority,
+    ...(req.promptLogprobs
+      ? { promptLogprobs: { start: req.promptLogprobs.start, top: req.promptLogprobs.top } }
+      : {}),
   };
 }

@@ -41,12 +41,18 @@ struct rs_step_seq {
     std::vector<int32_t> prompt_tokens;
     std::vector<int32_t> output_tokens;
     rs_logits_mode logits_mode = RS_LOGITS_MODE_NONE;
+    // Prompt logprobs: empty, or one entry per token: the token that follows tokens[j] (whose
+    // log-probability row j gives), -1 for rows not asked. Only asked rows reach the LM head.
+    std::vector<int32_t> logprob_targets;
+    int logprob_top_n = 0;  // alternatives per asked row
 };
 
 struct rs_step_output {
     bool present = false;  // false when the sequence neither sampled nor asked for logits
     rs_sample_result sample;
     std::vector<float> logits;  // [rows, vocab]
+    std::vector<rs_sample_result>
+        target_logprobs;  // per token when logprob_targets was given (token -1: not asked)
 };
 
 struct rs_engine {

@@ -27,6 +27,33 @@ static void dequant_q4_1(const rs_block_q4_1 *b, float *y) {
     }
 }
 
+static inline uint32_t q5_high_bits(const uint8_t *qh) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    return h;
+}
+
+static void dequant_q5_0(const rs_block_q5_0 *b, float *y) {
+    const float d = rs_f16_to_f32(b->d);
+    const uint32_t h = q5_high_bits(b->qh);
+    for (int i = 0; i < 16; i++) {
+        const int lo = (b->qs[i] & 0xF) | (int)(((h >> i) & 1) << 4);
+        const int hi = (b->qs[i] >> 4) | (int)(((h >> (i + 16)) & 1) << 4);
+        y[i] = d * (float)(lo - 16);
+        y[i + 16] = d * (float)(hi - 16);
+    }
+}
+
+static void dequant_q5_1(const rs_block_q5_1 *b, float *y) {
+    const float d = rs_f16_to_f32(b->d);
+    const float m = rs_f16_to_f32(b->m);
+    const uint32_t h = q5_high_bits(b->qh);
+    for (int i = 0; i < 16; i++) {
+        y[i] = d * (float)((b->qs[i] & 0xF) | (((h >> i) & 1) << 4)) + m;
+        y[i + 16] = d * (float)((b->qs[i] >> 4) | (((h >> (i + 16)) & 1) << 4)) + m;
+    }
+}
+
 static void dequant_q4_k(const rs_block_q4_k *b, float *y) {
     const float d = rs_f16_to_f32(b->d);
     const float dmin = rs_f16_to_f32(b->dmin);
@@ -97,6 +124,12 @@ void rs_dequantize_row(rs_dtype t, const void *row, float *out, int64_t k) {
             case RS_DTYPE_Q4_1:
                 dequant_q4_1((const rs_block_q4_1 *)p, y);
                 break;
+            case RS_DTYPE_Q5_0:
+                dequant_q5_0((const rs_block_q5_0 *)p, y);
+                break;
+            case RS_DTYPE_Q5_1:
+                dequant_q5_1((const rs_block_q5_1 *)p, y);
+                break;
             case RS_DTYPE_Q4_K:
                 dequant_q4_k((const rs_block_q4_k *)p, y);
                 break;
@@ -116,6 +149,13 @@ void rs_dequantize_row(rs_dtype t, const void *row, float *out, int64_t k) {
 
 static int clampi(int v, int lo, int hi) {
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+// The smallest f16 not below v (v >= 0).
+static uint16_t f16_at_least(float v) {
+    uint16_t h = rs_f32_to_f16(v);
+    if (rs_f16_to_f32(h) < v) h++;
+    return h;
 }
 
 static void quant_q8_0(const float *x, rs_block_q8_0 *b) {
@@ -163,30 +203,78 @@ static void quant_q4_1(const float *x, rs_block_q4_1 *b) {
     }
 }
 
+// Q5_0: like Q4_0 with 32 levels (the largest magnitude maps to -16).
+static void quant_q5_0(const float *x, rs_block_q5_0 *b) {
+    float amax = 0.0f, vmax = 0.0f;
+    for (int i = 0; i < 32; i++)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            vmax = x[i];
+        }
+    const float d = vmax / -16.0f;
+    b->d = rs_f32_to_f16(d);
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+    uint32_t h = 0;
+    for (int i = 0; i < 16; i++) {
+        const int lo = clampi((int)std::nearbyint(x[i] * inv) + 16, 0, 31);
+        const int hi = clampi((int)std::nearbyint(x[i + 16] * inv) + 16, 0, 31);
+        b->qs[i] = (uint8_t)((lo & 0xF) | ((hi & 0xF) << 4));
+        h |= (uint32_t)(lo >> 4) << i | (uint32_t)(hi >> 4) << (i + 16);
+    }
+    std::memcpy(b->qh, &h, 4);
+}
+
+static void quant_q5_1(const float *x, rs_block_q5_1 *b) {
+    float lo = x[0], hi = x[0];
+    for (int i = 1; i < 32; i++) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+    }
+    const float d = (hi - lo) / 31.0f;
+    b->d = rs_f32_to_f16(d);
+    b->m = rs_f32_to_f16(lo);
+    const float m = rs_f16_to_f32(b->m);
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    uint32_t h = 0;
+    for (int i = 0; i < 16; i++) {
+        const int q0 = clampi((int)std::nearbyint((x[i] - m) * inv), 0, 31);
+        const int q1 = clampi((int)std::nearbyint((x[i + 16] - m) * inv), 0, 31);
+        b->qs[i] = (uint8_t)((q0 & 0xF) | ((q1 & 0xF) << 4));
+        h |= (uint32_t)(q0 >> 4) << i | (uint32_t)(q1 >> 4) << (i + 16);
+    }
+    std::memcpy(b->qh, &h, 4);
+}
+
 // Scales and mins of the 8 sub-blocks of a Q4_K/Q5_K super-block for `levels` (15 or 31) steps:
 // 6-bit integers relative to the super-block's d and dmin, packed into `scales`.
 static void kquant_scales(const float *x, int levels, uint16_t *d_out, uint16_t *dmin_out, uint8_t *scales) {
     int sc[8], m[8];
-    float scale[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
+    float hi[8], mins[8], max_min = 0.0f;
     for (int j = 0; j < 8; j++) {
-        float lo = 0.0f, hi = x[32 * j];
+        float lo = 0.0f;
+        hi[j] = x[32 * j];
         for (int i = 0; i < 32; i++) {
             lo = std::min(lo, x[32 * j + i]);
-            hi = std::max(hi, x[32 * j + i]);
+            hi[j] = std::max(hi[j], x[32 * j + i]);
         }
-        scale[j] = (hi - lo) / (float)levels;
         mins[j] = -lo;
-        max_scale = std::max(max_scale, scale[j]);
         max_min = std::max(max_min, mins[j]);
     }
-    const float d = max_scale / 63.0f, dmin = max_min / 63.0f;
-    *d_out = rs_f32_to_f16(d);
-    *dmin_out = rs_f32_to_f16(dmin);
-    const float dq = rs_f16_to_f32(*d_out), dminq = rs_f16_to_f32(*dmin_out);
+    // Mins and scales round up to their 6-bit steps, so the decoded range of every sub-block covers
+    // its values: rounding a scale down would clamp the largest values of the sub-block.
+    *dmin_out = f16_at_least(max_min / 63.0f);
+    const float dminq = rs_f16_to_f32(*dmin_out);
+    float need[8], max_need = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        m[j] = dminq > 0.0f ? clampi((int)std::ceil(mins[j] / dminq - 1e-4f), 0, 63) : 0;
+        need[j] = (hi[j] + dminq * (float)m[j]) / (float)levels;
+        max_need = std::max(max_need, need[j]);
+    }
+    *d_out = f16_at_least(max_need / 63.0f);
+    const float dq = rs_f16_to_f32(*d_out);
     std::memset(scales, 0, 12);
     for (int j = 0; j < 8; j++) {
-        sc[j] = dq > 0.0f ? clampi((int)std::nearbyint(scale[j] / dq), 0, 63) : 0;
-        m[j] = dminq > 0.0f ? clampi((int)std::nearbyint(mins[j] / dminq), 0, 63) : 0;
+        sc[j] = dq > 0.0f ? clampi((int)std::ceil(need[j] / dq - 1e-4f), 0, 63) : 0;
         if (j < 4) {
             scales[j] |= (uint8_t)sc[j];
             scales[j + 4] |= (uint8_t)m[j];
@@ -256,12 +344,14 @@ static void quant_q6_k(const float *x, rs_block_q6_k *b) {
             max_scale = scale[j];
         }
     }
+    // The super-block scale and the sub-block scales round away from zero, so no value is clamped.
     const float d = max_scale / -128.0f;
-    b->d = rs_f32_to_f16(d);
+    b->d = f16_at_least(std::fabs(d)) | (d < 0.0f ? 0x8000 : 0);
     const float dq = rs_f16_to_f32(b->d);
     int q[256];
     for (int j = 0; j < 16; j++) {
-        const int sc = dq != 0.0f ? clampi((int)std::nearbyint(scale[j] / dq), -128, 127) : 0;
+        const float r = dq != 0.0f ? scale[j] / dq : 0.0f;
+        const int sc = clampi(r >= 0.0f ? (int)std::ceil(r - 1e-4f) : -(int)std::ceil(-r - 1e-4f), -128, 127);
         b->scales[j] = (int8_t)sc;
         const float s = dq * (float)sc;
         for (int i = 0; i < 16; i++)
@@ -295,6 +385,12 @@ void rs_quantize_row(rs_dtype t, const float *x, void *row, int64_t k) {
                 break;
             case RS_DTYPE_Q4_1:
                 quant_q4_1(xb, (rs_block_q4_1 *)p);
+                break;
+            case RS_DTYPE_Q5_0:
+                quant_q5_0(xb, (rs_block_q5_0 *)p);
+                break;
+            case RS_DTYPE_Q5_1:
+                quant_q5_1(xb, (rs_block_q5_1 *)p);
                 break;
             case RS_DTYPE_Q4_K:
                 quant_q4_k(xb, (rs_block_q4_k *)p);

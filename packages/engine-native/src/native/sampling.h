@@ -36,5 +36,9 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
                            int n_prompt, const int32_t *output, int n_output, int64_t position,
                            std::vector<float> &scratch);
 
+// log softmax of one row of raw logits at `token`, with the `top_n` most likely tokens (descending;
+// ties to the lower id) when top_n > 0. What the sampler reports, and what prompt logprobs are.
+rs_sample_result rs_token_logprob(const float *logits, int vocab, int token, int top_n);
+
 // Uniform double in [0, 1) from (seed, position).
 double rs_sample_uniform(uint64_t seed, int64_t position);

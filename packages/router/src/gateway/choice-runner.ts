@@ -22,7 +22,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
+import {
+  type GenerateResponse__Output,
+  getTracer,
+  RadixServeError,
+  type SamplingParams,
+  type Span,
+  traceMetadata,
+} from "@radixserve/core";
 import { leasePair } from "../disagg/prefill-picker.js";
 import type { PickRoute, WorkerLease, WorkerPool } from "../workers/worker-pool.js";
 import {
@@ -60,11 +67,25 @@ export interface TokenInfo {
   top: TopToken[];
 }
 
+/** A prompt token's log-probability given the tokens before it (null for the first token). */
+export interface PromptTokenInfo {
+  id: number;
+  logprob: number | null;
+  top: TopToken[];
+}
+
 export type ChoiceEvent =
-  | { kind: "delta"; text: string; tokens: TokenInfo[] }
+  /** `ids`: the generated token ids this delta completes (stop tokens are never among them). */
+  | { kind: "delta"; text: string; tokens: TokenInfo[]; ids: number[] }
   /** Only for a restartable spec: forget every delta so far, the choice starts over elsewhere. */
   | { kind: "reset" }
-  | { kind: "end"; finishReason: FinishReason; usage: UsageCounts };
+  | {
+      kind: "end";
+      finishReason: FinishReason;
+      usage: UsageCounts;
+      /** When the spec asked: prompt tokens promptLogprobs.start .. end. */
+      promptLogprobs?: PromptTokenInfo[];
+    };
 
 export interface ChoiceSpec {
   modelId: string;
@@ -77,6 +98,8 @@ export interface ChoiceSpec {
   ignoreEos: boolean;
   /** Top alternatives per token for logprobs; null = no logprobs. */
   logprobs: number | null;
+  /** Logprobs of the prompt's tokens from `start` on, `top` alternatives each; absent = none. */
+  promptLogprobs?: { start: number; top: number };
   /** Wall-clock deadline (ms since the epoch) the worker aborts at; 0 or absent = none. */
   deadlineUnixMs?: number;
   /**
@@ -99,6 +122,8 @@ export interface ChoiceDeps {
   onRetry?: ((reason: RetryReason, backoffMs: number) => void) | undefined;
   /** The backoff's sleep (tests record the waits). Default: an abortable timer. */
   sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
+  /** The request's span: this choice's admission, route and generate spans are its children. */
+  trace?: Span | undefined;
 }
 
 /** Past the deadline, how long the router waits for the worker's own abort before cancelling. */
@@ -152,7 +177,10 @@ export async function* runChoice(
   after?: Promise<void>,
 ): AsyncGenerator<ChoiceEvent, void, undefined> {
   // Admission (--queue-size): wait for a slot, or 429; the slot is held until the choice ends.
+  const admission = getTracer().startSpan("admission", { parent: deps.trace });
   const slot = await deps.pool.admit(signal);
+  if (!slot.ok) admission.setError(slot.error.message);
+  admission.end();
   if (!slot.ok) throw slot.error;
   try {
     yield* runAdmitted(deps, spec, signal, after);
@@ -205,33 +233,54 @@ async function* runAdmitted(
     const matcher = codec.createStopMatcher(spec.stops);
     let received = 0; // token events seen (from the worker that is answering)
     let stoppedByString = false;
+    let pendingIds: number[] = []; // generated ids not yet carried by a delta
+    let promptLogprobs: PromptTokenInfo[] | undefined;
     let abortTimer: NodeJS.Timeout | null = null;
     // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
     const route = { key: requestId, inputIds: spec.inputIds, exclude: failedWorkers };
     let pair: ReturnType<typeof leasePair<WorkerLease>>;
+    const tracer = getTracer();
+    const routeSpan = tracer.startSpan("route", {
+      parent: deps.trace,
+      attributes: { "radixserve.attempt": retries },
+    });
     try {
       pair = leasePair(pool, spec.modelId, failedPrefill, () => lease(pool, spec.modelId, route), route);
+      routeSpan.setAttribute("radixserve.worker", pair.held.worker.address);
+      if (pair.prefill) routeSpan.setAttribute("radixserve.prefill_worker", pair.prefill.address);
+      routeSpan.end();
     } catch (err) {
+      routeSpan.setError(err instanceof Error ? err.message : String(err)).end();
       // No worker to pick: worth a wait only when open breakers (not health) keep them out.
       if (pool.blockedByBreaker(spec.modelId, failedWorkers) && (await retryAfter("circuit_open"))) continue;
       throw err;
     }
     const { held, prefill } = pair;
-    const call = held.worker.generate({
-      requestId,
-      inputIds: spec.inputIds,
-      sampling: {
-        ...spec.sampling,
-        maxNewTokens: spec.maxNewTokens,
-        stopTokenIds: [...spec.stopTokenIds],
-        ignoreEos: spec.ignoreEos,
-        hasLogprobs: spec.logprobs !== null,
-        logprobs: spec.logprobs ?? -1,
-      },
-      priority: 0,
-      deadlineUnixMs: spec.deadlineUnixMs ?? 0,
-      prefillAddress: prefill?.address ?? "",
+    // The worker's spans (and through it the prefill worker's) are children of this one.
+    const genSpan = tracer.startSpan("generate", {
+      parent: deps.trace,
+      kind: "client",
+      attributes: { "radixserve.worker": held.worker.address, "radixserve.request_id": requestId },
     });
+    const call = held.worker.generate(
+      {
+        requestId,
+        inputIds: spec.inputIds,
+        sampling: {
+          ...spec.sampling,
+          maxNewTokens: spec.maxNewTokens,
+          stopTokenIds: [...spec.stopTokenIds],
+          ignoreEos: spec.ignoreEos,
+          hasLogprobs: spec.logprobs !== null,
+          logprobs: spec.logprobs ?? -1,
+        },
+        priority: 0,
+        deadlineUnixMs: spec.deadlineUnixMs ?? 0,
+        prefillAddress: prefill?.address ?? "",
+        promptLogprobs: spec.promptLogprobs ?? null,
+      },
+      traceMetadata(genSpan),
+    );
     const onAbort = () => call.cancel();
     // The worker aborts at the deadline (finish reason "abort"); this timer only guards against a
     // worker that does not, so a request can never outlive its deadline by much.
@@ -243,7 +292,18 @@ async function* runAdmitted(
     else signal.addEventListener("abort", onAbort, { once: true });
     try {
       for await (const ev of call as AsyncIterable<GenerateResponse__Output>) {
-        if (ev.event === "token" && ev.token) {
+        if (ev.event === "promptLogprobs" && ev.promptLogprobs) {
+          const start = ev.promptLogprobs.start;
+          promptLogprobs = ev.promptLogprobs.logprobs.map((l, i) => ({
+            id: spec.inputIds[start + i]!,
+            logprob: l.hasLogprob && l.logprob ? l.logprob.logprob : null,
+            top: (l.logprob?.top ?? []).map((t) => ({
+              id: t.tokenId,
+              ...codec.tokenText(t.tokenId),
+              logprob: t.logprob,
+            })),
+          }));
+        } else if (ev.event === "token" && ev.token) {
           if (stoppedByString) continue;
           received++;
           if (received === 1) deps.onFirstToken?.();
@@ -264,6 +324,7 @@ async function* runAdmitted(
           }
           let text = "";
           if (!silentIds.has(id)) {
+            pendingIds.push(id);
             const m = matcher.push(decoder.push(id));
             text = m.text;
             if (m.stopped) {
@@ -273,13 +334,17 @@ async function* runAdmitted(
               abortTimer = setTimeout(() => call.cancel(), ABORT_GRACE_MS);
             }
           }
-          if (text !== "" || infos.length > 0) yield { kind: "delta", text, tokens: infos };
+          if (text !== "" || infos.length > 0) {
+            yield { kind: "delta", text, tokens: infos, ids: pendingIds };
+            pendingIds = [];
+          }
         } else if (ev.event === "finished" && ev.finished) {
           if (!stoppedByString) {
             const tail = matcher.push(decoder.flush());
             const rest = tail.stopped ? tail.text : tail.text + matcher.flush();
             if (tail.stopped) stoppedByString = true;
-            if (rest !== "") yield { kind: "delta", text: rest, tokens: [] };
+            if (rest !== "" || pendingIds.length > 0)
+              yield { kind: "delta", text: rest, tokens: [], ids: pendingIds };
           }
           const u = ev.finished.usage;
           const reason = stoppedByString ? "stop" : finishReasonOf(ev.finished.reason);
@@ -292,6 +357,7 @@ async function* runAdmitted(
               completionTokens: stoppedByString ? received : (u?.completionTokens ?? received),
               cachedTokens: u?.cachedTokens ?? 0,
             },
+            ...(promptLogprobs ? { promptLogprobs } : {}),
           };
           return;
         } else if (ev.event === "error" && ev.error) {
@@ -315,6 +381,7 @@ async function* runAdmitted(
         return;
       }
       const failure = workerFailure(err, held.worker.address);
+      genSpan.setError(`${failure.code}: ${failure.message}`);
       if (failure.code === "no_worker" || failure.code === "draining")
         pool.markFailed(held.worker, failure.message);
       // Retry only while nothing reached the client (no token yet; deltas come only from tokens),
@@ -335,6 +402,7 @@ async function* runAdmitted(
       }
       throw failure;
     } finally {
+      genSpan.setAttribute("radixserve.completion_tokens", received).end();
       if (abortTimer) clearTimeout(abortTimer);
       if (deadlineTimer) clearTimeout(deadlineTimer);
       signal.removeEventListener("abort", onAbort);

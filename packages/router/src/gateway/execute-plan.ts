@@ -8,6 +8,7 @@
  * with the right status. After headers, a failure is sent as an SSE `data: {"error": ...}` event.
  * The client closing the connection aborts every choice (the gRPC calls are cancelled).
  */
+import { getTracer, parseTraceparent, type Span } from "@radixserve/core";
 import type { FastifyReply } from "fastify";
 import {
   type ChoiceDeps,
@@ -29,7 +30,8 @@ import {
   usageChunk,
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
-import type { RouterMetrics } from "./router-metrics.js";
+import { CLIENT_CLOSED, type RouterMetrics } from "./router-metrics.js";
+import { openSse } from "./sse.js";
 import { ToolCallStream } from "./tool-call-output.js";
 
 export interface ExecuteContext {
@@ -42,6 +44,10 @@ export interface ExecuteContext {
    * in the HTTP metrics (with 499 when the client left), not the server's onResponse hook.
    */
   onStreamStart?: () => void;
+  /** The client's W3C `traceparent` header, if it sent one: the request's span joins that trace. */
+  traceparent?: string | undefined;
+  /** The request's span (set by executePlan). */
+  span?: Span;
 }
 
 function nowMs(): number {
@@ -90,6 +96,7 @@ function choiceDeps(ctx: ExecuteContext): ChoiceDeps {
   let last = 0;
   return {
     ...ctx.deps,
+    trace: ctx.span,
     onFirstToken: () => {
       last = nowMs();
       ctx.metrics.serving.ttft.observe((last - ctx.arrivalMs) / 1000);
@@ -108,7 +115,7 @@ function recordFinished(ctx: ExecuteContext, ev: Extract<ChoiceEvent, { kind: "e
 }
 
 /** Watches the HTTP response: aborts when the client goes away before the answer is complete. */
-function clientGoneSignal(reply: FastifyReply): AbortController {
+export function clientGoneSignal(reply: FastifyReply): AbortController {
   const ac = new AbortController();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) ac.abort();
@@ -118,9 +125,36 @@ function clientGoneSignal(reply: FastifyReply): AbortController {
 
 export async function executePlan(
   plan: RequestPlan,
-  ctx: ExecuteContext,
+  context: ExecuteContext,
   reply: FastifyReply,
 ): Promise<void> {
+  const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+  const span = getTracer().startSpan(`POST ${endpoint}`, {
+    parent: parseTraceparent(context.traceparent),
+    kind: "server",
+    attributes: {
+      "http.request.method": "POST",
+      "http.route": endpoint,
+      "radixserve.choices": plan.choices.length,
+      "radixserve.stream": plan.stream,
+    },
+  });
+  const ctx = { ...context, span };
+  try {
+    await answer(plan, ctx, reply);
+    span.setAttribute("http.response.status_code", reply.statusCode);
+  } catch (err) {
+    const e = toHttpError(err);
+    span
+      .setAttribute("http.response.status_code", e.status)
+      .setError(`${e.body.error.code}: ${e.body.error.message}`);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+async function answer(plan: RequestPlan, ctx: ExecuteContext, reply: FastifyReply): Promise<void> {
   const gone = clientGoneSignal(reply);
   if (plan.stream) return streamPlan(plan, ctx, reply, gone);
   const gens = startChoices(plan, ctx, gone.signal);
@@ -151,19 +185,6 @@ export async function executePlan(
   await reply.code(200).send(body);
 }
 
-/** Resolves when the response can take more bytes again, or is gone. */
-function drained(raw: FastifyReply["raw"]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      raw.off("drain", done);
-      raw.off("close", done);
-      resolve();
-    };
-    raw.on("drain", done);
-    raw.on("close", done);
-  });
-}
-
 function endOf(ev: Extract<ChoiceEvent, { kind: "end" }>) {
   return { finishReason: ev.finishReason, usage: ev.usage };
 }
@@ -185,24 +206,9 @@ async function streamPlan(
     throw err;
   }
 
-  reply.hijack();
+  const send = openSse(reply); // back-pressure: see ./sse.ts
   ctx.onStreamStart?.();
   const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": reply.request.id,
-  });
-  // Back-pressure: when the client reads slower than the workers generate, the socket's buffer
-  // fills and write() says so; the loop then waits for it to drain before it pulls the next
-  // event, so the gRPC streams stop being read and HTTP/2 flow control holds the worker back.
-  // What one request buffers is bounded by the socket's buffer plus each stream's small window.
-  const send = async (obj: unknown): Promise<void> => {
-    if (raw.destroyed) return;
-    if (!raw.write(`data: ${JSON.stringify(obj)}\n\n`)) await drained(raw);
-  };
   const indexOf = plan.choices.map((c) => c.index);
   if (plan.kind === "chat") {
     for (const index of indexOf) {
@@ -217,6 +223,7 @@ async function streamPlan(
     }
   }
   let clientGone = false;
+  let failedWith: string | null = null;
   raw.once("close", () => {
     if (!raw.writableFinished) clientGone = true;
   });
@@ -270,6 +277,7 @@ async function streamPlan(
   } catch (err) {
     gone.abort();
     const e = toHttpError(err, reply.request.id);
+    failedWith = e.body.error.code;
     reply.log.warn(
       { code: e.body.error.code, status: e.status, detail: err instanceof Error ? err.message : String(err) },
       "stream failed after headers were sent",
@@ -278,7 +286,9 @@ async function streamPlan(
   } finally {
     if (!raw.destroyed) raw.end("data: [DONE]\n\n");
     const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
-    ctx.metrics.http.inc({ endpoint, status: clientGone ? "499" : "200" });
+    // A stream that failed after its headers answered 200 and carried the error body.
+    if (clientGone) ctx.metrics.recordAnswer(endpoint, 499, CLIENT_CLOSED);
+    else ctx.metrics.recordAnswer(endpoint, 200, failedWith);
     ctx.metrics.serving.e2e.observe((nowMs() - ctx.arrivalMs) / 1000);
   }
 }

@@ -2,8 +2,10 @@
  * The OpenAI-compatible HTTP gateway (fastify 5): routes, API-key check, body limit, and the one
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
- * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id}, GET /health (= /readyz),
- * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json.
+ * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id},
+ * GET /health (= /readyz), GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json,
+ * GET /dashboard (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*), and SGLang's
+ * native API (../native-api: POST /generate, GET /get_model_info, GET /get_server_info, POST /flush_cache).
  * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
  * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
  *
@@ -22,6 +24,8 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RouterError } from "../errors.js";
+import { registerNativeApi } from "../native-api/index.js";
+import { registerStatusPage } from "../status/status-routes.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { answerClientError, installAccessControl } from "./access.js";
 import { runChoice } from "./choice-runner.js";
@@ -148,12 +152,14 @@ export async function buildGateway(
     arrival.set(req, performance.now());
     void reply.header("x-request-id", req.id);
   });
+  // The error code of each failed answer, for the outcome counter (set where the body is made).
+  const errorCodes = new WeakMap<FastifyRequest, string>();
   // After the hook above, so that a 401 carries the request id too.
   installAccessControl(app, { apiKey: opts.apiKey });
   app.addHook("onResponse", async (req, reply) => {
     if (streamed.has(req)) return;
     const endpoint = req.routeOptions.url ?? "unknown";
-    metrics.http.inc({ endpoint, status: String(reply.statusCode) });
+    metrics.recordAnswer(endpoint, reply.statusCode, errorCodes.get(req) ?? null);
     const t0 = arrival.get(req);
     if (t0 !== undefined && endpoint.startsWith("/v1/"))
       metrics.serving.e2e.observe((performance.now() - t0) / 1000);
@@ -161,6 +167,7 @@ export async function buildGateway(
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err, req.id);
+    errorCodes.set(req, e.body.error.code);
     // Log a plain summary: pino's error serializer cannot tag the frozen catalog entry an error carries.
     const entry = { code: e.body.error.code, status: e.status, detail: describe(err) };
     if (e.status >= 500 && e.status !== 503) req.log.error(entry, "request failed");
@@ -180,6 +187,7 @@ export async function buildGateway(
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
     onStreamStart: () => streamed.add(req),
+    traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
@@ -198,6 +206,16 @@ export async function buildGateway(
     const c = codec();
     const plan = await planCompletion(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
+  });
+
+  registerNativeApi(app, {
+    pool,
+    codec,
+    choiceDeps: choiceDepsFor,
+    onFinished: (ev) => metrics.serving.recordFinished(ev.finishReason, ev.usage),
+    requestTimeoutMs: planOpts.requestTimeoutMs,
+    limits: planOpts.limits,
+    serverArgs: { request_timeout_ms: planOpts.requestTimeoutMs, max_request_bytes: bodyLimit },
   });
 
   registerModelRoutes(app, pool);
@@ -252,9 +270,11 @@ export async function buildGateway(
   });
 
   app.get("/metrics", { config: { open: !opts.metricsRequireKey } }, async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
   });
+
+  registerStatusPage(app, { pool, metrics });
 
   app.get("/openapi.json", async (_req, reply) => {
     if (opts.openapi === undefined)

@@ -43,6 +43,7 @@ import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-na
 import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
 import { stepFailure } from "./engine-loop.js";
+import type { PromptLogprobsResult } from "./prompt-logprobs.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
 import { validateRequest } from "./validate.js";
@@ -126,6 +127,7 @@ export class Scheduler {
       cachedTokens: number;
       firstToken: number;
       firstLogprob?: { logprob: number; top: TopLogprob[] };
+      promptLogprobs?: PromptLogprobsResult;
     },
   ): Result<void> {
     const refused = this.refusal(params);
@@ -159,6 +161,8 @@ export class Scheduler {
     this.running.push(seq);
     this.cacheComputed(seq, true);
     seq.tokens.push(t);
+    seq.promptLogprobs = null;
+    if (prefilled.promptLogprobs) emit(seq, { type: "prompt_logprobs", ...prefilled.promptLogprobs });
     const outside = seq.stopIds.has(t) ? null : advanceConstraint(seq, t);
     if (seq.stopIds.has(t)) this.finish(seq, "stop", t);
     else if (outside) this.endAborted(seq, { kind: "error", error: outside });
@@ -279,9 +283,14 @@ export class Scheduler {
         this.endAborted(seq, seq.pendingAbort);
         continue;
       }
+      seq.promptLogprobs?.record(step.startPos, outputs[i]);
       if (!step.sample) {
         this.cacheComputed(seq, true);
         continue;
+      }
+      if (seq.promptLogprobs) {
+        emit(seq, { type: "prompt_logprobs", ...seq.promptLogprobs.result() });
+        seq.promptLogprobs = null;
       }
       const wasPrefill = batch.chunkLens[i]! > 1 || seq.numComputed <= seq.promptLen;
       if (wasPrefill) this.cacheComputed(seq, true);
@@ -418,6 +427,7 @@ export class Scheduler {
       sample,
       sampling,
     };
+    seq.promptLogprobs?.ask(step);
     if (sample && needsHistory(sampling)) {
       step.promptTokens = seq.promptTokens;
       step.outputTokens = Int32Array.from(seq.tokens.slice(seq.promptLen));
@@ -452,7 +462,8 @@ export class Scheduler {
     if (this.config.enablePrefixCache) {
       // Never match the whole sequence: the last token must run to produce logits.
       this.extendHashes(seq, seq.tokens.length);
-      prefix = seq.hashes.slice(0, Math.floor((seq.tokens.length - 1) / bs));
+      const cacheable = Math.min(seq.tokens.length - 1, seq.promptLogprobs?.cacheablePositions ?? Infinity);
+      prefix = seq.hashes.slice(0, Math.floor(cacheable / bs));
     }
     seq.numComputed = this.kv.match(prefix) * bs;
     const chunk = this.chunkFor(seq, budget, prefillsInBatch);

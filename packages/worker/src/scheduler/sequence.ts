@@ -1,5 +1,6 @@
 import type { BlockHash } from "@radixserve/core";
 import type { KvLease } from "../kv/kv-manager.js";
+import { PromptLogprobCollector } from "./prompt-logprobs.js";
 import type { AbortCause, RequestParams, RequestSink } from "./request.js";
 
 /**
@@ -37,6 +38,8 @@ export class Sequence {
   /** Set by abort() during a step; honoured when the step completes. */
   pendingAbort: AbortCause | null = null;
   numPreemptions = 0;
+  /** While the request's prompt logprobs are asked and not yet sent. */
+  promptLogprobs: PromptLogprobCollector | null = null;
 
   constructor(params: RequestParams, sink: RequestSink, arrival: number, eosIds: readonly number[]) {
     this.id = params.id;
@@ -49,6 +52,8 @@ export class Sequence {
     this.promptTokens = Int32Array.from(this.tokens);
     this.stopIds = new Set(params.stopTokenIds ?? []);
     if (!params.ignoreEos) for (const id of eosIds) this.stopIds.add(id);
+    if (params.promptLogprobs)
+      this.promptLogprobs = new PromptLogprobCollector(this.promptTokens, params.promptLogprobs);
   }
 
   /** Block table (empty while queued). */

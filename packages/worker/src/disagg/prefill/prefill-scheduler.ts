@@ -41,6 +41,8 @@ export interface PrefillStats {
   kvBlocksCached: number;
   promptTokensTotal: number;
   cachedTokensTotal: number;
+  /** First tokens sampled (one per computed prompt). */
+  generatedTokensTotal: number;
   cacheHitRate: number;
 }
 
@@ -55,7 +57,7 @@ export class PrefillScheduler {
   /** Tokens of short-only steps since the last normal step (bounded: see shortBudget). */
   private shortTokensSinceLong = 0;
   private draining = false;
-  private readonly counters = { prompt: 0, cached: 0 };
+  private readonly counters = { prompt: 0, cached: 0, generated: 0 };
   onWork: () => void = () => {};
 
   constructor(readonly config: SchedulerConfig) {
@@ -148,6 +150,7 @@ export class PrefillScheduler {
         continue;
       }
       this.cacheComputed(job);
+      job.promptLogprobs?.record(batch.steps[i]!.startPos, outputs[i]);
       if (batch.steps[i]!.sample) {
         const out = outputs[i];
         if (!out || !Number.isInteger(out.token) || out.token < 0 || out.token >= this.config.vocabSize) {
@@ -156,6 +159,7 @@ export class PrefillScheduler {
         }
         job.first = out;
         job.status = "computed";
+        this.counters.generated += 1;
       }
       job.onProgress();
     }
@@ -192,6 +196,7 @@ export class PrefillScheduler {
       ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
+      generatedTokensTotal: this.counters.generated,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
     };
   }
@@ -264,6 +269,7 @@ export class PrefillScheduler {
           ? { ...job.params.sampling, allowedTokens: job.params.constraint.mask() }
           : job.params.sampling,
     };
+    job.promptLogprobs?.ask(step);
     if (sample) {
       step.promptTokens = job.prompt;
       step.outputTokens = new Int32Array(0);
@@ -280,7 +286,8 @@ export class PrefillScheduler {
     const bs = this.config.blockSize;
     if (this.config.enablePrefixCache) this.extendHashes(job);
     // Never match the whole prompt: the last token must run to produce the first token.
-    const prefix = job.hashes.slice(0, Math.floor((job.promptLen - 1) / bs));
+    const cacheable = Math.min(job.promptLen - 1, job.promptLogprobs?.cacheablePositions ?? Infinity);
+    const prefix = job.hashes.slice(0, Math.floor(cacheable / bs));
     const lease = this.kv.acquire(prefix, Math.ceil(job.promptLen / bs));
     if (!lease) return false;
     job.lease = lease;
@@ -289,6 +296,7 @@ export class PrefillScheduler {
     job.status = "running";
     this.counters.prompt += job.promptLen;
     this.counters.cached += job.cachedTokens;
+    job.onAdmitted();
     return true;
   }
 
