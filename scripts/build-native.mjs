@@ -5,7 +5,7 @@
 // --asan: instead, builds an AddressSanitizer + UBSan copy into build/asan/ with g++ directly (same
 // sources as binding.gyp) and prints how to run the engine tests against it.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,8 +67,22 @@ if (process.argv.includes("--asan")) {
   process.exit(0);
 }
 
-if (!existsSync(join(PKG, "build", "Makefile")) || process.argv.includes("--reconfigure"))
+// llguidance (the grammar engine) first: built or reused from ~/.cache/radixserve, or one line
+// saying why not. The configuration depends on whether it is there, so a change reconfigures.
+const llg = join(ROOT, "scripts", "build-llguidance.mjs");
+spawnSync(process.execPath, [llg], { stdio: "inherit" });
+const linkLine = spawnSync(process.execPath, [llg, "--print-link"], { encoding: "utf8" }).stdout;
+const stamp = join(PKG, "build", "configured-with");
+const configuredWith = readFileSync(join(PKG, "binding.gyp"), "utf8") + linkLine;
+if (
+  !existsSync(join(PKG, "build", "Makefile")) ||
+  process.argv.includes("--reconfigure") ||
+  !existsSync(stamp) ||
+  readFileSync(stamp, "utf8") !== configuredWith
+) {
   gypRun(["configure"]);
+  writeFileSync(stamp, configuredWith);
+}
 gypRun(["build", "--jobs", "2"]);
 // The CUDA backend (a separate library the addon dlopens): built where nvcc is found, else one
 // skip line. CI thus compiles the .cu sources wherever a toolkit exists.

@@ -4,6 +4,7 @@
       "target_name": "radixserve_engine",
       "sources": [
         "src/binding/addon.cc",
+        "src/binding/grammar-binding.cc",
         "src/binding/kv-transfer-binding.cc",
         "src/binding/kv-transfer-tcp-binding.cc",
         "src/binding/quant-binding.cc",
@@ -31,13 +32,21 @@
         "src/native/thread-pool.cc",
         "src/native/weights.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "src",
+        "<!(node ../../scripts/build-llguidance.mjs --print-include)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "<!@(node ../../scripts/build-llguidance.mjs --print-define)"
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-pthread"],
       "ldflags": ["-pthread"],
-      "libraries": ["-ldl"]
+      "libraries": ["-ldl", "<!@(node ../../scripts/build-llguidance.mjs --print-link)"]
     }
   ]
 }

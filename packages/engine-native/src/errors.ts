@@ -13,6 +13,10 @@ export const ENGINE_ERRORS = {
   kv_pool_shared_failed: { httpStatus: 500, grpcCode: 9 /* FAILED_PRECONDITION */ },
   /** A step / block call got bad arguments (block ids, positions, tokens...). */
   input_invalid: { httpStatus: 400, grpcCode: 3 /* INVALID_ARGUMENT */ },
+  /** A grammar (JSON schema, regex, Lark/EBNF) does not compile, or uses a feature the grammar engine lacks. */
+  grammar_invalid: { httpStatus: 400, grpcCode: 3 /* INVALID_ARGUMENT */ },
+  /** Constrained decoding was asked of an addon built without the grammar engine (llguidance). */
+  grammar_unavailable: { httpStatus: 400, grpcCode: 9 /* FAILED_PRECONDITION */ },
   /** The engine was used after free(). */
   engine_freed: { httpStatus: 503, grpcCode: 9 /* FAILED_PRECONDITION */ },
   /** The native side failed (allocation, mmap, a check inside C++). */

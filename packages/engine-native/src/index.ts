@@ -5,6 +5,14 @@ export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";
 export { type GgufModel, readGgufModel } from "./gguf-model.js";
+export {
+  Grammar,
+  type GrammarKind,
+  GrammarMatcher,
+  GrammarTokenizer,
+  type GrammarVocabulary,
+  grammarAvailable,
+} from "./grammar.js";
 export { type KvSink, type KvSource, kvSink, kvSource } from "./kv-io.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {

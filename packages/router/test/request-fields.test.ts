@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { jsonGrammar } from "../src/gateway/constraint.js";
 import { type Endpoint, requestFields } from "../src/gateway/request-fields.js";
 import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
 import { FAKE_MODEL, type FakeWorker } from "./fake-worker.js";
@@ -38,7 +39,7 @@ const ACTIVE: Record<string, unknown> = {
   parallel_tool_calls: false,
   logit_bias: { "65": 5 },
   regex: "[ab]+",
-  ebnf: 'root ::= "a"',
+  ebnf: 'start: "a"',
   json_schema: "{}",
   store: true,
   response_format: { type: "json_object" },
@@ -61,7 +62,6 @@ const ACTIVE: Record<string, unknown> = {
 const INERT: Record<string, unknown> = {
   logit_bias: {},
   store: false,
-  response_format: { type: "text" },
   tools: [],
   tool_choice: "none",
   functions: [],
@@ -97,7 +97,13 @@ describe("gateway request surface", () => {
         assert.ok(Object.hasOwn(ACTIVE, name), `the test has a value for '${name}'`);
         const value = endpoint === "completion" && name === "logprobs" ? 2 : ACTIVE[name];
         // top_logprobs needs logprobs (its own 400 otherwise, tested in gateway.test.ts).
-        const extra = name === "top_logprobs" ? { logprobs: true } : {};
+        // A forced tool_choice needs the tools it chooses from.
+        const extra =
+          name === "top_logprobs"
+            ? { logprobs: true }
+            : name === "tool_choice"
+              ? { tools: ACTIVE["tools"] }
+              : {};
         const res = await post(URL[endpoint], { ...BASE[endpoint], ...extra, [name]: value });
         if (rule.kind === "refused") {
           assert.equal(res.statusCode, 400, `${name}: ${res.body}`);
@@ -119,6 +125,48 @@ describe("gateway request surface", () => {
       assert.equal(res.json().error.message, "Unrecognized request argument supplied: temprature");
     });
   }
+
+  it("structured output travels to the worker as the request's constraint", async () => {
+    const schema = { type: "object", properties: { a: { type: "integer" } }, required: ["a"] };
+    const cases: [Endpoint, Record<string, unknown>, { kind: string; source: string }][] = [
+      [
+        "chat",
+        { response_format: { type: "json_object" } },
+        { kind: "json_schema", source: jsonGrammar({ type: "object" }) },
+      ],
+      [
+        "chat",
+        { response_format: { type: "json_schema", json_schema: { name: "s", schema, strict: true } } },
+        { kind: "json_schema", source: jsonGrammar(schema) },
+      ],
+      ["completion", { regex: "[ab]+" }, { kind: "regex", source: "[ab]+" }],
+      ["completion", { ebnf: 'start: "a"' }, { kind: "lark", source: 'start: "a"' }],
+      [
+        "chat",
+        { json_schema: '{"type":"string"}' },
+        { kind: "json_schema", source: jsonGrammar({ type: "string" }) },
+      ],
+    ];
+    for (const [endpoint, fields, want] of cases) {
+      worker.requests.length = 0;
+      const res = await post(URL[endpoint], { ...BASE[endpoint], ...fields, n: 2 });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(worker.requests.length, 2);
+      for (const r of worker.requests) assert.deepEqual(r.sampling?.constraint, want);
+    }
+    worker.requests.length = 0;
+    await post(URL.chat, { ...BASE.chat, response_format: { type: "text" } });
+    assert.equal(worker.requests[0]?.sampling?.constraint, null);
+  });
+
+  it("two constraints, or a json_schema that is not JSON, are a 400 naming the field", async () => {
+    const two = await post(URL.chat, { ...BASE.chat, response_format: { type: "json_object" }, regex: "a" });
+    assert.equal(two.statusCode, 400);
+    assert.equal(two.json().error.param, "regex");
+    const notJson = await post(URL.completion, { ...BASE.completion, json_schema: "{nope" });
+    assert.equal(notJson.statusCode, 400);
+    assert.equal(notJson.json().error.param, "json_schema");
+  });
 
   it("completion best_of equal to n is the same request as n", async () => {
     const res = await post(URL.completion, { ...BASE.completion, n: 2, best_of: 2 });

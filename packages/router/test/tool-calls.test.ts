@@ -139,13 +139,40 @@ describe("gateway tool calls", () => {
     assert.equal(choice.finish_reason, "stop");
   });
 
-  it("tool_choice none renders no tools and parses nothing; required is refused by name", async () => {
+  it("tool_choice none renders no tools and parses nothing", async () => {
     const none = await chat({ tool_choice: "none" });
     assert.equal(none.json().choices[0].message.tool_calls, undefined);
     assert.doesNotMatch(Buffer.from(worker.requests.at(-1)!.inputIds).toString(), /^tools:/);
+  });
+
+  it("tool_choice required / named constrains the answer to calls in the parser's format", async () => {
+    worker.script = TWO_CALLS.slice("Let me check.".length);
     const required = await chat({ tool_choice: "required" });
-    assert.equal(required.statusCode, 400);
-    assert.equal(required.json().error.param, "tool_choice");
+    assert.equal(required.statusCode, 200, required.body);
+    assert.equal(required.json().choices[0].finish_reason, "tool_calls");
+    const c = worker.requests.at(-1)!.sampling!.constraint!;
+    assert.equal(c.kind, "lark");
+    assert.match(
+      c.source,
+      /^start: block \("\\n" block\)\*\nblock: "<tool_call>\\n" call "\\n<\/tool_call>"\ncall: %json /,
+    );
+    const schema = JSON.parse(c.source.slice(c.source.indexOf("%json ") + 6));
+    assert.deepEqual(schema.anyOf[0].properties, {
+      name: { const: "get_weather" },
+      arguments: TOOLS[0]!.function.parameters,
+    });
+    // parallel_tool_calls false: one call.
+    await chat({
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+    });
+    assert.doesNotMatch(worker.requests.at(-1)!.sampling!.constraint!.source, /block\)\*/);
+    const unknown = await chat({ tool_choice: { type: "function", function: { name: "nope" } } });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(unknown.json().error.param, "tool_choice");
+    const both = await chat({ tool_choice: "required", response_format: { type: "json_object" } });
+    assert.equal(both.statusCode, 400);
+    assert.equal(both.json().error.param, "tool_choice");
   });
 });
 

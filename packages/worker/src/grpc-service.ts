@@ -23,6 +23,7 @@ import {
   traceParentOf,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
+import type { ConstraintCompiler } from "./grammar.js";
 import { loadResponse, type WorkerStatus } from "./load.js";
 import { toProtoLogprob, toProtoPromptLogprobs } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
@@ -53,6 +54,8 @@ export interface ServiceContext {
    * still in their KV transfer (they hold blocks but are not in the scheduler yet).
    */
   stats?: () => ReturnType<Scheduler["stats"]>;
+  /** Constrained requests' matchers (absent: they are refused). */
+  grammar?: ConstraintCompiler;
 }
 
 /**
@@ -181,7 +184,7 @@ function handleGenerate(
     call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details });
   };
 
-  const params = toRequestParams(req);
+  const params = toRequestParams(req, ctx.grammar);
   if (params instanceof RadixServeError) {
     fail(params);
     return;

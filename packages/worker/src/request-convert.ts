@@ -1,14 +1,19 @@
 import type { GenerateRequest__Output } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import type { SamplingParams as EngineSamplingParams } from "@radixserve/engine-native";
+import type { ConstraintCompiler } from "./grammar.js";
 import type { RequestParams } from "./scheduler/index.js";
 
 /**
  * Proto GenerateRequest -> scheduler RequestParams. Applies the proto's documented real defaults
  * (top_p 0 -> 1, repetition_penalty 0 -> 1, logprobs only when has_logprobs); the scheduler then
- * validates ranges against the model.
+ * validates ranges against the model. A constraint (grammar) becomes the request's matcher through
+ * `grammar`; without one, a constrained request is refused.
  */
-export function toRequestParams(req: GenerateRequest__Output): RequestParams | RadixServeError {
+export function toRequestParams(
+  req: GenerateRequest__Output,
+  grammar?: ConstraintCompiler,
+): RequestParams | RadixServeError {
   if (!req.requestId)
     return new RadixServeError("invalid_request", "request_id is required", { param: "request_id" });
   const s = req.sampling;
@@ -36,7 +41,18 @@ export function toRequestParams(req: GenerateRequest__Output): RequestParams | R
       tokenIds: Int32Array.from(bias, ([id]) => Number(id)),
       values: Float32Array.from(bias, ([, v]) => v),
     };
+  let constraint: RequestParams["constraint"];
+  if (s.constraint && s.constraint.kind !== "") {
+    const c = grammar
+      ? grammar(s.constraint)
+      : new RadixServeError("invalid_request", "constrained decoding is unavailable on this worker", {
+          param: "constraint",
+        });
+    if (c instanceof RadixServeError) return c;
+    constraint = c;
+  }
   return {
+    ...(constraint ? { constraint } : {}),
     id: req.requestId,
     inputIds: req.inputIds,
     sampling,

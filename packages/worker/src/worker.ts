@@ -28,6 +28,7 @@ import { setUpDecodeMode } from "./disagg/decode/decode-mode.js";
 import { chooseKvTransport, shmMedium } from "./disagg/decode/transport-choice.js";
 import { createPrefillServer } from "./disagg/prefill/index.js";
 import { loadEngine } from "./engine-loader.js";
+import { grammarCompiler } from "./grammar.js";
 import { createWorkerHandlers } from "./grpc-service.js";
 import type { WorkerStatus } from "./load.js";
 import { defaultServedModelName, modelHashSeed } from "./model-identity.js";
@@ -127,6 +128,7 @@ export async function startWorker(
     eosTokenIds,
     blockHashSeed: hashSeed,
   };
+  const grammar = await grammarCompiler(config.modelPath, info.vocabSize, eosTokenIds);
   setSinkErrorHandler((requestId, err) => log.error({ requestId, err }, "writing a request's event failed"));
   // With a cluster secret every call of every service here must carry its token.
   const server = new grpc.Server({
@@ -146,6 +148,7 @@ export async function startWorker(
       sessionTimeoutMs: 2 * config.kvTransferTimeoutMs,
       sendWhenDone: config.kvSendWhenDone,
       ...(config.clusterSecret ? { kvAuthKey: config.clusterSecret.kvAuthKey } : {}),
+      grammar,
     });
     server.addService(service, p.workerHandlers);
     server.addService(loadPrefillService().service, p.prefillHandlers);
@@ -206,6 +209,7 @@ export async function startWorker(
       ...(decode ? { kvBytesMoved: () => decode.metrics.bytesMoved } : {}),
       modelInfo,
       maxUnreadTokens: config.maxUnreadTokens,
+      grammar,
       ...(decode ? { route: decode.route } : {}),
     });
     if (decode) {

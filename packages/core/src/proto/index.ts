@@ -3,6 +3,7 @@
 
 export type { AbortRequest, AbortRequest__Output } from "./generated/radixserve/worker/v1/AbortRequest.js";
 export type { AbortResponse, AbortResponse__Output } from "./generated/radixserve/worker/v1/AbortResponse.js";
+export type { Constraint, Constraint__Output } from "./generated/radixserve/worker/v1/Constraint.js";
 export type { Finished, Finished__Output } from "./generated/radixserve/worker/v1/Finished.js";
 export { FinishReason, type FinishReason__Output } from "./generated/radixserve/worker/v1/FinishReason.js";
 export type {

@@ -241,6 +241,10 @@ export function ggufTokenizerFiles(f: GgufFile): {
     add_bos_token: addBos,
     add_eos_token: addEos,
     chat_template: ggufString(f, "tokenizer.chat_template") ?? null,
+    // Decoded text is exactly the tokens' bytes, as llama.cpp decodes GGUF models: the library's
+    // default clean-up (" ," -> ",", " ." -> ".") would change what the model wrote, and break
+    // output a grammar constrained token by token (JSON ` ,` between members).
+    clean_up_tokenization_spaces: false,
   };
   return { json, config };
 }

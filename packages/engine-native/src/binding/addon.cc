@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "grammar-binding.h"
 #include "kv-transfer-binding.h"
 #include "native/engine.h"
 #include "native/kv-transfer-pool.h"
@@ -454,6 +455,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     exports.Set("collectiveTest", Napi::Function::New(env, collective_test));
     rs_kv_transfer_register(env, exports, [](const Napi::Value &v) { return get_handle(v)->engine; });
     rs_quant_register(env, exports);
+    rs_grammar_register(env, exports);
     return exports;
 }
 

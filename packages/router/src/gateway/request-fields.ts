@@ -40,11 +40,7 @@ function isEmpty(v: unknown): boolean {
   return v === "" || v === false;
 }
 
-const NOT_YET_STRUCTURED =
-  "constrained decoding (structured output) is not available on this server yet; ask for free text";
 const NOT_YET_TOOLS = "the legacy function-calling fields are not supported; use 'tools' and 'tool_choice'";
-const NOT_YET_FORCED_TOOLS =
-  "'required' and a named function need constrained decoding, which this server does not have yet; use 'auto'";
 
 /** Fields both endpoints share. */
 const COMMON: Record<string, FieldRule> = {
@@ -67,9 +63,10 @@ const COMMON: Record<string, FieldRule> = {
   logprobs: used,
   user: noEffect("an end-user id for abuse monitoring on OpenAI's platform; nothing is logged per user here"),
   logit_bias: used,
-  regex: refused(NOT_YET_STRUCTURED),
-  ebnf: refused(NOT_YET_STRUCTURED),
-  json_schema: refused(NOT_YET_STRUCTURED),
+  regex: used,
+  ebnf: used,
+  json_schema: used,
+  response_format: used,
 };
 
 const CHAT: Record<string, FieldRule> = {
@@ -83,12 +80,8 @@ const CHAT: Record<string, FieldRule> = {
   safety_identifier: noEffect("an end-user id for OpenAI's abuse monitoring"),
   parallel_tool_calls: used,
   store: refused("this server does not store completions", (v) => isAbsent(v) || v === false),
-  response_format: refused(
-    NOT_YET_STRUCTURED,
-    (v) => isAbsent(v) || (typeof v === "object" && (v as { type?: unknown }).type === "text"),
-  ),
   tools: used,
-  tool_choice: refused(NOT_YET_FORCED_TOOLS, (v) => isAbsent(v) || v === "none" || v === "auto"),
+  tool_choice: used,
   functions: refused(NOT_YET_TOOLS, isEmpty),
   function_call: refused(NOT_YET_TOOLS, (v) => isAbsent(v) || v === "none"),
   modalities: refused(

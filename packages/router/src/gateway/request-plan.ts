@@ -5,9 +5,10 @@
  * the limits that need the model (context length, vocabulary, logprobs flags) after.
  */
 import { randomBytes } from "node:crypto";
-import type { GetModelInfoResponse__Output } from "@radixserve/core";
+import type { Constraint, GetModelInfoResponse__Output } from "@radixserve/core";
 import { RadixServeError } from "@radixserve/core";
 import type { ChoiceSpec } from "./choice-runner.js";
+import { constraintOf } from "./constraint.js";
 import {
   checkChars,
   checkChoices,
@@ -18,6 +19,7 @@ import {
 } from "./request-limits.js";
 import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 import type { ChatTurn, TextCodec } from "./text-codec.js";
+import { toolCallConstraint } from "./tool-call-grammar.js";
 import { parserForTemplate, TOOL_CALL_PARSER_NAMES, type ToolCallParser } from "./tool-call-parser.js";
 
 export interface PlannedChoice {
@@ -108,9 +110,10 @@ function maxNewTokens(
 
 type CommonBody = ChatCompletionBody | CompletionBody;
 
-function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
+function baseSampling(body: CommonBody, constraint: Constraint | null): ChoiceSpec["sampling"] {
   const bias = body.logit_bias ?? {};
   return {
+    ...(constraint ? { constraint } : {}),
     logitBias: Object.fromEntries(Object.entries(bias).map(([id, v]) => [Number(id), v])),
     // OpenAI's default temperature is 1.0; 0 is greedy.
     temperature: body.temperature ?? 1,
@@ -161,6 +164,19 @@ function toolsOf(body: ChatCompletionBody, codec: TextCodec, opts: PlanOptions):
   return { parser, parallel: body.parallel_tool_calls ?? true };
 }
 
+/** A chat's constraint: the response format's, or the forced tool calls' (not both). */
+function chatConstraint(body: ChatCompletionBody, tools: RequestPlan["tools"]): Constraint | null {
+  const format = constraintOf(body);
+  const forced = toolCallConstraint(body, tools?.parser, tools?.parallel ?? true);
+  if (format && forced)
+    throw new RadixServeError(
+      "invalid_request",
+      "tool_choice 'required' or a named function constrains the answer to tool calls; drop the output constraint.",
+      { param: "tool_choice" },
+    );
+  return forced ?? format;
+}
+
 const DEFAULT_PLAN: PlanOptions = { requestTimeoutMs: 0 };
 
 function buildChoices(
@@ -170,6 +186,7 @@ function buildChoices(
   maxTokens: number[],
   logprobs: number | null,
   opts: PlanOptions,
+  constraint: Constraint | null,
 ): PlannedChoice[] {
   const deadlineUnixMs = opts.requestTimeoutMs > 0 ? Date.now() + opts.requestTimeoutMs : 0;
   const n = body.n ?? 1;
@@ -185,7 +202,8 @@ function buildChoices(
           modelId: model.modelId,
           inputIds: ids,
           maxNewTokens: maxTokens[p]!,
-          sampling: seed === undefined ? baseSampling(body) : { ...baseSampling(body), seed },
+          sampling:
+            seed === undefined ? baseSampling(body, constraint) : { ...baseSampling(body, constraint), seed },
           stops: stops(body),
           stopTokenIds,
           ignoreEos: body.ignore_eos ?? false,
@@ -274,7 +292,7 @@ export async function planChat(
   return {
     ...header("chat", model.modelId),
     prompts: [ids],
-    choices: buildChoices(body, model, [ids], [max], logprobs, opts),
+    choices: buildChoices(body, model, [ids], [max], logprobs, opts, chatConstraint(body, tools)),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
@@ -336,7 +354,7 @@ export async function planCompletion(
   return {
     ...header("completion", model.modelId),
     prompts,
-    choices: buildChoices(body, model, prompts, maxTokens, logprobs, opts),
+    choices: buildChoices(body, model, prompts, maxTokens, logprobs, opts, constraintOf(body)),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,

@@ -40,6 +40,26 @@ const samplingFields = {
   logit_bias: z
     .record(z.string().regex(/^\d+$/, "keys must be token ids"), z.number().min(-100).max(100))
     .nullish(),
+  /** Structured output (see constraint.ts): OpenAI's response_format, SGLang's regex / ebnf / json_schema. */
+  response_format: z
+    .discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("text") }),
+      z.strictObject({ type: z.literal("json_object") }),
+      z.strictObject({
+        type: z.literal("json_schema"),
+        json_schema: z.strictObject({
+          name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'"),
+          description: z.string().nullish(),
+          schema: z.record(z.string(), z.unknown()).nullish(),
+          strict: z.boolean().nullish(),
+        }),
+      }),
+    ])
+    .nullish(),
+  regex: z.string().min(1).nullish(),
+  ebnf: z.string().min(1).nullish(),
+  /** SGLang's extra: a JSON schema as JSON text. */
+  json_schema: z.string().min(1).nullish(),
 };
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });

@@ -16,6 +16,21 @@ export interface RequestParams {
   priority?: number;
   /** Logprobs of the prompt's tokens from `start` on (computed in the prefill; validate checks the range). */
   promptLogprobs?: PromptLogprobsParams;
+  /** Constrained decoding: this request's grammar matcher (its own state; see TokenConstraint). */
+  constraint?: TokenConstraint;
+}
+
+/**
+ * A grammar the output must follow, one per request (a GrammarMatcher of engine-native). Before
+ * each sampling step the scheduler passes `mask()` to the engine as allowedTokens; each sampled
+ * token goes to `accept()`; once `stopped`, the grammar is complete and the request finishes.
+ */
+export interface TokenConstraint {
+  /** One bit per vocabulary token: the tokens allowed next. Valid until the next call. */
+  mask(): Uint32Array;
+  /** Throws when the token is not allowed (the engine sampled outside the mask: a bug). */
+  accept(token: number): void;
+  readonly stopped: boolean;
 }
 
 export type FinishReasonName = "stop" | "length" | "abort";

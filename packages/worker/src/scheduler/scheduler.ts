@@ -163,7 +163,9 @@ export class Scheduler {
     seq.tokens.push(t);
     seq.promptLogprobs = null;
     if (prefilled.promptLogprobs) emit(seq, { type: "prompt_logprobs", ...prefilled.promptLogprobs });
+    const outside = seq.stopIds.has(t) ? null : advanceConstraint(seq, t);
     if (seq.stopIds.has(t)) this.finish(seq, "stop", t);
+    else if (outside) this.endAborted(seq, { kind: "error", error: outside });
     else {
       emit(
         seq,
@@ -171,7 +173,8 @@ export class Scheduler {
           ? { type: "token", tokenId: t, logprob: prefilled.firstLogprob }
           : { type: "token", tokenId: t },
       );
-      if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
+      if (seq.params.constraint?.stopped) this.finish(seq, "stop", -1);
+      else if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
         this.finish(seq, "length", -1);
     }
     this.onWork();
@@ -305,6 +308,11 @@ export class Scheduler {
         this.finish(seq, "stop", out.token);
         continue;
       }
+      const refused = advanceConstraint(seq, out.token);
+      if (refused) {
+        this.endAborted(seq, { kind: "error", error: refused });
+        continue;
+      }
       const logprob =
         step.sampling?.logprobs !== undefined && step.sampling.logprobs >= 0
           ? { logprob: out.logprob, top: out.topLogprobs ?? [] }
@@ -313,7 +321,8 @@ export class Scheduler {
         seq,
         logprob ? { type: "token", tokenId: out.token, logprob } : { type: "token", tokenId: out.token },
       );
-      if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
+      if (seq.params.constraint?.stopped) this.finish(seq, "stop", -1);
+      else if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
         this.finish(seq, "length", -1);
     }
     this.onWork();
@@ -406,7 +415,11 @@ export class Scheduler {
     const start = seq.numComputed;
     const end = start + chunk;
     const sample = end === seq.tokens.length;
-    const sampling = seq.params.sampling;
+    const constraint = seq.params.constraint;
+    const sampling =
+      sample && constraint
+        ? { ...seq.params.sampling, allowedTokens: constraint.mask() }
+        : seq.params.sampling;
     const step: StepSequence = {
       tokens: Int32Array.from(seq.tokens.slice(start, end)),
       startPos: start,
@@ -583,6 +596,19 @@ let onSinkError: (requestId: string, err: unknown) => void = (requestId, err) =>
 /** Replaces the reporter of sink exceptions (the worker routes them to its logger). */
 export function setSinkErrorHandler(handler: (requestId: string, err: unknown) => void): void {
   onSinkError = handler;
+}
+
+/** Feeds a sampled token to the request's grammar; an error when the grammar refuses it. */
+function advanceConstraint(seq: Sequence, token: number): RadixServeError | null {
+  try {
+    seq.params.constraint?.accept(token);
+    return null;
+  } catch (e) {
+    return new RadixServeError(
+      "internal",
+      `token ${token} of request ${seq.id} is outside its grammar: ${(e as Error).message}`,
+    );
+  }
 }
 
 function needsHistory(s: RequestParams["sampling"]): boolean {

@@ -4,6 +4,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AbortRequest as _radixserve_worker_v1_AbortRequest, AbortRequest__Output as _radixserve_worker_v1_AbortRequest__Output } from './radixserve/worker/v1/AbortRequest.js';
 import type { AbortResponse as _radixserve_worker_v1_AbortResponse, AbortResponse__Output as _radixserve_worker_v1_AbortResponse__Output } from './radixserve/worker/v1/AbortResponse.js';
 import type { ChunkAck as _radixserve_worker_v1_ChunkAck, ChunkAck__Output as _radixserve_worker_v1_ChunkAck__Output } from './radixserve/worker/v1/ChunkAck.js';
+import type { Constraint as _radixserve_worker_v1_Constraint, Constraint__Output as _radixserve_worker_v1_Constraint__Output } from './radixserve/worker/v1/Constraint.js';
 import type { Finished as _radixserve_worker_v1_Finished, Finished__Output as _radixserve_worker_v1_Finished__Output } from './radixserve/worker/v1/Finished.js';
 import type { FlushCacheRequest as _radixserve_worker_v1_FlushCacheRequest, FlushCacheRequest__Output as _radixserve_worker_v1_FlushCacheRequest__Output } from './radixserve/worker/v1/FlushCacheRequest.js';
 import type { FlushCacheResponse as _radixserve_worker_v1_FlushCacheResponse, FlushCacheResponse__Output as _radixserve_worker_v1_FlushCacheResponse__Output } from './radixserve/worker/v1/FlushCacheResponse.js';
@@ -45,6 +46,7 @@ export interface ProtoGrpcType {
         AbortRequest: MessageTypeDefinition<_radixserve_worker_v1_AbortRequest, _radixserve_worker_v1_AbortRequest__Output>
         AbortResponse: MessageTypeDefinition<_radixserve_worker_v1_AbortResponse, _radixserve_worker_v1_AbortResponse__Output>
         ChunkAck: MessageTypeDefinition<_radixserve_worker_v1_ChunkAck, _radixserve_worker_v1_ChunkAck__Output>
+        Constraint: MessageTypeDefinition<_radixserve_worker_v1_Constraint, _radixserve_worker_v1_Constraint__Output>
         FinishReason: EnumTypeDefinition
         Finished: MessageTypeDefinition<_radixserve_worker_v1_Finished, _radixserve_worker_v1_Finished__Output>
         FlushCacheRequest: MessageTypeDefinition<_radixserve_worker_v1_FlushCacheRequest, _radixserve_worker_v1_FlushCacheRequest__Output>

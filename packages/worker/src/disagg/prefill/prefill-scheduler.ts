@@ -262,7 +262,12 @@ export class PrefillScheduler {
       startPos: start,
       blockTable: Int32Array.from(job.blocks.slice(0, Math.ceil(end / bs))),
       sample,
-      sampling: job.params.sampling,
+      // The first token is sampled under the request's grammar; the decode worker's matcher
+      // replays it from there.
+      sampling:
+        sample && job.params.constraint
+          ? { ...job.params.sampling, allowedTokens: job.params.constraint.mask() }
+          : job.params.sampling,
     };
     job.promptLogprobs?.ask(step);
     if (sample) {

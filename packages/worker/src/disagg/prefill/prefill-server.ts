@@ -18,6 +18,7 @@ import {
 } from "@radixserve/core";
 import type { Engine } from "@radixserve/engine-native";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
+import type { ConstraintCompiler } from "../../grammar.js";
 import { loadResponse, type WorkerStatus } from "../../load.js";
 import { EngineLoop, type SchedulerConfig } from "../../scheduler/index.js";
 import { PrefillScheduler } from "./prefill-scheduler.js";
@@ -34,6 +35,8 @@ export interface PrefillServerOptions {
   sendWhenDone?: boolean;
   /** The cluster's data-plane key (ClusterSecret.kvAuthKey): tcp senders run the handshake with it. */
   kvAuthKey?: Uint8Array;
+  /** Constrained requests' matchers: the first token is sampled under the grammar. */
+  grammar?: ConstraintCompiler;
 }
 
 export interface PrefillServer {
@@ -88,6 +91,7 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
     live,
     sendWhenDone: opts.sendWhenDone ?? false,
     ...(opts.kvAuthKey ? { kvAuthKey: opts.kvAuthKey } : {}),
+    ...(opts.grammar ? { grammar: opts.grammar } : {}),
   };
   const workerHandlers: WorkerServiceHandlers = {
     Generate(call) {

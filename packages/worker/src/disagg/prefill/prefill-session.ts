@@ -28,6 +28,7 @@ import {
   type KvTransferMetrics,
   senderForOffer,
 } from "@radixserve/kv-transfer";
+import type { ConstraintCompiler } from "../../grammar.js";
 import { toProtoLogprob, toProtoPromptLogprobs } from "../../logprob.js";
 import { toRequestParams } from "../../request-convert.js";
 import { PrefillJob } from "./prefill-job.js";
@@ -55,6 +56,8 @@ export interface PrefillSessionContext {
   sendWhenDone?: boolean;
   /** The cluster's data-plane key: tcp senders run the handshake with it. */
   kvAuthKey?: Uint8Array;
+  /** Constrained requests' matchers (absent: they are refused). */
+  grammar?: ConstraintCompiler;
 }
 
 type Call = grpc.ServerDuplexStream<PrefillClientMessage__Output, PrefillServerMessage>;
@@ -139,7 +142,7 @@ class PrefillSession {
         `model mismatch: decode worker's block hash seed ${start.blockHashSeed}, this worker's ${this.ctx.blockHashSeed}`,
         "invalid_request",
       );
-    const params = toRequestParams(req);
+    const params = toRequestParams(req, this.ctx.grammar);
     if (params instanceof RadixServeError) return this.failWith(params, "protocol");
     const info = this.ctx.engine.info;
     this.numBlocks = Math.ceil(params.inputIds.length / info.blockSize);

@@ -1,5 +1,6 @@
 // Original file: protos/radixserve/worker/v1/worker.proto
 
+import type { Constraint as _radixserve_worker_v1_Constraint, Constraint__Output as _radixserve_worker_v1_Constraint__Output } from '../../../radixserve/worker/v1/Constraint.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SamplingParams {
@@ -47,6 +48,11 @@ export interface SamplingParams {
    * OpenAI's logit_bias: token id -> value in [-100, 100] added to its logit before sampling.
    */
   'logitBias'?: ({[key: number]: number | string});
+  /**
+   * Constrained decoding: every sampled token must keep the output inside this grammar (absent or
+   * empty kind: unconstrained). The prefill worker samples the first token under it too.
+   */
+  'constraint'?: (_radixserve_worker_v1_Constraint | null);
   '_seed'?: "seed";
 }
 
@@ -95,5 +101,10 @@ export interface SamplingParams__Output {
    * OpenAI's logit_bias: token id -> value in [-100, 100] added to its logit before sampling.
    */
   'logitBias': ({[key: number]: number});
+  /**
+   * Constrained decoding: every sampled token must keep the output inside this grammar (absent or
+   * empty kind: unconstrained). The prefill worker samples the first token under it too.
+   */
+  'constraint': (_radixserve_worker_v1_Constraint__Output | null);
   '_seed'?: "seed";
 }
