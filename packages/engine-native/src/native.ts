@@ -74,6 +74,8 @@ export interface NativeStepSeq {
   outputTokens?: Int32Array;
   /** 0 none, 1 last row, 2 all rows. */
   logitsMode: 0 | 1 | 2;
+  /** The last numDraft tokens are drafts to verify. */
+  numDraft: number;
 }
 
 export interface NativeStepOut {
@@ -82,6 +84,8 @@ export interface NativeStepOut {
   topTokens?: Int32Array;
   topLogprobs?: Float32Array;
   logits?: Float32Array;
+  /** With numDraft > 0: the accepted drafts, then the target's token. */
+  verified?: Omit<NativeStepOut, "logits" | "verified">[];
 }
 
 export interface NativeAddon {

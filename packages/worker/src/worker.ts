@@ -112,6 +112,7 @@ export async function startWorker(
     eosTokenIds,
     enablePrefixCache: !config.disableRadixCache,
     hashSeed,
+    ...(config.speculative ? { speculative: config.speculative } : {}),
   };
   const modelInfo = {
     modelId: config.servedModelName ?? defaultServedModelName(config.modelPath),

@@ -161,9 +161,15 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         batch[i] = {s.tokens.data(), (int)s.tokens.size(), s.start_pos, s.block_table.data(),
                     (int)s.block_table.size()};
         const int n = (int)s.tokens.size();
+        RS_CHECK(s.num_draft >= 0 && s.num_draft < n && (s.num_draft == 0 || s.sample),
+                 "sequence " + std::to_string(i) + ": numDraft must be in 0.." + std::to_string(n - 1) +
+                     " and needs sample");
         if (s.logits_mode == RS_LOGITS_MODE_ALL) {
             first_row[i] = (int)logit_rows.size();
             for (int j = 0; j < n; j++) logit_rows.push_back(t + j);
+        } else if (s.num_draft > 0) {  // rows of the last token before the drafts and of every draft
+            first_row[i] = (int)logit_rows.size();
+            for (int j = n - 1 - s.num_draft; j < n; j++) logit_rows.push_back(t + j);
         } else if (s.sample || s.logits_mode == RS_LOGITS_MODE_LAST) {
             first_row[i] = (int)logit_rows.size();
             logit_rows.push_back(t + n - 1);
@@ -182,11 +188,22 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         if (first_row[i] < 0) continue;
         rs_step_output &o = out[i];
         o.present = true;
-        const int n_rows = s.logits_mode == RS_LOGITS_MODE_ALL ? (int)s.tokens.size() : 1;
+        const int n_rows = s.logits_mode == RS_LOGITS_MODE_ALL ? (int)s.tokens.size()
+                           : s.num_draft > 0                   ? s.num_draft + 1
+                                                               : 1;
         const float *rows = e->logits.data() + (size_t)first_row[i] * vocab;  // [n_rows, vocab]
         const float *last = rows + (size_t)(n_rows - 1) * vocab;              // [vocab]
         if (s.logits_mode != RS_LOGITS_MODE_NONE) o.logits.assign(rows, rows + (size_t)n_rows * vocab);
-        if (s.sample) {
+        if (s.num_draft > 0) {
+            const int n = (int)s.tokens.size();
+            const float *draft_rows =
+                rows + (size_t)(n_rows - 1 - s.num_draft) * vocab;  // [num_draft+1, vocab]
+            o.verified = rs_verify_drafts(draft_rows, vocab, s.tokens.data() + (n - s.num_draft), s.num_draft,
+                                          s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),
+                                          s.output_tokens.data(), (int)s.output_tokens.size(),
+                                          (int64_t)s.start_pos + n - s.num_draft, e->sample_scratch);
+            o.sample = o.verified.front();
+        } else if (s.sample) {
             const int64_t position = (int64_t)s.start_pos + (int64_t)s.tokens.size();
             o.sample =
                 rs_sample(last, vocab, s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),

@@ -133,23 +133,90 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
         }
     }
 
-    if (p.logprobs >= 0) {
-        // log softmax of the raw logits (before penalties and temperature), as OpenAI reports them.
-        double max_l = logits[0];
-        for (int i = 1; i < vocab; i++) max_l = std::max(max_l, (double)logits[i]);
-        double sum = 0.0;
-        for (int i = 0; i < vocab; i++) sum += std::exp((double)logits[i] - max_l);
-        const double lse = max_l + std::log(sum);
-        res.logprob = (float)((double)logits[res.token] - lse);
-        if (p.logprobs > 0) {
-            const int n = std::min(p.logprobs, vocab);
-            std::vector<int> idx(vocab);
-            std::iota(idx.begin(), idx.end(), 0);
-            std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int a, int b) {
-                return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-            });
-            for (int i = 0; i < n; i++) res.top.emplace_back(idx[i], (float)((double)logits[idx[i]] - lse));
-        }
-    }
+    rs_sample_logprobs(logits, vocab, p.logprobs, res);
     return res;
+}
+
+void rs_sample_logprobs(const float *logits, int vocab, int n_top, rs_sample_result &res) {
+    if (n_top < 0) return;
+    // log softmax of the raw logits (before penalties and temperature), as OpenAI reports them.
+    double max_l = logits[0];
+    for (int i = 1; i < vocab; i++) max_l = std::max(max_l, (double)logits[i]);
+    double sum = 0.0;
+    for (int i = 0; i < vocab; i++) sum += std::exp((double)logits[i] - max_l);
+    const double lse = max_l + std::log(sum);
+    res.logprob = (float)((double)logits[res.token] - lse);
+    res.top.clear();
+    if (n_top > 0) {
+        const int n = std::min(n_top, vocab);
+        std::vector<int> idx(vocab);
+        std::iota(idx.begin(), idx.end(), 0);
+        std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int a, int b) {
+            return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+        });
+        for (int i = 0; i < n; i++) res.top.emplace_back(idx[i], (float)((double)logits[idx[i]] - lse));
+    }
+}
+
+void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                     int n_prompt, const int32_t *output, int n_output, std::vector<float> &scratch,
+                     std::vector<double> &probs) {
+    scratch.assign(logits, logits + vocab);
+    float *l = scratch.data();  // [vocab] logits after penalties
+    apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    probs.assign((size_t)vocab, 0.0);
+    if (p.temperature <= 0.0f) {
+        probs[(size_t)argmax(l, vocab)] = 1.0;
+        return;
+    }
+    const float max_l = l[argmax(l, vocab)];
+    double sum = 0.0;
+    for (int i = 0; i < vocab; i++) {
+        probs[(size_t)i] = std::exp(((double)l[i] - max_l) / (double)p.temperature);
+        sum += probs[(size_t)i];
+    }
+    if ((p.top_k <= 0 || p.top_k >= vocab) && p.top_p >= 1.0f) {
+        // rs_sample's unsorted path: min-p as a threshold on the weight (the most likely token has 1).
+        double mass = 0.0;
+        for (int i = 0; i < vocab; i++) {
+            if (probs[(size_t)i] < (double)p.min_p) probs[(size_t)i] = 0.0;
+            mass += probs[(size_t)i];
+        }
+        for (double &x : probs) x /= mass;
+        return;
+    }
+    // rs_sample's sorted path: top-k, then softmax over the candidates, top-p, min-p.
+    std::vector<int> idx(vocab);
+    std::iota(idx.begin(), idx.end(), 0);
+    const auto by_logit = [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+    int n = vocab;
+    if (p.top_k > 0 && p.top_k < vocab) {
+        n = p.top_k;
+        std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), by_logit);
+    } else {
+        std::sort(idx.begin(), idx.end(), by_logit);
+    }
+    double cand = 0.0;
+    for (int i = 0; i < n; i++) cand += probs[(size_t)idx[i]];
+    std::vector<double> prob(n);
+    for (int i = 0; i < n; i++) prob[i] = probs[(size_t)idx[i]] / cand;
+    if (p.top_p < 1.0f) {
+        double cum = 0.0;
+        int keep = 0;
+        while (keep < n) {
+            cum += prob[keep++];
+            if (cum >= (double)p.top_p) break;
+        }
+        n = keep;
+    }
+    if (p.min_p > 0.0f) {
+        const double floor_p = (double)p.min_p * prob[0];
+        int keep = 1;
+        while (keep < n && prob[keep] >= floor_p) keep++;
+        n = keep;
+    }
+    double mass = 0.0;
+    for (int i = 0; i < n; i++) mass += prob[i];
+    std::fill(probs.begin(), probs.end(), 0.0);
+    for (int i = 0; i < n; i++) probs[(size_t)idx[i]] = prob[i] / mass;
 }

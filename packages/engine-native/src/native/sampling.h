@@ -30,5 +30,13 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
                            int n_prompt, const int32_t *output, int n_output, int64_t position,
                            std::vector<float> &scratch);
 
+// Fills res.logprob (and res.top with n_top alternatives) from raw logits for res.token; n_top < 0: nothing.
+void rs_sample_logprobs(const float *logits, int vocab, int n_top, rs_sample_result &res);
+
+// The distribution rs_sample draws from, normalized, in token order: `probs` = [vocab].
+void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                     int n_prompt, const int32_t *output, int n_output, std::vector<float> &scratch,
+                     std::vector<double> &probs);
+
 // Uniform double in [0, 1) from (seed, position).
 double rs_sample_uniform(uint64_t seed, int64_t position);

@@ -2,4 +2,5 @@ export * from "./config.js";
 export * from "./engine-loop.js";
 export * from "./request.js";
 export * from "./scheduler.js";
+export * from "./speculation.js";
 export * from "./validate.js";

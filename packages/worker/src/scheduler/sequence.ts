@@ -1,6 +1,7 @@
 import type { BlockHash } from "@radixserve/core";
 import type { KvLease } from "../kv/kv-manager.js";
 import type { AbortCause, RequestParams, RequestSink } from "./request.js";
+import { type DraftState, newDraftState } from "./speculation.js";
 
 /**
  * The scheduler's state of one request (internal to the scheduler).
@@ -37,6 +38,8 @@ export class Sequence {
   /** Set by abort() during a step; honoured when the step completes. */
   pendingAbort: AbortCause | null = null;
   numPreemptions = 0;
+  /** Speculative decoding back-off state. */
+  readonly draft: DraftState = newDraftState();
 
   constructor(params: RequestParams, sink: RequestSink, arrival: number, eosIds: readonly number[]) {
     this.id = params.id;

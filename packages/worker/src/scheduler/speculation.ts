@@ -1,0 +1,142 @@
+/**
+ * Speculative decoding in the scheduler: who drafts, how many, and when to stop drafting.
+ *
+ * A decoding request with drafts runs [last token, d_1 .. d_K] in one engine step; the engine
+ * verifies them (StepSequence.numDraft) and returns the accepted drafts plus one target token. The
+ * scheduler appends those, drops the KV blocks that only rejected drafts touched (KvManager.truncate),
+ * and commits to the prefix cache only positions whose tokens were accepted (numComputed never
+ * counts a draft that was not accepted).
+ *
+ * Proposers:
+ *  - "ngram" (prompt lookup): the longest suffix of the request's tokens (NGRAM_MAX down to
+ *    NGRAM_MIN tokens) that occurred earlier in prompt + output; the tokens that followed its most
+ *    recent earlier occurrence are the draft. No model, no state; pays on repetition-heavy work
+ *    (editing code, quoting, JSON transforms).
+ *
+ * Back-off (speculation must never make decoding slower):
+ *  - batch: with more decoding requests in a step than `maxBatchSize` the step is compute-bound,
+ *    verification positions cost nearly as much as new tokens, so nobody drafts.
+ *  - acceptance: a request whose drafts were all rejected skips drafting for 1, 2, 4 .. 16 of its
+ *    steps (doubling on each such step, reset on any acceptance).
+ */
+
+/** --speculative-* flags (SGLang's names). */
+export interface SpeculativeConfig {
+  /** --speculative-algorithm: "ngram" (prompt lookup). */
+  algorithm: "ngram";
+  /** --speculative-num-draft-tokens: most drafted tokens verified per request per step (1..16). */
+  numDraftTokens: number;
+  /** --speculative-max-batch-size: no drafting in steps with more decoding requests. Default 8. */
+  maxBatchSize: number;
+}
+
+export const SPECULATIVE_DEFAULTS = { numDraftTokens: 4, maxBatchSize: 8 } as const;
+export const SPECULATIVE_ALGORITHMS = ["ngram"] as const;
+
+const NGRAM_MAX = 4;
+const NGRAM_MIN = 2;
+const MAX_BACKOFF_STEPS = 16;
+
+/**
+ * Prompt lookup: up to `k` tokens that followed the most recent earlier occurrence of the longest
+ * matching suffix (NGRAM_MAX .. NGRAM_MIN tokens) of `tokens`. Empty when nothing matches.
+ */
+export function ngramDraft(tokens: readonly number[], k: number): number[] {
+  const len = tokens.length;
+  if (k <= 0) return [];
+  for (let n = Math.min(NGRAM_MAX, len - 1); n >= NGRAM_MIN; n--) {
+    // Most recent start j < len - n whose n tokens equal the suffix.
+    for (let j = len - n - 1; j >= 0; j--) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (tokens[j + i] !== tokens[len - n + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return tokens.slice(j + n, Math.min(j + n + k, len)) as number[];
+    }
+  }
+  return [];
+}
+
+/**
+ * Where drafts come from. `propose` is called once per decoding request per step, before the step is
+ * built, with the request's prompt + output so far; it returns at most `k` tokens (possibly none)
+ * and must not keep `tokens`.
+ */
+export interface DraftProposer {
+  propose(tokens: readonly number[], k: number): number[];
+}
+
+/** One proposer per --speculative-algorithm. */
+export const DRAFT_PROPOSERS: Readonly<Record<SpeculativeConfig["algorithm"], () => DraftProposer>> = {
+  ngram: () => ({ propose: ngramDraft }),
+};
+
+/** Per-request acceptance state for back-off. */
+export interface DraftState {
+  /** Steps left to skip drafting. */
+  skip: number;
+  /** Skip length after the next all-rejected step. */
+  nextBackoff: number;
+}
+
+export function newDraftState(): DraftState {
+  return { skip: 0, nextBackoff: 1 };
+}
+
+/** Running totals for metrics: proposed / accepted drafts and the accepted-length histogram. */
+export interface SpeculativeCounters {
+  /** Verification steps (a request with drafts in a step). */
+  verifySteps: number;
+  proposedTokens: number;
+  acceptedTokens: number;
+  /** acceptedLength[n]: verification steps that accepted n drafts (0..numDraftTokens). */
+  acceptedLength: number[];
+}
+
+export class Speculator {
+  readonly config: SpeculativeConfig;
+  readonly counters: SpeculativeCounters;
+  private readonly proposer: DraftProposer;
+
+  constructor(config: SpeculativeConfig, proposer: DraftProposer = DRAFT_PROPOSERS[config.algorithm]()) {
+    this.config = config;
+    this.proposer = proposer;
+    this.counters = {
+      verifySteps: 0,
+      proposedTokens: 0,
+      acceptedTokens: 0,
+      acceptedLength: new Array<number>(config.numDraftTokens + 1).fill(0),
+    };
+  }
+
+  /**
+   * Drafts for one decoding request, at most `room` tokens (what max_new_tokens and the context
+   * leave after the token this step must produce). Empty when it backs off or finds nothing.
+   */
+  propose(tokens: readonly number[], state: DraftState, room: number, decodesInStep: number): number[] {
+    if (decodesInStep > this.config.maxBatchSize) return [];
+    if (state.skip > 0) {
+      state.skip--;
+      return [];
+    }
+    return this.proposer.propose(tokens, Math.min(this.config.numDraftTokens, room));
+  }
+
+  /** Records one verification: `proposed` drafts, of which `accepted` were accepted. */
+  record(state: DraftState, proposed: number, accepted: number): void {
+    const c = this.counters;
+    c.verifySteps++;
+    c.proposedTokens += proposed;
+    c.acceptedTokens += accepted;
+    c.acceptedLength[accepted] = (c.acceptedLength[accepted] ?? 0) + 1;
+    if (accepted > 0) {
+      state.nextBackoff = 1;
+      return;
+    }
+    state.skip = state.nextBackoff;
+    state.nextBackoff = Math.min(state.nextBackoff * 2, MAX_BACKOFF_STEPS);
+  }
+}
