@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Finds redis-server and nats-server, installing them with apt-get on a fresh Debian machine when
-// they are missing (the cluster tests in test/cluster/ need both; CI machines start bare).
+// Finds the Debian programs the integration tests start, installing them with apt-get on a fresh
+// Debian machine when they are missing (CI machines start bare): redis-server and nats-server (the
+// cluster tests), prometheus and promtool (the metrics tests), chromium (the status page test).
 //
-//   node scripts/services.mjs            ensure both, print {"redis":PATH,"nats":PATH} on stdout
-//   node scripts/services.mjs --check    only look; exit 1 (and say what is missing) if one is absent
+//   node scripts/services.mjs                    ensure redis and nats, print {"redis":PATH,"nats":PATH}
+//   node scripts/services.mjs prometheus chromium   ensure those (keys below), print their paths
+//   node scripts/services.mjs --check [KEYS]     only look; exit 1 (and say what is missing) if one is absent
 //
 // Install needs root and apt-get; without them it exits 1 with the command to run by hand.
 // Progress goes to stderr so stdout stays one JSON line for the test harness.
@@ -11,10 +13,25 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 
-const SERVICES = [
+const ALL = [
   { key: "redis", binary: "redis-server", aptPackage: "redis-server" },
   { key: "nats", binary: "nats-server", aptPackage: "nats-server" },
+  { key: "prometheus", binary: "prometheus", aptPackage: "prometheus" },
+  { key: "promtool", binary: "promtool", aptPackage: "prometheus" },
+  { key: "chromium", binary: "chromium", aptPackage: "chromium" },
 ];
+const DEFAULT_KEYS = ["redis", "nats"];
+
+function selected() {
+  const keys = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+  const unknown = keys.filter((k) => !ALL.some((s) => s.key === k));
+  if (unknown.length > 0) {
+    log(`unknown program(s): ${unknown.join(", ")} (known: ${ALL.map((s) => s.key).join(", ")})`);
+    process.exit(2);
+  }
+  const want = keys.length > 0 ? keys : DEFAULT_KEYS;
+  return ALL.filter((s) => want.includes(s.key));
+}
 
 function log(msg) {
   process.stderr.write(`[services] ${msg}\n`);
@@ -60,6 +77,7 @@ function install(packages) {
 }
 
 function main() {
+  const SERVICES = selected();
   const checkOnly = process.argv.includes("--check");
   const found = Object.fromEntries(SERVICES.map((s) => [s.key, which(s.binary)]));
   const missing = SERVICES.filter((s) => !found[s.key]);
@@ -68,7 +86,7 @@ function main() {
       log(`missing: ${missing.map((s) => s.binary).join(", ")}`);
       process.exit(1);
     }
-    const err = install(missing.map((s) => s.aptPackage));
+    const err = install([...new Set(missing.map((s) => s.aptPackage))]);
     if (err) {
       log(`cannot install ${missing.map((s) => s.binary).join(", ")}: ${err}`);
       process.exit(1);

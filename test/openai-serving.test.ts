@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { loadTokenizer } from "@radixserve/core";
+import { loadTokenizer, tokenBytes, tokenString } from "@radixserve/core";
 import OpenAI from "openai";
 import { type Cluster, metricValue, startCluster, waitFor } from "./harness/cluster.js";
 
@@ -211,6 +211,39 @@ describe("serving: OpenAI client against a real cluster", () => {
       );
       assert.ok(Math.abs(tops[0]! - t.logprob) < 1e-4, "greedy picks the most likely token");
     }
+  });
+
+  it("logit_bias +100 forces a token through router, worker and native sampling; logprob bytes are its exact bytes", async () => {
+    const tok = await loadTokenizer(cluster.modelPath);
+    const forced = tok.encode(" Hello", { addSpecialTokens: false }).at(-1)!;
+    const want = tokenBytes(tok, forced);
+    const res = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Count to three." }],
+      max_tokens: 4,
+      temperature: 0.8,
+      seed: 5,
+      logprobs: true,
+      logit_bias: { [forced]: 100 },
+      ignore_eos: true,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const content = res.choices[0]!.logprobs!.content!;
+    assert.equal(content.length, 4);
+    for (const t of content) {
+      assert.deepEqual(t.bytes, [...want]);
+      assert.equal(t.token, tokenString(want));
+    }
+    const bad = await fetch(`${cluster.baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({
+        model,
+        messages: [{ role: "user", content: "x" }],
+        logit_bias: { [tok.vocabSize]: 1 },
+      }),
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { param: string } }).error.param, "logit_bias");
   });
 
   it("completion logprobs (int) give parallel arrays", async () => {

@@ -8,6 +8,7 @@
         "src/binding/kv-transfer-tcp-binding.cc",
         "src/binding/quant-binding.cc",
         "src/native/backend-cpu.cc",
+        "src/native/bandwidth-probe.cc",
         "src/native/collective-cpu.cc",
         "src/native/collective-nccl.cc",
         "src/native/engine.cc",

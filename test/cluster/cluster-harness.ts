@@ -155,3 +155,19 @@ export async function metricSum(
 ): Promise<number> {
   return metricSumOf(await (await fetch(url)).text(), name, labels);
 }
+
+/** The model a router serves (the first entry of its /v1/models). */
+export async function servedModel(routerUrl: string): Promise<string> {
+  const models = (await (await fetch(`${routerUrl}/v1/models`)).json()) as { data: { id: string }[] };
+  return models.data[0]!.id;
+}
+
+/** A router's /health: how many workers it knows and how many of them are healthy. */
+export async function routerHealth(
+  routerUrl: string,
+): Promise<{ workers?: number; workers_healthy?: number }> {
+  return (await (await fetch(`${routerUrl}/health`)).json()) as {
+    workers?: number;
+    workers_healthy?: number;
+  };
+}

@@ -10,6 +10,8 @@ import {
   complete,
   metricSum,
   type RouterProc,
+  routerHealth,
+  servedModel,
   startClusterServices,
   type WorkerProc,
 } from "./cluster-harness.js";
@@ -42,15 +44,10 @@ describe("cluster/pd-policy (prefill + decode workers found in Redis)", { timeou
       "power_of_two",
     ]);
     assert.ok(
-      await until(
-        async () =>
-          ((await (await fetch(`${router.url}/health`)).json()) as { workers?: number }).workers === 3,
-        10_000,
-      ),
+      await until(async () => (await routerHealth(router.url)).workers === 3, 10_000),
       "router discovered 3 workers",
     );
-    const models = (await (await fetch(`${router.url}/v1/models`)).json()) as { data: { id: string }[] };
-    model = models.data[0]!.id;
+    model = await servedModel(router.url);
   });
   after(async () => {
     await c?.stop();

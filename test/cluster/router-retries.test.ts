@@ -12,6 +12,8 @@ import {
   complete,
   metricSum,
   type RouterProc,
+  routerHealth,
+  servedModel,
   startClusterServices,
   type WorkerProc,
 } from "./cluster-harness.js";
@@ -37,16 +39,10 @@ describe("cluster/router retries (kill -9 of a worker between requests)", { time
       "20",
     ]);
     assert.ok(
-      await until(
-        async () =>
-          ((await (await fetch(`${router.url}/health`)).json()) as { workers_healthy?: number })
-            .workers_healthy === 3,
-        15_000,
-      ),
+      await until(async () => (await routerHealth(router.url)).workers_healthy === 3, 15_000),
       "router sees 3 healthy workers",
     );
-    const models = (await (await fetch(`${router.url}/v1/models`)).json()) as { data: { id: string }[] };
-    model = models.data[0]!.id;
+    model = await servedModel(router.url);
   });
   after(async () => {
     await c?.stop();

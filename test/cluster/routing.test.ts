@@ -18,6 +18,8 @@ import {
   complete,
   metricSum,
   type RouterProc,
+  routerHealth,
+  servedModel,
   startClusterServices,
   type WorkerProc,
 } from "./cluster-harness.js";
@@ -31,8 +33,7 @@ function prompt(g: number, q: number): number[] {
 }
 
 async function routerWorkers(r: RouterProc): Promise<number> {
-  const j = (await (await fetch(`${r.url}/health`)).json()) as { workers?: number };
-  return j.workers ?? 0;
+  return (await routerHealth(r.url)).workers ?? 0;
 }
 
 describe("cluster/routing (real redis, nats, workers and routers)", { timeout: 300_000 }, () => {
@@ -49,8 +50,7 @@ describe("cluster/routing (real redis, nats, workers and routers)", { timeout: 3
       await until(async () => (await routerWorkers(router)) === 3, 10_000),
       "router discovered 3 workers",
     );
-    const models = (await (await fetch(`${router.url}/v1/models`)).json()) as { data: { id: string }[] };
-    model = models.data[0]!.id;
+    model = await servedModel(router.url);
   });
   after(async () => {
     await c?.stop();

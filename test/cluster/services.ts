@@ -8,6 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { killOnExit, waitFor } from "@radixserve/testkit";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -23,6 +24,22 @@ export function serviceBinaries(): { redis: string; nats: string } {
     }),
   ) as { redis: string; nats: string };
   return binaries;
+}
+
+/**
+ * Paths of other Debian programs the tests start (keys of scripts/services.mjs: prometheus,
+ * promtool, chromium), installing the missing ones with apt-get (once per key and process).
+ */
+export function debianTools<K extends "prometheus" | "promtool" | "chromium">(
+  ...keys: K[]
+): Record<K, string> {
+  return JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, "scripts", "services.mjs"), ...keys], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 900_000,
+    }),
+  ) as Record<K, string>;
 }
 
 export async function freePort(): Promise<number> {
@@ -49,17 +66,6 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-// A test process killed by a signal (a timeout, Ctrl-C) runs no "exit" hook unless it handles it.
-for (const sig of ["SIGINT", "SIGTERM"] as const)
-  process.once(sig, () => {
-    for (const c of live) c.kill("SIGKILL");
-    process.exit(128 + (sig === "SIGINT" ? 2 : 15));
-  });
-
 export interface Service {
   readonly port: number;
   readonly url: string;
@@ -81,10 +87,9 @@ function service(name: string, port: number, url: string, argv: () => [string, s
       log = "";
       const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
       proc = p;
-      live.add(p);
+      killOnExit(p);
       p.stdout!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-2000)));
       p.stderr!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-2000)));
-      p.once("exit", () => live.delete(p));
       const until = Date.now() + 10_000;
       while (!(await portOpen(port))) {
         if (p.exitCode !== null) throw new Error(`${name} exited (${p.exitCode}) at start:\n${log}`);
@@ -141,11 +146,6 @@ export async function startNats(): Promise<Service> {
 }
 
 /** Polls `check` every 25 ms until true or `timeoutMs`; returns whether it became true. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return waitFor(check, timeoutMs, 25);
 }

@@ -15,7 +15,7 @@ export type MetricType = "counter" | "gauge" | "histogram" | "summary";
 export interface MetricInfo {
   name: string;
   type: MetricType;
-  /** Label names the process sets (plus the registry's default `role`). */
+  /** Label names the process sets, with the registry's default labels (`role`, `model_name`). */
   labels: ReadonlySet<string>;
 }
 
@@ -47,21 +47,30 @@ interface PromMetric {
 
 /** Registers the metrics exactly as the worker and router processes do, and reads them back. */
 export async function registeredMetrics(): Promise<Map<string, MetricInfo>> {
-  const worker = new ServingMetrics("decode");
+  const worker = new ServingMetrics("decode", undefined, { modelName: "catalog" });
   new KvTransferMetrics(worker.registry, {
     reservationQueue: () => 0,
     transfersInFlight: () => 0,
     quarantinedBlocks: () => 0, // a decode worker's
   });
   const router = new RouterMetrics(null);
+  router.serving.setModelName("catalog"); // as a router does once a worker has reported its model
   // RoutingMetrics registers its gauges only when given a source, as a router with NATS and Redis does.
   new RoutingMetrics(router.registry, { eventsUp: () => true, discoveryUp: () => true });
   const out = new Map<string, MetricInfo>();
   for (const registry of [worker.registry, router.registry] as Registry[]) {
-    for (const json of await registry.getMetricsAsJSON()) {
+    const all = await registry.getMetricsAsJSON();
+    // The registry's default labels (role, model_name), as the values of an unlabelled metric carry them.
+    const defaults = new Set<string>();
+    for (const json of all) {
+      const metric = registry.getSingleMetric(json.name) as unknown as PromMetric | undefined;
+      if ((metric?.labelNames ?? []).length > 0) continue;
+      for (const v of json.values) for (const l of Object.keys(v.labels)) if (l !== "le") defaults.add(l);
+    }
+    for (const json of all) {
       if (!json.name.startsWith(METRIC_PREFIX)) continue;
       const metric = registry.getSingleMetric(json.name) as unknown as PromMetric | undefined;
-      const labels = new Set<string>(["role", ...(metric?.labelNames ?? [])]);
+      const labels = new Set<string>([...defaults, ...(metric?.labelNames ?? [])]);
       out.set(json.name, { name: json.name, type: String(json.type) as MetricType, labels });
     }
   }

@@ -23,22 +23,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ModelDtype, type ModelPresetName, makeModel } from "@radixserve/core";
 import { type Engine, loadEngine } from "@radixserve/engine-native";
+import { checkRow, LOGIT_TOL, type Row, worstSeen } from "./row-check.js";
 
-/** Absolute logit tolerance: f32 math (bf16 weights computed in f32) in a different order. */
-const LOGIT_TOL = 1e-3;
-/** Row sum over the whole vocabulary: V × this. Measured: ~7e-8 per logit on f32 CPU (14x margin). */
-const SUM_TOL_PER_LOGIT = 1e-6;
-/** Relative tolerance of the row sum of squares. Measured: ~8e-7 (12x margin). */
-const SUMSQ_RTOL = 1e-5;
 const BLOCK_SIZE = 16;
-
-interface Row {
-  top: [number, number][];
-  probes: number[];
-  sum: number;
-  sumsq: number;
-  gap: number;
-}
 
 interface Fixture {
   case: string;
@@ -66,55 +53,6 @@ function sha256File(path: string): Promise<string> {
       .on("end", () => resolve(h.digest("hex")))
       .on("error", reject);
   });
-}
-
-/** Worst errors seen over all rows, reported as test diagnostics (the numbers in the README). */
-const worstSeen = { logit: 0, sumPerLogit: 0, sumsqRel: 0 };
-
-/** Compares one engine logits row with a fixture row; `where` names it in failures. */
-function checkRow(
-  logits: Float32Array,
-  ref: Row,
-  probeIds: number[],
-  where: string,
-  stats: typeof worstSeen | null = worstSeen,
-): void {
-  const worst = { err: 0, id: -1 };
-  const check = (id: number, want: number) => {
-    const err = Math.abs(logits[id]! - want);
-    if (err > worst.err) Object.assign(worst, { err, id });
-  };
-  for (const [id, want] of ref.top) check(id, want);
-  for (const [i, id] of probeIds.entries()) check(id, ref.probes[i]!);
-  assert.ok(
-    worst.err <= LOGIT_TOL,
-    `${where}: logit of token ${worst.id} is off by ${worst.err.toExponential(2)} (tolerance ${LOGIT_TOL})`,
-  );
-  let sum = 0;
-  let sumsq = 0;
-  let argmax = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const v = logits[i]!;
-    sum += v;
-    sumsq += v * v;
-    if (v > logits[argmax]!) argmax = i;
-  }
-  if (stats) {
-    stats.logit = Math.max(stats.logit, worst.err);
-    stats.sumPerLogit = Math.max(stats.sumPerLogit, Math.abs(sum - ref.sum) / logits.length);
-    stats.sumsqRel = Math.max(stats.sumsqRel, Math.abs(sumsq - ref.sumsq) / ref.sumsq);
-  }
-  const sumTol = SUM_TOL_PER_LOGIT * logits.length;
-  assert.ok(
-    Math.abs(sum - ref.sum) <= sumTol,
-    `${where}: row sum ${sum} vs ${ref.sum} (tolerance ${sumTol})`,
-  );
-  assert.ok(
-    Math.abs(sumsq - ref.sumsq) <= SUMSQ_RTOL * ref.sumsq,
-    `${where}: row sum of squares ${sumsq} vs ${ref.sumsq} (relative tolerance ${SUMSQ_RTOL})`,
-  );
-  // The argmax is only meaningful where the reference's top two are clearly apart.
-  if (ref.gap > 10 * LOGIT_TOL) assert.equal(argmax, ref.top[0]![0], `${where}: argmax`);
 }
 
 const fixtureFiles = readdirSync(FIXTURES)

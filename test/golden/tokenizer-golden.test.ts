@@ -21,6 +21,7 @@ import {
   type ModelTokenizer,
   writeModelJsonFiles,
 } from "@radixserve/core";
+import { checkDecode, checkEncode, type TextCase } from "./tokenizer-checks.js";
 
 interface TokenizerFixture {
   case: string;
@@ -28,13 +29,7 @@ interface TokenizerFixture {
   preset: ModelPresetName | null;
   /** Repository-relative directory of a committed checkpoint (its chat_template.jinja, transformers 5). */
   checkpoint?: string | null;
-  texts: {
-    text: string;
-    ids: number[];
-    ids_no_special: number[];
-    decoded: string;
-    decoded_skip_special: string;
-  }[];
+  texts: TextCase[];
   chats: { messages: ChatMessage[]; prompt: string }[];
 }
 
@@ -64,27 +59,9 @@ describe("tokenizer vs Hugging Face tokenizers/transformers", () => {
         if (scratch) await rm(scratch, { recursive: true, force: true });
       });
 
-      test("encode gives the same ids, with and without special tokens", () => {
-        for (const t of fx.texts) {
-          assert.deepEqual(tok.encode(t.text), t.ids, JSON.stringify(t.text));
-          assert.deepEqual(
-            tok.encode(t.text, { addSpecialTokens: false }),
-            t.ids_no_special,
-            JSON.stringify(t.text),
-          );
-        }
-      });
+      test("encode gives the same ids, with and without special tokens", () => checkEncode(tok, fx.texts));
 
-      test("decode gives the same text, with and without special tokens", () => {
-        for (const t of fx.texts) {
-          assert.equal(tok.decode(t.ids), t.decoded, JSON.stringify(t.text));
-          assert.equal(
-            tok.decode(t.ids, { skipSpecialTokens: true }),
-            t.decoded_skip_special,
-            JSON.stringify(t.text),
-          );
-        }
-      });
+      test("decode gives the same text, with and without special tokens", () => checkDecode(tok, fx.texts));
 
       if (fx.checkpoint) {
         test("transformers 5 files: chat_template.jinja is the template, generation_config.json the defaults", async () => {

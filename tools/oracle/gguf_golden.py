@@ -30,6 +30,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden import NUM_PROBES, TOP_K, logits_of, row_summary, sha256  # noqa: E402
+from gguf_tokenizer_golden import as_ids, tokenizer_fixture  # noqa: E402
 
 DECODE_STEPS = 12
 
@@ -44,45 +45,6 @@ RAW_PROMPTS = [
     "The quick brown fox jumps over the lazy dog. The dog",
     "def fibonacci(n):\n    if n < 2:\n        return n\n    return",
 ]
-
-TEXTS = [
-    "Hello world!",
-    "The quick brown fox jumps over the lazy dog.",
-    "def add(a, b):\n    return a + b  # sum\n\nprint(add(2, 3))\n",
-    "for (let i = 0; i < 10; i++) { console.log(`i=${i}`); }",
-    "numbers 1234567890, 3.14159, -42, 1e-10, 2024-12-07, $1,000.50 and 0x1F",
-    "naïve café — 世界 你好 🎉🦜 𝄞 龘 👍🏽 Ελληνικά русский العربية",
-    "  leading and trailing spaces  ",
-    "runs:    four spaces\t\ttwo tabs\n\n\nthree newlines \r\n crlf",
-    "<|im_start|>user\nhi<|im_end|>\n<|endoftext|>",
-    "It's what they've said: I'm sure we'll do it, won't we? 'quoted' \"double\"",
-    "URL https://example.com/path?q=1&b=two#frag and e-mail a.b@c.org",
-    "MixedCASE camelCase snake_case kebab-case SCREAMING_CASE",
-    "",
-]
-
-CONVERSATIONS = [
-    [{"role": "user", "content": "What is the capital of France?"}],
-    [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "What is 2+2?"},
-        {"role": "assistant", "content": "4."},
-        {"role": "user", "content": "  And 3+3?  "},
-    ],
-    [
-        {"role": "user", "content": "Write a haiku about the sea."},
-        {"role": "assistant", "content": "Waves fold into foam\nsalt wind carries gull voices\nthe tide keeps its time"},
-        {"role": "user", "content": "Now one about 日本 🎌."},
-    ],
-]
-
-
-def as_ids(x) -> list[int]:
-    """apply_chat_template(tokenize=True) returns a list or a BatchEncoding depending on version."""
-    if isinstance(x, dict) or hasattr(x, "input_ids"):
-        x = x["input_ids"]
-    return [int(i) for i in x]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,37 +120,7 @@ def main() -> None:
         json.dump(fixture, f, separators=(",", ":"), ensure_ascii=False)
         f.write("\n")
 
-    texts = []
-    for text in TEXTS:
-        with_special = tok.encode(text, add_special_tokens=True)
-        texts.append(
-            {
-                "text": text,
-                "ids": with_special,
-                "ids_no_special": tok.encode(text, add_special_tokens=False),
-                "decoded": tok.decode(with_special, skip_special_tokens=False),
-                "decoded_skip_special": tok.decode(with_special, skip_special_tokens=True),
-            }
-        )
-    chats = [
-        {
-            "messages": conv,
-            "prompt": tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True),
-            "ids": as_ids(tok.apply_chat_template(conv, tokenize=True, add_generation_prompt=True)),
-        }
-        for conv in CONVERSATIONS
-    ]
-    tok_fixture = {
-        "case": f"tokenizer-{args.case}",
-        "gguf": name,
-        "model_sha256": fixture["model_sha256"],
-        "versions": versions,
-        "command": command,
-        "bos_token_id": tok.bos_token_id,
-        "eos_token_id": tok.eos_token_id,
-        "texts": texts,
-        "chats": chats,
-    }
+    tok_fixture = tokenizer_fixture(tok, f"tokenizer-{args.case}", name, fixture["model_sha256"], versions, command)
     with open(args.tokenizer_out, "w") as f:
         json.dump(tok_fixture, f, ensure_ascii=False, indent=1)
         f.write("\n")

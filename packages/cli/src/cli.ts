@@ -5,6 +5,7 @@ import {
   type LaunchDisaggMode,
   loadClusterSecret,
   makeModelCli,
+  otlpEndpointProblem,
   parseLaunchDisaggMode,
   ROUTER_READY_PREFIX,
   setLogLevel,
@@ -17,6 +18,7 @@ import {
   parsePolicySpec,
   policyNames,
   startRouter,
+  TOOL_CALL_PARSER_NAMES,
 } from "@radixserve/router";
 import { runWorkerCli } from "@radixserve/worker";
 /**
@@ -27,9 +29,16 @@ import { runWorkerCli } from "@radixserve/worker";
  *   make-model  write a generated Hugging Face model directory
  * Bad input prints one line and exits non-zero.
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { resolveApiKey } from "./api-key.js";
 import { launch } from "./launcher/launcher.js";
+
+/** --otlp-traces-endpoint: an http(s) URL, refused with one line otherwise. */
+function otlpFlag(value: string): string {
+  const problem = otlpEndpointProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 function intFlag(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -116,10 +125,12 @@ interface RouterFlags {
   maxRetries: number;
   retryBackoffMs: number;
   workerPollMs: number;
+  toolCallParser?: string;
   clusterSecretFile?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  otlpTracesEndpoint?: string;
 }
 
 const CLUSTER_SECRET_HELP = `file holding the cluster secret shared with the workers (>= 16 bytes): every call to a worker carries it (also $${CLUSTER_SECRET_ENV})`;
@@ -177,6 +188,12 @@ function build(): Command {
     )
     .option("--num-prefill <n>", "prefill workers (pd mode)", intFlag("--num-prefill", 1, 64), 1)
     .option("--num-decode <n>", "decode workers (pd mode)", intFlag("--num-decode", 1, 64), 1)
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
+    )
     .option("--cluster-secret-file <path>", `${CLUSTER_SECRET_HELP}; passed to the router and every worker`)
     .option(
       "--tls-cert <file>",
@@ -184,6 +201,11 @@ function build(): Command {
     )
     .option("--tls-key <file>", "mutual TLS: its private key (PEM)")
     .option("--tls-ca <file>", "mutual TLS: the CA (PEM) that signed it")
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "OTLP/HTTP traces endpoint for the router and every worker",
+      otlpFlag,
+    )
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => {
@@ -198,7 +220,12 @@ function build(): Command {
       if (o.maxPendingRequests !== undefined)
         routerArgs.push("--max-pending-requests", String(o.maxPendingRequests));
       if (o.requestTimeout !== undefined) routerArgs.push("--request-timeout", String(o.requestTimeout));
+      if (o.toolCallParser !== undefined) routerArgs.push("--tool-call-parser", o.toolCallParser);
       const workerArgs = [...cmd.args];
+      if (o.otlpTracesEndpoint !== undefined) {
+        routerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+        workerArgs.push("--otlp-traces-endpoint", o.otlpTracesEndpoint);
+      }
       if (o.clusterSecretFile !== undefined) {
         secretOrFatal(o.clusterSecretFile); // refused here, in one line, rather than by every child
         routerArgs.push("--cluster-secret-file", o.clusterSecretFile);
@@ -344,6 +371,17 @@ function build(): Command {
       "period of each worker's load/health poll",
       intFlag("--worker-poll-ms", 20, 10_000),
       200,
+    )
+    .option(
+      "--otlp-traces-endpoint <url>",
+      "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
+      otlpFlag,
+    )
+    .addOption(
+      new Option(
+        "--tool-call-parser <name>",
+        "format of the model's tool calls (default: read off the chat template)",
+      ).choices(TOOL_CALL_PARSER_NAMES),
     )
     .option("--log-level <level>", "trace, debug, info, warn, error or silent")
     .option("--cluster-secret-file <path>", CLUSTER_SECRET_HELP)

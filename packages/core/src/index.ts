@@ -10,3 +10,4 @@ export * from "./model/index.js";
 export * from "./process/index.js";
 export * from "./proto/index.js";
 export * from "./tokenizer/index.js";
+export * from "./tracing/index.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startObservabilityServer } from "../src/metrics/http-server.js";
-import { METRIC_NAMES } from "../src/metrics/names.js";
+import { FINISH_REASONS, METRIC_NAMES } from "../src/metrics/names.js";
 import { ServingMetrics } from "../src/metrics/serving-metrics.js";
 
 test("metrics: every name in METRIC_NAMES is exposed with the radixserve_ prefix and the role label", async () => {
@@ -55,4 +55,45 @@ test("metrics: the observability server serves /metrics and /health, 404 elsewhe
   } finally {
     await srv.close();
   }
+});
+
+test("metrics: labelled counters exist at zero, totals kept elsewhere are counters, model_name labels every series", async () => {
+  let preemptions = 0;
+  const totals = { prompt: 0, cached: 0, generated: 0 };
+  const m = new ServingMetrics(
+    "prefill",
+    () => ({
+      running: 0,
+      queued: 0,
+      kvBlocksTotal: 8,
+      kvBlocksFree: 8,
+      kvBlocksCached: 0,
+      cacheHitRate: 0,
+      preemptionsTotal: preemptions,
+    }),
+    { modelName: "tiny-x", tokenTotals: () => totals },
+  );
+  let body = (await m.render()).body;
+  for (const reason of FINISH_REASONS)
+    assert.match(
+      body,
+      new RegExp(
+        `radixserve_requests_total\\{finish_reason="${reason}",role="prefill",model_name="tiny-x"\\} 0`,
+      ),
+    );
+  assert.match(body, /# TYPE radixserve_preemptions_total counter/);
+  assert.doesNotMatch(body, /nodejs_active_handles_total/, "a gauge named _total breaks promtool's lint");
+  assert.match(body, /process_resident_memory_bytes\{role="prefill",model_name="tiny-x"\}/);
+  preemptions = 3;
+  Object.assign(totals, { prompt: 100, cached: 48, generated: 2 });
+  body = (await m.render()).body;
+  assert.match(body, /radixserve_preemptions_total\{role="prefill",model_name="tiny-x"\} 3/);
+  assert.match(body, /radixserve_prompt_tokens_total\{role="prefill",model_name="tiny-x"\} 100/);
+  assert.match(body, /radixserve_cached_tokens_total\{role="prefill",model_name="tiny-x"\} 48/);
+  assert.match(body, /radixserve_generation_tokens_total\{role="prefill",model_name="tiny-x"\} 2/);
+  preemptions = 5;
+  totals.prompt = 130;
+  body = (await m.render()).body;
+  assert.match(body, /radixserve_preemptions_total\{role="prefill",model_name="tiny-x"\} 5/);
+  assert.match(body, /radixserve_prompt_tokens_total\{role="prefill",model_name="tiny-x"\} 130/);
 });

@@ -22,6 +22,32 @@ const CONVERSATION = [
 ];
 
 describe("ChatTemplate", () => {
+  test("tool calls reach the template with parsed arguments, tool results with their call id, tools as a variable", () => {
+    const tpl = new ChatTemplate(
+      "{% for t in tools %}[tool {{ t.function.name }}]{% endfor %}" +
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}" +
+        "{% if m.tool_calls %}{% for c in m.tool_calls %}(call {{ c.id }} {{ c.function.name }} city={{ c.function.arguments.city }}){% endfor %}{% endif %}" +
+        "{% if m.tool_call_id %}(for {{ m.tool_call_id }}){% endif %}{% endfor %}",
+    );
+    const text = tpl.render(
+      [
+        { role: "user", content: "weather?" },
+        {
+          role: "assistant",
+          content: null,
+          toolCalls: [{ id: "c1", type: "function", function: { name: "w", arguments: '{"city":"Oslo"}' } }],
+        },
+        { role: "tool", content: "cold", toolCallId: "c1" },
+      ],
+      { addGenerationPrompt: false, extra: { tools: [{ type: "function", function: { name: "w" } }] } },
+    );
+    assert.equal(text, "[tool w]<user>weather?<assistant>(call c1 w city=Oslo)<tool>cold(for c1)");
+    assert.throws(
+      () => tpl.render([{ role: "assistant", content: null }]),
+      /must be a string or an array of text parts/,
+    );
+  });
+
   test("Llama-2 template renders a fixed conversation exactly", async () => {
     await withModelJson("tiny", async (dir) => {
       const tok = await loadTokenizer(dir);

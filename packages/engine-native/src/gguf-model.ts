@@ -37,6 +37,8 @@ const GGML_DTYPES: Record<string, TensorDtype> = {
   Q8_0: "q8_0",
   Q4_0: "q4_0",
   Q4_1: "q4_1",
+  Q5_0: "q5_0",
+  Q5_1: "q5_1",
   Q4_K: "q4_k",
   Q5_K: "q5_k",
   Q6_K: "q6_k",

@@ -1,8 +1,10 @@
 // Public surface of @radixserve/engine-native.
 
+export { readBandwidthGbs } from "./bandwidth.js";
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";
+export { findGgufFile, type GgufModel, readGgufModel } from "./gguf-model.js";
 export { type KvSink, type KvSource, kvSink, kvSource } from "./kv-io.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {
@@ -23,5 +25,12 @@ export {
   readModelConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./model-config.js";
-export { readModelTensors, readSafetensorsHeader, type TensorDtype, type TensorInfo } from "./safetensors.js";
+export {
+  QUANT_DTYPES,
+  type QuantDtype,
+  readModelTensors,
+  readSafetensorsHeader,
+  type TensorDtype,
+  type TensorInfo,
+} from "./safetensors.js";
 export type * from "./types.js";

@@ -62,6 +62,9 @@ export interface NativeSampling {
   presencePenalty: number;
   seed: number;
   logprobs: number;
+  biasTokens?: Int32Array;
+  biasValues?: Float32Array;
+  allowedTokens?: Uint32Array;
 }
 
 export interface NativeStepSeq {
@@ -128,6 +131,8 @@ export interface NativeAddon {
     x: Float32Array;
     nTokens: number;
   }): Float32Array;
+  /** Best read rate in GB/s of a `bytes` buffer over `threads` threads (bench hook). */
+  readBandwidth(bytes: number, threads: number, reps: number): number;
   // The KV data plane (kv-transfer-binding.cc, kv-transfer-tcp-binding.cc; wrapped by kv-transfer.ts).
   crc32c(data: Uint8Array, previous: number, table?: boolean): number;
   crc32cImpl(): string;

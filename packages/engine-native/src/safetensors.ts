@@ -10,8 +10,17 @@ import { EngineError } from "./errors.js";
 /** Plain element types (safetensors, GGUF F32/F16/BF16). */
 export type PlainDtype = "f32" | "f16" | "bf16";
 /** Block-quantized weight types (GGUF's layouts), kept quantized in memory. */
-export type QuantDtype = "q8_0" | "q4_0" | "q4_1" | "q4_k" | "q5_k" | "q6_k";
-export const QUANT_DTYPES: readonly QuantDtype[] = ["q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"];
+export type QuantDtype = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
+export const QUANT_DTYPES: readonly QuantDtype[] = [
+  "q8_0",
+  "q4_0",
+  "q4_1",
+  "q5_0",
+  "q5_1",
+  "q4_k",
+  "q5_k",
+  "q6_k",
+];
 export type TensorDtype = PlainDtype | QuantDtype;
 
 const DTYPES: Record<string, { dtype: PlainDtype; size: number }> = {

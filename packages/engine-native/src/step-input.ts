@@ -34,7 +34,31 @@ function num(
   return v;
 }
 
-function sampling(p: SamplingParams | undefined, what: string): NativeSampling {
+function logitBias(b: SamplingParams["logitBias"], vocab: number, what: string) {
+  if (b === undefined) return {};
+  const tokenIds = checkInt32Array(b.tokenIds, `${what}.tokenIds`);
+  if (!(b.values instanceof Float32Array) || b.values.length !== tokenIds.length)
+    bad(`${what}.values must be a Float32Array as long as ${what}.tokenIds`);
+  checkTokens(tokenIds, vocab, `${what}.tokenIds`);
+  for (let i = 0; i < b.values.length; i++) {
+    const v = b.values[i]!;
+    if (!(Math.abs(v) <= 100)) bad(`${what}.values[${i}] = ${v} is invalid: in [-100, 100]`);
+  }
+  return { biasTokens: tokenIds, biasValues: b.values };
+}
+
+function allowedTokens(mask: Uint32Array | undefined, vocab: number, what: string) {
+  if (mask === undefined) return {};
+  const words = Math.ceil(vocab / 32);
+  if (!(mask instanceof Uint32Array) || mask.length !== words)
+    bad(`${what} must be a Uint32Array of ${words} words (one bit per token of ${vocab})`);
+  let any = false;
+  for (let w = 0; w < words && !any; w++) any = mask[w] !== 0;
+  if (!any) bad(`${what} allows no token`);
+  return { allowedTokens: mask };
+}
+
+function sampling(p: SamplingParams | undefined, vocab: number, what: string): NativeSampling {
   const s = p ?? {};
   const seed =
     s.seed === undefined
@@ -74,6 +98,8 @@ function sampling(p: SamplingParams | undefined, what: string): NativeSampling {
       (x) => Number.isInteger(x) && x >= -1 && x <= 20,
       "must be an integer in -1..20",
     ),
+    ...logitBias(s.logitBias, vocab, `${what}.logitBias`),
+    ...allowedTokens(s.allowedTokens, vocab, `${what}.allowedTokens`),
   };
 }
 
@@ -125,6 +151,10 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
     if (!Number.isInteger(numDraft) || numDraft < 0 || numDraft >= tokens.length)
       bad(`${w}.numDraft = ${s.numDraft} must be an integer in 0..${tokens.length - 1} (tokens.length - 1)`);
     if (numDraft > 0 && s.sample !== true) bad(`${w}.numDraft needs sample: drafts are verified by sampling`);
+    if (numDraft > 0 && s.sampling?.allowedTokens !== undefined)
+      bad(
+        `${w}.numDraft cannot be combined with sampling.allowedTokens: a token mask holds for one position`,
+      );
     const promptTokens =
       s.promptTokens === undefined ? undefined : checkInt32Array(s.promptTokens, `${w}.promptTokens`);
     const outputTokens =
@@ -134,7 +164,7 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
       startPos: s.startPos,
       blockTable: table,
       sample: s.sample === true,
-      sampling: sampling(s.sampling, `${w}.sampling`),
+      sampling: sampling(s.sampling, lim.vocabSize, `${w}.sampling`),
       ...(promptTokens ? { promptTokens } : {}),
       ...(outputTokens ? { outputTokens } : {}),
       logitsMode: s.returnLogits === "all" ? 2 : s.returnLogits === "last" ? 1 : 0,

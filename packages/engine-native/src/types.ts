@@ -137,7 +137,7 @@ export interface ModelInfo {
  * Sampling for one sequence. Defaults give greedy decoding.
  * Penalties follow OpenAI (frequency/presence: over `outputTokens`) and HF
  * (repetition: over `promptTokens` + `outputTokens`, divides positive logits, multiplies negative).
- * Order: penalties → temperature → top-k → top-p → min-p → sample.
+ * Order: penalties → logit bias → temperature → top-k → top-p → min-p → sample.
  */
 export interface SamplingParams {
   /** 0 = greedy (argmax). Default 0. */
@@ -162,6 +162,18 @@ export interface SamplingParams {
   seed?: number;
   /** Number of top alternatives to return with logprobs; -1/absent = no logprobs. 0 = only the sampled token's logprob. Max 20. */
   logprobs?: number;
+  /**
+   * OpenAI's logit_bias: `values[i]` (in [-100, 100]) is added to the logit of `tokenIds[i]`
+   * after the penalties; -100 bans a token, 100 all but forces it. Logprobs stay those of the raw
+   * logits, like every other sampling transform's.
+   */
+  logitBias?: { tokenIds: Int32Array; values: Float32Array };
+  /**
+   * Constrained decoding (a grammar's next-token mask): a bitset of ceil(vocabSize / 32) words,
+   * bit t % 32 of word t / 32 set = token t may be sampled. Applied after the bias, before
+   * temperature; at least one token must be allowed. Absent = every token.
+   */
+  allowedTokens?: Uint32Array;
 }
 
 /** One sequence's share of a step: a prefill chunk or a single decode token. */
@@ -187,7 +199,7 @@ export interface StepSequence {
    * followed by one token of the target's: greedy verification emits exactly what one-token steps
    * would; with temperature > 0, rejection sampling keeps every token distributed as the target's
    * sample. KV is written for every position; the caller drops what follows the accepted tokens.
-   * Default 0.
+   * Not with `sampling.allowedTokens` (a grammar's mask holds for one position). Default 0.
    */
   numDraft?: number;
 }

@@ -57,6 +57,79 @@ describe("engine sampling", () => {
     assert.ok(new Set(alone).size > 1, "different seeds should not all give one token at temperature 1.5");
   });
 
+  it("logit bias: -100 bans the argmax, +100 forces a chosen token, bad ids and values are refused", async () => {
+    const e = await openEngine();
+    const prompt = tokens(9, 5);
+    const logits = await rawLogits(e, prompt);
+    const best = argmax(logits);
+    const banned = await draw(e, prompt, {
+      logitBias: { tokenIds: Int32Array.of(best), values: Float32Array.of(-100) },
+    });
+    const rest = Float32Array.from(logits);
+    rest[best] = -Infinity;
+    assert.equal(banned, argmax(rest), "greedy falls to the runner-up");
+    const target = (best + 17) % logits.length;
+    const [o] = await e.step([
+      {
+        tokens: prompt,
+        startPos: 0,
+        blockTable: blocks(60, 2),
+        sample: true,
+        sampling: {
+          temperature: 1,
+          seed: 3,
+          logitBias: { tokenIds: Int32Array.of(target), values: Float32Array.of(100) },
+        },
+      },
+    ]);
+    assert.equal(o!.token, target);
+    await assert.rejects(
+      () =>
+        draw(e, prompt, {
+          logitBias: { tokenIds: Int32Array.of(logits.length), values: Float32Array.of(1) },
+        }),
+      /logitBias\.tokenIds\[0\].*not a token id/,
+    );
+    await assert.rejects(
+      () => draw(e, prompt, { logitBias: { tokenIds: Int32Array.of(1), values: Float32Array.of(101) } }),
+      /in \[-100, 100\]/,
+    );
+  });
+
+  it("a token mask: only allowed tokens are sampled, whatever the temperature, bias or greedy", async () => {
+    const e = await openEngine();
+    const prompt = tokens(11, 6);
+    const logits = await rawLogits(e, prompt);
+    const vocab = logits.length;
+    const best = argmax(logits);
+    const allowed = [3, 40, (best + 101) % vocab, vocab - 1].filter((t) => t !== best);
+    const mask = new Uint32Array(Math.ceil(vocab / 32));
+    for (const t of allowed) mask[t >>> 5]! |= 1 << (t & 31);
+    const greedy = await draw(e, prompt, { allowedTokens: mask });
+    const restricted = Float32Array.from(logits, (v, t) => (allowed.includes(t) ? v : -Infinity));
+    assert.equal(greedy, argmax(restricted));
+    const seen = new Set<number>();
+    for (let s = 0; s < 60; s++) {
+      const t = await draw(e, prompt, {
+        temperature: 50,
+        seed: s,
+        allowedTokens: mask,
+        logitBias: { tokenIds: Int32Array.of(best), values: Float32Array.of(100) },
+      });
+      assert.ok(allowed.includes(t), `token ${t} is masked`);
+      seen.add(t);
+    }
+    assert.ok(seen.size >= 2, "a hot temperature visits several allowed tokens");
+    await assert.rejects(
+      () => draw(e, prompt, { allowedTokens: new Uint32Array(mask.length) }),
+      /allows no token/,
+    );
+    await assert.rejects(
+      () => draw(e, prompt, { allowedTokens: new Uint32Array(3) }),
+      /Uint32Array of \d+ words/,
+    );
+  });
+
   it("top-k never picks outside the k largest logits", async () => {
     const e = await openEngine();
     const prompt = tokens(10, 8);

@@ -94,6 +94,11 @@ describe("engine draft verification", () => {
     const base = { tokens: tokens(3, 1), startPos: 0, blockTable: blocks(0, 1) };
     await assert.rejects(e.step([{ ...base, sample: false, numDraft: 1 }]), /numDraft needs sample/);
     await assert.rejects(e.step([{ ...base, sample: true, numDraft: 3 }]), /numDraft = 3 must be/);
+    const allowedTokens = new Uint32Array(1000).fill(0xffffffff);
+    await assert.rejects(
+      e.step([{ ...base, sample: true, numDraft: 1, sampling: { allowedTokens } }]),
+      /numDraft cannot be combined with sampling.allowedTokens/,
+    );
   });
 
   it("rejection sampling keeps the target's distribution (chi-square, top-k 8)", async () => {

@@ -49,6 +49,8 @@ const CASES: { type: string; hidden: number; inter: number }[] = [
   { type: "Q4_1", hidden: 288, inter: 576 },
   { type: "Q8_0", hidden: 288, inter: 576 },
   { type: "Q4_0", hidden: 288, inter: 576 },
+  { type: "Q5_0", hidden: 288, inter: 576 },
+  { type: "Q5_1", hidden: 288, inter: 576 },
   { type: "Q4_K", hidden: 256, inter: 512 },
   { type: "Q5_K", hidden: 256, inter: 512 },
   { type: "Q6_K", hidden: 256, inter: 512 },
@@ -184,7 +186,7 @@ describe("quantization of an HF checkpoint at load time", () => {
     assert.ok(q4k.info.weightBytes < q8.info.weightBytes);
     await assert.rejects(
       loadEngine({ modelPath: f.hf, kvCacheBlocks: 8, quantization: "q3_k" as never }),
-      /quantization 'q3_k' must be one of q8_0, q4_0, q4_1, q4_k, q5_k, q6_k/,
+      /quantization 'q3_k' must be one of q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k/,
     );
     await assert.rejects(
       loadEngine({ modelPath: f.gguf, kvCacheBlocks: 8, quantization: "q8_0" }),

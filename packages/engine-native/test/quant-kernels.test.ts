@@ -8,10 +8,28 @@ import { describe, it } from "node:test";
 import { nativeAddon } from "../src/native.js";
 
 const a = nativeAddon();
-const QUANT = ["q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"] as const;
-const BLOCK: Record<string, number> = { q8_0: 32, q4_0: 32, q4_1: 32, q4_k: 256, q5_k: 256, q6_k: 256 };
+const QUANT = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"] as const;
+const BLOCK: Record<string, number> = {
+  q8_0: 32,
+  q4_0: 32,
+  q4_1: 32,
+  q5_0: 32,
+  q5_1: 32,
+  q4_k: 256,
+  q5_k: 256,
+  q6_k: 256,
+};
 // Levels per block: the quantizer's worst rounding error is half a step of (max - min) / levels.
-const LEVELS: Record<string, number> = { q8_0: 254, q4_0: 15, q4_1: 15, q4_k: 15, q5_k: 31, q6_k: 63 };
+const LEVELS: Record<string, number> = {
+  q8_0: 254,
+  q4_0: 15,
+  q4_1: 15,
+  q5_0: 31,
+  q5_1: 31,
+  q4_k: 15,
+  q5_k: 31,
+  q6_k: 63,
+};
 
 function randoms(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);

@@ -1,17 +1,23 @@
 import { KV_TRANSFER_BUCKETS, KV_TRANSFER_METRIC_NAMES as N } from "@radixserve/core";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** Why a transfer failed (label `cause` of the failed-transfers counter). */
-export type KvTransferFailure =
-  | "peer_unavailable"
-  | "peer_error"
-  | "reservation_timeout"
-  | "transfer_timeout"
-  | "checksum"
-  | "import"
-  | "engine"
-  | "cancelled"
-  | "protocol";
+/** Why a transfer failed: every value of the `cause` label of the failed-transfers counter. */
+export const KV_TRANSFER_FAILURES = Object.freeze([
+  "peer_unavailable",
+  "peer_error",
+  "reservation_timeout",
+  "transfer_timeout",
+  "checksum",
+  "import",
+  "engine",
+  "cancelled",
+  "protocol",
+] as const);
+
+export type KvTransferFailure = (typeof KV_TRANSFER_FAILURES)[number];
+
+/** The media a transfer's bytes can ride (`transport` label); `auto` resolves to one of them. */
+export const KV_TRANSFER_MEDIA = Object.freeze(["grpc", "tcp", "shm"] as const);
 
 export interface KvQueueSource {
   /** Requests waiting for blocks to reserve (decode) or to be admitted (prefill). */
@@ -30,9 +36,10 @@ export class KvTransferMetrics {
   readonly bytes: Counter<"transport">;
   readonly blocks: Counter<"transport">;
   readonly seconds: Histogram<"transport">;
-  readonly gbps: Histogram<"transport">;
+  readonly throughput: Histogram<"transport">;
   readonly failures: Counter<"cause">;
   readonly localPrefills: Counter;
+  private moved = 0;
 
   constructor(registry: Registry, queues: KvQueueSource) {
     const registers = [registry];
@@ -55,9 +62,9 @@ export class KvTransferMetrics {
       buckets: [...KV_TRANSFER_BUCKETS.latency],
       registers,
     });
-    this.gbps = new Histogram({
-      name: N.throughputGbps,
-      help: "Per-transfer throughput in GB/s (bytes / transfer time)",
+    this.throughput = new Histogram({
+      name: N.throughputBytesPerSecond,
+      help: "Per-transfer throughput in bytes per second (bytes / transfer time)",
       labelNames: ["transport"],
       buckets: [...KV_TRANSFER_BUCKETS.throughput],
       registers,
@@ -68,6 +75,14 @@ export class KvTransferMetrics {
       labelNames: ["cause"],
       registers,
     });
+    // Every series exists from the start, so the first failure is a step rate() can see.
+    for (const cause of KV_TRANSFER_FAILURES) this.failures.inc({ cause }, 0);
+    for (const transport of KV_TRANSFER_MEDIA) {
+      this.bytes.inc({ transport }, 0);
+      this.blocks.inc({ transport }, 0);
+      this.seconds.zero({ transport });
+      this.throughput.zero({ transport });
+    }
     this.localPrefills = new Counter({
       name: N.localPrefillsTotal,
       help: "Requests a decode worker prefilled itself (uncached part under --disagg-prefill-threshold)",
@@ -101,11 +116,17 @@ export class KvTransferMetrics {
       });
   }
 
+  /** KV bytes of the completed transfers since start (read for GetLoad's transfer rate). */
+  get bytesMoved(): number {
+    return this.moved;
+  }
+
   /** Records one completed transfer. */
   recordTransfer(transport: string, bytes: number, blocks: number, seconds: number): void {
+    this.moved += bytes;
     this.bytes.inc({ transport }, bytes);
     this.blocks.inc({ transport }, blocks);
     this.seconds.observe({ transport }, seconds);
-    if (seconds > 0 && bytes > 0) this.gbps.observe({ transport }, bytes / seconds / 1e9);
+    if (seconds > 0 && bytes > 0) this.throughput.observe({ transport }, bytes / seconds);
   }
 }

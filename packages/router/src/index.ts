@@ -9,6 +9,7 @@ export { DEFAULT_LIMITS, type RequestLimits } from "./gateway/request-limits.js"
 export { RouterMetrics } from "./gateway/router-metrics.js";
 export { buildGateway, DEFAULT_MAX_REQUEST_BYTES, type GatewayOptions } from "./gateway/server.js";
 export type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./gateway/text-codec.js";
+export { TOOL_CALL_PARSER_NAMES } from "./gateway/tool-call-parser.js";
 // The cluster layer: routing policies and the router's KV index.
 export * from "./kv-index/index.js";
 export * from "./policies/index.js";

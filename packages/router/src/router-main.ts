@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ClusterAuth, getLogger } from "@radixserve/core";
+import { type ClusterAuth, getLogger, setupTracing, shutdownTracing } from "@radixserve/core";
 import type { FastifyInstance } from "fastify";
 import { CoreTextCodec } from "./gateway/core-codec.js";
 import type { RequestLimits } from "./gateway/request-limits.js";
@@ -65,8 +65,12 @@ export interface RouterOptions {
   maxRetries?: number | undefined;
   /** First retry's backoff in ms, doubling per retry (jittered). Default 20. */
   retryBackoffMs?: number | undefined;
+  /** Tool-call format (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
   /** How calls to workers authenticate: the cluster secret's token and/or mutual TLS. */
   clusterAuth?: ClusterAuth | undefined;
+  /** OTLP/HTTP traces endpoint (--otlp-traces-endpoint); undefined = tracing off. */
+  otlpTracesEndpoint?: string | undefined;
 }
 
 export interface RunningRouter {
@@ -139,6 +143,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       limits: opts.limits,
       maxRequestBytes: opts.maxRequestBytes,
       requestTimeoutMs: opts.requestTimeoutMs,
+      toolCallParser: opts.toolCallParser,
       retry: {
         ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
         ...(opts.retryBackoffMs !== undefined ? { baseBackoffMs: opts.retryBackoffMs } : {}),
@@ -149,6 +154,11 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     await app.listen({ host: opts.host, port: opts.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.port;
+    setupTracing({
+      endpoint: opts.otlpTracesEndpoint,
+      serviceName: "radixserve-router",
+      resource: { "service.instance.id": `${opts.host}:${port}` },
+    });
     log.info({ host: opts.host, port, workers: opts.workerUrls }, "router listening");
     const ready = new Promise<void>((resolve, reject) => {
       const since = Date.now();
@@ -185,6 +195,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
         pool.stop();
         await cluster.stop();
         await codec?.close();
+        await shutdownTracing();
       },
     };
   } catch (err) {

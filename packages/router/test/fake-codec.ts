@@ -18,20 +18,24 @@ export class FakeCodec implements TextCodec {
     return [...Buffer.from(text, "utf8")];
   }
 
-  async encodeChat(messages: ChatTurn[]): Promise<number[]> {
+  /** Names the hermes marker and renders `tools` (as `tools: name,name`), like a tool-aware template. */
+  readonly chatTemplate = "{{ tools }} <tool_call>";
+
+  async encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]> {
     if (messages.at(-1)?.role === "assistant")
       throw new Error("the last message must not be the assistant's");
     const text = messages
       .map(
         (m) =>
-          `${m.role}: ${typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("\n")}\n`,
+          `${m.role}: ${typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join("\n")}\n`,
       )
       .join("");
-    return this.bytes(`${text}assistant: `);
+    const names = (tools ?? []).map((t) => (t as { function: { name: string } }).function.name);
+    return this.bytes(`${names.length ? `tools: ${names.join(",")}\n` : ""}${text}assistant: `);
   }
 
-  tokenText(id: number): string {
-    return String.fromCharCode(id);
+  tokenText(id: number): { text: string; bytes: number[] } {
+    return { text: String.fromCharCode(id), bytes: [id] };
   }
 
   createDecoder(): IncrementalDecoder {

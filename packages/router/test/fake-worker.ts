@@ -23,6 +23,8 @@ export interface FakeWorker {
   aborted: string[];
   /** Requests running now (by id). */
   running: Set<string>;
+  /** The text every request generates, one byte per token, then EOS (default SCRIPT). */
+  script: string;
   /** Milliseconds between tokens (default 1). */
   tokenDelayMs: number;
   /** When set, Generate answers with this WorkerError instead of tokens. */
@@ -32,7 +34,7 @@ export interface FakeWorker {
   kill(): void;
 }
 
-export async function startFakeWorker(): Promise<FakeWorker> {
+export async function startFakeWorker(opts: { contextLength?: number } = {}): Promise<FakeWorker> {
   const { service } = loadWorkerService();
   const server = new grpc.Server();
   const state: FakeWorker = {
@@ -43,6 +45,7 @@ export async function startFakeWorker(): Promise<FakeWorker> {
     cancelled: [],
     aborted: [],
     running: new Set(),
+    script: SCRIPT,
     tokenDelayMs: 1,
     failWith: null,
   };
@@ -86,7 +89,7 @@ export async function startFakeWorker(): Promise<FakeWorker> {
         if (done) return;
         if (abortFlags.has(id)) return finish("FINISH_REASON_ABORT");
         if (i >= req.sampling!.maxNewTokens) return finish("FINISH_REASON_LENGTH");
-        const tok = i < SCRIPT.length ? SCRIPT.charCodeAt(i) : FAKE_EOS;
+        const tok = i < state.script.length ? state.script.charCodeAt(i) : FAKE_EOS;
         i++;
         const lp = req.sampling!.hasLogprobs
           ? {
@@ -131,7 +134,7 @@ export async function startFakeWorker(): Promise<FakeWorker> {
       cb(null, {
         modelId: FAKE_MODEL,
         modelPath: "/fake",
-        maxContextLength: FAKE_CONTEXT,
+        maxContextLength: opts.contextLength ?? FAKE_CONTEXT,
         vocabSize: 256,
         blockSize: 16,
         tpSize: 1,

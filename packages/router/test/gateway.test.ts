@@ -294,7 +294,7 @@ describe("gateway: responses", () => {
     const count = async () => {
       const text = (await s.app.inject({ method: "GET", url: "/metrics" })).body;
       const m =
-        /radixserve_http_requests_total\{endpoint="\/v1\/completions",status="200",role="router"\} (\d+)/.exec(
+        /radixserve_http_requests_total\{endpoint="\/v1\/completions",status="200",status_class="2xx",error_code="none",role="router",model_name="[^"]+"\} (\d+)/.exec(
           text,
         );
       return Number(m?.[1] ?? 0);
@@ -315,8 +315,11 @@ describe("gateway: responses", () => {
     assert.equal(hg.statusCode, 200, hg.body);
     assert.equal(hg.json().generated_tokens, 1);
     const metrics = await s.app.inject({ method: "GET", url: "/metrics" });
-    assert.match(metrics.body, /radixserve_time_to_first_token_seconds_count\{role="router"\} [1-9]/);
-    assert.match(metrics.body, /radixserve_router_workers_healthy\{role="router"\} 1/);
+    assert.match(
+      metrics.body,
+      /radixserve_time_to_first_token_seconds_count\{role="router",model_name="[^"]+"\} [1-9]/,
+    );
+    assert.match(metrics.body, /radixserve_router_workers_healthy\{role="router",model_name="[^"]+"\} 1/);
     const oa = await s.app.inject({ method: "GET", url: "/openapi.json", headers: auth });
     assert.equal(oa.json().openapi, "3.1.0");
   });

@@ -3,4 +3,4 @@
 export { metricSum, metricValue } from "./metrics-text.js";
 export { CLI_PATH, REPO_ROOT, WORKER_MAIN_PATH } from "./paths.js";
 export { waitFor } from "./poll.js";
-export { type ReadyProcess, type SpawnReadyOptions, spawnReady } from "./spawn-ready.js";
+export { killOnExit, type ReadyProcess, type SpawnReadyOptions, spawnReady } from "./spawn-ready.js";

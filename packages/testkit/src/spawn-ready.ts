@@ -31,6 +31,13 @@ export interface SpawnReadyOptions {
 }
 
 const live = new Set<ChildProcess>();
+
+/** Kills `proc` (SIGKILL) if the test process exits or is signalled while it still runs. */
+export function killOnExit(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once("exit", () => live.delete(proc));
+}
+
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
@@ -48,13 +55,8 @@ export async function spawnReady<T = Record<string, unknown>>(
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RADIXSERVE_LOG_LEVEL: process.env["RADIXSERVE_LOG_LEVEL"] ?? "warn", ...opts.env },
   });
-  live.add(proc);
-  const exited = new Promise<void>((r) =>
-    proc.once("exit", () => {
-      live.delete(proc);
-      r();
-    }),
-  );
+  killOnExit(proc);
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   let err = "";
   proc.stderr!.on("data", (d: Buffer) => {
     err = (err + d.toString()).slice(-8000);

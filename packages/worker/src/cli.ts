@@ -9,12 +9,13 @@ import {
   CLUSTER_SECRET_ENV,
   ClusterTls,
   loadClusterSecret,
+  otlpEndpointProblem,
   parseWorkerDisaggMode,
   resolveModelPath,
   setLogLevel,
   WORKER_READY_PREFIX,
 } from "@radixserve/core";
-import { findGgufFile } from "@radixserve/engine-native";
+import { findGgufFile, QUANT_DTYPES, type QuantDtype } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import { type KvTransportChoice, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
 import { SPECULATIVE_ALGORITHMS, SPECULATIVE_DEFAULTS, type SpeculativeConfig } from "./scheduler/index.js";
@@ -54,6 +55,10 @@ export function buildWorkerCommand(): Command {
     )
     .option("--revision <rev>", "Hub branch, tag or commit for --model-path org/name (default main)")
     .option("--cache-dir <dir>", "model cache (default $RADIXSERVE_CACHE or ~/.cache/radixserve)")
+    .option(
+      "--quantization <type>",
+      `quantize an HF checkpoint's weights at load time: ${QUANT_DTYPES.join(" | ")} (projections to the type, embedding and LM head to q8_0)`,
+    )
     .option("--host <host>", "address to listen on", WORKER_DEFAULTS.host)
     .option("--port <port>", "gRPC port (0 = pick a free port)", int("--port", 0), WORKER_DEFAULTS.port)
     .option(
@@ -189,6 +194,15 @@ export function buildWorkerCommand(): Command {
       "decode mode, tcp transport: the host prefill workers dial (default: --host, or the hostname for 0.0.0.0)",
     )
     .option(
+      "--otlp-traces-endpoint <url>",
+      "send OpenTelemetry spans (OTLP/HTTP JSON) to this URL, e.g. http://otel-collector:4318/v1/traces (default: off)",
+      (v: string) => {
+        const problem = otlpEndpointProblem(v);
+        if (problem) throw new InvalidArgumentError(problem);
+        return v;
+      },
+    )
+    .option(
       "--kv-port <port>",
       "decode mode, tcp/auto transport: the KV data plane's port (0 = a free port)",
       int("--kv-port", 0),
@@ -216,6 +230,12 @@ export function buildWorkerCommand(): Command {
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
 }
 
+function quantization(v: string): QuantDtype {
+  if (!QUANT_DTYPES.includes(v as QuantDtype))
+    throw new Error(`--quantization must be one of ${QUANT_DTYPES.join(", ")}, got '${v}'`);
+  return v as QuantDtype;
+}
+
 /** Parses argv (without node and script) into a WorkerConfig; throws a clear Error on bad flags. */
 export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const cmd = buildWorkerCommand();
@@ -241,6 +261,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     shortPrefillTokens: o["shortPrefillTokens"] as number,
     contextLength: o["contextLength"] as number,
     threads: o["threads"] as number | undefined,
+    ...(o["quantization"] !== undefined ? { quantization: quantization(String(o["quantization"])) } : {}),
     servedModelName: o["servedModelName"] as string | undefined,
     logLevel: String(o["logLevel"]),
     disableRadixCache: Boolean(o["disableRadixCache"]),
@@ -267,6 +288,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
       key: o["tlsKey"] as string | undefined,
       ca: o["tlsCa"] as string | undefined,
     }),
+    ...(o["otlpTracesEndpoint"] ? { otlpTracesEndpoint: String(o["otlpTracesEndpoint"]) } : {}),
   };
 }
 

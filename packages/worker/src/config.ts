@@ -1,4 +1,5 @@
 import type { ClusterSecret, ClusterTls, DisaggMode } from "@radixserve/core";
+import type { QuantDtype } from "@radixserve/engine-native";
 import { SCHEDULER_DEFAULTS, type SpeculativeConfig } from "./scheduler/index.js";
 
 /** --kv-transport: `auto` = shm when the paired workers share a host (and shm is allowed), else grpc. */
@@ -32,8 +33,12 @@ export interface WorkerConfig {
   /** Caps the model's max_position_embeddings (0 = use the model's). */
   contextLength: number;
   threads?: number;
+  /** --quantization: quantize an HF checkpoint's weights at load time. */
+  quantization?: QuantDtype;
   /** The model id clients use (/v1/models); default: the model directory's name. */
   servedModelName?: string;
+  /** OTLP/HTTP traces endpoint (--otlp-traces-endpoint); undefined = tracing off. */
+  otlpTracesEndpoint?: string | undefined;
   logLevel: string;
   disableRadixCache: boolean;
   /** Speculative decoding (--speculative-*; unified and decode modes); absent: off. */

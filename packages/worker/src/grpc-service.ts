@@ -9,8 +9,12 @@ import {
   type GenerateResponse,
   type GetModelInfoResponse,
   getLogger,
+  getTracer,
   RadixServeError,
+  RateMeter,
   type ServingMetrics,
+  type Span,
+  traceParentOf,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
 import { loadResponse, type WorkerStatus } from "./load.js";
@@ -28,6 +32,8 @@ export interface ServiceContext {
   status: () => WorkerStatus;
   /** Generation tokens/s over a recent window. */
   tokensPerSecond: () => number;
+  /** Decode mode: KV bytes imported since start (GetLoad's transfer rate). */
+  kvBytesMoved?: () => number;
   /**
    * Starts a validated request (decode mode: through a KV transfer from the paired prefill
    * worker). Absent: scheduler.submit. Must report a rejection through the sink (an `error`
@@ -41,16 +47,39 @@ export interface ServiceContext {
   stats?: () => ReturnType<Scheduler["stats"]>;
 }
 
-/** How a Generate request reaches the scheduler; see ServiceContext.route. */
+/**
+ * How a Generate request reaches the scheduler; see ServiceContext.route. `trace` is the request's
+ * span on this worker: the route's spans (prefill, or the KV reservation and transfer) are its children.
+ */
 export type GenerateRoute = (
   params: RequestParams,
   req: GenerateRequest__Output,
   sink: RequestSink,
+  trace: Span,
 ) => { cancel(cause: AbortCause): void };
 
+/** Wraps `sink` so `span` ends at the request's first event (its first token, or its end). */
+export function endSpanAtFirstEvent(span: Span, sink: RequestSink): RequestSink {
+  if (!span.recording) return sink;
+  let open = true;
+  return (ev) => {
+    if (open) {
+      open = false;
+      if (ev.type === "error") span.setError(`${ev.error.code}: ${ev.error.message}`);
+      span.end();
+    }
+    sink(ev);
+  };
+}
+
+/** Prefilled here: the `prefill` span runs from arrival (queueing included) to the first token. */
 export function submitRoute(scheduler: Scheduler): GenerateRoute {
-  return (params, _req, sink) => {
-    const r = scheduler.submit(params, sink);
+  return (params, _req, sink, trace) => {
+    const span = getTracer().startSpan("prefill", {
+      parent: trace,
+      attributes: { "radixserve.prompt_tokens": params.inputIds.length, "radixserve.local": true },
+    });
+    const r = scheduler.submit(params, endSpanAtFirstEvent(span, sink));
     if (!r.ok) sink({ type: "error", error: r.error });
     return { cancel: (cause) => scheduler.abort(params.id, cause) };
   };
@@ -63,6 +92,8 @@ const FINISH = {
 } as const;
 
 export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers {
+  const promptRate = new RateMeter();
+  const kvRate = new RateMeter();
   return {
     Generate(call: grpc.ServerWritableStream<GenerateRequest__Output, GenerateResponse>) {
       handleGenerate(ctx, call);
@@ -75,7 +106,13 @@ export function createWorkerHandlers(ctx: ServiceContext): WorkerServiceHandlers
       callback(null, { status: ctx.status(), disaggMode: ctx.disaggMode });
     },
     GetLoad(_call, callback) {
-      callback(null, loadResponse(ctx.stats?.() ?? ctx.scheduler.stats(), ctx.tokensPerSecond()));
+      const s = ctx.stats?.() ?? ctx.scheduler.stats();
+      const now = performance.now();
+      callback(null, {
+        ...loadResponse(s, ctx.tokensPerSecond()),
+        promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
+        kvTransferBytesPerS: ctx.kvBytesMoved ? kvRate.rate(ctx.kvBytesMoved(), now) : 0,
+      });
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: ctx.scheduler.flushCache() });
@@ -96,16 +133,31 @@ function handleGenerate(
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let lastTokenAt = 0;
+  const tracer = getTracer();
+  // The router's generate span is the parent (W3C traceparent in the call's metadata).
+  const span = tracer.startSpan("worker.generate", {
+    parent: tracer.enabled ? traceParentOf(call.metadata) : null,
+    kind: "server",
+    attributes: { "radixserve.role": ctx.disaggMode, "radixserve.request_id": requestId },
+  });
+  let decodeSpan: Span | null = null;
+  const endSpans = (error?: string): void => {
+    if (error) span.setError(error);
+    decodeSpan?.end();
+    span.end();
+  };
 
   const end = (): void => {
     if (closed) return;
     closed = true;
     if (timer) clearTimeout(timer);
     ctx.metrics.e2e.observe((performance.now() - arrived) / 1000);
+    endSpans();
     call.end();
   };
   const fail = (error: RadixServeError): void => {
     if (closed) return;
+    span.setError(`${error.code}: ${error.message}`);
     ctx.metrics.recordFinished("error");
     log.debug({ requestId, code: error.code, param: error.param, msg: error.message }, "request failed");
     call.write({ requestId, error: error.toWorkerError() });
@@ -138,8 +190,10 @@ function handleGenerate(
     switch (ev.type) {
       case "token": {
         const now = performance.now();
-        if (lastTokenAt === 0) ctx.metrics.ttft.observe((now - arrived) / 1000);
-        else ctx.metrics.itl.observe((now - lastTokenAt) / 1000);
+        if (lastTokenAt === 0) {
+          ctx.metrics.ttft.observe((now - arrived) / 1000);
+          decodeSpan = tracer.startSpan("decode", { parent: span });
+        } else ctx.metrics.itl.observe((now - lastTokenAt) / 1000);
         lastTokenAt = now;
         call.write({
           requestId,
@@ -154,6 +208,10 @@ function handleGenerate(
         if (lastTokenAt === 0 && ev.usage.completionTokens > 0)
           ctx.metrics.ttft.observe((performance.now() - arrived) / 1000);
         ctx.metrics.recordFinished(ev.reason, ev.usage);
+        decodeSpan?.setAttribute("radixserve.completion_tokens", ev.usage.completionTokens);
+        span
+          .setAttribute("radixserve.finish_reason", ev.reason)
+          .setAttribute("radixserve.cached_tokens", ev.usage.cachedTokens);
         log.debug({ requestId, reason: ev.reason, usage: ev.usage }, "request finished");
         call.write({
           requestId,
@@ -167,7 +225,7 @@ function handleGenerate(
     }
   };
 
-  const handle = (ctx.route ?? submitRoute(ctx.scheduler))(params, req, sink);
+  const handle = (ctx.route ?? submitRoute(ctx.scheduler))(params, req, sink, span);
   if (closed) return;
   if (Number.isFinite(deadlineMs)) timer = setTimeout(() => handle.cancel({ kind: "deadline" }), deadlineMs);
   call.on("cancelled", () => {
@@ -176,6 +234,7 @@ function handleGenerate(
     if (timer) clearTimeout(timer);
     handle.cancel({ kind: "client" });
     ctx.metrics.recordFinished("abort");
+    endSpans("cancelled by the caller");
     log.debug({ requestId }, "client cancelled: request aborted");
   });
 }

@@ -30,6 +30,12 @@ export function toRequestParams(req: GenerateRequest__Output): RequestParams | R
     sampling.seed = Number(BigInt.asUintN(53, BigInt(s.seed)));
   }
   if (s.hasLogprobs) sampling.logprobs = s.logprobs;
+  const bias = Object.entries(s.logitBias ?? {});
+  if (bias.length > 0)
+    sampling.logitBias = {
+      tokenIds: Int32Array.from(bias, ([id]) => Number(id)),
+      values: Float32Array.from(bias, ([, v]) => v),
+    };
   return {
     id: req.requestId,
     inputIds: req.inputIds,

@@ -16,6 +16,8 @@ import {
   loadWorkerService,
   type RadixCache,
   ServingMetrics,
+  setupTracing,
+  shutdownTracing,
   startObservabilityServer,
 } from "@radixserve/core";
 import { type Engine, EngineError } from "@radixserve/engine-native";
@@ -72,6 +74,7 @@ export async function startWorker(
     memFractionStatic: config.memFractionStatic,
     threads: config.threads,
     tpSize: config.tp,
+    ...(config.quantization ? { quantization: config.quantization } : {}),
   };
   let engine: Engine;
   if (poolSpec) {
@@ -161,10 +164,14 @@ export async function startWorker(
   } else {
     const scheduler = new Scheduler(schedulerConfig);
     const rate = new TokenRate();
-    const metrics = new ServingMetrics(config.disaggMode, () => {
-      const s = scheduler.stats();
-      return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
-    });
+    const metrics = new ServingMetrics(
+      config.disaggMode,
+      () => {
+        const s = scheduler.stats();
+        return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable };
+      },
+      { modelName: modelInfo.modelId },
+    );
     const decode =
       config.disaggMode === "decode"
         ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)
@@ -195,6 +202,7 @@ export async function startWorker(
       disaggMode: config.disaggMode,
       status: () => status,
       tokensPerSecond: () => rate.perSecond(),
+      ...(decode ? { kvBytesMoved: () => decode.metrics.bytesMoved } : {}),
       modelInfo,
       ...(decode ? { route: decode.route } : {}),
     });
@@ -250,6 +258,15 @@ export async function startWorker(
     health: () => ({ ok: status === "STATUS_SERVING", body: { status, disaggMode: config.disaggMode } }),
   });
 
+  setupTracing({
+    endpoint: config.otlpTracesEndpoint,
+    serviceName: `radixserve-${config.disaggMode}`,
+    resource: {
+      "service.instance.id": config.advertiseAddress ?? `${config.host}:${grpcPort}`,
+      model_name: modelInfo.modelId,
+    },
+  });
+
   // Cluster membership (--redis-url / --nats-url): register, publish KV events and load.
   const agent = await startClusterAgent(config, grpcPort, modelInfo, mode.cache, mode.stats, mode.tokensPerS);
 
@@ -296,6 +313,7 @@ export async function startWorker(
         await obs.close();
         await agent?.stop();
         engine.free();
+        await shutdownTracing();
         log.info("drained");
       })();
       return stopped;

@@ -173,6 +173,25 @@ describe("speculative decoding (ngram) in the scheduler", () => {
     assert.deepEqual(a.scheduler.checkIntegrity(), []);
   });
 
+  test("a request with a token mask (structured output) never drafts", async () => {
+    const mask = new Uint32Array(1000).fill(0xffffffff); // every token of the tiny model's 32000
+    const requests = [
+      { inputIds: repeating(20, 4, 600), sampling: { allowedTokens: mask }, maxNewTokens: 10 },
+    ];
+    const plain = await run(requests);
+    let drafted = 0;
+    const r = await run(
+      requests,
+      NGRAM4,
+      (b) => {
+        drafted += b.steps.filter((st) => (st.numDraft ?? 0) > 0).length;
+      },
+      oracle(requests, plain.results),
+    );
+    assert.deepEqual(r.results, plain.results);
+    assert.equal(drafted, 0);
+  });
+
   test("no drafting in a step with more decoding requests than the speculative max batch size", async () => {
     const requests = [0, 1, 2].map((i) => ({
       inputIds: repeating(20, 4, 500 + i),

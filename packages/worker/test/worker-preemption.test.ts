@@ -44,7 +44,7 @@ test("worker: a tight KV pool preempts and recomputes, and greedy tokens equal o
   );
   await waitForLoad(w.client, (l) => l.runningRequests === 0 && l.kvBlocksFree === l.kvBlocksTotal);
   const metrics = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
-  const pre = /radixserve_preemptions_total\{role="unified"\} (\d+)/.exec(metrics);
+  const pre = /radixserve_preemptions_total\{role="unified",model_name="[^"]+"\} (\d+)/.exec(metrics);
   assert.ok(pre && Number(pre[1]) > 0, "at least one preemption happened");
   await unary((cb) => w.client.FlushCache({}, cb));
   assert.equal((await getLoad(w.client)).kvBlocksCached, 0);

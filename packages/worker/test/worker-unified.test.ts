@@ -128,10 +128,13 @@ describe("worker (unified, real engine, real gRPC)", () => {
     assert.ok(load.cacheHitRate > 0);
     assert.ok(load.kvBlocksCached > 0);
     const metrics = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
-    const m = /radixserve_cache_hit_rate\{role="unified"\} ([0-9.e-]+)/.exec(metrics);
+    const m = /radixserve_cache_hit_rate\{role="unified",model_name="[^"]+"\} ([0-9.e-]+)/.exec(metrics);
     assert.ok(m && Number(m[1]) > 0, "cache hit rate gauge > 0");
-    assert.match(metrics, /radixserve_cached_tokens_total\{role="unified"\} [1-9]/);
-    assert.match(metrics, /radixserve_time_to_first_token_seconds_count\{role="unified"\} [1-9]/);
+    assert.match(metrics, /radixserve_cached_tokens_total\{role="unified",model_name="[^"]+"\} [1-9]/);
+    assert.match(
+      metrics,
+      /radixserve_time_to_first_token_seconds_count\{role="unified",model_name="[^"]+"\} [1-9]/,
+    );
   });
 
   test("cancelling a stream mid-way aborts the request and frees its blocks", async () => {

@@ -1,7 +1,13 @@
 /**
  * The ONE metric naming scheme of RadixServe (prefix radixserve_). Every process (router, unified,
  * prefill and decode workers) uses these constants, every series carries a `role` label
- * (unified | prefill | decode | router), and the Grafana dashboards use exactly these names.
+ * (unified | prefill | decode | router) and a `model_name` label (the served model name), and the
+ * Grafana dashboards use exactly these names.
+ *
+ * Conventions (Prometheus'): counters end in `_total` and never go down; a unit is the last word
+ * of the name in base units (`_seconds`, `_bytes`, `_bytes_per_second`); ratios are 0..1. A
+ * labelled counter is created at zero for every label value it can take, so the first increment
+ * is a visible step for rate()/increase() instead of the birth of a new series.
  */
 export const METRIC_PREFIX = "radixserve_";
 
@@ -26,6 +32,9 @@ export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
 export type ProcessRole = "unified" | "prefill" | "decode" | "router";
 
+/** Every value of `finish_reason` (radixserve_requests_total); each series exists from the start. */
+export const FINISH_REASONS = Object.freeze(["stop", "length", "abort", "error"] as const);
+
 /** Histogram buckets (seconds). TTFT spans queueing + prefill; ITL is one decode step. */
 export const BUCKETS = Object.freeze({
   timeToFirstToken: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
@@ -38,7 +47,7 @@ export const KV_TRANSFER_METRIC_NAMES = Object.freeze({
   bytesTotal: "radixserve_kv_transfer_bytes_total",
   blocksTotal: "radixserve_kv_transfer_blocks_total",
   latencySeconds: "radixserve_kv_transfer_latency_seconds",
-  throughputGbps: "radixserve_kv_transfer_throughput_gbps",
+  throughputBytesPerSecond: "radixserve_kv_transfer_throughput_bytes_per_second",
   failuresTotal: "radixserve_kv_transfer_failures_total",
   localPrefillsTotal: "radixserve_local_prefills_total",
   reservationQueue: "radixserve_kv_reservation_queue_size",
@@ -48,5 +57,6 @@ export const KV_TRANSFER_METRIC_NAMES = Object.freeze({
 
 export const KV_TRANSFER_BUCKETS = Object.freeze({
   latency: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  throughput: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+  /** Bytes per second: 50 MB/s .. 16 GB/s. */
+  throughput: [5e7, 1e8, 2.5e8, 5e8, 1e9, 2e9, 4e9, 8e9, 1.6e10],
 });

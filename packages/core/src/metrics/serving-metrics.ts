@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { BUCKETS, METRIC_NAMES, type ProcessRole } from "./names.js";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { BUCKETS, FINISH_REASONS, METRIC_NAMES, type ProcessRole } from "./names.js";
 
 /** Point-in-time values read at scrape time (e.g. from Scheduler.stats()). */
 export interface ServingGaugeSource {
@@ -10,14 +10,57 @@ export interface ServingGaugeSource {
   kvBlocksFree: number;
   kvBlocksCached: number;
   cacheHitRate: number;
+  /** Monotonic count since start (exported as a counter). */
   preemptionsTotal: number;
 }
 
-export type FinishReasonLabel = "stop" | "length" | "abort" | "error";
+/** Monotonic token counts since start, for a process that keeps them itself (the prefill scheduler). */
+export interface TokenTotals {
+  prompt: number;
+  cached: number;
+  generated: number;
+}
+
+export type FinishReasonLabel = (typeof FINISH_REASONS)[number];
+
+export interface ServingMetricsOptions {
+  /** The served model name: the `model_name` label of every series (omitted when undefined). */
+  modelName?: string | undefined;
+  /**
+   * Token counters read at scrape time instead of counted by recordFinished (a prefill worker's
+   * scheduler counts prompt, cached and first tokens as it admits and computes prompts).
+   */
+  tokenTotals?: (() => TokenTotals) | undefined;
+  /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
+  processMetrics?: boolean;
+  registry?: Registry;
+}
+
+/** prom-client's default metrics that are gauges named `_total`; their per-type twins carry the same values. */
+const MISNAMED_DEFAULT_GAUGES = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
 
 /**
- * The serving metrics of one process, in its own registry, every series labelled with `role`.
- * Gauges are filled at scrape time from `source`; counters and histograms by the caller.
+ * A counter that follows a monotonic total kept elsewhere: at each scrape it adds what the total
+ * grew by since the last scrape (a total that went down, e.g. a restarted component, adds nothing).
+ */
+function followTotal(counter: Counter, read: () => number): void {
+  let last = 0;
+  // prom-client calls collect() before reading a metric; set it after construction to keep `read` typed.
+  (counter as unknown as { collect: () => void }).collect = () => {
+    const now = read();
+    if (now > last) counter.inc(now - last);
+    last = now;
+  };
+}
+
+/**
+ * The serving metrics of one process, in its own registry, every series labelled with `role` (and
+ * `model_name` when given). Gauges are filled at scrape time from `source`; counters and
+ * histograms by the caller, or from `tokenTotals`.
  */
 export class ServingMetrics {
   readonly registry: Registry;
@@ -28,10 +71,17 @@ export class ServingMetrics {
   readonly ttft: Histogram;
   readonly itl: Histogram;
   readonly e2e: Histogram;
+  private readonly role: ProcessRole;
 
-  constructor(role: ProcessRole, source?: () => ServingGaugeSource, registry = new Registry()) {
+  constructor(role: ProcessRole, source?: () => ServingGaugeSource, opts: ServingMetricsOptions = {}) {
+    const registry = opts.registry ?? new Registry();
     this.registry = registry;
-    registry.setDefaultLabels({ role });
+    this.role = role;
+    this.setModelName(opts.modelName);
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: registry });
+      for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+    }
     const registers = [registry];
     const gauge = (name: string, help: string, read: (s: ServingGaugeSource) => number) =>
       new Gauge({
@@ -61,22 +111,23 @@ export class ServingMetrics {
     gauge(METRIC_NAMES.kvBlocksCached, "KV blocks held by the prefix cache.", (s) => s.kvBlocksCached);
     gauge(
       METRIC_NAMES.cacheHitRate,
-      "Prefix cache hit rate: cached prompt tokens / prompt tokens.",
+      "Prefix cache hit rate (0..1): cached prompt tokens / prompt tokens since start.",
       (s) => s.cacheHitRate,
     );
-    gauge(
-      METRIC_NAMES.preemptionsTotal,
-      "Requests preempted (retracted for recompute) since start.",
-      (s) => s.preemptionsTotal,
-    );
+    const preemptions = new Counter({
+      name: METRIC_NAMES.preemptionsTotal,
+      help: "Requests preempted (retracted for recompute).",
+      registers,
+    });
+    if (source) followTotal(preemptions, () => source().preemptionsTotal);
     this.promptTokens = new Counter({
       name: METRIC_NAMES.promptTokensTotal,
-      help: "Prompt tokens processed.",
+      help: "Prompt tokens processed (cached ones included).",
       registers,
     });
     this.generationTokens = new Counter({
       name: METRIC_NAMES.generationTokensTotal,
-      help: "Tokens generated.",
+      help: "Tokens generated (a prefill worker generates each request's first token).",
       registers,
     });
     this.cachedTokens = new Counter({
@@ -84,12 +135,19 @@ export class ServingMetrics {
       help: "Prompt tokens served from the prefix cache.",
       registers,
     });
+    const totals = opts.tokenTotals;
+    if (totals) {
+      followTotal(this.promptTokens, () => totals().prompt);
+      followTotal(this.cachedTokens, () => totals().cached);
+      followTotal(this.generationTokens, () => totals().generated);
+    }
     this.requests = new Counter({
       name: METRIC_NAMES.requestsTotal,
-      help: "Finished requests by finish reason.",
+      help: "Requests by finish reason (stop, length, abort: client gone or deadline, error: failed or rejected).",
       labelNames: ["finish_reason"],
       registers,
     });
+    for (const finish_reason of FINISH_REASONS) this.requests.inc({ finish_reason }, 0);
     this.ttft = new Histogram({
       name: METRIC_NAMES.timeToFirstTokenSeconds,
       help: "Time from arrival to the first generated token.",
@@ -108,6 +166,16 @@ export class ServingMetrics {
       buckets: [...BUCKETS.e2eRequestLatency],
       registers,
     });
+  }
+
+  /**
+   * Sets the `model_name` label of every series (the router learns it from its workers). Call it
+   * before the first scrape where possible: a label that changes starts new series.
+   */
+  setModelName(modelName: string | undefined): void {
+    const labels: Record<string, string> = { role: this.role };
+    if (modelName !== undefined) labels["model_name"] = modelName;
+    this.registry.setDefaultLabels(labels);
   }
 
   /** Records a finished request. */

@@ -5,7 +5,9 @@
  *
  * Messages whose content is an array of OpenAI content parts are flattened to a string first
  * (text parts joined with "\n", as vLLM's "string" content format does); non-text parts are
- * rejected, since the models served here are text-only.
+ * rejected, since the models served here are text-only. Assistant tool calls reach the template as
+ * `tool_calls` with `function.arguments` parsed into an object (what Hugging Face templates index
+ * into, as transformers and vLLM pass them); tool results carry `tool_call_id`.
  */
 import { Template } from "@huggingface/jinja";
 import { RadixServeError } from "../errors/index.js";
@@ -18,9 +20,21 @@ export interface ChatTextPart {
   text: string;
 }
 
+/** A call the assistant made (OpenAI's shape; `arguments` is the JSON text the model wrote). */
+export interface ChatToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
 export interface ChatMessage {
   role: ChatRole;
-  content: string | ChatTextPart[];
+  /** null only for an assistant turn that holds tool calls alone. */
+  content: string | ChatTextPart[] | null;
+  /** Assistant turns: the tool calls it made. */
+  toolCalls?: readonly ChatToolCall[] | undefined;
+  /** Tool turns: the id of the call this message answers. */
+  toolCallId?: string | undefined;
 }
 
 export interface RenderOptions {
@@ -91,7 +105,23 @@ export class ChatTemplate {
   }
 }
 
-function normalizeMessages(messages: readonly ChatMessage[]): { role: string; content: string }[] {
+/** A template-ready message: plain string content, tool calls with parsed arguments. */
+interface TemplateMessage {
+  role: string;
+  content: string;
+  tool_calls?: { id: string; type: "function"; function: { name: string; arguments: unknown } }[];
+  tool_call_id?: string;
+}
+
+function parsedArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // the template shows what the model wrote
+  }
+}
+
+function normalizeMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new RadixServeError("invalid_request", "messages must be a non-empty array", { param: "messages" });
   }
@@ -103,7 +133,18 @@ function normalizeMessages(messages: readonly ChatMessage[]): { role: string; co
         { param: `messages[${i}].role` },
       );
     }
-    return { role: m.role, content: contentToString(m.content, i) };
+    const out: TemplateMessage = {
+      role: m.role,
+      content: m.content === null && m.toolCalls?.length ? "" : contentToString(m.content, i),
+    };
+    if (m.toolCalls?.length)
+      out.tool_calls = m.toolCalls.map((c: ChatToolCall) => ({
+        id: c.id,
+        type: c.type,
+        function: { name: c.function.name, arguments: parsedArguments(c.function.arguments) },
+      }));
+    if (m.toolCallId !== undefined) out.tool_call_id = m.toolCallId;
+    return out;
   });
 }
 

@@ -31,6 +31,8 @@ export class ModelTokenizer {
   readonly eosTokenId: number | null;
   /** Ids of every added token marked special. */
   readonly specialTokenIds: ReadonlySet<number>;
+  /** Ids of every added token (special or not): their piece is their literal text. */
+  private readonly addedTokenIds: ReadonlySet<number>;
   /**
    * The raw chat template, or null: `chat_template.jinja` (transformers 5) when the model has one,
    * else tokenizer_config.json's `chat_template` (a string, or the "default" of a list of named
@@ -46,12 +48,15 @@ export class ModelTokenizer {
     let maxId = -1;
     for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
     const special = new Set<number>();
+    const addedIds = new Set<number>();
     for (const [id, added] of tok.get_added_tokens_decoder()) {
       maxId = Math.max(maxId, id);
+      addedIds.add(id);
       if (added.special) special.add(id);
     }
     this.vocabSize = maxId + 1;
     this.specialTokenIds = special;
+    this.addedTokenIds = addedIds;
     this.bosToken = specialTokenContent(config["bos_token"]);
     this.eosToken = specialTokenContent(config["eos_token"]);
     this.bosTokenId = this.bosToken === null ? null : (tok.token_to_id(this.bosToken) ?? null);
@@ -86,6 +91,10 @@ export class ModelTokenizer {
 
   idToToken(id: number): string | undefined {
     return this.tok.id_to_token(id);
+  }
+
+  isAddedToken(id: number): boolean {
+    return this.addedTokenIds.has(id);
   }
 }
 

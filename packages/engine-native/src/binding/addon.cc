@@ -40,16 +40,31 @@ std::string str(const Napi::Object &o, const char *key, const std::string &def) 
     return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
 }
 
-std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
+// A typed array argument as a vector (absent = empty); `type` and `type_name` say which kind is required.
+template <typename T, typename A>
+std::vector<T> typed_vector(const Napi::Value &v, napi_typedarray_type type, const char *what,
+                            const char *type_name) {
     if (v.IsUndefined() || v.IsNull()) return {};
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+        throw Napi::TypeError::New(v.Env(), std::string(what) + " must be " + type_name);
+    A a = v.As<A>();
+    return std::vector<T>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<float> float32s(const Napi::Value &v, const char *what) {
+    return typed_vector<float, Napi::Float32Array>(v, napi_float32_array, what, "a Float32Array");
+}
+
+std::vector<uint32_t> uint32s(const Napi::Value &v, const char *what) {
+    return typed_vector<uint32_t, Napi::Uint32Array>(v, napi_uint32_array, what, "a Uint32Array");
+}
+
+std::vector<int32_t> int32s(const Napi::Value &v, const char *what) {
+    return typed_vector<int32_t, Napi::Int32Array>(v, napi_int32_array, what, "an Int32Array");
 }
 
 rs_dtype dtype_of(Napi::Env env, const std::string &s) {
-    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_Q6_K; t++)
+    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_LAST; t++)
         if (s == rs_dtype_name((rs_dtype)t)) return (rs_dtype)t;
     throw Napi::TypeError::New(env, "unknown dtype '" + s + "'");
 }
@@ -262,6 +277,11 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
             q.sampling.presence_penalty = (float)num(p, "presencePenalty", 0);
             q.sampling.seed = (uint64_t)num(p, "seed", 0);
             q.sampling.logprobs = (int)num(p, "logprobs", -1);
+            q.sampling.bias_tokens = int32s(p.Get("biasTokens"), "biasTokens");
+            q.sampling.bias_values = float32s(p.Get("biasValues"), "biasValues");
+            if (q.sampling.bias_tokens.size() != q.sampling.bias_values.size())
+                throw Napi::TypeError::New(env, "biasTokens and biasValues differ in length");
+            q.sampling.allowed = uint32s(p.Get("allowedTokens"), "allowedTokens");
         }
     }
     auto *w = new step_worker(env, info[0], e, std::move(seqs));

@@ -1,11 +1,13 @@
-// Test hooks of the quantized-weight code: dequantize and quantize rows, and run one kernel set's
-// matmul (quantized or exact path) on a weight given as bytes. The kernel tests compare every SIMD
+// Test and bench hooks of the quantized-weight code: dequantize and quantize rows, run one kernel
+// set's matmul (quantized or exact path) on a weight given as bytes, and probe the memory read
+// bandwidth that batch-1 decode of quantized weights is bounded by. The kernel tests compare every SIMD
 // level with the reference kernel through these, and the GGUF tests compare the dequantizer with
 // an independent one.
 #include "quant-binding.h"
 
 #include <napi.h>
 
+#include "native/bandwidth-probe.h"
 #include "native/kernels.h"
 #include "native/quant.h"
 
@@ -13,7 +15,7 @@ namespace {
 
 rs_dtype quant_dtype(const Napi::Object &o) {
     const std::string s = o.Get("dtype").As<Napi::String>().Utf8Value();
-    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_Q6_K; t++)
+    for (int t = RS_DTYPE_F32; t <= RS_DTYPE_LAST; t++)
         if (s == rs_dtype_name((rs_dtype)t)) return (rs_dtype)t;
     throw Napi::TypeError::New(o.Env(), "unknown dtype '" + s + "'");
 }
@@ -92,10 +94,23 @@ Napi::Value quant_matmul(const Napi::CallbackInfo &info) {
     return y;
 }
 
+// readBandwidth(bytes, threads, reps) -> GB/s: the decode roofline's bandwidth (bench/peer).
+Napi::Value read_bandwidth(const Napi::CallbackInfo &info) {
+    try {
+        return Napi::Number::New(info.Env(),
+                                 rs_read_bandwidth_gbs((size_t)info[0].As<Napi::Number>().DoubleValue(),
+                                                       info[1].As<Napi::Number>().Int32Value(),
+                                                       info[2].As<Napi::Number>().Int32Value()));
+    } catch (const std::exception &e) {
+        throw Napi::Error::New(info.Env(), e.what());
+    }
+}
+
 }  // namespace
 
 void rs_quant_register(Napi::Env env, Napi::Object exports) {
     exports.Set("dequantizeRows", Napi::Function::New(env, dequantize_rows));
     exports.Set("quantizeRows", Napi::Function::New(env, quantize_rows));
     exports.Set("quantMatmul", Napi::Function::New(env, quant_matmul));
+    exports.Set("readBandwidth", Napi::Function::New(env, read_bandwidth));
 }

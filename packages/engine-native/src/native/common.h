@@ -22,6 +22,9 @@ enum rs_dtype {
     RS_DTYPE_Q4_K = 6,
     RS_DTYPE_Q5_K = 7,
     RS_DTYPE_Q6_K = 8,
+    RS_DTYPE_Q5_0 = 9,
+    RS_DTYPE_Q5_1 = 10,
+    RS_DTYPE_LAST = RS_DTYPE_Q5_1,
 };
 
 inline bool rs_dtype_is_quant(rs_dtype t) {
@@ -37,6 +40,8 @@ inline int rs_dtype_block_elems(rs_dtype t) {
         case RS_DTYPE_Q8_0:
         case RS_DTYPE_Q4_0:
         case RS_DTYPE_Q4_1:
+        case RS_DTYPE_Q5_0:
+        case RS_DTYPE_Q5_1:
             return 32;
         case RS_DTYPE_Q4_K:
         case RS_DTYPE_Q5_K:
@@ -61,6 +66,10 @@ inline size_t rs_dtype_block_bytes(rs_dtype t) {
             return 176;
         case RS_DTYPE_Q6_K:
             return 210;
+        case RS_DTYPE_Q5_0:
+            return 22;
+        case RS_DTYPE_Q5_1:
+            return 24;
         default:
             return rs_dtype_size(t);
     }
@@ -70,7 +79,8 @@ inline size_t rs_row_bytes(rs_dtype t, int64_t cols) {
     return (size_t)(cols / rs_dtype_block_elems(t)) * rs_dtype_block_bytes(t);
 }
 inline const char *rs_dtype_name(rs_dtype t) {
-    static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"};
+    static const char *const names[] = {"f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_1",
+                                        "q4_k", "q5_k", "q6_k", "q5_0", "q5_1"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 

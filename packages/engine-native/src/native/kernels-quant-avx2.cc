@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -68,6 +69,39 @@ inline void decode_pair<RS_DTYPE_Q4_1>(const uint8_t *row, int p, wpair &o) {
     const rs_block_q4_1 *b = (const rs_block_q4_1 *)row + 2 * p;
     o.q[0] = nibbles16(b[0].qs);
     o.q[1] = nibbles16(b[1].qs);
+    o.ws = two_scales(h2f(b[0].d), h2f(b[1].d));
+    const float m0 = h2f(b[0].m), m1 = h2f(b[1].m);
+    o.wm = _mm_setr_ps(m0, m0, m1, m1);
+}
+
+// Q5_0 / Q5_1: a 16-byte nibble group plus bit j of qh for value j, as 32 values [lo 16, hi 16].
+inline __m256i q5_group(const uint8_t *qs, const uint8_t *qh) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    // Spread the 32 bits over 32 bytes: byte j gets bit j.
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
+                                          2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), shuf);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    return _mm256_or_si256(nibbles16(qs), _mm256_and_si256(set, _mm256_set1_epi8(16)));
+}
+
+template <>
+inline void decode_pair<RS_DTYPE_Q5_0>(const uint8_t *row, int p, wpair &o) {
+    const rs_block_q5_0 *b = (const rs_block_q5_0 *)row + 2 * p;
+    o.q[0] = q5_group(b[0].qs, b[0].qh);
+    o.q[1] = q5_group(b[1].qs, b[1].qh);
+    const float d0 = h2f(b[0].d), d1 = h2f(b[1].d);
+    o.ws = two_scales(d0, d1);
+    o.wm = _mm_setr_ps(-16.0f * d0, -16.0f * d0, -16.0f * d1, -16.0f * d1);
+}
+
+template <>
+inline void decode_pair<RS_DTYPE_Q5_1>(const uint8_t *row, int p, wpair &o) {
+    const rs_block_q5_1 *b = (const rs_block_q5_1 *)row + 2 * p;
+    o.q[0] = q5_group(b[0].qs, b[0].qh);
+    o.q[1] = q5_group(b[1].qs, b[1].qh);
     o.ws = two_scales(h2f(b[0].d), h2f(b[1].d));
     const float m0 = h2f(b[0].m), m1 = h2f(b[1].m);
     o.wm = _mm_setr_ps(m0, m0, m1, m1);
@@ -255,6 +289,12 @@ void rs_matmul_quant_avx2(const float *x, int n_tokens, int ldx, const rs_weight
             break;
         case RS_DTYPE_Q4_1:
             matmul_dt<RS_DTYPE_Q4_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_0:
+            matmul_dt<RS_DTYPE_Q5_0>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_1:
+            matmul_dt<RS_DTYPE_Q5_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
         case RS_DTYPE_Q4_K:
             matmul_dt<RS_DTYPE_Q4_K>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);

@@ -1,10 +1,8 @@
 // Matmul on block-quantized weights with AVX-512: weights stay in their blocks and are dequantized in
-// registers, 64 values at a time, to f32; activations stay f32. (8-bit activations with integer dot
-// products, llama.cpp's scheme, change SmolLM2-135M's greedy answers: its activations have outliers
-// that a per-32 int8 scale rounds the rest of their block away with.) Every type is brought to one
-// form per 64 values: 64 small integers q and, per 16-value quarter i, a scale s_i and an offset m_i,
-// so value = s_i * q + m_i (Q4_1: d, m; Q4_0: d, -8d; Q8_0: d, 0 with signed q; Q4_K/Q5_K: d * sc,
-// -dmin * m; Q6_K: d * sc, -32 d sc).
+// registers, 64 values at a time, to f32 (the bytes widened to 16 epi32 lanes, the nibbles or bit
+// fields masked out, then q * scale + offset per block or sub-block); activations stay f32. (8-bit
+// activations with integer dot products, llama.cpp's scheme, change SmolLM2-135M's greedy answers:
+// its activations have outliers that a per-32 int8 scale rounds the rest of their block away with.)
 //   - a few tokens (decode): each 64-value pair is dequantized once and used for every token;
 //   - more tokens (prefill, large batches): 16-row panels are dequantized into a small f32 buffer per
 //     chunk of 64 tokens and multiplied by the f32 GEMM of this kernel table, so each weight value is
@@ -13,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -23,158 +22,163 @@
 
 namespace {
 
-// 64 weight values of one pair of 32-value groups, in the form above.
-struct wpair {
-    __m512i q;  // 64 values in element order: unsigned, signed for Q8_0
-    __m128 ws;  // per quarter: the scale
-    __m128 wm;  // per quarter: the offset
-};
-
-inline float h2f(uint16_t h) {
-    return _cvtsh_ss(h);
+inline __m512 bcast_h(uint16_t h) {
+    return _mm512_set1_ps(_cvtsh_ss(h));
 }
 
-inline __m128 two_scales(float s0, float s1) {
-    return _mm_setr_ps(s0, s0, s1, s1);
+// 16 bytes widened to 16 epi32 lanes.
+inline __m512i widen_u8(const uint8_t *p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
 }
 
-// Low and high nibbles of 32 bytes as 64 values: [low 32, high 32].
-inline __m512i nibbles32(__m256i x) {
-    const __m256i m = _mm256_set1_epi8(0x0F);
-    const __m256i lo = _mm256_and_si256(x, m);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+inline __m512 fma_i32(__m512i q, __m512 s, __m512 m) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), s, m);
 }
 
-// Two 16-byte nibble arrays (blocks of 32) as 64 values: [lo0, hi0, lo1, hi1].
-inline __m512i nibbles16x2(const uint8_t *q0, const uint8_t *q1) {
-    const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                              _mm_loadu_si128((const __m128i *)q1), 1);
-    const __m512i z = nibbles32(x);  // [lo0, lo1, hi0, hi1]
-    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
+// Values 64p .. 64p + 63 of a row as four f32 vectors of 16, dequantized in registers.
 template <int DT>
-inline void decode_pair(const uint8_t *row, int p, wpair &o);
+inline void dequant_pair(const uint8_t *row, int p, __m512 *wf);
 
-template <>
-inline void decode_pair<RS_DTYPE_Q8_0>(const uint8_t *row, int p, wpair &o) {
-    const rs_block_q8_0 *b = (const rs_block_q8_0 *)row + 2 * p;
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
-                                         _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
-    o.q = z;
-    o.ws = two_scales(h2f(b[0].d), h2f(b[1].d));
-    o.wm = _mm_setzero_ps();
+// Q4_0 / Q4_1 block: the low nibbles of qs are values 0..15, the high nibbles 16..31.
+inline void dequant_nibble_block(const uint8_t *qs, __m512 d, __m512 m, __m512 *wf) {
+    const __m512i v = widen_u8(qs);
+    wf[0] = fma_i32(_mm512_and_si512(v, _mm512_set1_epi32(15)), d, m);
+    wf[1] = fma_i32(_mm512_srli_epi32(v, 4), d, m);
 }
 
 template <>
-inline void decode_pair<RS_DTYPE_Q4_0>(const uint8_t *row, int p, wpair &o) {
+inline void dequant_pair<RS_DTYPE_Q4_0>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q4_0 *b = (const rs_block_q4_0 *)row + 2 * p;
-    o.q = nibbles16x2(b[0].qs, b[1].qs);
-    const float d0 = h2f(b[0].d), d1 = h2f(b[1].d);
-    o.ws = two_scales(d0, d1);
-    o.wm = _mm_setr_ps(-8.0f * d0, -8.0f * d0, -8.0f * d1, -8.0f * d1);
+    for (int i = 0; i < 2; i++) {
+        const __m512 d = bcast_h(b[i].d);
+        dequant_nibble_block(b[i].qs, d, _mm512_mul_ps(d, _mm512_set1_ps(-8.0f)), wf + 2 * i);
+    }
 }
 
 template <>
-inline void decode_pair<RS_DTYPE_Q4_1>(const uint8_t *row, int p, wpair &o) {
+inline void dequant_pair<RS_DTYPE_Q4_1>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q4_1 *b = (const rs_block_q4_1 *)row + 2 * p;
-    o.q = nibbles16x2(b[0].qs, b[1].qs);
-    o.ws = two_scales(h2f(b[0].d), h2f(b[1].d));
-    const float m0 = h2f(b[0].m), m1 = h2f(b[1].m);
-    o.wm = _mm_setr_ps(m0, m0, m1, m1);
+    for (int i = 0; i < 2; i++) dequant_nibble_block(b[i].qs, bcast_h(b[i].d), bcast_h(b[i].m), wf + 2 * i);
 }
 
-// Q4_K / Q5_K: pair p is chunk p % 4 (sub-blocks 2c, 2c + 1) of super-block p / 4.
-template <typename B>
-inline void kquant_scales_pair(const B *b, int c, wpair &o) {
+// Q5_0 / Q5_1 block: Q4_0 / Q4_1's nibbles plus bit j of qh for value j.
+inline void dequant_q5_block(const uint8_t *qs, const uint8_t *qh, __m512 d, __m512 m, __m512 *wf) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    const __m512i v = widen_u8(qs);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i hv = _mm512_set1_epi32((int)h);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i h0 = _mm512_and_si512(_mm512_srlv_epi32(hv, lanes), one);
+    const __m512i h1 =
+        _mm512_and_si512(_mm512_srlv_epi32(hv, _mm512_add_epi32(lanes, _mm512_set1_epi32(16))), one);
+    wf[0] =
+        fma_i32(_mm512_or_si512(_mm512_and_si512(v, _mm512_set1_epi32(15)), _mm512_slli_epi32(h0, 4)), d, m);
+    wf[1] = fma_i32(_mm512_or_si512(_mm512_srli_epi32(v, 4), _mm512_slli_epi32(h1, 4)), d, m);
+}
+
+template <>
+inline void dequant_pair<RS_DTYPE_Q5_0>(const uint8_t *row, int p, __m512 *wf) {
+    const rs_block_q5_0 *b = (const rs_block_q5_0 *)row + 2 * p;
+    for (int i = 0; i < 2; i++) {
+        const __m512 d = bcast_h(b[i].d);
+        dequant_q5_block(b[i].qs, b[i].qh, d, _mm512_mul_ps(d, _mm512_set1_ps(-16.0f)), wf + 2 * i);
+    }
+}
+
+template <>
+inline void dequant_pair<RS_DTYPE_Q5_1>(const uint8_t *row, int p, __m512 *wf) {
+    const rs_block_q5_1 *b = (const rs_block_q5_1 *)row + 2 * p;
+    for (int i = 0; i < 2; i++)
+        dequant_q5_block(b[i].qs, b[i].qh, bcast_h(b[i].d), bcast_h(b[i].m), wf + 2 * i);
+}
+
+template <>
+inline void dequant_pair<RS_DTYPE_Q8_0>(const uint8_t *row, int p, __m512 *wf) {
+    const rs_block_q8_0 *b = (const rs_block_q8_0 *)row + 2 * p;
+    for (int i = 0; i < 2; i++) {
+        const __m512 d = bcast_h(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b[i].qs + 16 * h)));
+            wf[2 * i + h] = _mm512_mul_ps(_mm512_cvtepi32_ps(v), d);
+        }
+    }
+}
+
+// Q4_K / Q5_K: pair p is chunk c = p % 4 of super-block p / 4: sub-block 2c is the low nibbles of
+// qs[32c .. 32c + 32], sub-block 2c + 1 the high nibbles (Q5_K: plus bit 2c / 2c + 1 of qh[l]).
+template <typename B, bool Q5>
+inline void dequant_kquant(const B *b, int c, const uint8_t *qh, __m512 *wf) {
     uint8_t sc0, m0, sc1, m1;
     rs_q4k_scale_min(2 * c, b->scales, &sc0, &m0);
     rs_q4k_scale_min(2 * c + 1, b->scales, &sc1, &m1);
-    const float d = h2f(b->d), dmin = h2f(b->dmin);
-    o.ws = two_scales(d * sc0, d * sc1);
-    o.wm = _mm_setr_ps(-dmin * m0, -dmin * m0, -dmin * m1, -dmin * m1);
+    const float d = _cvtsh_ss(b->d), dmin = _cvtsh_ss(b->dmin);
+    const __m512 s[2] = {_mm512_set1_ps(d * sc0), _mm512_set1_ps(d * sc1)};
+    const __m512 m[2] = {_mm512_set1_ps(-dmin * m0), _mm512_set1_ps(-dmin * m1)};
+    const __m512i low4 = _mm512_set1_epi32(15);
+    for (int h = 0; h < 2; h++) {  // values l = 16h .. 16h + 15 of both sub-blocks
+        const __m512i v = widen_u8(b->qs + 32 * c + 16 * h);
+        __m512i lo = _mm512_and_si512(v, low4);
+        __m512i hi = _mm512_srli_epi32(v, 4);
+        if (Q5) {
+            const __m512i vh = widen_u8(qh + 16 * h);
+            const __m512i one = _mm512_set1_epi32(1);
+            lo = _mm512_or_si512(
+                lo,
+                _mm512_slli_epi32(_mm512_and_si512(_mm512_srl_epi32(vh, _mm_cvtsi32_si128(2 * c)), one), 4));
+            hi = _mm512_or_si512(
+                hi, _mm512_slli_epi32(
+                        _mm512_and_si512(_mm512_srl_epi32(vh, _mm_cvtsi32_si128(2 * c + 1)), one), 4));
+        }
+        wf[h] = fma_i32(lo, s[0], m[0]);
+        wf[2 + h] = fma_i32(hi, s[1], m[1]);
+    }
 }
 
 template <>
-inline void decode_pair<RS_DTYPE_Q4_K>(const uint8_t *row, int p, wpair &o) {
+inline void dequant_pair<RS_DTYPE_Q4_K>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q4_k *b = (const rs_block_q4_k *)row + p / 4;
-    const int c = p % 4;
-    o.q = nibbles32(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * c)));
-    kquant_scales_pair(b, c, o);
+    dequant_kquant<rs_block_q4_k, false>(b, p % 4, nullptr, wf);
 }
 
 template <>
-inline void decode_pair<RS_DTYPE_Q5_K>(const uint8_t *row, int p, wpair &o) {
+inline void dequant_pair<RS_DTYPE_Q5_K>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q5_k *b = (const rs_block_q5_k *)row + p / 4;
-    const int c = p % 4;
-    const __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh);
-    const __m256i one = _mm256_set1_epi8(1);
-    // Bit 2c of qh[l] is the fifth bit of the low-nibble value l, bit 2c + 1 of the high one.
-    const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one);
-    const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one);
-    const __m512i hb = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
-    o.q = _mm512_or_si512(nibbles32(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * c))),
-                          _mm512_slli_epi16(hb, 4));
-    kquant_scales_pair(b, c, o);
+    dequant_kquant<rs_block_q5_k, true>(b, p % 4, b->qh, wf);
 }
 
-// Q6_K: pair p is groups 2w, 2w + 1 (w = p % 2) of 128-value half n = (p / 2) % 2 of super-block p / 4.
+// Q6_K: pair p holds groups which = 2w, 2w + 1 (w = p % 2) of 128-value half n = (p / 2) % 2 of
+// super-block p / 4. Group `which`, value l: low 4 bits from ql[64n + 32 (which & 1) + l] (high
+// nibble when which >= 2), high 2 bits from qh[32n + l] >> 2 which; scale sc[8n + 2 which + l / 16].
 template <>
-inline void decode_pair<RS_DTYPE_Q6_K>(const uint8_t *row, int p, wpair &o) {
+inline void dequant_pair<RS_DTYPE_Q6_K>(const uint8_t *row, int p, __m512 *wf) {
     const rs_block_q6_k *b = (const rs_block_q6_k *)row + p / 4;
     const int n = (p / 2) % 2, w = p % 2;
-    const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n));
-    const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n + 32));
-    const __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
-    __m256i lo0, lo1;  // low 4 bits of group 2w and 2w + 1
-    if (w == 0) {
-        lo0 = _mm256_and_si256(ql0, m4);
-        lo1 = _mm256_and_si256(ql1, m4);
-    } else {
-        lo0 = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4);
-        lo1 = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4);
+    const float d = _cvtsh_ss(b->d);
+    const __m128i nib_shift = _mm_cvtsi32_si128(4 * w);
+    for (int g = 0; g < 2; g++) {
+        const int which = 2 * w + g;
+        const __m128i qh_shift = _mm_cvtsi32_si128(2 * which);
+        for (int h = 0; h < 2; h++) {
+            const __m512i ql = widen_u8(b->ql + 64 * n + 32 * g + 16 * h);
+            const __m512i qh = widen_u8(b->qh + 32 * n + 16 * h);
+            const __m512i lo = _mm512_and_si512(_mm512_srl_epi32(ql, nib_shift), _mm512_set1_epi32(15));
+            const __m512i hi = _mm512_and_si512(_mm512_srl_epi32(qh, qh_shift), _mm512_set1_epi32(3));
+            const __m512i q =
+                _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
+            const __m512 s = _mm512_set1_ps(d * (float)b->scales[8 * n + 2 * which + h]);
+            wf[2 * g + h] = _mm512_mul_ps(_mm512_cvtepi32_ps(q), s);
+        }
     }
-    const __m256i hi0 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * w)), m2);
-    const __m256i hi1 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * w + 2)), m2);
-    const __m256i g0 = _mm256_or_si256(lo0, _mm256_slli_epi16(hi0, 4));
-    const __m256i g1 = _mm256_or_si256(lo1, _mm256_slli_epi16(hi1, 4));
-    o.q = _mm512_inserti64x4(_mm512_castsi256_si512(g0), g1, 1);
-    // The four 16-value scales of these groups are scales[8n + 4w .. + 4].
-    int32_t sc4;
-    std::memcpy(&sc4, b->scales + 8 * n + 4 * w, 4);
-    const __m128 s =
-        _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(sc4))), _mm_set1_ps(h2f(b->d)));
-    o.ws = s;
-    o.wm = _mm_mul_ps(s, _mm_set1_ps(-32.0f));
-}
-
-// Quarter i (values 16i .. 16i + 15) of a decoded pair as f32: s_i * q + m_i.
-template <int DT>
-inline __m512 dequant_quarter(const wpair &w, const __m512 *s, const __m512 *m, int i) {
-    const __m128i qi = _mm512_extracti32x4_epi32(w.q, i);
-    const __m512i q32 = DT == RS_DTYPE_Q8_0 ? _mm512_cvtepi8_epi32(qi) : _mm512_cvtepu8_epi32(qi);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(q32), s[i], m[i]);
-}
-
-inline void spread(__m128 v, __m512 *out) {
-    out[0] = _mm512_broadcastss_ps(v);
-    out[1] = _mm512_broadcastss_ps(_mm_shuffle_ps(v, v, 0x55));
-    out[2] = _mm512_broadcastss_ps(_mm_shuffle_ps(v, v, 0xaa));
-    out[3] = _mm512_broadcastss_ps(_mm_shuffle_ps(v, v, 0xff));
 }
 
 // Dequantizes pairs [0, n_pairs) of a row into `out` (64 f32 per pair).
 template <int DT>
 inline void dequant_pairs(const uint8_t *row, int n_pairs, float *out) {
     for (int p = 0; p < n_pairs; p++) {
-        wpair w;
-        decode_pair<DT>(row, p, w);
-        __m512 s[4], m[4];
-        spread(w.ws, s);
-        spread(w.wm, m);
-        for (int i = 0; i < 4; i++) _mm512_storeu_ps(out + 64 * p + 16 * i, dequant_quarter<DT>(w, s, m, i));
+        __m512 wf[4];
+        dequant_pair<DT>(row, p, wf);
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(out + 64 * p + 16 * i, wf[i]);
     }
 }
 
@@ -188,16 +192,12 @@ inline void row_tokens(const uint8_t *row, int n_pairs, const float *x, int ldx,
         // Decode streams each weight byte from memory once: prefetching ahead in the row keeps two
         // threads near the memory bandwidth.
         _mm_prefetch((const char *)row + (size_t)p * pair_bytes + 1024, _MM_HINT_T0);
-        wpair w;
-        decode_pair<DT>(row, p, w);
-        __m512 s[4], m[4];
-        spread(w.ws, s);
-        spread(w.wm, m);
-        for (int i = 0; i < 4; i++) {
-            const __m512 wf = dequant_quarter<DT>(w, s, m, i);
+        __m512 wf[4];
+        dequant_pair<DT>(row, p, wf);
+        for (int i = 0; i < 4; i++)
             for (int j = 0; j < NT; j++)
-                acc[j] = _mm512_fmadd_ps(wf, _mm512_loadu_ps(x + (size_t)j * ldx + 64 * p + 16 * i), acc[j]);
-        }
+                acc[j] =
+                    _mm512_fmadd_ps(wf[i], _mm512_loadu_ps(x + (size_t)j * ldx + 64 * p + 16 * i), acc[j]);
     }
     for (int j = 0; j < NT; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
@@ -285,6 +285,12 @@ void rs_matmul_quant_avx512(const float *x, int n_tokens, int ldx, const rs_weig
             break;
         case RS_DTYPE_Q4_1:
             matmul_dt<RS_DTYPE_Q4_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_0:
+            matmul_dt<RS_DTYPE_Q5_0>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
+            break;
+        case RS_DTYPE_Q5_1:
+            matmul_dt<RS_DTYPE_Q5_1>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);
             break;
         case RS_DTYPE_Q4_K:
             matmul_dt<RS_DTYPE_Q4_K>(x, n_tokens, ldx, w, r0, r1, bias, y, ldy, accumulate);

@@ -13,8 +13,15 @@ void rs_matmul_dequant_ref(const float *x, int n_tokens, int ldx, const rs_weigh
         rs_dequantize_row(w.dtype, (const uint8_t *)w.data + (size_t)r * row_bytes, row.data(), k_dim);
         for (int t = 0; t < n_tokens; t++) {
             const float *xt = x + (size_t)t * ldx;  // [K]
+            // 16 running sums (lane k % 16), added at the end: plain f32 arithmetic the compiler can
+            // keep in vector registers (one running sum would serialize every add).
+            float lanes[16] = {};
+            int k = 0;
+            for (; k + 16 <= k_dim; k += 16)
+                for (int i = 0; i < 16; i++) lanes[i] += xt[k + i] * row[k + i];
             float sum = 0.0f;
-            for (int k = 0; k < k_dim; k++) sum += xt[k] * row[k];
+            for (; k < k_dim; k++) sum += xt[k] * row[k];
+            for (int i = 0; i < 16; i++) sum += lanes[i];
             if (bias) sum += bias[r];
             float *out = y + (size_t)t * ldy + r;
             *out = accumulate ? *out + sum : sum;

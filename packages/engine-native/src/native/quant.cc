@@ -27,6 +27,33 @@ static void dequant_q4_1(const rs_block_q4_1 *b, float *y) {
     }
 }
 
+static inline uint32_t q5_high_bits(const uint8_t *qh) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    return h;
+}
+
+static void dequant_q5_0(const rs_block_q5_0 *b, float *y) {
+    const float d = rs_f16_to_f32(b->d);
+    const uint32_t h = q5_high_bits(b->qh);
+    for (int i = 0; i < 16; i++) {
+        const int lo = (b->qs[i] & 0xF) | (int)(((h >> i) & 1) << 4);
+        const int hi = (b->qs[i] >> 4) | (int)(((h >> (i + 16)) & 1) << 4);
+        y[i] = d * (float)(lo - 16);
+        y[i + 16] = d * (float)(hi - 16);
+    }
+}
+
+static void dequant_q5_1(const rs_block_q5_1 *b, float *y) {
+    const float d = rs_f16_to_f32(b->d);
+    const float m = rs_f16_to_f32(b->m);
+    const uint32_t h = q5_high_bits(b->qh);
+    for (int i = 0; i < 16; i++) {
+        y[i] = d * (float)((b->qs[i] & 0xF) | (((h >> i) & 1) << 4)) + m;
+        y[i + 16] = d * (float)((b->qs[i] >> 4) | (((h >> (i + 16)) & 1) << 4)) + m;
+    }
+}
+
 static void dequant_q4_k(const rs_block_q4_k *b, float *y) {
     const float d = rs_f16_to_f32(b->d);
     const float dmin = rs_f16_to_f32(b->dmin);
@@ -97,6 +124,12 @@ void rs_dequantize_row(rs_dtype t, const void *row, float *out, int64_t k) {
             case RS_DTYPE_Q4_1:
                 dequant_q4_1((const rs_block_q4_1 *)p, y);
                 break;
+            case RS_DTYPE_Q5_0:
+                dequant_q5_0((const rs_block_q5_0 *)p, y);
+                break;
+            case RS_DTYPE_Q5_1:
+                dequant_q5_1((const rs_block_q5_1 *)p, y);
+                break;
             case RS_DTYPE_Q4_K:
                 dequant_q4_k((const rs_block_q4_k *)p, y);
                 break;
@@ -161,6 +194,48 @@ static void quant_q4_1(const float *x, rs_block_q4_1 *b) {
         const int q1 = clampi((int)std::nearbyint((x[i + 16] - m) * inv), 0, 15);
         b->qs[i] = (uint8_t)(q0 | (q1 << 4));
     }
+}
+
+// Q5_0: like Q4_0 with 32 levels (the largest magnitude maps to -16).
+static void quant_q5_0(const float *x, rs_block_q5_0 *b) {
+    float amax = 0.0f, vmax = 0.0f;
+    for (int i = 0; i < 32; i++)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            vmax = x[i];
+        }
+    const float d = vmax / -16.0f;
+    b->d = rs_f32_to_f16(d);
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+    uint32_t h = 0;
+    for (int i = 0; i < 16; i++) {
+        const int lo = clampi((int)std::nearbyint(x[i] * inv) + 16, 0, 31);
+        const int hi = clampi((int)std::nearbyint(x[i + 16] * inv) + 16, 0, 31);
+        b->qs[i] = (uint8_t)((lo & 0xF) | ((hi & 0xF) << 4));
+        h |= (uint32_t)(lo >> 4) << i | (uint32_t)(hi >> 4) << (i + 16);
+    }
+    std::memcpy(b->qh, &h, 4);
+}
+
+static void quant_q5_1(const float *x, rs_block_q5_1 *b) {
+    float lo = x[0], hi = x[0];
+    for (int i = 1; i < 32; i++) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+    }
+    const float d = (hi - lo) / 31.0f;
+    b->d = rs_f32_to_f16(d);
+    b->m = rs_f32_to_f16(lo);
+    const float m = rs_f16_to_f32(b->m);
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    uint32_t h = 0;
+    for (int i = 0; i < 16; i++) {
+        const int q0 = clampi((int)std::nearbyint((x[i] - m) * inv), 0, 31);
+        const int q1 = clampi((int)std::nearbyint((x[i + 16] - m) * inv), 0, 31);
+        b->qs[i] = (uint8_t)((q0 & 0xF) | ((q1 & 0xF) << 4));
+        h |= (uint32_t)(q0 >> 4) << i | (uint32_t)(q1 >> 4) << (i + 16);
+    }
+    std::memcpy(b->qh, &h, 4);
 }
 
 // Scales and mins of the 8 sub-blocks of a Q4_K/Q5_K super-block for `levels` (15 or 31) steps:
@@ -295,6 +370,12 @@ void rs_quantize_row(rs_dtype t, const float *x, void *row, int64_t k) {
                 break;
             case RS_DTYPE_Q4_1:
                 quant_q4_1(xb, (rs_block_q4_1 *)p);
+                break;
+            case RS_DTYPE_Q5_0:
+                quant_q5_0(xb, (rs_block_q5_0 *)p);
+                break;
+            case RS_DTYPE_Q5_1:
+                quant_q5_1(xb, (rs_block_q5_1 *)p);
                 break;
             case RS_DTYPE_Q4_K:
                 quant_q4_k(xb, (rs_block_q4_k *)p);

@@ -1,5 +1,5 @@
-// Block-quantized weights: the GGUF layouts of llama.cpp's ggml (Q8_0, Q4_0, Q4_1 in blocks of 32
-// values; Q4_K, Q5_K, Q6_K in super-blocks of 256). Weights stay in these layouts in memory; the
+// Block-quantized weights: the GGUF layouts of llama.cpp's ggml (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 in
+// blocks of 32 values; Q4_K, Q5_K, Q6_K in super-blocks of 256). Weights stay in these layouts in memory; the
 // SIMD matmuls (kernels-quant-*.cc) dequantize them in registers. This file holds the plain-loop
 // code: dequantization (the exact path, embedding lookups, the kernels' test reference) and
 // quantization (--quantization).
@@ -21,6 +21,19 @@ struct rs_block_q4_0 {
 struct rs_block_q4_1 {
     uint16_t d;  // f16 scale
     uint16_t m;  // f16 offset; x = d * q + m
+    uint8_t qs[16];
+};
+// Q5_0 / Q5_1: Q4_0 / Q4_1 with a fifth bit per value: bit j of qh (little-endian u32) for value j.
+// Q5_0: x = d * (q - 16); Q5_1: x = d * q + m.
+struct rs_block_q5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[16];
+};
+struct rs_block_q5_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
     uint8_t qs[16];
 };
 // Q4_K: 8 sub-blocks of 32, each with a 6-bit scale and a 6-bit min (packed in `scales`);
@@ -49,6 +62,8 @@ struct rs_block_q6_k {
 static_assert(sizeof(rs_block_q8_0) == 34, "q8_0 block");
 static_assert(sizeof(rs_block_q4_0) == 18, "q4_0 block");
 static_assert(sizeof(rs_block_q4_1) == 20, "q4_1 block");
+static_assert(sizeof(rs_block_q5_0) == 22, "q5_0 block");
+static_assert(sizeof(rs_block_q5_1) == 24, "q5_1 block");
 static_assert(sizeof(rs_block_q4_k) == 144, "q4_k block");
 static_assert(sizeof(rs_block_q5_k) == 176, "q5_k block");
 static_assert(sizeof(rs_block_q6_k) == 210, "q6_k block");

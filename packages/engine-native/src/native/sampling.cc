@@ -51,13 +51,34 @@ static int argmax(const float *l, int n) {
     return best;
 }
 
+// Penalties, then the logit bias, then the token mask (-inf outside it): what every draw starts from.
+static void transform_logits(float *l, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                             int n_prompt, const int32_t *output, int n_output) {
+    apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    for (size_t i = 0; i < p.bias_tokens.size(); i++) {
+        const int32_t t = p.bias_tokens[i];
+        if (t >= 0 && t < vocab) l[t] += p.bias_values[i];
+    }
+    if (!p.allowed.empty()) {
+        const int words = std::min((int)p.allowed.size(), (vocab + 31) / 32);
+        for (int w = 0; w < words; w++) {
+            const uint32_t bits = p.allowed[w];
+            if (bits == 0xffffffffu) continue;
+            const int end = std::min(vocab, (w + 1) * 32);
+            for (int t = w * 32; t < end; t++)
+                if (!((bits >> (t & 31)) & 1u)) l[t] = -INFINITY;
+        }
+        for (int t = words * 32; t < vocab; t++) l[t] = -INFINITY;
+    }
+}
+
 rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
                            int n_prompt, const int32_t *output, int n_output, int64_t position,
                            std::vector<float> &scratch) {
     rs_sample_result res;
     scratch.assign(logits, logits + vocab);
     float *l = scratch.data();  // [vocab] logits after penalties
-    apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    transform_logits(l, vocab, p, prompt, n_prompt, output, n_output);
 
     if (p.temperature <= 0.0f) {
         res.token = argmax(l, vocab);
@@ -162,8 +183,8 @@ void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p
                      int n_prompt, const int32_t *output, int n_output, std::vector<float> &scratch,
                      std::vector<double> &probs) {
     scratch.assign(logits, logits + vocab);
-    float *l = scratch.data();  // [vocab] logits after penalties
-    apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
+    float *l = scratch.data();  // [vocab] logits after penalties, bias and mask
+    transform_logits(l, vocab, p, prompt, n_prompt, output, n_output);
     probs.assign((size_t)vocab, 0.0);
     if (p.temperature <= 0.0f) {
         probs[(size_t)argmax(l, vocab)] = 1.0;

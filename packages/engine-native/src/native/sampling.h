@@ -1,6 +1,6 @@
 // Native sampling of one next token from a row of raw logits.
-// Order (types.ts SamplingParams): penalties -> temperature -> top-k -> top-p -> min-p -> draw.
-// The random draw depends only on (seed, position of the sampled token), never on the batch.
+// Order (types.ts SamplingParams): penalties -> logit bias -> token mask -> temperature -> top-k -> top-p ->
+// min-p -> draw. The random draw depends only on (seed, position of the sampled token), never on the batch.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,12 @@ struct rs_sampling_params {
     float presence_penalty = 0.0f;
     uint64_t seed = 0;
     int logprobs = -1;  // -1 none, 0 only the sampled token, n top alternatives
+    // OpenAI's logit_bias: bias_values[i] is added to the logit of bias_tokens[i] (ids checked in TS).
+    std::vector<int32_t> bias_tokens;
+    std::vector<float> bias_values;
+    // Constrained decoding: a bitset over the vocabulary (bit t of word t/32 set = token t may be
+    // sampled); empty = every token. Applied after the bias, so nothing can lift a masked token.
+    std::vector<uint32_t> allowed;
 };
 
 struct rs_sample_result {

@@ -22,7 +22,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type GenerateResponse__Output, RadixServeError, type SamplingParams } from "@radixserve/core";
+import {
+  type GenerateResponse__Output,
+  getTracer,
+  RadixServeError,
+  type SamplingParams,
+  type Span,
+  traceMetadata,
+} from "@radixserve/core";
 import { leasePair } from "../disagg/prefill-picker.js";
 import type { PickRoute, WorkerLease, WorkerPool } from "../workers/worker-pool.js";
 import {
@@ -46,6 +53,8 @@ export interface UsageCounts {
 export interface TopToken {
   id: number;
   text: string;
+  /** The token's exact bytes (OpenAI's `bytes`). */
+  bytes: number[];
   logprob: number;
 }
 
@@ -53,6 +62,7 @@ export interface TopToken {
 export interface TokenInfo {
   id: number;
   text: string;
+  bytes: number[];
   logprob: number;
   top: TopToken[];
 }
@@ -96,6 +106,8 @@ export interface ChoiceDeps {
   onRetry?: ((reason: RetryReason, backoffMs: number) => void) | undefined;
   /** The backoff's sleep (tests record the waits). Default: an abortable timer. */
   sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
+  /** The request's span: this choice's admission, route and generate spans are its children. */
+  trace?: Span | undefined;
 }
 
 /** Past the deadline, how long the router waits for the worker's own abort before cancelling. */
@@ -149,7 +161,10 @@ export async function* runChoice(
   after?: Promise<void>,
 ): AsyncGenerator<ChoiceEvent, void, undefined> {
   // Admission (--queue-size): wait for a slot, or 429; the slot is held until the choice ends.
+  const admission = getTracer().startSpan("admission", { parent: deps.trace });
   const slot = await deps.pool.admit(signal);
+  if (!slot.ok) admission.setError(slot.error.message);
+  admission.end();
   if (!slot.ok) throw slot.error;
   try {
     yield* runAdmitted(deps, spec, signal, after);
@@ -206,29 +221,47 @@ async function* runAdmitted(
     // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
     const route = { key: requestId, inputIds: spec.inputIds, exclude: failedWorkers };
     let pair: ReturnType<typeof leasePair<WorkerLease>>;
+    const tracer = getTracer();
+    const routeSpan = tracer.startSpan("route", {
+      parent: deps.trace,
+      attributes: { "radixserve.attempt": retries },
+    });
     try {
       pair = leasePair(pool, spec.modelId, failedPrefill, () => lease(pool, spec.modelId, route), route);
+      routeSpan.setAttribute("radixserve.worker", pair.held.worker.address);
+      if (pair.prefill) routeSpan.setAttribute("radixserve.prefill_worker", pair.prefill.address);
+      routeSpan.end();
     } catch (err) {
+      routeSpan.setError(err instanceof Error ? err.message : String(err)).end();
       // No worker to pick: worth a wait only when open breakers (not health) keep them out.
       if (pool.blockedByBreaker(spec.modelId, failedWorkers) && (await retryAfter("circuit_open"))) continue;
       throw err;
     }
     const { held, prefill } = pair;
-    const call = held.worker.generate({
-      requestId,
-      inputIds: spec.inputIds,
-      sampling: {
-        ...spec.sampling,
-        maxNewTokens: spec.maxNewTokens,
-        stopTokenIds: [...spec.stopTokenIds],
-        ignoreEos: spec.ignoreEos,
-        hasLogprobs: spec.logprobs !== null,
-        logprobs: spec.logprobs ?? -1,
-      },
-      priority: 0,
-      deadlineUnixMs: spec.deadlineUnixMs ?? 0,
-      prefillAddress: prefill?.address ?? "",
+    // The worker's spans (and through it the prefill worker's) are children of this one.
+    const genSpan = tracer.startSpan("generate", {
+      parent: deps.trace,
+      kind: "client",
+      attributes: { "radixserve.worker": held.worker.address, "radixserve.request_id": requestId },
     });
+    const call = held.worker.generate(
+      {
+        requestId,
+        inputIds: spec.inputIds,
+        sampling: {
+          ...spec.sampling,
+          maxNewTokens: spec.maxNewTokens,
+          stopTokenIds: [...spec.stopTokenIds],
+          ignoreEos: spec.ignoreEos,
+          hasLogprobs: spec.logprobs !== null,
+          logprobs: spec.logprobs ?? -1,
+        },
+        priority: 0,
+        deadlineUnixMs: spec.deadlineUnixMs ?? 0,
+        prefillAddress: prefill?.address ?? "",
+      },
+      traceMetadata(genSpan),
+    );
     const onAbort = () => call.cancel();
     // The worker aborts at the deadline (finish reason "abort"); this timer only guards against a
     // worker that does not, so a request can never outlive its deadline by much.
@@ -250,11 +283,11 @@ async function* runAdmitted(
           if (spec.logprobs !== null && ev.token.logprob) {
             infos.push({
               id,
-              text: codec.tokenText(id),
+              ...codec.tokenText(id),
               logprob: ev.token.logprob.logprob,
               top: ev.token.logprob.top.map((t) => ({
                 id: t.tokenId,
-                text: codec.tokenText(t.tokenId),
+                ...codec.tokenText(t.tokenId),
                 logprob: t.logprob,
               })),
             });
@@ -312,6 +345,7 @@ async function* runAdmitted(
         return;
       }
       const failure = workerFailure(err, held.worker.address);
+      genSpan.setError(`${failure.code}: ${failure.message}`);
       if (failure.code === "no_worker" || failure.code === "draining")
         pool.markFailed(held.worker, failure.message);
       // Retry only while nothing reached the client (no token yet; deltas come only from tokens),
@@ -332,6 +366,7 @@ async function* runAdmitted(
       }
       throw failure;
     } finally {
+      genSpan.setAttribute("radixserve.completion_tokens", received).end();
       if (abortTimer) clearTimeout(abortTimer);
       if (deadlineTimer) clearTimeout(deadlineTimer);
       signal.removeEventListener("abort", onAbort);

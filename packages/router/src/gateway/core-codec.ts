@@ -10,6 +10,8 @@ import {
   loadTokenizer,
   type ModelTokenizer,
   StopStringMatcher,
+  tokenBytes,
+  tokenString,
 } from "@radixserve/core";
 import { TokenizerPool } from "../tokenize/tokenizer-pool.js";
 import type { ChatTurn, IncrementalDecoder, StopMatcher, TextCodec } from "./text-codec.js";
@@ -22,7 +24,7 @@ export interface CoreTextCodecOptions {
 export class CoreTextCodec implements TextCodec {
   readonly eosTokenIds: readonly number[];
   readonly vocabSize: number;
-  private readonly tokenTexts = new Map<number, string>();
+  private readonly tokenTexts = new Map<number, { text: string; bytes: number[] }>();
 
   private constructor(
     private readonly tokenizer: ModelTokenizer,
@@ -44,14 +46,19 @@ export class CoreTextCodec implements TextCodec {
     return this.pool.encodePrompt(text);
   }
 
-  encodeChat(messages: ChatTurn[]): Promise<number[]> {
-    return this.pool.encodeChat(messages);
+  get chatTemplate(): string | null {
+    return this.tokenizer.chatTemplate;
   }
 
-  tokenText(tokenId: number): string {
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]> {
+    return this.pool.encodeChat(messages, tools);
+  }
+
+  tokenText(tokenId: number): { text: string; bytes: number[] } {
     let t = this.tokenTexts.get(tokenId);
     if (t === undefined) {
-      t = tokenId >= 0 && tokenId < this.vocabSize ? this.tokenizer.decode([tokenId]) : "";
+      const bytes = tokenBytes(this.tokenizer, tokenId);
+      t = { text: tokenString(bytes), bytes: [...bytes] };
       if (this.tokenTexts.size < 100_000) this.tokenTexts.set(tokenId, t);
     }
     return t;

@@ -8,6 +8,7 @@
  * with the right status. After headers, a failure is sent as an SSE `data: {"error": ...}` event.
  * The client closing the connection aborts every choice (the gRPC calls are cancelled).
  */
+import { getTracer, parseTraceparent, type Span } from "@radixserve/core";
 import type { FastifyReply } from "fastify";
 import {
   type ChoiceDeps,
@@ -29,7 +30,8 @@ import {
   usageChunk,
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
-import type { RouterMetrics } from "./router-metrics.js";
+import { CLIENT_CLOSED, type RouterMetrics } from "./router-metrics.js";
+import { ToolCallStream } from "./tool-call-output.js";
 
 export interface ExecuteContext {
   deps: Omit<ChoiceDeps, "onFirstToken" | "onToken">;
@@ -41,6 +43,10 @@ export interface ExecuteContext {
    * in the HTTP metrics (with 499 when the client left), not the server's onResponse hook.
    */
   onStreamStart?: () => void;
+  /** The client's W3C `traceparent` header, if it sent one: the request's span joins that trace. */
+  traceparent?: string | undefined;
+  /** The request's span (set by executePlan). */
+  span?: Span;
 }
 
 function nowMs(): number {
@@ -89,6 +95,7 @@ function choiceDeps(ctx: ExecuteContext): ChoiceDeps {
   let last = 0;
   return {
     ...ctx.deps,
+    trace: ctx.span,
     onFirstToken: () => {
       last = nowMs();
       ctx.metrics.serving.ttft.observe((last - ctx.arrivalMs) / 1000);
@@ -117,9 +124,36 @@ function clientGoneSignal(reply: FastifyReply): AbortController {
 
 export async function executePlan(
   plan: RequestPlan,
-  ctx: ExecuteContext,
+  context: ExecuteContext,
   reply: FastifyReply,
 ): Promise<void> {
+  const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+  const span = getTracer().startSpan(`POST ${endpoint}`, {
+    parent: parseTraceparent(context.traceparent),
+    kind: "server",
+    attributes: {
+      "http.request.method": "POST",
+      "http.route": endpoint,
+      "radixserve.choices": plan.choices.length,
+      "radixserve.stream": plan.stream,
+    },
+  });
+  const ctx = { ...context, span };
+  try {
+    await answer(plan, ctx, reply);
+    span.setAttribute("http.response.status_code", reply.statusCode);
+  } catch (err) {
+    const e = toHttpError(err);
+    span
+      .setAttribute("http.response.status_code", e.status)
+      .setError(`${e.body.error.code}: ${e.body.error.message}`);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+async function answer(plan: RequestPlan, ctx: ExecuteContext, reply: FastifyReply): Promise<void> {
   const gone = clientGoneSignal(reply);
   if (plan.stream) return streamPlan(plan, ctx, reply, gone);
   const gens = startChoices(plan, ctx, gone.signal);
@@ -216,10 +250,12 @@ async function streamPlan(
     }
   }
   let clientGone = false;
+  let failedWith: string | null = null;
   raw.once("close", () => {
     if (!raw.writableFinished) clientGone = true;
   });
   const textOffset = new Map<number, number>();
+  const toolStreams = plan.tools ? indexOf.map(() => new ToolCallStream(plan.tools!)) : null;
   const ended: { promptIndex: number; usage: UsageCounts }[] = [];
   try {
     for await (const [i, ev] of mergeTagged(iters, firsts)) {
@@ -230,7 +266,7 @@ async function streamPlan(
           await send(
             streamChunk(plan, {
               index,
-              delta: { content: ev.text },
+              delta: { content: toolStreams ? toolStreams[i]!.push(ev.text) : ev.text },
               logprobs: plan.logprobs ? chatLogprobs(ev.tokens) : null,
               finish_reason: null,
             }),
@@ -250,9 +286,16 @@ async function streamPlan(
       } else {
         recordFinished(ctx, ev);
         ended.push({ promptIndex: plan.choices[i]!.promptIndex, usage: ev.usage });
+        let finishReason: string = ev.finishReason;
+        if (toolStreams) {
+          const tail = toolStreams[i]!.end(ev.finishReason);
+          for (const delta of tail.deltas)
+            send(streamChunk(plan, { index, delta, logprobs: null, finish_reason: null }));
+          finishReason = tail.finishReason;
+        }
         const last =
           plan.kind === "chat"
-            ? { index, delta: {}, logprobs: null, finish_reason: ev.finishReason }
+            ? { index, delta: {}, logprobs: null, finish_reason: finishReason }
             : { index, text: "", logprobs: null, finish_reason: ev.finishReason };
         await send(streamChunk(plan, last));
       }
@@ -261,6 +304,7 @@ async function streamPlan(
   } catch (err) {
     gone.abort();
     const e = toHttpError(err, reply.request.id);
+    failedWith = e.body.error.code;
     reply.log.warn(
       { code: e.body.error.code, status: e.status, detail: err instanceof Error ? err.message : String(err) },
       "stream failed after headers were sent",
@@ -269,7 +313,9 @@ async function streamPlan(
   } finally {
     if (!raw.destroyed) raw.end("data: [DONE]\n\n");
     const endpoint = plan.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
-    ctx.metrics.http.inc({ endpoint, status: clientGone ? "499" : "200" });
+    // A stream that failed after its headers answered 200 and carried the error body.
+    if (clientGone) ctx.metrics.recordAnswer(endpoint, 499, CLIENT_CLOSED);
+    else ctx.metrics.recordAnswer(endpoint, 200, failedWith);
     ctx.metrics.serving.e2e.observe((nowMs() - ctx.arrivalMs) / 1000);
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { FinishReason, TokenInfo, UsageCounts } from "./choice-runner.js";
 import type { RequestPlan } from "./request-plan.js";
+import { toolMessage } from "./tool-call-output.js";
 
 export interface OpenAIUsage {
   prompt_tokens: number;
@@ -46,18 +47,14 @@ export function totalUsage(results: readonly { promptIndex: number; usage: Usage
   };
 }
 
-function bytesOf(text: string): number[] {
-  return [...Buffer.from(text, "utf8")];
-}
-
 /** Chat logprobs: `{content: [{token, logprob, bytes, top_logprobs: [...]}]}`. */
 export function chatLogprobs(tokens: readonly TokenInfo[]) {
   return {
     content: tokens.map((t) => ({
       token: t.text,
       logprob: t.logprob,
-      bytes: bytesOf(t.text),
-      top_logprobs: t.top.map((x) => ({ token: x.text, logprob: x.logprob, bytes: bytesOf(x.text) })),
+      bytes: t.bytes,
+      top_logprobs: t.top.map((x) => ({ token: x.text, logprob: x.logprob, bytes: x.bytes })),
     })),
   };
 }
@@ -84,12 +81,17 @@ export function chatResponse(plan: RequestPlan, results: readonly ChoiceResult[]
     object: "chat.completion" as const,
     created: plan.created,
     model: plan.model,
-    choices: results.map((r) => ({
-      index: r.index,
-      message: { role: "assistant" as const, content: r.text },
-      logprobs: plan.logprobs ? chatLogprobs(r.tokens) : null,
-      finish_reason: r.finishReason,
-    })),
+    choices: results.map((r) => {
+      const { message, finishReason } = plan.tools
+        ? toolMessage(plan.tools, r.text, r.finishReason)
+        : { message: { role: "assistant" as const, content: r.text }, finishReason: r.finishReason };
+      return {
+        index: r.index,
+        message,
+        logprobs: plan.logprobs ? chatLogprobs(r.tokens) : null,
+        finish_reason: finishReason,
+      };
+    }),
     usage: totalUsage(results),
   };
 }

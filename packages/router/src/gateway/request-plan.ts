@@ -18,6 +18,7 @@ import {
 } from "./request-limits.js";
 import type { ChatCompletionBody, CompletionBody } from "./schemas.js";
 import type { ChatTurn, TextCodec } from "./text-codec.js";
+import { parserForTemplate, TOOL_CALL_PARSER_NAMES, type ToolCallParser } from "./tool-call-parser.js";
 
 export interface PlannedChoice {
   index: number;
@@ -36,6 +37,8 @@ export interface RequestPlan {
   includeUsage: boolean;
   /** Whether the response carries logprobs objects (even empty ones). */
   logprobs: boolean;
+  /** Chat with tools the model may call: answers are read for calls by `parser`. */
+  tools: { parser: ToolCallParser; parallel: boolean } | null;
 }
 
 /** OpenAI's default max_tokens for /v1/completions. */
@@ -106,7 +109,9 @@ function maxNewTokens(
 type CommonBody = ChatCompletionBody | CompletionBody;
 
 function baseSampling(body: CommonBody): ChoiceSpec["sampling"] {
+  const bias = body.logit_bias ?? {};
   return {
+    logitBias: Object.fromEntries(Object.entries(bias).map(([id, v]) => [Number(id), v])),
     // OpenAI's default temperature is 1.0; 0 is greedy.
     temperature: body.temperature ?? 1,
     topK: body.top_k !== null && body.top_k !== undefined && body.top_k > 0 ? body.top_k : 0,
@@ -130,6 +135,30 @@ export interface PlanOptions {
   requestTimeoutMs: number;
   /** Size limits of one request. Default DEFAULT_LIMITS. */
   limits?: RequestLimits;
+  /** `--tool-call-parser`: the tool-call format; absent = read off the chat template. */
+  toolCallParser?: ToolCallParser | undefined;
+}
+
+/** The tools of a chat request, when the model may call them, and the parser of its calls. */
+function toolsOf(body: ChatCompletionBody, codec: TextCodec, opts: PlanOptions): RequestPlan["tools"] {
+  if (!body.tools?.length || body.tool_choice === "none") return null;
+  const template = codec.chatTemplate ?? "";
+  if (!/\btools\b/.test(template))
+    throw new RadixServeError(
+      "invalid_request",
+      "This model's chat template does not render tools, so the model would never see them; " +
+        "send the tool descriptions in a message instead.",
+      { param: "tools" },
+    );
+  const parser = opts.toolCallParser ?? parserForTemplate(template);
+  if (!parser)
+    throw new RadixServeError(
+      "invalid_request",
+      "No tool-call format is known for this model's chat template; start the router with " +
+        `--tool-call-parser (${TOOL_CALL_PARSER_NAMES.join(", ")}).`,
+      { param: "tools" },
+    );
+  return { parser, parallel: body.parallel_tool_calls ?? true };
 }
 
 const DEFAULT_PLAN: PlanOptions = { requestTimeoutMs: 0 };
@@ -183,13 +212,23 @@ function header(kind: RequestPlan["kind"], model: string) {
 
 /** The message's content with lone surrogates repaired, and its length in characters. */
 function turnOf(m: ChatCompletionBody["messages"][number]): { turn: ChatTurn; chars: number } {
-  const c = m.content ?? "";
+  const extra: Pick<ChatTurn, "toolCalls" | "toolCallId"> =
+    m.role === "tool"
+      ? { toolCallId: m.tool_call_id }
+      : m.role === "assistant" && m.tool_calls?.length
+        ? { toolCalls: m.tool_calls }
+        : {};
+  const c = m.content ?? null;
+  if (c === null) return { turn: { role: m.role, content: null, ...extra }, chars: 0 };
   if (typeof c === "string") {
     const content = wellFormed(c);
-    return { turn: { role: m.role, content }, chars: content.length };
+    return { turn: { role: m.role, content, ...extra }, chars: content.length };
   }
   const parts = c.map((p) => ({ ...p, text: wellFormed(p.text) }));
-  return { turn: { role: m.role, content: parts }, chars: parts.reduce((a, p) => a + p.text.length, 0) };
+  return {
+    turn: { role: m.role, content: parts, ...extra },
+    chars: parts.reduce((a, p) => a + p.text.length, 0),
+  };
 }
 
 export async function planChat(
@@ -213,9 +252,10 @@ export async function planChat(
     "messages",
   );
   const turns = converted.map((t) => t.turn);
+  const tools = toolsOf(body, codec, opts);
   let ids: number[];
   try {
-    ids = await codec.encodeChat(turns);
+    ids = await codec.encodeChat(turns, tools ? (body.tools ?? undefined) : undefined);
   } catch (err) {
     if (err instanceof RadixServeError) throw err;
     const why = err instanceof Error ? err.message : String(err);
@@ -226,6 +266,7 @@ export async function planChat(
   }
   checkTokens(ids.length, limits, "messages");
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  checkIds(Object.keys(body.logit_bias ?? {}).map(Number), codec.vocabSize, "logit_bias");
   const requested = body.max_completion_tokens ?? body.max_tokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "messages";
   const max = maxNewTokens(ids.length, requested, Number.MAX_SAFE_INTEGER, model.maxContextLength, param);
@@ -237,6 +278,7 @@ export async function planChat(
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
+    tools,
   };
 }
 
@@ -280,6 +322,7 @@ export async function planCompletion(
     checkIds(ids, codec.vocabSize, prompts.length > 1 ? `prompt[${i}]` : "prompt");
   });
   checkIds(body.stop_token_ids ?? [], codec.vocabSize, "stop_token_ids");
+  checkIds(Object.keys(body.logit_bias ?? {}).map(Number), codec.vocabSize, "logit_bias");
   const maxTokens = prompts.map((ids) =>
     maxNewTokens(
       ids.length,
@@ -297,5 +340,6 @@ export async function planCompletion(
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     logprobs: logprobs !== null,
+    tools: null,
   };
 }

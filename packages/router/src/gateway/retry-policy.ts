@@ -19,7 +19,15 @@
  */
 import type { RadixServeError } from "@radixserve/core";
 
-export type RetryReason = "unavailable" | "draining" | "circuit_open" | "kv_transfer_failed";
+/** Every retry reason (the `reason` label of radixserve_router_retries_total). */
+export const RETRY_REASONS = Object.freeze([
+  "unavailable",
+  "draining",
+  "circuit_open",
+  "kv_transfer_failed",
+] as const);
+
+export type RetryReason = (typeof RETRY_REASONS)[number];
 
 export interface RetryOptions {
   maxRetries: number;

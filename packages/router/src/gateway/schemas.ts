@@ -1,7 +1,8 @@
 /**
  * Request schemas of the OpenAI endpoints (zod 4). They check types and ranges only; limits that
  * depend on the model (context length, vocabulary) are checked after tokenization.
- * Unknown fields are ignored, as OpenAI's own server does with fields it does not use.
+ * Which top-level fields exist at all, and which are refused, is ./request-fields.ts's job (it
+ * runs first); message objects are strict here (an unknown key in a message is a 400 naming it).
  */
 import { z } from "zod";
 
@@ -24,21 +25,62 @@ const samplingFields = {
   stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
   stop_token_ids: z.array(tokenId).max(64).nullish(),
   n: z.int().min(1).max(16).nullish(),
+  /** Accepted only when it equals n (request-fields.ts refuses larger values). */
+  best_of: z.int().min(1).max(16).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
   ignore_eos: z.boolean().nullish(),
+  /** Token id (as a JSON object key) -> bias in [-100, 100] added to its logit. */
+  logit_bias: z
+    .record(z.string().regex(/^\d+$/, "keys must be token ids"), z.number().min(-100).max(100))
+    .nullish(),
 };
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
 const messageContent = z.union([z.string(), z.array(textPart).min(1)]);
 
+/** A tool call the assistant made earlier in the conversation (`arguments` is a JSON string). */
+const toolCall = z.strictObject({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.strictObject({ name: z.string().min(1), arguments: z.string() }),
+});
+
 const chatMessage = z.discriminatedUnion("role", [
-  z.object({ role: z.literal("system"), content: messageContent, name: z.string().nullish() }),
-  z.object({ role: z.literal("developer"), content: messageContent, name: z.string().nullish() }),
-  z.object({ role: z.literal("user"), content: messageContent, name: z.string().nullish() }),
-  z.object({ role: z.literal("assistant"), content: messageContent.nullish(), name: z.string().nullish() }),
+  z.strictObject({ role: z.literal("system"), content: messageContent, name: z.string().nullish() }),
+  z.strictObject({ role: z.literal("developer"), content: messageContent, name: z.string().nullish() }),
+  z.strictObject({ role: z.literal("user"), content: messageContent, name: z.string().nullish() }),
+  z
+    .strictObject({
+      role: z.literal("assistant"),
+      content: messageContent.nullish(),
+      name: z.string().nullish(),
+      refusal: z.string().nullish(),
+      tool_calls: z.array(toolCall).nullish(),
+    })
+    .refine((m) => (m.content ?? null) !== null || (m.tool_calls?.length ?? 0) > 0, {
+      message: "an assistant message needs 'content' or 'tool_calls'",
+      path: ["content"],
+    }),
+  z.strictObject({ role: z.literal("tool"), content: messageContent, tool_call_id: z.string().min(1) }),
+]);
+
+/** A function the model may call (OpenAI's `tools[i]`); `parameters` is a JSON Schema object. */
+const tool = z.strictObject({
+  type: z.literal("function"),
+  function: z.strictObject({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'"),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string() }) }),
 ]);
 
 export const chatCompletionSchema = z.object({
@@ -47,6 +89,9 @@ export const chatCompletionSchema = z.object({
   max_completion_tokens: z.int().positive().nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  tools: z.array(tool).max(128).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
 });
 
 export const completionSchema = z.object({
@@ -61,8 +106,10 @@ export const completionSchema = z.object({
   /** Number of top logprobs per token (OpenAI allows up to 5; we allow the engine's 20). */
   logprobs: z.int().min(0).max(20).nullish(),
   echo: z.literal(false).nullish(),
+  suffix: z.literal("").nullish(),
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionSchema>;
 export type CompletionBody = z.infer<typeof completionSchema>;
 export type ChatMessageBody = z.infer<typeof chatMessage>;
+export type ToolBody = z.infer<typeof tool>;

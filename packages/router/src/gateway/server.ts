@@ -2,8 +2,9 @@
  * The OpenAI-compatible HTTP gateway (fastify 5): routes, API-key check, body limit, and the one
  * error handler that turns every failure into OpenAI's error body (./error-body.ts).
  *
- * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health (= /readyz),
- * GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json.
+ * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id},
+ * GET /health (= /readyz), GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json,
+ * GET /dashboard (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*).
  * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
  * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
  *
@@ -22,17 +23,21 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RouterError } from "../errors.js";
+import { registerStatusPage } from "../status/status-routes.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { answerClientError, installAccessControl } from "./access.js";
 import { runChoice } from "./choice-runner.js";
 import { RETRY_AFTER_UNAVAILABLE_S, toHttpError } from "./error-body.js";
 import { executePlan } from "./execute-plan.js";
+import { registerModelRoutes } from "./model-routes.js";
+import { checkRequestFields } from "./request-fields.js";
 import { type RequestLimits, requestLimits } from "./request-limits.js";
 import { planChat, planCompletion } from "./request-plan.js";
 import { type RetryOptions, retryOptions } from "./retry-policy.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { chatCompletionSchema, completionSchema } from "./schemas.js";
 import type { TextCodec } from "./text-codec.js";
+import { toolCallParser } from "./tool-call-parser.js";
 
 export interface GatewayOptions {
   pool: WorkerPool;
@@ -53,6 +58,8 @@ export interface GatewayOptions {
   requestTimeoutMs?: number | undefined;
   /** Retries before the first token (--max-retries and backoff). Default DEFAULT_RETRY. */
   retry?: Partial<RetryOptions> | undefined;
+  /** `--tool-call-parser` (hermes, llama3, mistral); absent = read off the chat template. */
+  toolCallParser?: string | undefined;
   /** Size limits of one request (prompt characters and tokens, fan-out). Default DEFAULT_LIMITS. */
   limits?: Partial<RequestLimits> | undefined;
   /** Log each request (fastify's request logging). Default false. */
@@ -143,12 +150,14 @@ export async function buildGateway(
     arrival.set(req, performance.now());
     void reply.header("x-request-id", req.id);
   });
+  // The error code of each failed answer, for the outcome counter (set where the body is made).
+  const errorCodes = new WeakMap<FastifyRequest, string>();
   // After the hook above, so that a 401 carries the request id too.
   installAccessControl(app, { apiKey: opts.apiKey });
   app.addHook("onResponse", async (req, reply) => {
     if (streamed.has(req)) return;
     const endpoint = req.routeOptions.url ?? "unknown";
-    metrics.http.inc({ endpoint, status: String(reply.statusCode) });
+    metrics.recordAnswer(endpoint, reply.statusCode, errorCodes.get(req) ?? null);
     const t0 = arrival.get(req);
     if (t0 !== undefined && endpoint.startsWith("/v1/"))
       metrics.serving.e2e.observe((performance.now() - t0) / 1000);
@@ -156,6 +165,7 @@ export async function buildGateway(
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err, req.id);
+    errorCodes.set(req, e.body.error.code);
     // Log a plain summary: pino's error serializer cannot tag the frozen catalog entry an error carries.
     const entry = { code: e.body.error.code, status: e.status, detail: describe(err) };
     if (e.status >= 500 && e.status !== 503) req.log.error(entry, "request failed");
@@ -165,40 +175,38 @@ export async function buildGateway(
     void reply.code(e.status).send(e.body);
   });
 
-  const planOpts = { requestTimeoutMs: opts.requestTimeoutMs ?? 0, limits: requestLimits(opts.limits) };
+  const planOpts = {
+    requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+    limits: requestLimits(opts.limits),
+    toolCallParser: opts.toolCallParser === undefined ? undefined : toolCallParser(opts.toolCallParser),
+  };
   const exec = (req: FastifyRequest, c: TextCodec) => ({
     deps: choiceDepsFor(c),
     metrics,
     arrivalMs: arrival.get(req) ?? performance.now(),
     onStreamStart: () => streamed.add(req),
+    traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
   });
 
   app.post("/v1/chat/completions", async (req, reply: FastifyReply) => {
-    const body = chatCompletionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("chat", raw);
+    const body = chatCompletionSchema.parse(raw);
     const c = codec();
     const plan = await planChat(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
   });
 
   app.post("/v1/completions", async (req, reply: FastifyReply) => {
-    const body = completionSchema.parse(requireObject(req.body));
+    const raw = requireObject(req.body);
+    checkRequestFields("completion", raw);
+    const body = completionSchema.parse(raw);
     const c = codec();
     const plan = await planCompletion(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
   });
 
-  app.get("/v1/models", async () => ({
-    object: "list",
-    data: pool.models().map((m) => ({
-      id: m.modelId,
-      object: "model",
-      created: 0,
-      owned_by: "radixserve",
-      // The served name, never the server's file path.
-      root: m.modelId,
-      max_model_len: m.maxContextLength,
-    })),
-  }));
+  registerModelRoutes(app, pool);
 
   // Readiness: a worker can take requests and the tokenizer is loaded (503 + Retry-After else).
   const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
@@ -250,9 +258,11 @@ export async function buildGateway(
   });
 
   app.get("/metrics", { config: { open: !opts.metricsRequireKey } }, async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
   });
+
+  registerStatusPage(app, { pool, metrics });
 
   app.get("/openapi.json", async (_req, reply) => {
     if (opts.openapi === undefined)

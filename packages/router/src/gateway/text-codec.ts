@@ -6,8 +6,13 @@
  */
 
 export interface ChatTurn {
-  role: "system" | "developer" | "user" | "assistant";
-  content: string | { type: "text"; text: string }[];
+  role: "system" | "developer" | "user" | "assistant" | "tool";
+  /** null only for an assistant turn that holds tool calls alone. */
+  content: string | { type: "text"; text: string }[] | null;
+  /** Assistant turns: the calls it made (`arguments` as JSON text). */
+  toolCalls?: { id: string; type: "function"; function: { name: string; arguments: string } }[] | undefined;
+  /** Tool turns: the id of the call this message answers. */
+  toolCallId?: string | undefined;
 }
 
 /** Streaming detokenizer: push ids one at a time, get the text that became final. */
@@ -40,12 +45,19 @@ export interface TextCodec {
    */
   encodePrompt(text: string): Promise<number[]>;
   /**
-   * Renders the model's chat template with the generation prompt and tokenizes it (off the event
-   * loop). Rejects with an Error whose message explains what is wrong with the conversation.
+   * Renders the model's chat template with the generation prompt (and `tools`, OpenAI's tool
+   * definitions, as the template's `tools` variable) and tokenizes it (off the event loop).
+   * Rejects with an Error whose message explains what is wrong with the conversation.
    */
-  encodeChat(messages: ChatTurn[]): Promise<number[]>;
-  /** The text of one token on its own (the `token` field of logprobs). */
-  tokenText(tokenId: number): string;
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]>;
+  /** The chat template's source (null when the model has none): tool-call formats are read off it. */
+  readonly chatTemplate: string | null;
+  /**
+   * One token on its own, exactly (the `token` and `bytes` fields of logprobs): its bytes (a
+   * leading space kept, part of a UTF-8 character possible) and their text (`bytes:\xNN` when
+   * they are not whole UTF-8).
+   */
+  tokenText(tokenId: number): { text: string; bytes: number[] };
   /** A detokenizer for one choice; the prompt's last ids give the first token its spacing. */
   createDecoder(promptIds: readonly number[]): IncrementalDecoder;
   createStopMatcher(stops: readonly string[]): StopMatcher;

@@ -32,7 +32,16 @@ export interface KvEventFollowerOptions {
   now?: () => number;
 }
 
-export type ResyncReason = "gap" | "new_instance" | "joined" | "events_resumed" | "retry";
+/** Every resync cause (the `reason` label of radixserve_router_kv_resyncs_total). */
+export const RESYNC_REASONS = Object.freeze([
+  "gap",
+  "new_instance",
+  "joined",
+  "events_resumed",
+  "retry",
+] as const);
+
+export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 interface WorkerSync {
   instanceId: string | null;

@@ -16,6 +16,7 @@
  * `stage` is "unified", "prefill" or "decode": the pick site.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { RESYNC_REASONS } from "../kv-index/kv-event-follower.js";
 import type { Pick } from "./policy.js";
 
 export const ROUTING_METRIC = Object.freeze({
@@ -71,6 +72,7 @@ export class RoutingMetrics {
       labelNames: ["reason"],
       registers,
     });
+    for (const reason of RESYNC_REASONS) this.resyncs.inc({ reason }, 0);
     new Gauge({
       name: ROUTING_METRIC.kvIndexBlocks,
       help: "Blocks in the router's KV index per worker (exact: from events; approx: from routing).",

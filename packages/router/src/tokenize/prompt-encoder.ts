@@ -20,16 +20,21 @@ export class PromptEncoder {
     return this.tokenizer.encode(text, { addSpecialTokens: true });
   }
 
-  /** Renders the chat template with the generation prompt and tokenizes the result. */
-  encodeChat(messages: readonly ChatTurn[]): number[] {
+  /** Renders the chat template (with `tools` when given) and the generation prompt, and tokenizes the result. */
+  encodeChat(messages: readonly ChatTurn[], tools?: readonly unknown[]): number[] {
     // Built on first use so a model without a chat template still serves /v1/completions.
     this.template ??= ChatTemplate.fromTokenizer(this.tokenizer);
     // OpenAI's "developer" role is the newer name of "system".
     const msgs: ChatMessage[] = messages.map((m) => ({
       role: m.role === "developer" ? "system" : m.role,
       content: m.content,
+      toolCalls: m.toolCalls,
+      toolCallId: m.toolCallId,
     }));
-    const text = this.template.render(msgs, { addGenerationPrompt: true });
+    const text = this.template.render(msgs, {
+      addGenerationPrompt: true,
+      ...(tools ? { extra: { tools } } : {}),
+    });
     // The template writes BOS itself when the model wants one; do not add it twice.
     return this.tokenizer.encode(text, { addSpecialTokens: false });
   }

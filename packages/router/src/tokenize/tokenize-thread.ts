@@ -15,7 +15,8 @@ const encoder = await PromptEncoder.load(modelDir);
 port.on("message", (job: TokenizeJob) => {
   let reply: TokenizeReply;
   try {
-    const ids = job.kind === "chat" ? encoder.encodeChat(job.messages) : encoder.encodePrompt(job.text);
+    const ids =
+      job.kind === "chat" ? encoder.encodeChat(job.messages, job.tools) : encoder.encodePrompt(job.text);
     reply = { id: job.id, ok: true, ids: Int32Array.from(ids) };
   } catch (err) {
     reply = { id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) };

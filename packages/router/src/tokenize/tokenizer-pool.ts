@@ -16,13 +16,15 @@ import type { ChatTurn } from "../gateway/text-codec.js";
 
 export type TokenizeJob =
   | { id: number; kind: "prompt"; text: string }
-  | { id: number; kind: "chat"; messages: ChatTurn[] };
+  | { id: number; kind: "chat"; messages: ChatTurn[]; tools?: readonly unknown[] | undefined };
 
 export type TokenizeReply =
   | { id: number; ok: true; ids: Int32Array }
   | { id: number; ok: false; message: string };
 
-type JobInput = { kind: "prompt"; text: string } | { kind: "chat"; messages: ChatTurn[] };
+type JobInput =
+  | { kind: "prompt"; text: string }
+  | { kind: "chat"; messages: ChatTurn[]; tools?: readonly unknown[] | undefined };
 
 interface Pending {
   job: TokenizeJob;
@@ -96,8 +98,8 @@ export class TokenizerPool {
     return this.submit({ kind: "prompt", text });
   }
 
-  encodeChat(messages: ChatTurn[]): Promise<number[]> {
-    return this.submit({ kind: "chat", messages });
+  encodeChat(messages: ChatTurn[], tools?: readonly unknown[]): Promise<number[]> {
+    return this.submit({ kind: "chat", messages, tools });
   }
 
   async close(): Promise<void> {

@@ -71,8 +71,9 @@ export class WorkerClient {
     );
   }
 
-  generate(req: GenerateRequest): GenerateCall {
-    const call = this.client.generate(req);
+  /** `metadata`: the caller's trace context (traceMetadata), when tracing is on. */
+  generate(req: GenerateRequest, metadata?: grpc.Metadata): GenerateCall {
+    const call = metadata ? this.client.generate(req, metadata) : this.client.generate(req);
     let cancelled = false;
     return {
       cancel() {

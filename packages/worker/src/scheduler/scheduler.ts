@@ -349,7 +349,8 @@ export class Scheduler {
    * blocks come from free or evictable blocks only: drafting never preempts another request.
    */
   private drafts(seq: Sequence, decodesInStep: number): number[] {
-    if (!this.speculator || !seq.lease) return [];
+    // A token mask (structured output) holds for one position: constrained requests decode one token a step.
+    if (!this.speculator || !seq.lease || seq.params.sampling.allowedTokens !== undefined) return [];
     // Room after the token this step must produce, within max_new_tokens and the context.
     const room = Math.min(
       seq.params.maxNewTokens - seq.outputLen - 1,

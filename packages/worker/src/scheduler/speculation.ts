@@ -13,6 +13,9 @@
  *    recent earlier occurrence are the draft. No model, no state; pays on repetition-heavy work
  *    (editing code, quoting, JSON transforms).
  *
+ * Requests whose sampling carries a token mask (structured output) never draft: a mask holds for
+ * one position, so they decode one token per step, exactly as without speculation.
+ *
  * Back-off (speculation must never make decoding slower):
  *  - batch: with more decoding requests in a step than `maxBatchSize` the step is compute-bound,
  *    verification positions cost nearly as much as new tokens, so nobody drafts.

@@ -60,6 +60,18 @@ export function validateRequest(p: RequestParams, c: SchedulerConfig): RadixServ
         `stop token id ${t} is not a token id of this model (vocabulary size ${c.vocabSize})`,
         "stop_token_ids",
       );
+  const bias = p.sampling.logitBias;
+  if (bias !== undefined)
+    for (let i = 0; i < bias.tokenIds.length; i++) {
+      const t = bias.tokenIds[i]!;
+      if (t < 0 || t >= c.vocabSize)
+        return bad(
+          `logit_bias token id ${t} is not a token id of this model (vocabulary size ${c.vocabSize})`,
+          "logit_bias",
+        );
+      if (!(Math.abs(bias.values[i]!) <= 100))
+        return bad("logit_bias values must be in [-100, 100]", "logit_bias");
+    }
   return validateSampling(p.sampling);
 }
 

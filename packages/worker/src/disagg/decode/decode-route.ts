@@ -17,14 +17,14 @@ export function createDecodeRoute(
   local: GenerateRoute,
 ): GenerateRoute {
   const { scheduler, reserver, metrics } = deps;
-  return (params, req, sink) => {
-    if (!req.prefillAddress) return local(params, req, sink);
+  return (params, req, sink, trace) => {
+    if (!req.prefillAddress) return local(params, req, sink, trace);
     const bs = scheduler.config.blockSize;
     const hashes = reserver.hashes(params.inputIds);
     const uncached = params.inputIds.length - reserver.cachedBlocks(hashes) * bs;
     if (uncached < threshold) {
       metrics.localPrefills.inc();
-      return local(params, req, sink);
+      return local(params, req, sink, trace);
     }
     // Reject what the scheduler would reject before any block is reserved or byte moved.
     const invalid = scheduler.isDraining
@@ -34,7 +34,7 @@ export function createDecodeRoute(
       sink({ type: "error", error: invalid });
       return { cancel: () => {} };
     }
-    const t = startTransfer(deps, params, req, hashes, sink);
+    const t = startTransfer(deps, params, req, hashes, sink, trace);
     const handle: ReturnType<GenerateRoute> = {
       cancel(cause) {
         if (deps.live.has(params.id)) {

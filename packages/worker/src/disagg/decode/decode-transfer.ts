@@ -14,11 +14,15 @@ import type * as grpc from "@grpc/grpc-js";
 import {
   type GenerateRequest__Output,
   getLogger,
+  getTracer,
+  NOOP_TRACER,
   type PrefillClientMessage,
   type PrefillDone__Output,
   type PrefillServerMessage__Output,
   type PrefillServiceClient,
   RadixServeError,
+  type Span,
+  traceMetadata,
 } from "@radixserve/core";
 import { type Engine, kvSink } from "@radixserve/engine-native";
 import {
@@ -79,9 +83,10 @@ export function startTransfer(
   req: GenerateRequest__Output,
   hashes: string[],
   sink: RequestSink,
+  trace: Span = NOOP_TRACER.startSpan("kv_transfer"),
 ): { cancel(): void } {
   const ac = new AbortController();
-  const t = new DecodeTransfer(deps, params, req, hashes, sink, ac.signal);
+  const t = new DecodeTransfer(deps, params, req, hashes, sink, ac.signal, trace);
   deps.live.set(params.id, { cancel: () => ac.abort() });
   void t.run().finally(() => deps.live.delete(params.id));
   return { cancel: () => ac.abort() };
@@ -99,6 +104,8 @@ class DecodeTransfer {
   private bytes = 0;
   private blocks = 0;
   private readonly bpb: number;
+  /** From the start message to the adoption; the prefill worker's spans are its children. */
+  private transferSpan: Span | null = null;
 
   constructor(
     private readonly deps: TransferDeps,
@@ -107,6 +114,7 @@ class DecodeTransfer {
     private readonly hashes: string[],
     private readonly sink: RequestSink,
     private readonly signal: AbortSignal,
+    private readonly trace: Span,
   ) {
     this.bpb = deps.engine.info.bytesPerBlock;
   }
@@ -115,6 +123,12 @@ class DecodeTransfer {
     const { settings } = this.deps;
     const numBlocks = Math.ceil(this.params.inputIds.length / this.deps.engine.info.blockSize);
     let started = 0;
+    const tracer = getTracer();
+    // This worker's queue: waiting for KV blocks to reserve.
+    const reserveSpan = tracer.startSpan("kv_reserve", {
+      parent: this.trace,
+      attributes: { "radixserve.blocks": numBlocks },
+    });
     try {
       try {
         this.reservation = await this.deps.reserver.reserve(
@@ -125,9 +139,19 @@ class DecodeTransfer {
         );
       } catch (err) {
         const e = err instanceof RadixServeError ? err : new RadixServeError("internal", String(err));
+        reserveSpan.setError(`${e.code}: ${e.message}`).end();
         throw new TransferFailure(e.code === "aborted" ? "cancelled" : "reservation_timeout", e);
       }
       const r = this.reservation;
+      reserveSpan.setAttribute("radixserve.cached_blocks", r.cachedBlocks).end();
+      this.transferSpan = tracer.startSpan("kv_transfer", {
+        parent: this.trace,
+        kind: "client",
+        attributes: {
+          "radixserve.prefill_worker": this.req.prefillAddress,
+          "radixserve.blocks": numBlocks - r.cachedBlocks,
+        },
+      });
       const fresh = numBlocks - r.cachedBlocks;
       started = performance.now(); // transfer latency: from the start message to the adoption
       const engine = this.deps.engine;
@@ -148,6 +172,10 @@ class DecodeTransfer {
       if (settings.verifyImports) await this.verify(r);
       if (this.signal.aborted)
         throw new TransferFailure("cancelled", new RadixServeError("aborted", "request cancelled"));
+      this.transferSpan
+        .setAttribute("radixserve.transport", done.transport || "grpc")
+        .setAttribute("radixserve.kv_bytes", this.bytes)
+        .end();
       const first = done.firstToken;
       const adopted = this.deps.scheduler.adoptPrefilled(this.params, this.sink, {
         lease: r,
@@ -181,6 +209,7 @@ class DecodeTransfer {
               new RadixServeError("kv_transfer_failed", String((err as Error)?.message ?? err)),
             );
       this.deps.metrics.failures.inc({ cause: f.cause_ });
+      this.transferSpan?.setError(`${f.cause_}: ${f.error.message}`).end();
       log.debug({ requestId: this.params.id, cause: f.cause_, msg: f.error.message }, "KV transfer failed");
       if (this.stream) {
         try {
@@ -294,7 +323,9 @@ class DecodeTransfer {
       if (this.signal.aborted) return onAbort();
 
       let nextBlock = r.cachedBlocks;
-      const stream = this.deps.client(address).prefill();
+      const client = this.deps.client(address);
+      const md = this.transferSpan ? traceMetadata(this.transferSpan) : undefined;
+      const stream = md ? client.prefill(md) : client.prefill();
       this.stream = stream;
       stream.on("data", (m: PrefillServerMessage__Output) => {
         if (settled) return;

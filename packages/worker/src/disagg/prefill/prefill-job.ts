@@ -26,6 +26,8 @@ export class PrefillJob {
   /** release() was asked during a step; done when the step returns. */
   pendingRelease = false;
   arrival = 0;
+  /** Called when the scheduler admits the job (its blocks are allocated; it leaves the queue). */
+  onAdmitted: () => void = () => {};
   /** Called after every step that advanced this job (and once when it failed). */
   onProgress: () => void = () => {};
   /** Called when the job can never complete (engine step failed). */

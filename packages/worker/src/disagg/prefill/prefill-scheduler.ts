@@ -41,6 +41,8 @@ export interface PrefillStats {
   kvBlocksCached: number;
   promptTokensTotal: number;
   cachedTokensTotal: number;
+  /** First tokens sampled (one per computed prompt). */
+  generatedTokensTotal: number;
   cacheHitRate: number;
 }
 
@@ -55,7 +57,7 @@ export class PrefillScheduler {
   /** Tokens of short-only steps since the last normal step (bounded: see shortBudget). */
   private shortTokensSinceLong = 0;
   private draining = false;
-  private readonly counters = { prompt: 0, cached: 0 };
+  private readonly counters = { prompt: 0, cached: 0, generated: 0 };
   onWork: () => void = () => {};
 
   constructor(readonly config: SchedulerConfig) {
@@ -156,6 +158,7 @@ export class PrefillScheduler {
         }
         job.first = out;
         job.status = "computed";
+        this.counters.generated += 1;
       }
       job.onProgress();
     }
@@ -192,6 +195,7 @@ export class PrefillScheduler {
       ...this.kv.loadStats(),
       promptTokensTotal: this.counters.prompt,
       cachedTokensTotal: this.counters.cached,
+      generatedTokensTotal: this.counters.generated,
       cacheHitRate: this.counters.prompt > 0 ? this.counters.cached / this.counters.prompt : 0,
     };
   }
@@ -284,6 +288,7 @@ export class PrefillScheduler {
     job.status = "running";
     this.counters.prompt += job.promptLen;
     this.counters.cached += job.cachedTokens;
+    job.onAdmitted();
     return true;
   }
 

@@ -12,6 +12,7 @@ import {
   getLogger,
   type PrefillServiceHandlers,
   RadixServeError,
+  RateMeter,
   ServingMetrics,
   type WorkerServiceHandlers,
 } from "@radixserve/core";
@@ -50,15 +51,32 @@ export interface PrefillServer {
 
 export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
   const scheduler = new PrefillScheduler(opts.schedulerConfig);
-  const metrics = new ServingMetrics("prefill", () => {
-    const s = scheduler.stats();
-    return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable, preemptionsTotal: 0 };
-  });
+  const metrics = new ServingMetrics(
+    "prefill",
+    () => {
+      const s = scheduler.stats();
+      return { ...s, kvBlocksFree: s.kvBlocksFree + s.kvBlocksEvictable, preemptionsTotal: 0 };
+    },
+    {
+      modelName: opts.modelInfo.modelId,
+      // The scheduler counts what it admits and computes (the same counts as its hit rate).
+      tokenTotals: () => {
+        const s = scheduler.stats();
+        return {
+          prompt: s.promptTokensTotal,
+          cached: s.cachedTokensTotal,
+          generated: s.generatedTokensTotal,
+        };
+      },
+    },
+  );
   const live = new Set<object>();
   const transferMetrics = new KvTransferMetrics(metrics.registry, {
     reservationQueue: () => scheduler.stats().queued,
     transfersInFlight: () => live.size,
   });
+  const promptRate = new RateMeter();
+  const kvRate = new RateMeter();
   const loop = new EngineLoop(opts.engine, scheduler, getLogger("scheduler"));
   loop.start();
   const ctx = {
@@ -88,7 +106,13 @@ export function createPrefillServer(opts: PrefillServerOptions): PrefillServer {
       callback(null, { status: opts.status(), disaggMode: "prefill" });
     },
     GetLoad(_call, callback) {
-      callback(null, loadResponse(scheduler.stats(), 0));
+      const s = scheduler.stats();
+      const now = performance.now();
+      callback(null, {
+        ...loadResponse(s, 0),
+        promptTokensPerS: promptRate.rate(s.promptTokensTotal, now),
+        kvTransferBytesPerS: kvRate.rate(transferMetrics.bytesMoved, now),
+      });
     },
     FlushCache(_call, callback) {
       callback(null, { blocksFreed: scheduler.flushCache() });

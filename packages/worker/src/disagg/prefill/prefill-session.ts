@@ -12,10 +12,13 @@
 import type * as grpc from "@grpc/grpc-js";
 import {
   getLogger,
+  getTracer,
   type PrefillClientMessage__Output,
   type PrefillServerMessage,
   type PrefillStart__Output,
   RadixServeError,
+  type Span,
+  traceParentOf,
 } from "@radixserve/core";
 import { type Engine, kvSink } from "@radixserve/engine-native";
 import {
@@ -80,12 +83,21 @@ class PrefillSession {
   private ended = false;
   private firstChunkAt = 0;
   private readonly timer: NodeJS.Timeout;
+  /** The session's span (parent: the decode worker's kv_transfer span) and its phases. */
+  private readonly span: Span;
+  private phase: Span | null = null;
+  private sendSpan: Span | null = null;
 
   constructor(
     private readonly ctx: PrefillSessionContext,
     private readonly call: Call,
   ) {
     ctx.live.add(this);
+    const tracer = getTracer();
+    this.span = tracer.startSpan("prefill.session", {
+      parent: tracer.enabled ? traceParentOf(call.metadata) : null,
+      kind: "server",
+    });
     this.timer = setTimeout(
       () => this.fail("transfer_timeout", "prefill session passed its deadline"),
       ctx.sessionTimeoutMs,
@@ -107,6 +119,7 @@ class PrefillSession {
         const secs = this.firstChunkAt > 0 ? (performance.now() - this.firstChunkAt) / 1000 : 0;
         this.ctx.metrics.recordTransfer(this.sender?.name ?? "grpc", this.bytesSent, this.blocksSent, secs);
       } else {
+        this.span.setError(`peer_error: ${m.doneAck.error}`);
         this.ctx.metrics.failures.inc({ cause: "peer_error" });
         log.warn({ requestId: this.job?.id, error: m.doneAck.error }, "decode worker rejected the transfer");
       }
@@ -158,7 +171,23 @@ class PrefillSession {
     const chunkBytes = start.chunkBytes > 0 ? Math.min(start.chunkBytes, cap) : DEFAULT_CHUNK_BYTES;
     this.chunkBlocks = Math.max(1, Math.floor(chunkBytes / info.bytesPerBlock));
     const job = new PrefillJob(params);
-    job.onProgress = () => void this.pump();
+    const tracer = getTracer();
+    this.span
+      .setAttribute("radixserve.request_id", params.id)
+      .setAttribute("radixserve.prompt_tokens", params.inputIds.length);
+    // queue (waiting for blocks and a step) -> prefill (chunks computed) -> first token.
+    this.phase = tracer.startSpan("queue", { parent: this.span });
+    job.onAdmitted = () => {
+      this.phase?.end();
+      this.phase = tracer.startSpan("prefill", {
+        parent: this.span,
+        attributes: { "radixserve.cached_tokens": job.cachedTokens },
+      });
+    };
+    job.onProgress = () => {
+      if (job.first) this.phase?.end();
+      void this.pump();
+    };
     job.onFailure = (err) =>
       err instanceof RadixServeError
         ? this.failWith(err, "engine")
@@ -235,7 +264,13 @@ class PrefillSession {
   /** Sends the KvChunk message of a placed chunk. */
   private announce(first: number, n: number, { payload, crc }: KvSentChunk): void {
     if (this.ended) return;
-    if (this.firstChunkAt === 0) this.firstChunkAt = performance.now();
+    if (this.firstChunkAt === 0) {
+      this.firstChunkAt = performance.now();
+      this.sendSpan = getTracer().startSpan("kv_send", {
+        parent: this.span,
+        attributes: { "radixserve.transport": this.sender?.name ?? "grpc" },
+      });
+    }
     this.crc = foldChunkCrc(this.crc, crc);
     this.bytesSent += payload.byteLength;
     this.blocksSent += n;
@@ -278,6 +313,7 @@ class PrefillSession {
 
   private failWith(err: RadixServeError, cause: string): void {
     if (this.ended) return;
+    this.span.setError(`${cause}: ${err.message}`);
     this.ctx.metrics.failures.inc({ cause });
     log.debug({ requestId: this.job?.id, code: err.code, msg: err.message }, "prefill session failed");
     try {
@@ -301,6 +337,7 @@ class PrefillSession {
   private abort(why: string): void {
     if (this.ended) return;
     if (!this.doneSent) {
+      this.span.setError(`cancelled: ${why}`);
       this.ctx.metrics.failures.inc({ cause: "cancelled" });
       log.debug({ requestId: this.job?.id, why }, "prefill session aborted");
     }
@@ -310,6 +347,9 @@ class PrefillSession {
   private close(): void {
     if (this.ended) return;
     this.ended = true;
+    this.phase?.end();
+    this.sendSpan?.setAttribute("radixserve.kv_bytes", this.bytesSent).end();
+    this.span.end();
     clearTimeout(this.timer);
     this.ctx.live.delete(this);
     if (this.job) this.ctx.scheduler.release(this.job);

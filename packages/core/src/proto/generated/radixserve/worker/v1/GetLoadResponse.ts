@@ -18,6 +18,14 @@ export interface GetLoadResponse {
    */
   'cacheHitRate'?: (number | string);
   'generationTokensPerS'?: (number | string);
+  /**
+   * prompt tokens admitted per second, recent window (cached ones included)
+   */
+  'promptTokensPerS'?: (number | string);
+  /**
+   * KV bytes sent (prefill) or imported (decode) per second, recent window
+   */
+  'kvTransferBytesPerS'?: (number | string);
 }
 
 export interface GetLoadResponse__Output {
@@ -37,4 +45,12 @@ export interface GetLoadResponse__Output {
    */
   'cacheHitRate': (number);
   'generationTokensPerS': (number);
+  /**
+   * prompt tokens admitted per second, recent window (cached ones included)
+   */
+  'promptTokensPerS': (number);
+  /**
+   * KV bytes sent (prefill) or imported (decode) per second, recent window
+   */
+  'kvTransferBytesPerS': (number);
 }

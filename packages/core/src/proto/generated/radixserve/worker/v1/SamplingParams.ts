@@ -43,6 +43,10 @@ export interface SamplingParams {
    */
   'logprobs'?: (number);
   'hasLogprobs'?: (boolean);
+  /**
+   * OpenAI's logit_bias: token id -> value in [-100, 100] added to its logit before sampling.
+   */
+  'logitBias'?: ({[key: number]: number | string});
   '_seed'?: "seed";
 }
 
@@ -87,5 +91,9 @@ export interface SamplingParams__Output {
    */
   'logprobs': (number);
   'hasLogprobs': (boolean);
+  /**
+   * OpenAI's logit_bias: token id -> value in [-100, 100] added to its logit before sampling.
+   */
+  'logitBias': ({[key: number]: number});
   '_seed'?: "seed";
 }

@@ -1,19 +1,21 @@
 // `--model-path org/name`: download from the Hugging Face Hub into the cache, against a local
 // server that plays the Hub's file API (the real Hub is not reachable here). Covers the files
 // fetched (and those not), one snapshot per commit, --revision, HF_TOKEN for gated repos,
-// HF_ENDPOINT, the cache on a second start, and one clear line when offline or unknown.
+// HF_ENDPOINT, the cache on a second start, one clear line when offline or unknown, and a worker
+// process started with `--model-path org/name` serving the downloaded model under that name.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { downloadHubModel, isHubModelId, resolveModelPath } from "../src/model/index.js";
-import { loadTokenizer } from "../src/tokenizer/index.js";
-import { type FakeHub, startFakeHub } from "./fake-hub.js";
+import { downloadHubModel, isHubModelId, loadTokenizer, resolveModelPath } from "@radixserve/core";
+import { type FakeHub, startFakeHub } from "./harness/fake-hub.js";
+import { CLI, env } from "./harness/launcher.js";
 
-const CHECKPOINT = new URL("../../../test/golden/checkpoints/hf5-llama3-rope/", import.meta.url);
+const CHECKPOINT = new URL("./golden/checkpoints/hf5-llama3-rope/", import.meta.url);
 const MODEL_FILES = readdirSync(CHECKPOINT).sort();
 const MAIN = "a".repeat(40);
 const V1 = "b".repeat(40);
@@ -138,5 +140,56 @@ describe("Hub downloads (local fake Hub)", () => {
       resolveModelPath(CHECKPOINT.pathname, { revision: "main", log }),
       /--revision applies to Hugging Face model ids, not the local path/,
     );
+  });
+
+  test("radixserve worker --model-path org/name downloads, serves, and names the model by its id", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "rs-hub-worker-"));
+    const proc = spawn(
+      process.execPath,
+      [
+        CLI,
+        "worker",
+        "--model-path",
+        "test-org/tiny-llama",
+        "--revision",
+        "v1",
+        "--port",
+        "0",
+        "--kv-cache-blocks",
+        "16",
+      ],
+      { env: { ...env, HF_ENDPOINT: hub.url, RADIXSERVE_CACHE: cache }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    proc.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => proc.on("exit", (c) => r(c)));
+    try {
+      const ready = await Promise.race([
+        new Promise<boolean>((resolve) => {
+          const poll = setInterval(() => {
+            if (/^RADIXSERVE_WORKER_READY /m.test(out)) {
+              clearInterval(poll);
+              resolve(true);
+            }
+          }, 50);
+          void exited.then(() => clearInterval(poll));
+        }),
+        exited.then(() => false),
+      ]);
+      assert.ok(ready, `worker did not start:\n${err}`);
+      assert.match(
+        err,
+        /model test-org\/tiny-llama: \S+\/hub\/models--test-org--tiny-llama\/snapshots\/b{40}/,
+      );
+    } finally {
+      proc.kill("SIGTERM");
+      await exited;
+    }
   });
 });
