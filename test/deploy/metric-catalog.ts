@@ -5,7 +5,14 @@
  * it. A name only counts when a process really registers it, so a catalog entry nobody exports
  * cannot hide a dead dashboard panel.
  */
-import { KV_TRANSFER_METRIC_NAMES, METRIC_NAMES, METRIC_PREFIX, ServingMetrics } from "@radixserve/core";
+import {
+  KV_TRANSFER_METRIC_NAMES,
+  METRIC_NAMES,
+  METRIC_PREFIX,
+  ServingMetrics,
+  SPECULATIVE_METRIC_NAMES,
+  SpeculativeMetrics,
+} from "@radixserve/core";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
 import { ROUTER_METRIC, ROUTING_METRIC, RouterMetrics, RoutingMetrics } from "@radixserve/router";
 import type { Registry } from "prom-client";
@@ -35,6 +42,7 @@ export function catalogNames(): Set<string> {
   return new Set<string>([
     ...Object.values(METRIC_NAMES),
     ...Object.values(KV_TRANSFER_METRIC_NAMES),
+    ...Object.values(SPECULATIVE_METRIC_NAMES),
     ...Object.values(ROUTER_METRIC),
     ...Object.values(ROUTING_METRIC),
   ]);
@@ -53,6 +61,7 @@ export async function registeredMetrics(): Promise<Map<string, MetricInfo>> {
     transfersInFlight: () => 0,
     quarantinedBlocks: () => 0, // a decode worker's
   });
+  new SpeculativeMetrics(worker.registry); // a worker with --speculative-algorithm
   const router = new RouterMetrics(null);
   router.serving.setModelName("catalog"); // as a router does once a worker has reported its model
   // RoutingMetrics registers its gauges only when given a source, as a router with NATS and Redis does.

@@ -16,6 +16,7 @@ import {
   loadWorkerService,
   type RadixCache,
   ServingMetrics,
+  SpeculativeMetrics,
   setupTracing,
   shutdownTracing,
   startObservabilityServer,
@@ -172,6 +173,10 @@ export async function startWorker(
       },
       { modelName: modelInfo.modelId },
     );
+    if (scheduler.speculator) {
+      const spec = new SpeculativeMetrics(metrics.registry);
+      scheduler.speculator.onVerify = (proposed, accepted) => spec.observe(proposed, accepted);
+    }
     const decode =
       config.disaggMode === "decode"
         ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)

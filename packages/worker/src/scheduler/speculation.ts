@@ -103,6 +103,8 @@ export class Speculator {
   readonly config: SpeculativeConfig;
   readonly counters: SpeculativeCounters;
   private readonly proposer: DraftProposer;
+  /** Called after each verification (the worker's metrics observe it). */
+  onVerify: (proposed: number, accepted: number) => void = () => {};
 
   constructor(config: SpeculativeConfig, proposer: DraftProposer = DRAFT_PROPOSERS[config.algorithm]()) {
     this.config = config;
@@ -135,6 +137,7 @@ export class Speculator {
     c.proposedTokens += proposed;
     c.acceptedTokens += accepted;
     c.acceptedLength[accepted] = (c.acceptedLength[accepted] ?? 0) + 1;
+    this.onVerify(proposed, accepted);
     if (accepted > 0) {
       state.nextBackoff = 1;
       return;
