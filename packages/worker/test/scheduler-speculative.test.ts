@@ -12,7 +12,12 @@ import { type Engine, loadEngine } from "@radixserve/engine-native";
 import { EngineLoop } from "../src/scheduler/engine-loop.js";
 import type { RequestParams } from "../src/scheduler/request.js";
 import { type ScheduledBatch, Scheduler } from "../src/scheduler/scheduler.js";
-import { type DraftProposer, ngramDraft, type SpeculativeConfig } from "../src/scheduler/speculation.js";
+import {
+  type DraftProposer,
+  ngramDraft,
+  type SpeculativeConfig,
+  Speculator,
+} from "../src/scheduler/speculation.js";
 
 const NUM_BLOCKS = 96;
 let dir: string;
@@ -106,7 +111,13 @@ function oracle(requests: Req[], results: Result[]): DraftProposer {
   };
 }
 
-const NGRAM4: SpeculativeConfig = { algorithm: "ngram", numDraftTokens: 4, maxBatchSize: 8 };
+// Drafting here must not depend on step timings (outputs never do).
+const NGRAM4: SpeculativeConfig = {
+  algorithm: "ngram",
+  numDraftTokens: 4,
+  maxBatchSize: 8,
+  measurePayoff: false,
+};
 
 describe("speculative decoding (ngram) in the scheduler", () => {
   test("prompt lookup drafts what followed the latest earlier occurrence of the suffix", () => {
@@ -190,6 +201,22 @@ describe("speculative decoding (ngram) in the scheduler", () => {
     );
     assert.deepEqual(r.results, plain.results);
     assert.equal(drafted, 0);
+  });
+
+  test("measured pay-off: drafting stops while drafting steps produce fewer tokens per second", () => {
+    const sp = new Speculator({ algorithm: "ngram", numDraftTokens: 4, maxBatchSize: 8 });
+    const allowed = (n: number) => Array.from({ length: n }, () => sp.stepAllowed(1));
+    assert.ok(allowed(3).every(Boolean), "drafts before anything is measured");
+    assert.equal(sp.stepAllowed(1), false, "every 4th step is plain until plain steps are measured");
+    sp.recordStep(false, 1, 10); // plain: 0.1 token/ms
+    sp.recordStep(true, 2, 40); // drafting: 0.05 token/ms
+    const next = allowed(32);
+    assert.equal(next.filter(Boolean).length, 2, "only the probe steps draft");
+    sp.recordStep(true, 5, 20); // drafting pays again: 0.25 token/ms pulls its average above plain
+    sp.recordStep(true, 5, 20);
+    sp.recordStep(true, 5, 20);
+    assert.ok(allowed(8).every(Boolean));
+    assert.equal(sp.stepAllowed(100), false, "above the batch-size limit nobody drafts");
   });
 
   test("no drafting in a step with more decoding requests than the speculative max batch size", async () => {

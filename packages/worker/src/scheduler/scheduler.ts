@@ -56,6 +56,8 @@ export interface ScheduledBatch {
   readonly chunkLens: number[];
   readonly numPrefillTokens: number;
   readonly numDecodeTokens: number;
+  /** performance.now() when it was built (speculation measures decode steps from it). */
+  readonly scheduledAt?: number;
 }
 
 export interface SchedulerStats {
@@ -228,10 +230,11 @@ export class Scheduler {
 
     // 1. Decodes, oldest first (preemption takes the newest), each with its drafts if speculating.
     const decoding = this.running.filter((s) => s.status === "running" && s.remaining === 1).length;
+    const draft = this.speculator?.stepAllowed(decoding) ?? false;
     for (const seq of [...this.running]) {
       if (seq.status !== "running" || seq.remaining !== 1 || inBatch.has(seq)) continue;
       if (!this.ensureBlocks(seq, seq.tokens.length, inBatch)) continue;
-      this.addToBatch(batch, inBatch, seq, 1, this.drafts(seq, decoding));
+      this.addToBatch(batch, inBatch, seq, 1, draft ? this.drafts(seq) : []);
       numDecode++;
     }
 
@@ -268,11 +271,17 @@ export class Scheduler {
       ...batch,
       numDecodeTokens: numDecode,
       numPrefillTokens: batch.chunkLens.reduce((a, b) => a + b, 0) - numDecode,
+      scheduledAt: performance.now(),
     };
   }
 
   /** Applies a finished step: appends sampled tokens, emits events, finishes and frees requests. */
   postProcess(batch: ScheduledBatch, outputs: readonly (StepOutput | null)[]): void {
+    if (this.speculator && batch.numPrefillTokens === 0 && batch.scheduledAt !== undefined) {
+      const drafted = batch.steps.some((st) => (st.numDraft ?? 0) > 0);
+      const tokens = outputs.reduce((n, o) => n + (o ? (o.verified?.length ?? 1) : 0), 0);
+      this.speculator.recordStep(drafted, tokens, performance.now() - batch.scheduledAt);
+    }
     for (let i = 0; i < batch.seqs.length; i++) {
       const seq = batch.seqs[i]!;
       const step = batch.steps[i]!;
@@ -348,7 +357,7 @@ export class Scheduler {
    * Drafted tokens for a decoding request (empty without speculation or when it backs off). Their
    * blocks come from free or evictable blocks only: drafting never preempts another request.
    */
-  private drafts(seq: Sequence, decodesInStep: number): number[] {
+  private drafts(seq: Sequence): number[] {
     // A token mask (structured output) holds for one position: constrained requests decode one token a step.
     if (!this.speculator || !seq.lease || seq.params.sampling.allowedTokens !== undefined) return [];
     // Room after the token this step must produce, within max_new_tokens and the context.
@@ -357,7 +366,7 @@ export class Scheduler {
       this.config.maxContextLength - seq.tokens.length - 1,
     );
     if (room <= 0) return [];
-    const drafts = this.speculator.propose(seq.tokens, seq.draft, room, decodesInStep);
+    const drafts = this.speculator.propose(seq.tokens, seq.draft, room);
     if (drafts.length === 0) return [];
     const want = Math.ceil((seq.tokens.length + drafts.length) / this.config.blockSize);
     return this.kv.grow(seq.lease, want) ? drafts : [];

@@ -21,6 +21,12 @@
  *    verification positions cost nearly as much as new tokens, so nobody drafts.
  *  - acceptance: a request whose drafts were all rejected skips drafting for 1, 2, 4 .. 16 of its
  *    steps (doubling on each such step, reset on any acceptance).
+ *  - measured pay-off: the worker keeps a moving average of tokens produced per second in decode-only
+ *    steps with drafts and in those without (every 4th step is plain until plain steps are
+ *    measured). When drafting steps produce fewer tokens per second (verification positions cost
+ *    more than the accepted tokens save, as on a CPU whose multi-row kernels are not much cheaper
+ *    than as many single steps), drafting stops; one step in PROBE_INTERVAL runs the mode not
+ *    preferred, so the choice follows the workload.
  */
 
 /** --speculative-* flags (SGLang's names). */
@@ -31,6 +37,12 @@ export interface SpeculativeConfig {
   numDraftTokens: number;
   /** --speculative-max-batch-size: no drafting in steps with more decoding requests. Default 8. */
   maxBatchSize: number;
+  /**
+   * Stop drafting while drafting steps measure fewer tokens per second than plain ones (the
+   * measured pay-off back-off below). Default true; false drafts whenever the other rules allow
+   * (tests that need drafting to happen regardless of timing).
+   */
+  measurePayoff?: boolean;
 }
 
 export const SPECULATIVE_DEFAULTS = { numDraftTokens: 4, maxBatchSize: 8 } as const;
@@ -39,6 +51,9 @@ export const SPECULATIVE_ALGORITHMS = ["ngram"] as const;
 const NGRAM_MAX = 4;
 const NGRAM_MIN = 2;
 const MAX_BACKOFF_STEPS = 16;
+const PROBE_INTERVAL = 16;
+/** Weight of the newest step in the tokens-per-second averages. */
+const EMA_WEIGHT = 0.2;
 
 /**
  * Prompt lookup: up to `k` tokens that followed the most recent earlier occurrence of the longest
@@ -103,6 +118,10 @@ export class Speculator {
   readonly config: SpeculativeConfig;
   readonly counters: SpeculativeCounters;
   private readonly proposer: DraftProposer;
+  /** Tokens per millisecond of decode-only steps without and with drafts (null: not measured yet). */
+  private plainRate: number | null = null;
+  private draftRate: number | null = null;
+  private steps = 0;
   /** Called after each verification (the worker's metrics observe it). */
   onVerify: (proposed: number, accepted: number) => void = () => {};
 
@@ -118,11 +137,36 @@ export class Speculator {
   }
 
   /**
+   * Whether this step's decoding requests may draft: within the batch-size limit, and while drafting
+   * steps measured no slower than plain ones (else one probe step every PROBE_INTERVAL).
+   */
+  stepAllowed(decodesInStep: number): boolean {
+    if (decodesInStep > this.config.maxBatchSize) return false;
+    if (this.config.measurePayoff === false) return true;
+    this.steps++;
+    const preferDraft =
+      this.draftRate === null || this.plainRate === null || this.draftRate >= this.plainRate;
+    // Measure plain steps early, then probe the mode not preferred once every PROBE_INTERVAL steps.
+    if (this.plainRate === null && this.steps % 4 === 0) return false;
+    if (this.steps % PROBE_INTERVAL === 0) return !preferDraft;
+    return preferDraft;
+  }
+
+  /** A decode-only step finished: `tokens` produced in `ms`, with or without drafts. */
+  recordStep(drafted: boolean, tokens: number, ms: number): void {
+    if (ms <= 0 || tokens <= 0) return;
+    const rate = tokens / ms;
+    if (drafted)
+      this.draftRate = this.draftRate === null ? rate : this.draftRate + EMA_WEIGHT * (rate - this.draftRate);
+    else
+      this.plainRate = this.plainRate === null ? rate : this.plainRate + EMA_WEIGHT * (rate - this.plainRate);
+  }
+
+  /**
    * Drafts for one decoding request, at most `room` tokens (what max_new_tokens and the context
    * leave after the token this step must produce). Empty when it backs off or finds nothing.
    */
-  propose(tokens: readonly number[], state: DraftState, room: number, decodesInStep: number): number[] {
-    if (decodesInStep > this.config.maxBatchSize) return [];
+  propose(tokens: readonly number[], state: DraftState, room: number): number[] {
     if (state.skip > 0) {
       state.skip--;
       return [];
