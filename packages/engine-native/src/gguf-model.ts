@@ -10,7 +10,6 @@
  */
 import { EngineError } from "./errors.js";
 import {
-  findGgufFile,
   type GgufFile,
   ggufInt,
   ggufNumber,
@@ -73,8 +72,6 @@ export interface GgufModel {
   /** Q/K rows hold rotary pairs interleaved (see the header). */
   ropeInterleaved: boolean;
 }
-
-export { findGgufFile };
 
 function unsupported(path: string, problem: string): never {
   throw new EngineError("model_unsupported", `${path}: ${problem}`);

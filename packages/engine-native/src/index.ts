@@ -4,7 +4,7 @@ export { readBandwidthGbs } from "./bandwidth.js";
 export { loadEngine } from "./engine.js";
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from "./errors.js";
 export * from "./gguf/index.js";
-export { findGgufFile, type GgufModel, readGgufModel } from "./gguf-model.js";
+export { type GgufModel, readGgufModel } from "./gguf-model.js";
 export { type KvSink, type KvSource, kvSink, kvSource } from "./kv-io.js";
 export { type KvLayoutInfo, kvBlockBytes, kvSlabOffset, relayoutKvBlocks } from "./kv-layout.js";
 export {

@@ -181,6 +181,12 @@ describe("gateway access: the API key on the matched route", () => {
     // QUERY carries a body: it is refused before any body parsing (no 400 for a missing type).
     const query = await rawRequest(s.port, requestText("QUERY", "/v1/models", { headers: authz }));
     assert.equal(query.status, 405, query.raw.slice(0, 200));
+    // A parametric route's path is known too: QUERY and DELETE on a model id are 405, not 400/404.
+    for (const method of ["QUERY", "DELETE"]) {
+      const onId = await rawRequest(s.port, requestText(method, "/v1/models/some-id", { headers: authz }));
+      assert.equal(onId.status, 405, `${method} /v1/models/{id}: ${onId.raw.slice(0, 200)}`);
+      assert.equal(onId.headers.allow, "GET, HEAD");
+    }
     const put = await rawRequest(s.port, requestText("PUT", "/v1/chat/completions", { headers: authz }));
     assert.equal(put.status, 405);
     assert.equal(put.headers.allow, "POST");

@@ -84,9 +84,7 @@ file, so test/deploy/dashboards.test.ts can check each `--flag` literal here aga
 {{- if not (has $v.kvTransport (list "tcp" "auto" "grpc" "rdma")) -}}
 {{- fail (printf "kvTransport must be tcp, auto, grpc or rdma, got %q (shm alone needs both workers in one pod)" $v.kvTransport) -}}
 {{- end -}}
-{{- if lt (int $v.tp) 1 -}}
-{{- fail "tp must be >= 1" -}}
-{{- end -}}
+{{- include "radixserve.checkTp" .ctx -}}
 - worker
 - --disagg-mode
 - {{ .role | quote }}

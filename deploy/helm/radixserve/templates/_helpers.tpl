@@ -108,18 +108,84 @@ prefill decode
   volumeMounts:
     - name: model
       mountPath: {{ .Values.model.mountPath }}
+    {{- include "radixserve.tmpMount" . | nindent 4 }}
   resources:
     requests: { cpu: 200m, memory: 256Mi }
     limits: { memory: 1Gi }
+  securityContext:
+    {{- include "radixserve.containerSecurityContext" . | nindent 4 }}
 {{- end -}}
 {{- end -}}
 
-{{/* Pod security shared by every RadixServe container (the image runs as user node, uid 1000). */}}
+{{/*
+Pod Security "restricted": the pod-level part (call with a uid). Non-root, the runtime's default
+seccomp profile, files written into volumes owned by the pod's group.
+*/}}
 {{- define "radixserve.podSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 1000
-runAsGroup: 1000
-fsGroup: 1000
+runAsUser: {{ . }}
+runAsGroup: {{ . }}
+fsGroup: {{ . }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Pod Security "restricted": the container-level part, plus a read-only root filesystem. */}}
+{{- define "radixserve.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* What every pod of the release shares: the ServiceAccount without a token, pull secrets. */}}
+{{- define "radixserve.podIdentity" -}}
+serviceAccountName: {{ include "radixserve.serviceAccountName" . }}
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "radixserve.serviceAccountName" -}}
+{{- default (include "radixserve.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/* The writable scratch space of a read-only container: /tmp. */}}
+{{- define "radixserve.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{- define "radixserve.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 256Mi
+{{- end -}}
+
+{{/* The workers' image: the CUDA image with gpu.enabled, else the CPU one. */}}
+{{- define "radixserve.workerImage" -}}
+{{- if .Values.gpu.enabled -}}
+{{- $repo := default .Values.image.repository .Values.gpu.image.repository -}}
+{{- $tag := default (printf "%s-cuda" (default .Chart.AppVersion .Values.image.tag)) .Values.gpu.image.tag -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- else -}}
+{{- include "radixserve.image" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether worker pods get a memory-backed /dev/shm: "true" or "". */}}
+{{- define "radixserve.devShm" -}}
+{{- $mode := .Values.workers.devShm.mode -}}
+{{- if eq $mode "always" -}}
+true
+{{- else if eq $mode "auto" -}}
+{{- if or (gt (int .Values.tp) 1) (eq .Values.kvTransport "auto") }}true{{ end -}}
+{{- else if ne $mode "never" -}}
+{{- fail (printf "workers.devShm.mode must be auto, always or never, got %q" $mode) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The cluster secret (clusterSecret.name): a Secret mounted read-only as a file into the router

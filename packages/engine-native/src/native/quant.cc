@@ -151,6 +151,13 @@ static int clampi(int v, int lo, int hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+// The smallest f16 not below v (v >= 0).
+static uint16_t f16_at_least(float v) {
+    uint16_t h = rs_f32_to_f16(v);
+    if (rs_f16_to_f32(h) < v) h++;
+    return h;
+}
+
 static void quant_q8_0(const float *x, rs_block_q8_0 *b) {
     float amax = 0.0f;
     for (int i = 0; i < 32; i++) amax = std::max(amax, std::fabs(x[i]));
@@ -242,26 +249,32 @@ static void quant_q5_1(const float *x, rs_block_q5_1 *b) {
 // 6-bit integers relative to the super-block's d and dmin, packed into `scales`.
 static void kquant_scales(const float *x, int levels, uint16_t *d_out, uint16_t *dmin_out, uint8_t *scales) {
     int sc[8], m[8];
-    float scale[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
+    float hi[8], mins[8], max_min = 0.0f;
     for (int j = 0; j < 8; j++) {
-        float lo = 0.0f, hi = x[32 * j];
+        float lo = 0.0f;
+        hi[j] = x[32 * j];
         for (int i = 0; i < 32; i++) {
             lo = std::min(lo, x[32 * j + i]);
-            hi = std::max(hi, x[32 * j + i]);
+            hi[j] = std::max(hi[j], x[32 * j + i]);
         }
-        scale[j] = (hi - lo) / (float)levels;
         mins[j] = -lo;
-        max_scale = std::max(max_scale, scale[j]);
         max_min = std::max(max_min, mins[j]);
     }
-    const float d = max_scale / 63.0f, dmin = max_min / 63.0f;
-    *d_out = rs_f32_to_f16(d);
-    *dmin_out = rs_f32_to_f16(dmin);
-    const float dq = rs_f16_to_f32(*d_out), dminq = rs_f16_to_f32(*dmin_out);
+    // Mins and scales round up to their 6-bit steps, so the decoded range of every sub-block covers
+    // its values: rounding a scale down would clamp the largest values of the sub-block.
+    *dmin_out = f16_at_least(max_min / 63.0f);
+    const float dminq = rs_f16_to_f32(*dmin_out);
+    float need[8], max_need = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        m[j] = dminq > 0.0f ? clampi((int)std::ceil(mins[j] / dminq - 1e-4f), 0, 63) : 0;
+        need[j] = (hi[j] + dminq * (float)m[j]) / (float)levels;
+        max_need = std::max(max_need, need[j]);
+    }
+    *d_out = f16_at_least(max_need / 63.0f);
+    const float dq = rs_f16_to_f32(*d_out);
     std::memset(scales, 0, 12);
     for (int j = 0; j < 8; j++) {
-        sc[j] = dq > 0.0f ? clampi((int)std::nearbyint(scale[j] / dq), 0, 63) : 0;
-        m[j] = dminq > 0.0f ? clampi((int)std::nearbyint(mins[j] / dminq), 0, 63) : 0;
+        sc[j] = dq > 0.0f ? clampi((int)std::ceil(need[j] / dq - 1e-4f), 0, 63) : 0;
         if (j < 4) {
             scales[j] |= (uint8_t)sc[j];
             scales[j + 4] |= (uint8_t)m[j];
@@ -331,12 +344,14 @@ static void quant_q6_k(const float *x, rs_block_q6_k *b) {
             max_scale = scale[j];
         }
     }
+    // The super-block scale and the sub-block scales round away from zero, so no value is clamped.
     const float d = max_scale / -128.0f;
-    b->d = rs_f32_to_f16(d);
+    b->d = f16_at_least(std::fabs(d)) | (d < 0.0f ? 0x8000 : 0);
     const float dq = rs_f16_to_f32(b->d);
     int q[256];
     for (int j = 0; j < 16; j++) {
-        const int sc = dq != 0.0f ? clampi((int)std::nearbyint(scale[j] / dq), -128, 127) : 0;
+        const float r = dq != 0.0f ? scale[j] / dq : 0.0f;
+        const int sc = clampi(r >= 0.0f ? (int)std::ceil(r - 1e-4f) : -(int)std::ceil(-r - 1e-4f), -128, 127);
         b->scales[j] = (int8_t)sc;
         const float s = dq * (float)sc;
         for (int i = 0; i < 16; i++)

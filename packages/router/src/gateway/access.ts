@@ -58,29 +58,47 @@ export function requestPath(url: string): string | null {
   }
 }
 
-/** Routes by path: which methods each serves, and whether it is open. */
+/**
+ * Routes by path: which methods each serves, and whether it is open. A parametric route
+ * (`/v1/models/:id`) matches any one non-empty segment where its parameter stands.
+ */
 class RouteTable {
-  private readonly methods = new Map<string, Set<string>>();
-  private readonly openPaths = new Set<string>();
+  private readonly routes = new Map<string, { match: RegExp; methods: Set<string>; open: boolean }>();
 
   add(path: string, methods: string | string[], open: boolean): void {
-    let set = this.methods.get(path);
-    if (!set) {
-      set = new Set();
-      this.methods.set(path, set);
+    let route = this.routes.get(path);
+    if (!route) {
+      route = { match: routePattern(path), methods: new Set(), open: false };
+      this.routes.set(path, route);
     }
-    for (const m of Array.isArray(methods) ? methods : [methods]) set.add(m.toUpperCase());
-    if (open) this.openPaths.add(path);
+    for (const m of Array.isArray(methods) ? methods : [methods]) route.methods.add(m.toUpperCase());
+    if (open) route.open = true;
   }
 
   allowed(path: string | null): string[] | null {
-    const set = path === null ? undefined : this.methods.get(path);
-    return set ? [...set].sort() : null;
+    const route = this.find(path);
+    return route ? [...route.methods].sort() : null;
   }
 
   isOpen(path: string | null): boolean {
-    return path !== null && this.openPaths.has(path);
+    return this.find(path)?.open === true;
   }
+
+  private find(path: string | null) {
+    if (path === null) return undefined;
+    const exact = this.routes.get(path);
+    if (exact) return exact;
+    for (const route of this.routes.values()) if (route.match.test(path)) return route;
+    return undefined;
+  }
+}
+
+/** A route url as a whole-path pattern: `:name` segments match one non-empty segment. */
+function routePattern(url: string): RegExp {
+  const parts = url
+    .split("/")
+    .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  return new RegExp(`^${parts.join("/")}$`);
 }
 
 function unauthorized(header: string | undefined): RadixServeError {
