@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes sure schemathesis (the OpenAPI fuzzer of test/fuzz) is installed, from PyPI into a virtual
-// environment under the cache folder, never into the repository:
-//   $RADIXSERVE_CACHE/schemathesis-<version>/ (default ~/.cache/radixserve/...)
+// environment in the user's cache, never into the repository:
+//   ~/.cache/radixserve/schemathesis-<version>/
 // and prints {"bin": PATH} on stdout. A fresh Debian machine may lack python3's venv module: then
 // it apt-get installs python3-venv (as root), or exits 1 with the command to run by hand.
 import { spawnSync } from "node:child_process";
@@ -31,7 +31,7 @@ function fail(msg) {
   process.exit(1);
 }
 
-const cache = process.env.RADIXSERVE_CACHE ?? join(homedir(), ".cache", "radixserve");
+const cache = join(homedir(), ".cache", "radixserve");
 const venv = join(cache, `schemathesis-${VERSION}`);
 const bin = join(venv, "bin", "schemathesis");
 

@@ -71,7 +71,7 @@ async function run(prompts: number[][], spec?: SpeculativeConfig): Promise<RunRe
               if (out.length === 0) firstAt = Math.max(firstAt, performance.now());
               out.push(ev.tokenId);
             } else if (ev.type === "finished") resolve(out);
-            else reject(ev.error);
+            else if (ev.type === "error") reject(ev.error);
           });
           if (!r.ok) reject(r.error);
         }),

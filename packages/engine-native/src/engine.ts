@@ -21,7 +21,7 @@ import {
   nativeAddon,
 } from "./native.js";
 import { QUANT_DTYPES, type QuantDtype, readModelTensors, type TensorInfo } from "./safetensors.js";
-import { checkBlockIds, prepareStep } from "./step-input.js";
+import { checkBlockIds, prepareStep, promptLogprobsOf } from "./step-input.js";
 import type {
   Engine,
   EngineOptions,
@@ -113,11 +113,13 @@ class NativeEngine implements Engine {
     if (prepared.length === 0) return Promise.resolve([]);
     return this.enqueue(async (h) => {
       const raw = await this.addon.engineStep(h, prepared);
-      return raw.map((r): StepOutput | null => {
+      return raw.map((r, i): StepOutput | null => {
         if (!r) return null;
         const out: StepOutput = sampledToken(r);
         if (r.verified) out.verified = r.verified.map(sampledToken);
         if (r.logits) out.logits = r.logits;
+        const targets = prepared[i]?.logprobTargets;
+        if (r.targetLogprobs && targets) out.promptLogprobs = promptLogprobsOf(r, targets);
         return out;
       });
     });

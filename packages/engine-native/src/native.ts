@@ -79,6 +79,9 @@ export interface NativeStepSeq {
   logitsMode: 0 | 1 | 2;
   /** The last numDraft tokens are drafts to verify. */
   numDraft: number;
+  /** Per token: the next token whose logprob row j gives, -1 when not asked. */
+  logprobTargets?: Int32Array;
+  logprobTopN?: number;
 }
 
 export interface NativeStepOut {
@@ -89,6 +92,11 @@ export interface NativeStepOut {
   logits?: Float32Array;
   /** With numDraft > 0: the accepted drafts, then the target's token. */
   verified?: Omit<NativeStepOut, "logits" | "verified">[];
+  /** Per token: the target's logprob, NaN where not asked. */
+  targetLogprobs?: Float32Array;
+  /** [tokens, top n] alternatives (-1 / NaN padding). */
+  targetTopTokens?: Int32Array;
+  targetTopLogprobs?: Float32Array;
 }
 
 export interface NativeAddon {

@@ -3,8 +3,8 @@
  * the addon's plain shape. Every error names the sequence and field at fault.
  */
 import { EngineError } from "./errors.js";
-import type { NativeSampling, NativeStepSeq } from "./native.js";
-import type { SamplingParams, StepSequence } from "./types.js";
+import type { NativeSampling, NativeStepOut, NativeStepSeq } from "./native.js";
+import type { PromptLogprob, SamplingParams, StepSequence, TopLogprob } from "./types.js";
 
 export interface StepLimits {
   vocabSize: number;
@@ -159,7 +159,9 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
       s.promptTokens === undefined ? undefined : checkInt32Array(s.promptTokens, `${w}.promptTokens`);
     const outputTokens =
       s.outputTokens === undefined ? undefined : checkInt32Array(s.outputTokens, `${w}.outputTokens`);
+    const targets = promptLogprobTargets(s, tokens.length, lim.vocabSize, w);
     return {
+      ...targets,
       tokens,
       startPos: s.startPos,
       blockTable: table,
@@ -173,6 +175,33 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
   });
 }
 
+function promptLogprobTargets(
+  s: StepSequence,
+  n: number,
+  vocab: number,
+  w: string,
+): { logprobTargets?: Int32Array; logprobTopN?: number } {
+  const p = s.promptLogprobs;
+  if (p === undefined) return {};
+  if (typeof p !== "object" || p === null) bad(`${w}.promptLogprobs must be an object`);
+  const targets = checkInt32Array(p.targets, `${w}.promptLogprobs.targets`);
+  if (targets.length !== n)
+    bad(`${w}.promptLogprobs.targets has ${targets.length} entries for ${n} tokens: give one per token`);
+  for (let j = 0; j < n; j++) {
+    const t = targets[j]!;
+    if (t < -1 || t >= vocab)
+      bad(`${w}.promptLogprobs.targets[${j}] = ${t} is neither -1 nor a token id (vocabulary size ${vocab})`);
+  }
+  const top = num(
+    p.top,
+    0,
+    `${w}.promptLogprobs.top`,
+    (x) => Number.isInteger(x) && x >= 0 && x <= 20,
+    "must be an integer in 0..20",
+  );
+  return { logprobTargets: targets, logprobTopN: top };
+}
+
 /** Block id lists for export/import/copy. */
 export function checkBlockIds(ids: unknown, numBlocks: number, what: string): Int32Array {
   const a = checkInt32Array(ids, what);
@@ -182,4 +211,21 @@ export function checkBlockIds(ids: unknown, numBlocks: number, what: string): In
       bad(`${what}[${i}] = ${b} is out of range: valid block ids are 0..${numBlocks - 1}`);
   }
   return a;
+}
+
+/** The addon's flat prompt-logprob arrays as one entry per token (null where not asked). */
+export function promptLogprobsOf(r: NativeStepOut, targets: Int32Array): (PromptLogprob | null)[] {
+  const lp = r.targetLogprobs ?? new Float32Array(0);
+  const tt = r.targetTopTokens;
+  const tl = r.targetTopLogprobs;
+  const n = tt && lp.length > 0 ? tt.length / lp.length : 0;
+  return Array.from(lp, (logprob, j): PromptLogprob | null => {
+    if (Number.isNaN(logprob)) return null;
+    const top: TopLogprob[] = [];
+    for (let k = 0; k < n; k++) {
+      const token = tt![j * n + k]!;
+      if (token >= 0) top.push({ token, logprob: tl![j * n + k]! });
+    }
+    return { token: targets[j]!, logprob, top };
+  });
 }

@@ -202,6 +202,13 @@ export interface StepSequence {
    * Not with `sampling.allowedTokens` (a grammar's mask holds for one position). Default 0.
    */
   numDraft?: number;
+  /**
+   * Prompt logprobs: the log-probability of given next tokens at rows of this chunk. One entry per
+   * token: `targets[j]` is the token that follows `tokens[j]` (row j's logits predict it), -1 for a
+   * row not asked. Only asked rows reach the LM head, so a chunk that asks nothing costs nothing.
+   * `top` alternatives per asked row (0..20, default 0).
+   */
+  promptLogprobs?: { targets: Int32Array; top?: number };
 }
 
 export interface TopLogprob {
@@ -225,6 +232,18 @@ export interface StepOutput extends SampledToken {
   verified?: SampledToken[];
   /** Raw logits, rows × vocabSize, when `returnLogits` asked for them. */
   logits?: Float32Array;
+  /**
+   * With `promptLogprobs`: one entry per token of the chunk, the log softmax of row j's raw logits
+   * at `targets[j]` (null where not asked), with `top` alternatives.
+   */
+  promptLogprobs?: (PromptLogprob | null)[];
+}
+
+/** The log-probability of one given token and the most likely alternatives at its position. */
+export interface PromptLogprob {
+  token: number;
+  logprob: number;
+  top: TopLogprob[];
 }
 
 /** The loaded engine. Only one step runs at a time per engine; step() calls queue. */

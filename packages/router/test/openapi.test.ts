@@ -61,6 +61,8 @@ describe("openapi: docs/openapi.json", () => {
     assert.deepEqual(documented, [
       "GET /dashboard",
       "GET /dashboard/state",
+      "GET /get_model_info",
+      "GET /get_server_info",
       "GET /health",
       "GET /health_generate",
       "GET /livez",
@@ -69,6 +71,8 @@ describe("openapi: docs/openapi.json", () => {
       "GET /readyz",
       "GET /v1/models",
       "GET /v1/models/{id}",
+      "POST /flush_cache",
+      "POST /generate",
       "POST /v1/chat/completions",
       "POST /v1/completions",
     ]);

@@ -18,7 +18,7 @@ import {
   type WorkerServiceHandlers,
 } from "@radixserve/core";
 import { loadResponse, type WorkerStatus } from "./load.js";
-import { toProtoLogprob } from "./logprob.js";
+import { toProtoLogprob, toProtoPromptLogprobs } from "./logprob.js";
 import { toRequestParams } from "./request-convert.js";
 import type { AbortCause, RequestEvent, RequestParams, RequestSink, Scheduler } from "./scheduler/index.js";
 
@@ -204,6 +204,9 @@ function handleGenerate(
         });
         return;
       }
+      case "prompt_logprobs":
+        call.write({ requestId, promptLogprobs: toProtoPromptLogprobs(ev) });
+        return;
       case "finished":
         if (lastTokenAt === 0 && ev.usage.completionTokens > 0)
           ctx.metrics.ttft.observe((performance.now() - arrived) / 1000);

@@ -44,5 +44,8 @@ export function toRequestParams(req: GenerateRequest__Output): RequestParams | R
     stopTokenIds: s.stopTokenIds,
     ignoreEos: s.ignoreEos,
     priority: req.priority,
+    ...(req.promptLogprobs
+      ? { promptLogprobs: { start: req.promptLogprobs.start, top: req.promptLogprobs.top } }
+      : {}),
   };
 }

@@ -79,7 +79,7 @@ async function run(
           const ok = s.submit({ ...r, id: `r${i}` }, (ev) => {
             if (ev.type === "token") tokens.push(ev.tokenId);
             else if (ev.type === "finished") resolve({ tokens, reason: ev.reason });
-            else reject(ev.error);
+            else if (ev.type === "error") reject(ev.error);
           });
           if (!ok.ok) reject(ok.error);
         }),

@@ -44,6 +44,14 @@ export type {
 } from "./generated/radixserve/worker/v1/HealthResponse.js";
 export { _radixserve_worker_v1_HealthResponse_Status as HealthStatus } from "./generated/radixserve/worker/v1/HealthResponse.js";
 export type {
+  PromptLogprobs,
+  PromptLogprobs__Output,
+} from "./generated/radixserve/worker/v1/PromptLogprobs.js";
+export type {
+  PromptLogprobsRequest,
+  PromptLogprobsRequest__Output,
+} from "./generated/radixserve/worker/v1/PromptLogprobsRequest.js";
+export type {
   SamplingParams,
   SamplingParams__Output,
 } from "./generated/radixserve/worker/v1/SamplingParams.js";

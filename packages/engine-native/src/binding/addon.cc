@@ -3,6 +3,8 @@
 // an AsyncWorker (no V8 calls off the main thread). Engine exceptions become rejected Promises.
 #include <napi.h>
 
+#include <algorithm>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -205,6 +207,29 @@ Napi::Object sample_object(Napi::Env env, const rs_sample_result &s) {
     return r;
 }
 
+// Prompt logprobs as flat typed arrays: targetLogprobs[j] (NaN where not asked) and, with
+// alternatives, targetTopTokens / targetTopLogprobs as [tokens, top_n] rows (-1 / NaN padding).
+static void set_target_logprobs(Napi::Env env, Napi::Object &r, const std::vector<rs_sample_result> &t) {
+    size_t top_n = 0;
+    for (const rs_sample_result &x : t) top_n = std::max(top_n, x.top.size());
+    Napi::Float32Array lp = Napi::Float32Array::New(env, t.size());
+    Napi::Int32Array tt = Napi::Int32Array::New(env, t.size() * top_n);
+    Napi::Float32Array tl = Napi::Float32Array::New(env, t.size() * top_n);
+    for (size_t j = 0; j < t.size(); j++) {
+        lp[j] = t[j].token < 0 ? std::numeric_limits<float>::quiet_NaN() : t[j].logprob;
+        for (size_t k = 0; k < top_n; k++) {
+            const bool has = k < t[j].top.size();
+            tt[j * top_n + k] = has ? t[j].top[k].first : -1;
+            tl[j * top_n + k] = has ? t[j].top[k].second : std::numeric_limits<float>::quiet_NaN();
+        }
+    }
+    r.Set("targetLogprobs", lp);
+    if (top_n > 0) {
+        r.Set("targetTopTokens", tt);
+        r.Set("targetTopLogprobs", tl);
+    }
+}
+
 class step_worker : public engine_worker {
   public:
     step_worker(Napi::Env env, Napi::Value handle, rs_engine *e, std::vector<rs_step_seq> seqs)
@@ -237,6 +262,7 @@ class step_worker : public engine_worker {
                 std::memcpy(l.Data(), o.logits.data(), o.logits.size() * sizeof(float));
                 r.Set("logits", l);
             }
+            if (!o.target_logprobs.empty()) set_target_logprobs(env, r, o.target_logprobs);
             arr.Set((uint32_t)i, r);
         }
         deferred_.Resolve(arr);
@@ -265,6 +291,8 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
         q.output_tokens = int32s(s.Get("outputTokens"), "outputTokens");
         q.logits_mode = (rs_logits_mode)(int)num(s, "logitsMode", 0);
         q.num_draft = (int)num(s, "numDraft", 0);
+        q.logprob_targets = int32s(s.Get("logprobTargets"), "logprobTargets");
+        q.logprob_top_n = (int)num(s, "logprobTopN", 0);
         Napi::Value sp = s.Get("sampling");
         if (sp.IsObject()) {
             Napi::Object p = sp.As<Napi::Object>();

@@ -153,7 +153,11 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
     const int vocab = e->vocab_size;
     std::vector<rs_batch_seq> batch(seqs.size());
     std::vector<int> logit_rows;
-    std::vector<int> first_row(seqs.size(), -1);  // index into logit_rows of each sequence's first row
+    std::vector<int> first_row(seqs.size(),
+                               -1);  // index into logit_rows of each sequence's first row (all rows)
+    std::vector<int> last_row(seqs.size(), -1);  // index into logit_rows of each sequence's last token
+    std::vector<std::vector<int>> target_row(seqs.size());  // per token: index into logit_rows, or -1
+    std::vector<int> draft_row(seqs.size(), -1);  // numDraft > 0: index of the first of its K+1 rows
     int t = 0;
     for (size_t i = 0; i < seqs.size(); i++) {
         const rs_step_seq &s = seqs[i];
@@ -161,18 +165,44 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         batch[i] = {s.tokens.data(), (int)s.tokens.size(), s.start_pos, s.block_table.data(),
                     (int)s.block_table.size()};
         const int n = (int)s.tokens.size();
-        RS_CHECK(s.num_draft >= 0 && s.num_draft < n && (s.num_draft == 0 || s.sample),
+        const bool targets = !s.logprob_targets.empty();
+        RS_CHECK(s.num_draft >= 0 && s.num_draft < n && (s.num_draft == 0 || (s.sample && !targets)),
                  "sequence " + std::to_string(i) + ": numDraft must be in 0.." + std::to_string(n - 1) +
-                     " and needs sample");
+                     ", needs sample and excludes prompt logprobs");
+        RS_CHECK(!targets || (int)s.logprob_targets.size() == n,
+                 "sequence " + std::to_string(i) + " has logprob targets for a different number of tokens");
+        if (targets) target_row[i].assign((size_t)n, -1);
+        for (int32_t target : s.logprob_targets)
+            RS_CHECK(target < vocab, "logprob target " + std::to_string(target) +
+                                         " is not a token id (vocab " + std::to_string(vocab) + ")");
         if (s.logits_mode == RS_LOGITS_MODE_ALL) {
             first_row[i] = (int)logit_rows.size();
             for (int j = 0; j < n; j++) logit_rows.push_back(t + j);
+            last_row[i] = first_row[i] + n - 1;
+            if (s.num_draft > 0) draft_row[i] = first_row[i] + n - 1 - s.num_draft;
+            if (targets)
+                for (int j = 0; j < n; j++)
+                    if (s.logprob_targets[(size_t)j] >= 0) target_row[i][(size_t)j] = first_row[i] + j;
         } else if (s.num_draft > 0) {  // rows of the last token before the drafts and of every draft
-            first_row[i] = (int)logit_rows.size();
+            draft_row[i] = (int)logit_rows.size();
             for (int j = n - 1 - s.num_draft; j < n; j++) logit_rows.push_back(t + j);
-        } else if (s.sample || s.logits_mode == RS_LOGITS_MODE_LAST) {
-            first_row[i] = (int)logit_rows.size();
-            logit_rows.push_back(t + n - 1);
+            last_row[i] = draft_row[i] + s.num_draft;
+        } else {
+            if (targets)
+                for (int j = 0; j < n; j++) {
+                    if (s.logprob_targets[(size_t)j] < 0) continue;
+                    target_row[i][(size_t)j] = (int)logit_rows.size();
+                    logit_rows.push_back(t + j);
+                }
+            if (s.sample || s.logits_mode == RS_LOGITS_MODE_LAST) {
+                const int shared = targets ? target_row[i][(size_t)n - 1] : -1;
+                if (shared >= 0) {
+                    last_row[i] = shared;
+                } else {
+                    last_row[i] = (int)logit_rows.size();
+                    logit_rows.push_back(t + n - 1);
+                }
+            }
         }
         t += n;
     }
@@ -185,19 +215,30 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
     std::vector<rs_step_output> out(seqs.size());
     for (size_t i = 0; i < seqs.size(); i++) {
         const rs_step_seq &s = seqs[i];
-        if (first_row[i] < 0) continue;
         rs_step_output &o = out[i];
+        if (!target_row[i].empty()) {
+            o.present = true;
+            o.target_logprobs.resize(target_row[i].size());
+            for (size_t j = 0; j < target_row[i].size(); j++) {
+                const int row = target_row[i][j];
+                if (row < 0) continue;
+                o.target_logprobs[j] = rs_token_logprob(e->logits.data() + (size_t)row * vocab, vocab,
+                                                        s.logprob_targets[j], s.logprob_top_n);
+            }
+        }
+        if (last_row[i] < 0) continue;
         o.present = true;
-        const int n_rows = s.logits_mode == RS_LOGITS_MODE_ALL ? (int)s.tokens.size()
-                           : s.num_draft > 0                   ? s.num_draft + 1
-                                                               : 1;
-        const float *rows = e->logits.data() + (size_t)first_row[i] * vocab;  // [n_rows, vocab]
-        const float *last = rows + (size_t)(n_rows - 1) * vocab;              // [vocab]
-        if (s.logits_mode != RS_LOGITS_MODE_NONE) o.logits.assign(rows, rows + (size_t)n_rows * vocab);
+        const float *last = e->logits.data() + (size_t)last_row[i] * vocab;  // [vocab]
+        if (s.logits_mode == RS_LOGITS_MODE_ALL) {
+            const float *rows = e->logits.data() + (size_t)first_row[i] * vocab;  // [n, vocab]
+            o.logits.assign(rows, rows + s.tokens.size() * (size_t)vocab);
+        } else if (s.logits_mode == RS_LOGITS_MODE_LAST) {
+            o.logits.assign(last, last + vocab);
+        }
         if (s.num_draft > 0) {
             const int n = (int)s.tokens.size();
             const float *draft_rows =
-                rows + (size_t)(n_rows - 1 - s.num_draft) * vocab;  // [num_draft+1, vocab]
+                e->logits.data() + (size_t)draft_row[i] * vocab;  // [num_draft+1, vocab]
             o.verified = rs_verify_drafts(draft_rows, vocab, s.tokens.data() + (n - s.num_draft), s.num_draft,
                                           s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),
                                           s.output_tokens.data(), (int)s.output_tokens.size(),

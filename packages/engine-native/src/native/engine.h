@@ -43,6 +43,10 @@ struct rs_step_seq {
     std::vector<int32_t> output_tokens;
     rs_logits_mode logits_mode = RS_LOGITS_MODE_NONE;
     int num_draft = 0;  // the last num_draft tokens are drafts to verify (speculative.h); needs sample
+    // Prompt logprobs: empty, or one entry per token: the token that follows tokens[j] (whose
+    // log-probability row j gives), -1 for rows not asked. Only asked rows reach the LM head.
+    std::vector<int32_t> logprob_targets;
+    int logprob_top_n = 0;  // alternatives per asked row
 };
 
 struct rs_step_output {
@@ -51,6 +55,8 @@ struct rs_step_output {
     std::vector<float> logits;  // [rows, vocab]
     // num_draft > 0: the accepted drafts, then the target's token (sample = the first of them).
     std::vector<rs_sample_result> verified;
+    std::vector<rs_sample_result>
+        target_logprobs;  // per token when logprob_targets was given (token -1: not asked)
 };
 
 struct rs_engine {

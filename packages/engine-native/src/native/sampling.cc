@@ -165,22 +165,26 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
         }
     }
 
-    rs_sample_logprobs(logits, vocab, p.logprobs, res);
+    if (p.logprobs >= 0) {
+        const rs_sample_result lp = rs_token_logprob(logits, vocab, res.token, p.logprobs);
+        res.logprob = lp.logprob;
+        res.top = lp.top;
+    }
     return res;
 }
 
-void rs_sample_logprobs(const float *logits, int vocab, int n_top, rs_sample_result &res) {
-    if (n_top < 0) return;
+rs_sample_result rs_token_logprob(const float *logits, int vocab, int token, int top_n) {
     // log softmax of the raw logits (before penalties and temperature), as OpenAI reports them.
+    rs_sample_result res;
+    res.token = token;
     double max_l = logits[0];
     for (int i = 1; i < vocab; i++) max_l = std::max(max_l, (double)logits[i]);
     double sum = 0.0;
     for (int i = 0; i < vocab; i++) sum += std::exp((double)logits[i] - max_l);
     const double lse = max_l + std::log(sum);
-    res.logprob = (float)((double)logits[res.token] - lse);
-    res.top.clear();
-    if (n_top > 0) {
-        const int n = std::min(n_top, vocab);
+    res.logprob = (float)((double)logits[token] - lse);
+    if (top_n > 0) {
+        const int n = std::min(top_n, vocab);
         std::vector<int> idx(vocab);
         std::iota(idx.begin(), idx.end(), 0);
         std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int a, int b) {
@@ -188,6 +192,7 @@ void rs_sample_logprobs(const float *logits, int vocab, int n_top, rs_sample_res
         });
         for (int i = 0; i < n; i++) res.top.emplace_back(idx[i], (float)((double)logits[idx[i]] - lse));
     }
+    return res;
 }
 
 void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,

@@ -36,8 +36,9 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
                            int n_prompt, const int32_t *output, int n_output, int64_t position,
                            std::vector<float> &scratch);
 
-// Fills res.logprob (and res.top with n_top alternatives) from raw logits for res.token; n_top < 0: nothing.
-void rs_sample_logprobs(const float *logits, int vocab, int n_top, rs_sample_result &res);
+// log softmax of one row of raw logits at `token`, with the `top_n` most likely tokens (descending;
+// ties to the lower id) when top_n > 0. What the sampler reports, and what prompt logprobs are.
+rs_sample_result rs_token_logprob(const float *logits, int vocab, int token, int top_n);
 
 // The distribution rs_sample draws from, normalized, in token order: `probs` = [vocab].
 void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,

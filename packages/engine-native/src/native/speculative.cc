@@ -5,6 +5,14 @@
 // Salt that separates the accept test's uniform from the draw at the same position.
 static const uint64_t k_accept_salt = 0x5bd1e9955bd1e995ull;
 
+// The sampled token's logprob (and top alternatives) from the raw logits, as rs_sample reports them.
+static void fill_logprob(const float *row, int vocab, int top_n, rs_sample_result &r) {
+    if (top_n < 0) return;
+    const rs_sample_result lp = rs_token_logprob(row, vocab, r.token, top_n);
+    r.logprob = lp.logprob;
+    r.top = lp.top;
+}
+
 std::vector<rs_sample_result> rs_verify_drafts(const float *rows, int vocab, const int32_t *drafts,
                                                int n_draft, const rs_sampling_params &p,
                                                const int32_t *prompt, int n_prompt, const int32_t *output,
@@ -31,7 +39,7 @@ std::vector<rs_sample_result> rs_verify_drafts(const float *rows, int vocab, con
         rs_sample_result r;
         if (rs_sample_uniform(p.seed ^ k_accept_salt, pos) < probs[(std::size_t)d]) {
             r.token = d;
-            rs_sample_logprobs(row, vocab, p.logprobs, r);
+            fill_logprob(row, vocab, p.logprobs, r);
             out.push_back(std::move(r));
             history.push_back(d);
             continue;
@@ -49,7 +57,7 @@ std::vector<rs_sample_result> rs_verify_drafts(const float *rows, int vocab, con
             if (u < cum) break;
         }
         if (r.token < 0) r.token = d;  // p was a point mass at d (cannot be rejected; rounding only)
-        rs_sample_logprobs(row, vocab, p.logprobs, r);
+        fill_logprob(row, vocab, p.logprobs, r);
         out.push_back(std::move(r));
         break;
     }

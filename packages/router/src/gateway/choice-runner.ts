@@ -67,11 +67,25 @@ export interface TokenInfo {
   top: TopToken[];
 }
 
+/** A prompt token's log-probability given the tokens before it (null for the first token). */
+export interface PromptTokenInfo {
+  id: number;
+  logprob: number | null;
+  top: TopToken[];
+}
+
 export type ChoiceEvent =
-  | { kind: "delta"; text: string; tokens: TokenInfo[] }
+  /** `ids`: the generated token ids this delta completes (stop tokens are never among them). */
+  | { kind: "delta"; text: string; tokens: TokenInfo[]; ids: number[] }
   /** Only for a restartable spec: forget every delta so far, the choice starts over elsewhere. */
   | { kind: "reset" }
-  | { kind: "end"; finishReason: FinishReason; usage: UsageCounts };
+  | {
+      kind: "end";
+      finishReason: FinishReason;
+      usage: UsageCounts;
+      /** When the spec asked: prompt tokens promptLogprobs.start .. end. */
+      promptLogprobs?: PromptTokenInfo[];
+    };
 
 export interface ChoiceSpec {
   modelId: string;
@@ -84,6 +98,8 @@ export interface ChoiceSpec {
   ignoreEos: boolean;
   /** Top alternatives per token for logprobs; null = no logprobs. */
   logprobs: number | null;
+  /** Logprobs of the prompt's tokens from `start` on, `top` alternatives each; absent = none. */
+  promptLogprobs?: { start: number; top: number };
   /** Wall-clock deadline (ms since the epoch) the worker aborts at; 0 or absent = none. */
   deadlineUnixMs?: number;
   /**
@@ -217,6 +233,8 @@ async function* runAdmitted(
     const matcher = codec.createStopMatcher(spec.stops);
     let received = 0; // token events seen (from the worker that is answering)
     let stoppedByString = false;
+    let pendingIds: number[] = []; // generated ids not yet carried by a delta
+    let promptLogprobs: PromptTokenInfo[] | undefined;
     let abortTimer: NodeJS.Timeout | null = null;
     // The routing policy sees the prompt (cache-aware picks) and the request id (seeded choices).
     const route = { key: requestId, inputIds: spec.inputIds, exclude: failedWorkers };
@@ -259,6 +277,7 @@ async function* runAdmitted(
         priority: 0,
         deadlineUnixMs: spec.deadlineUnixMs ?? 0,
         prefillAddress: prefill?.address ?? "",
+        promptLogprobs: spec.promptLogprobs ?? null,
       },
       traceMetadata(genSpan),
     );
@@ -273,7 +292,18 @@ async function* runAdmitted(
     else signal.addEventListener("abort", onAbort, { once: true });
     try {
       for await (const ev of call as AsyncIterable<GenerateResponse__Output>) {
-        if (ev.event === "token" && ev.token) {
+        if (ev.event === "promptLogprobs" && ev.promptLogprobs) {
+          const start = ev.promptLogprobs.start;
+          promptLogprobs = ev.promptLogprobs.logprobs.map((l, i) => ({
+            id: spec.inputIds[start + i]!,
+            logprob: l.hasLogprob && l.logprob ? l.logprob.logprob : null,
+            top: (l.logprob?.top ?? []).map((t) => ({
+              id: t.tokenId,
+              ...codec.tokenText(t.tokenId),
+              logprob: t.logprob,
+            })),
+          }));
+        } else if (ev.event === "token" && ev.token) {
           if (stoppedByString) continue;
           received++;
           if (received === 1) deps.onFirstToken?.();
@@ -294,6 +324,7 @@ async function* runAdmitted(
           }
           let text = "";
           if (!silentIds.has(id)) {
+            pendingIds.push(id);
             const m = matcher.push(decoder.push(id));
             text = m.text;
             if (m.stopped) {
@@ -303,13 +334,17 @@ async function* runAdmitted(
               abortTimer = setTimeout(() => call.cancel(), ABORT_GRACE_MS);
             }
           }
-          if (text !== "" || infos.length > 0) yield { kind: "delta", text, tokens: infos };
+          if (text !== "" || infos.length > 0) {
+            yield { kind: "delta", text, tokens: infos, ids: pendingIds };
+            pendingIds = [];
+          }
         } else if (ev.event === "finished" && ev.finished) {
           if (!stoppedByString) {
             const tail = matcher.push(decoder.flush());
             const rest = tail.stopped ? tail.text : tail.text + matcher.flush();
             if (tail.stopped) stoppedByString = true;
-            if (rest !== "") yield { kind: "delta", text: rest, tokens: [] };
+            if (rest !== "" || pendingIds.length > 0)
+              yield { kind: "delta", text: rest, tokens: [], ids: pendingIds };
           }
           const u = ev.finished.usage;
           const reason = stoppedByString ? "stop" : finishReasonOf(ev.finished.reason);
@@ -322,6 +357,7 @@ async function* runAdmitted(
               completionTokens: stoppedByString ? received : (u?.completionTokens ?? received),
               cachedTokens: u?.cachedTokens ?? 0,
             },
+            ...(promptLogprobs ? { promptLogprobs } : {}),
           };
           return;
         } else if (ev.event === "error" && ev.error) {

@@ -31,6 +31,7 @@ import {
 } from "./openai-format.js";
 import type { RequestPlan } from "./request-plan.js";
 import { CLIENT_CLOSED, type RouterMetrics } from "./router-metrics.js";
+import { openSse } from "./sse.js";
 import { ToolCallStream } from "./tool-call-output.js";
 
 export interface ExecuteContext {
@@ -114,7 +115,7 @@ function recordFinished(ctx: ExecuteContext, ev: Extract<ChoiceEvent, { kind: "e
 }
 
 /** Watches the HTTP response: aborts when the client goes away before the answer is complete. */
-function clientGoneSignal(reply: FastifyReply): AbortController {
+export function clientGoneSignal(reply: FastifyReply): AbortController {
   const ac = new AbortController();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) ac.abort();
@@ -184,19 +185,6 @@ async function answer(plan: RequestPlan, ctx: ExecuteContext, reply: FastifyRepl
   await reply.code(200).send(body);
 }
 
-/** Resolves when the response can take more bytes again, or is gone. */
-function drained(raw: FastifyReply["raw"]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      raw.off("drain", done);
-      raw.off("close", done);
-      resolve();
-    };
-    raw.on("drain", done);
-    raw.on("close", done);
-  });
-}
-
 function endOf(ev: Extract<ChoiceEvent, { kind: "end" }>) {
   return { finishReason: ev.finishReason, usage: ev.usage };
 }
@@ -218,24 +206,9 @@ async function streamPlan(
     throw err;
   }
 
-  reply.hijack();
+  const send = openSse(reply); // back-pressure: see ./sse.ts
   ctx.onStreamStart?.();
   const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": reply.request.id,
-  });
-  // Back-pressure: when the client reads slower than the workers generate, the socket's buffer
-  // fills and write() says so; the loop then waits for it to drain before it pulls the next
-  // event, so the gRPC streams stop being read and HTTP/2 flow control holds the worker back.
-  // What one request buffers is bounded by the socket's buffer plus each stream's small window.
-  const send = async (obj: unknown): Promise<void> => {
-    if (raw.destroyed) return;
-    if (!raw.write(`data: ${JSON.stringify(obj)}\n\n`)) await drained(raw);
-  };
   const indexOf = plan.choices.map((c) => c.index);
   if (plan.kind === "chat") {
     for (const index of indexOf) {

@@ -9,10 +9,8 @@ import { z } from "zod";
 const nonNegInt = z.int().nonnegative();
 const tokenId = nonNegInt;
 
-/** Sampling and output fields shared by /v1/chat/completions and /v1/completions. */
-const samplingFields = {
-  model: z.string().min(1),
-  max_tokens: z.int().positive().nullish(),
+/** Sampling ranges shared with the native API's sampling_params (same names there). */
+export const samplingRanges = {
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   /** -1 or 0 disables top-k (vLLM/SGLang accept -1). */
@@ -21,16 +19,23 @@ const samplingFields = {
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   repetition_penalty: z.number().gt(0).max(10).nullish(),
-  seed: z.int().nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
   stop_token_ids: z.array(tokenId).max(64).nullish(),
+  ignore_eos: z.boolean().nullish(),
+};
+
+/** Sampling and output fields shared by /v1/chat/completions and /v1/completions. */
+const samplingFields = {
+  model: z.string().min(1),
+  max_tokens: z.int().positive().nullish(),
+  ...samplingRanges,
+  seed: z.int().nullish(),
   n: z.int().min(1).max(16).nullish(),
   /** Accepted only when it equals n (request-fields.ts refuses larger values). */
   best_of: z.int().min(1).max(16).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
-  ignore_eos: z.boolean().nullish(),
   /** Token id (as a JSON object key) -> bias in [-100, 100] added to its logit. */
   logit_bias: z
     .record(z.string().regex(/^\d+$/, "keys must be token ids"), z.number().min(-100).max(100))

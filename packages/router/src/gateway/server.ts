@@ -4,7 +4,8 @@
  *
  * Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id},
  * GET /health (= /readyz), GET /readyz, GET /livez, GET /health_generate, GET /metrics, GET /openapi.json,
- * GET /dashboard (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*).
+ * GET /dashboard (open: an HTML shell) and GET /dashboard/state (its data, keyed like /v1/*), and SGLang's
+ * native API (../native-api: POST /generate, GET /get_model_info, GET /get_server_info, POST /flush_cache).
  * With an API key, every route needs it except the probes (/livez, /readyz, /health) and /metrics
  * (unless metricsRequireKey): the check is on the matched route, deny by default (./access.ts).
  *
@@ -23,6 +24,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RouterError } from "../errors.js";
+import { registerNativeApi } from "../native-api/index.js";
 import { registerStatusPage } from "../status/status-routes.js";
 import type { WorkerPool } from "../workers/worker-pool.js";
 import { answerClientError, installAccessControl } from "./access.js";
@@ -204,6 +206,16 @@ export async function buildGateway(
     const c = codec();
     const plan = await planCompletion(body, pool.models(), c, planOpts);
     await executePlan(plan, exec(req, c), reply);
+  });
+
+  registerNativeApi(app, {
+    pool,
+    codec,
+    choiceDeps: choiceDepsFor,
+    onFinished: (ev) => metrics.serving.recordFinished(ev.finishReason, ev.usage),
+    requestTimeoutMs: planOpts.requestTimeoutMs,
+    limits: planOpts.limits,
+    serverArgs: { request_timeout_ms: planOpts.requestTimeoutMs, max_request_bytes: bodyLimit },
   });
 
   registerModelRoutes(app, pool);

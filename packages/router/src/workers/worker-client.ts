@@ -65,6 +65,13 @@ export class WorkerClient {
     return this.unary(this.client.getModelInfo as Unary<GetModelInfoResponse__Output>, {}, timeoutMs);
   }
 
+  /** Drops every unlocked entry of the worker's prefix cache; resolves with the blocks freed. */
+  flushCache(timeoutMs: number): Promise<number> {
+    return this.unary(this.client.flushCache as Unary<{ blocksFreed: number }>, {}, timeoutMs).then(
+      (r) => r.blocksFreed,
+    );
+  }
+
   abort(requestId: string, timeoutMs: number): Promise<boolean> {
     return this.unary(this.client.abort as Unary<{ found: boolean }>, { requestId }, timeoutMs).then(
       (r) => r.found,

@@ -410,6 +410,11 @@ export class WorkerPool extends EventEmitter {
     return [...seen.values()];
   }
 
+  /** The clients of the workers that are healthy now (fleet-wide calls such as flush_cache). */
+  healthyClients(): WorkerClient[] {
+    return this.workers.filter((w) => w.healthy).map((w) => w.client);
+  }
+
   healthyCount(): number {
     return this.workers.filter((w) => w.healthy).length;
   }

@@ -1,5 +1,6 @@
 export * from "./config.js";
 export * from "./engine-loop.js";
+export * from "./prompt-logprobs.js";
 export * from "./request.js";
 export * from "./scheduler.js";
 export * from "./speculation.js";

@@ -1,5 +1,6 @@
 import type { RadixServeError } from "@radixserve/core";
 import type { SamplingParams as EngineSamplingParams, TopLogprob } from "@radixserve/engine-native";
+import type { PromptLogprobsParams, PromptLogprobsResult } from "./prompt-logprobs.js";
 
 /** What a caller submits: token ids in, sampling and stop conditions. */
 export interface RequestParams {
@@ -13,6 +14,8 @@ export interface RequestParams {
   ignoreEos?: boolean;
   /** Higher runs first among queued requests; FCFS within a priority. Default 0. */
   priority?: number;
+  /** Logprobs of the prompt's tokens from `start` on (computed in the prefill; validate checks the range). */
+  promptLogprobs?: PromptLogprobsParams;
 }
 
 export type FinishReasonName = "stop" | "length" | "abort";
@@ -25,11 +28,12 @@ export interface RequestUsage {
 }
 
 /**
- * Events of one request, in order: zero or more `token`, then exactly one `finished` or `error`.
+ * Events of one request, in order: `prompt_logprobs` once when asked, zero or more `token`, then exactly one `finished` or `error`.
  * A stop token (EOS / stop_token_ids) is not sent as a `token`: it ends the request and is
  * reported as `matchedStopTokenId` (it still counts in completionTokens).
  */
 export type RequestEvent =
+  | ({ type: "prompt_logprobs" } & PromptLogprobsResult)
   | { type: "token"; tokenId: number; logprob?: { logprob: number; top: TopLogprob[] } }
   | { type: "finished"; reason: FinishReasonName; usage: RequestUsage; matchedStopTokenId: number }
   | { type: "error"; error: RadixServeError };

@@ -43,6 +43,7 @@ import type { SampledToken, StepOutput, StepSequence, TopLogprob } from "@radixs
 import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
 import { stepFailure } from "./engine-loop.js";
+import type { PromptLogprobsResult } from "./prompt-logprobs.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
 import { type DraftProposer, Speculator } from "./speculation.js";
@@ -133,6 +134,7 @@ export class Scheduler {
       cachedTokens: number;
       firstToken: number;
       firstLogprob?: { logprob: number; top: TopLogprob[] };
+      promptLogprobs?: PromptLogprobsResult;
     },
   ): Result<void> {
     const refused = this.refusal(params);
@@ -166,6 +168,8 @@ export class Scheduler {
     this.running.push(seq);
     this.cacheComputed(seq, true);
     seq.tokens.push(t);
+    seq.promptLogprobs = null;
+    if (prefilled.promptLogprobs) emit(seq, { type: "prompt_logprobs", ...prefilled.promptLogprobs });
     if (seq.stopIds.has(t)) this.finish(seq, "stop", t);
     else {
       emit(
@@ -291,9 +295,14 @@ export class Scheduler {
         this.endAborted(seq, seq.pendingAbort);
         continue;
       }
+      seq.promptLogprobs?.record(step.startPos, outputs[i]);
       if (!step.sample) {
         this.cacheComputed(seq, true);
         continue;
+      }
+      if (seq.promptLogprobs) {
+        emit(seq, { type: "prompt_logprobs", ...seq.promptLogprobs.result() });
+        seq.promptLogprobs = null;
       }
       const wasPrefill = batch.chunkLens[i]! > 1 || seq.numComputed <= seq.promptLen;
       if (wasPrefill) this.cacheComputed(seq, true);
@@ -359,7 +368,14 @@ export class Scheduler {
    */
   private drafts(seq: Sequence): number[] {
     // A token mask (structured output) holds for one position: constrained requests decode one token a step.
-    if (!this.speculator || !seq.lease || seq.params.sampling.allowedTokens !== undefined) return [];
+    // Prompt logprobs still being collected ride on one-token steps too.
+    if (
+      !this.speculator ||
+      !seq.lease ||
+      seq.params.sampling.allowedTokens !== undefined ||
+      seq.promptLogprobs
+    )
+      return [];
     // Room after the token this step must produce, within max_new_tokens and the context.
     const room = Math.min(
       seq.params.maxNewTokens - seq.outputLen - 1,
@@ -470,6 +486,7 @@ export class Scheduler {
       sampling,
     };
     if (drafts.length > 0) step.numDraft = drafts.length;
+    seq.promptLogprobs?.ask(step);
     if (sample && needsHistory(sampling)) {
       step.promptTokens = seq.promptTokens;
       step.outputTokens = Int32Array.from(seq.tokens.slice(seq.promptLen));
@@ -504,7 +521,8 @@ export class Scheduler {
     if (this.config.enablePrefixCache) {
       // Never match the whole sequence: the last token must run to produce logits.
       this.extendHashes(seq, seq.tokens.length);
-      prefix = seq.hashes.slice(0, Math.floor((seq.tokens.length - 1) / bs));
+      const cacheable = Math.min(seq.tokens.length - 1, seq.promptLogprobs?.cacheablePositions ?? Infinity);
+      prefix = seq.hashes.slice(0, Math.floor(cacheable / bs));
     }
     seq.numComputed = this.kv.match(prefix) * bs;
     const chunk = this.chunkFor(seq, budget, prefillsInBatch);

@@ -1,5 +1,6 @@
 import type { BlockHash } from "@radixserve/core";
 import type { KvLease } from "../kv/kv-manager.js";
+import { PromptLogprobCollector } from "./prompt-logprobs.js";
 import type { AbortCause, RequestParams, RequestSink } from "./request.js";
 import { type DraftState, newDraftState } from "./speculation.js";
 
@@ -40,6 +41,8 @@ export class Sequence {
   numPreemptions = 0;
   /** Speculative decoding back-off state. */
   readonly draft: DraftState = newDraftState();
+  /** While the request's prompt logprobs are asked and not yet sent. */
+  promptLogprobs: PromptLogprobCollector | null = null;
 
   constructor(params: RequestParams, sink: RequestSink, arrival: number, eosIds: readonly number[]) {
     this.id = params.id;
@@ -52,6 +55,8 @@ export class Sequence {
     this.promptTokens = Int32Array.from(this.tokens);
     this.stopIds = new Set(params.stopTokenIds ?? []);
     if (!params.ignoreEos) for (const id of eosIds) this.stopIds.add(id);
+    if (params.promptLogprobs)
+      this.promptLogprobs = new PromptLogprobCollector(this.promptTokens, params.promptLogprobs);
   }
 
   /** Block table (empty while queued). */

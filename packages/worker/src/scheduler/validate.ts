@@ -60,6 +60,17 @@ export function validateRequest(p: RequestParams, c: SchedulerConfig): RadixServ
         `stop token id ${t} is not a token id of this model (vocabulary size ${c.vocabSize})`,
         "stop_token_ids",
       );
+  const pl = p.promptLogprobs;
+  if (pl && (!Number.isInteger(pl.start) || pl.start < 0 || pl.start > n))
+    return bad(
+      `prompt_logprobs.start must be an integer in 0..${n} (the prompt's length), got ${pl.start}`,
+      "prompt_logprobs.start",
+    );
+  if (pl && (!Number.isInteger(pl.top) || pl.top < 0 || pl.top > MAX_TOP_LOGPROBS))
+    return bad(
+      `prompt_logprobs.top must be an integer in 0..${MAX_TOP_LOGPROBS}, got ${pl.top}`,
+      "prompt_logprobs.top",
+    );
   const bias = p.sampling.logitBias;
   if (bias !== undefined)
     for (let i = 0; i < bias.tokenIds.length; i++) {

@@ -22,6 +22,9 @@ import type { PrefillDone as _radixserve_worker_v1_PrefillDone, PrefillDone__Out
 import type { PrefillServerMessage as _radixserve_worker_v1_PrefillServerMessage, PrefillServerMessage__Output as _radixserve_worker_v1_PrefillServerMessage__Output } from './radixserve/worker/v1/PrefillServerMessage.js';
 import type { PrefillServiceClient as _radixserve_worker_v1_PrefillServiceClient, PrefillServiceDefinition as _radixserve_worker_v1_PrefillServiceDefinition } from './radixserve/worker/v1/PrefillService.js';
 import type { PrefillStart as _radixserve_worker_v1_PrefillStart, PrefillStart__Output as _radixserve_worker_v1_PrefillStart__Output } from './radixserve/worker/v1/PrefillStart.js';
+import type { PromptLogprobs as _radixserve_worker_v1_PromptLogprobs, PromptLogprobs__Output as _radixserve_worker_v1_PromptLogprobs__Output } from './radixserve/worker/v1/PromptLogprobs.js';
+import type { PromptLogprobsRequest as _radixserve_worker_v1_PromptLogprobsRequest, PromptLogprobsRequest__Output as _radixserve_worker_v1_PromptLogprobsRequest__Output } from './radixserve/worker/v1/PromptLogprobsRequest.js';
+import type { PromptTokenLogprob as _radixserve_worker_v1_PromptTokenLogprob, PromptTokenLogprob__Output as _radixserve_worker_v1_PromptTokenLogprob__Output } from './radixserve/worker/v1/PromptTokenLogprob.js';
 import type { SamplingParams as _radixserve_worker_v1_SamplingParams, SamplingParams__Output as _radixserve_worker_v1_SamplingParams__Output } from './radixserve/worker/v1/SamplingParams.js';
 import type { TokenEvent as _radixserve_worker_v1_TokenEvent, TokenEvent__Output as _radixserve_worker_v1_TokenEvent__Output } from './radixserve/worker/v1/TokenEvent.js';
 import type { TokenLogprob as _radixserve_worker_v1_TokenLogprob, TokenLogprob__Output as _radixserve_worker_v1_TokenLogprob__Output } from './radixserve/worker/v1/TokenLogprob.js';
@@ -78,6 +81,9 @@ export interface ProtoGrpcType {
          */
         PrefillService: SubtypeConstructor<typeof grpc.Client, _radixserve_worker_v1_PrefillServiceClient> & { service: _radixserve_worker_v1_PrefillServiceDefinition }
         PrefillStart: MessageTypeDefinition<_radixserve_worker_v1_PrefillStart, _radixserve_worker_v1_PrefillStart__Output>
+        PromptLogprobs: MessageTypeDefinition<_radixserve_worker_v1_PromptLogprobs, _radixserve_worker_v1_PromptLogprobs__Output>
+        PromptLogprobsRequest: MessageTypeDefinition<_radixserve_worker_v1_PromptLogprobsRequest, _radixserve_worker_v1_PromptLogprobsRequest__Output>
+        PromptTokenLogprob: MessageTypeDefinition<_radixserve_worker_v1_PromptTokenLogprob, _radixserve_worker_v1_PromptTokenLogprob__Output>
         SamplingParams: MessageTypeDefinition<_radixserve_worker_v1_SamplingParams, _radixserve_worker_v1_SamplingParams__Output>
         TokenEvent: MessageTypeDefinition<_radixserve_worker_v1_TokenEvent, _radixserve_worker_v1_TokenEvent__Output>
         TokenLogprob: MessageTypeDefinition<_radixserve_worker_v1_TokenLogprob, _radixserve_worker_v1_TokenLogprob__Output>

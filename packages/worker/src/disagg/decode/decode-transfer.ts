@@ -33,7 +33,7 @@ import {
   type KvTransferMetrics,
   type KvTransport,
 } from "@radixserve/kv-transfer";
-import { fromProtoLogprob } from "../../logprob.js";
+import { fromProtoLogprob, fromProtoPromptLogprobs } from "../../logprob.js";
 import type { RequestParams, RequestSink, Scheduler } from "../../scheduler/index.js";
 import type { KvReserver, Reservation } from "./kv-reserver.js";
 
@@ -182,6 +182,7 @@ class DecodeTransfer {
         cachedTokens: Math.max(r.cachedBlocks * this.deps.engine.info.blockSize, done.cachedTokens),
         firstToken: first?.tokenId ?? -1,
         ...(first?.logprob ? { firstLogprob: fromProtoLogprob(first.logprob) } : {}),
+        ...(done.promptLogprobs ? { promptLogprobs: fromProtoPromptLogprobs(done.promptLogprobs) } : {}),
       });
       if (!adopted.ok) throw new TransferFailure("protocol", adopted.error);
       this.reservation = null;

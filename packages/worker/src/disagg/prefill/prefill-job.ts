@@ -1,7 +1,7 @@
 import type { BlockHash } from "@radixserve/core";
 import type { StepOutput } from "@radixserve/engine-native";
 import type { KvLease } from "../../kv/kv-manager.js";
-import type { RequestParams } from "../../scheduler/index.js";
+import { PromptLogprobCollector, type RequestParams } from "../../scheduler/index.js";
 
 /**
  * One request on a prefill worker: its prompt, the blocks that hold the prompt's KV, how much of
@@ -32,11 +32,16 @@ export class PrefillJob {
   onProgress: () => void = () => {};
   /** Called when the job can never complete (engine step failed). */
   onFailure: (err: Error) => void = () => {};
+  /** When the request asks for prompt logprobs: what the prefill computed of them. */
+  readonly promptLogprobs: PromptLogprobCollector | null;
 
   constructor(params: RequestParams) {
     this.id = params.id;
     this.params = params;
     this.prompt = Int32Array.from(params.inputIds);
+    this.promptLogprobs = params.promptLogprobs
+      ? new PromptLogprobCollector(this.prompt, params.promptLogprobs)
+      : null;
   }
 
   /** Block table (empty when the job holds no blocks). */

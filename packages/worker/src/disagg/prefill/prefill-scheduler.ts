@@ -150,6 +150,7 @@ export class PrefillScheduler {
         continue;
       }
       this.cacheComputed(job);
+      job.promptLogprobs?.record(batch.steps[i]!.startPos, outputs[i]);
       if (batch.steps[i]!.sample) {
         const out = outputs[i];
         if (!out || !Number.isInteger(out.token) || out.token < 0 || out.token >= this.config.vocabSize) {
@@ -263,6 +264,7 @@ export class PrefillScheduler {
       sample,
       sampling: job.params.sampling,
     };
+    job.promptLogprobs?.ask(step);
     if (sample) {
       step.promptTokens = job.prompt;
       step.outputTokens = new Int32Array(0);
@@ -279,7 +281,8 @@ export class PrefillScheduler {
     const bs = this.config.blockSize;
     if (this.config.enablePrefixCache) this.extendHashes(job);
     // Never match the whole prompt: the last token must run to produce the first token.
-    const prefix = job.hashes.slice(0, Math.floor((job.promptLen - 1) / bs));
+    const cacheable = Math.min(job.promptLen - 1, job.promptLogprobs?.cacheablePositions ?? Infinity);
+    const prefix = job.hashes.slice(0, Math.floor(cacheable / bs));
     const lease = this.kv.acquire(prefix, Math.ceil(job.promptLen / bs));
     if (!lease) return false;
     job.lease = lease;

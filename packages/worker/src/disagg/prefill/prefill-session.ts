@@ -28,7 +28,7 @@ import {
   type KvTransferMetrics,
   senderForOffer,
 } from "@radixserve/kv-transfer";
-import { toProtoLogprob } from "../../logprob.js";
+import { toProtoLogprob, toProtoPromptLogprobs } from "../../logprob.js";
 import { toRequestParams } from "../../request-convert.js";
 import { PrefillJob } from "./prefill-job.js";
 import type { PrefillScheduler } from "./prefill-scheduler.js";
@@ -242,6 +242,7 @@ class PrefillSession {
             bytesSent: this.bytesSent,
             crc32: this.crc,
             transport: this.sender.name,
+            promptLogprobs: job.promptLogprobs ? toProtoPromptLogprobs(job.promptLogprobs.result()) : null,
           },
         });
         // Every byte is copied out: P's blocks are free to go (full ones stay in the prefix cache).

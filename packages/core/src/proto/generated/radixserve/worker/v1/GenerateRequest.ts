@@ -1,6 +1,7 @@
 // Original file: protos/radixserve/worker/v1/worker.proto
 
 import type { SamplingParams as _radixserve_worker_v1_SamplingParams, SamplingParams__Output as _radixserve_worker_v1_SamplingParams__Output } from '../../../radixserve/worker/v1/SamplingParams.js';
+import type { PromptLogprobsRequest as _radixserve_worker_v1_PromptLogprobsRequest, PromptLogprobsRequest__Output as _radixserve_worker_v1_PromptLogprobsRequest__Output } from '../../../radixserve/worker/v1/PromptLogprobsRequest.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface GenerateRequest {
@@ -24,6 +25,11 @@ export interface GenerateRequest {
    * decode worker without a partner).
    */
   'prefillAddress'?: (string);
+  /**
+   * Prompt logprobs: absent = none (and no cost). The worker recomputes the rows they need instead of
+   * serving them from its prefix cache, and sends them once, before the first token.
+   */
+  'promptLogprobs'?: (_radixserve_worker_v1_PromptLogprobsRequest | null);
 }
 
 export interface GenerateRequest__Output {
@@ -47,4 +53,9 @@ export interface GenerateRequest__Output {
    * decode worker without a partner).
    */
   'prefillAddress': (string);
+  /**
+   * Prompt logprobs: absent = none (and no cost). The worker recomputes the rows they need instead of
+   * serving them from its prefix cache, and sends them once, before the first token.
+   */
+  'promptLogprobs': (_radixserve_worker_v1_PromptLogprobsRequest__Output | null);
 }

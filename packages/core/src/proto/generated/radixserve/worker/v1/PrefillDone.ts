@@ -1,6 +1,7 @@
 // Original file: protos/radixserve/worker/v1/worker.proto
 
 import type { TokenEvent as _radixserve_worker_v1_TokenEvent, TokenEvent__Output as _radixserve_worker_v1_TokenEvent__Output } from '../../../radixserve/worker/v1/TokenEvent.js';
+import type { PromptLogprobs as _radixserve_worker_v1_PromptLogprobs, PromptLogprobs__Output as _radixserve_worker_v1_PromptLogprobs__Output } from '../../../radixserve/worker/v1/PromptLogprobs.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PrefillDone {
@@ -19,6 +20,10 @@ export interface PrefillDone {
    * what P actually used ("grpc" when it could not use the offer)
    */
   'transport'?: (string);
+  /**
+   * when the request asked for them: P computed them
+   */
+  'promptLogprobs'?: (_radixserve_worker_v1_PromptLogprobs | null);
 }
 
 export interface PrefillDone__Output {
@@ -37,4 +42,8 @@ export interface PrefillDone__Output {
    * what P actually used ("grpc" when it could not use the offer)
    */
   'transport': (string);
+  /**
+   * when the request asked for them: P computed them
+   */
+  'promptLogprobs': (_radixserve_worker_v1_PromptLogprobs__Output | null);
 }
