@@ -29,6 +29,7 @@
         "src/native/model.cc",
         "src/native/quant.cc",
         "src/native/sampling.cc",
+        "src/native/speculative.cc",
         "src/native/thread-pool.cc",
         "src/native/weights.cc"
       ],

@@ -11,6 +11,8 @@ import {
   METRIC_PREFIX,
   ServingMetrics,
   STEP_METRIC_NAMES,
+  SPECULATIVE_METRIC_NAMES,
+  SpeculativeMetrics,
 } from "@radixserve/core";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
 import { ROUTER_METRIC, ROUTING_METRIC, RouterMetrics, RoutingMetrics } from "@radixserve/router";
@@ -43,6 +45,7 @@ export function catalogNames(): Set<string> {
     ...Object.values(METRIC_NAMES),
     ...Object.values(KV_TRANSFER_METRIC_NAMES),
     ...Object.values(STEP_METRIC_NAMES),
+    ...Object.values(SPECULATIVE_METRIC_NAMES),
     ...Object.values(ROUTER_METRIC),
     ...Object.values(ROUTING_METRIC),
   ]);
@@ -62,6 +65,7 @@ export async function registeredMetrics(): Promise<Map<string, MetricInfo>> {
     quarantinedBlocks: () => 0, // a decode worker's
   });
   new StepMetrics(worker.registry);
+  new SpeculativeMetrics(worker.registry); // a worker with --speculative-algorithm
   const router = new RouterMetrics(null);
   router.serving.setModelName("catalog"); // as a router does once a worker has reported its model
   // RoutingMetrics registers its gauges only when given a source, as a router with NATS and Redis does.

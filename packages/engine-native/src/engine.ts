@@ -17,11 +17,20 @@ import {
   type NativeAddon,
   type NativeHandle,
   type NativeRegion,
+  type NativeStepOut,
   nativeAddon,
 } from "./native.js";
 import { QUANT_DTYPES, type QuantDtype, readModelTensors, type TensorInfo } from "./safetensors.js";
 import { checkBlockIds, prepareStep, promptLogprobsOf } from "./step-input.js";
-import type { Engine, EngineOptions, KvPoolFence, ModelInfo, StepOutput, StepSequence } from "./types.js";
+import type {
+  Engine,
+  EngineOptions,
+  KvPoolFence,
+  ModelInfo,
+  SampledToken,
+  StepOutput,
+  StepSequence,
+} from "./types.js";
 import { planWeights } from "./weight-plan.js";
 
 const KV_BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
@@ -106,11 +115,8 @@ class NativeEngine implements Engine {
       const raw = await this.addon.engineStep(h, prepared);
       return raw.map((r, i): StepOutput | null => {
         if (!r) return null;
-        const out: StepOutput = { token: r.token, logprob: r.logprob };
-        if (r.topTokens && r.topLogprobs) {
-          const lp = r.topLogprobs;
-          out.topLogprobs = Array.from(r.topTokens, (token, i) => ({ token, logprob: lp[i]! }));
-        }
+        const out: StepOutput = sampledToken(r);
+        if (r.verified) out.verified = r.verified.map(sampledToken);
         if (r.logits) out.logits = r.logits;
         const targets = prepared[i]?.logprobTargets;
         if (r.targetLogprobs && targets) out.promptLogprobs = promptLogprobsOf(r, targets);
@@ -521,4 +527,13 @@ export async function loadEngine(opts: EngineOptions): Promise<Engine> {
     ...(n.kvPoolPath ? { kvPoolPath: n.kvPoolPath } : {}),
   };
   return new NativeEngine(addon, handle, info);
+}
+
+function sampledToken(r: Omit<NativeStepOut, "logits" | "verified">): SampledToken {
+  const out: SampledToken = { token: r.token, logprob: r.logprob };
+  if (r.topTokens && r.topLogprobs) {
+    const lp = r.topLogprobs;
+    out.topLogprobs = Array.from(r.topTokens, (token, i) => ({ token, logprob: lp[i]! }));
+  }
+  return out;
 }

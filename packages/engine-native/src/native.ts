@@ -77,6 +77,8 @@ export interface NativeStepSeq {
   outputTokens?: Int32Array;
   /** 0 none, 1 last row, 2 all rows. */
   logitsMode: 0 | 1 | 2;
+  /** The last numDraft tokens are drafts to verify. */
+  numDraft: number;
   /** Per token: the next token whose logprob row j gives, -1 when not asked. */
   logprobTargets?: Int32Array;
   logprobTopN?: number;
@@ -88,6 +90,8 @@ export interface NativeStepOut {
   topTokens?: Int32Array;
   topLogprobs?: Float32Array;
   logits?: Float32Array;
+  /** With numDraft > 0: the accepted drafts, then the target's token. */
+  verified?: Omit<NativeStepOut, "logits" | "verified">[];
   /** Per token: the target's logprob, NaN where not asked. */
   targetLogprobs?: Float32Array;
   /** [tokens, top n] alternatives (-1 / NaN padding). */

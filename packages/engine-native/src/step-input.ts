@@ -147,6 +147,14 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
     }
     if (s.returnLogits !== undefined && !["none", "last", "all"].includes(s.returnLogits))
       bad(`${w}.returnLogits must be "none", "last" or "all"`);
+    const numDraft = s.numDraft ?? 0;
+    if (!Number.isInteger(numDraft) || numDraft < 0 || numDraft >= tokens.length)
+      bad(`${w}.numDraft = ${s.numDraft} must be an integer in 0..${tokens.length - 1} (tokens.length - 1)`);
+    if (numDraft > 0 && s.sample !== true) bad(`${w}.numDraft needs sample: drafts are verified by sampling`);
+    if (numDraft > 0 && s.sampling?.allowedTokens !== undefined)
+      bad(
+        `${w}.numDraft cannot be combined with sampling.allowedTokens: a token mask holds for one position`,
+      );
     const promptTokens =
       s.promptTokens === undefined ? undefined : checkInt32Array(s.promptTokens, `${w}.promptTokens`);
     const outputTokens =
@@ -162,6 +170,7 @@ export function prepareStep(seqs: StepSequence[], lim: StepLimits): NativeStepSe
       ...(promptTokens ? { promptTokens } : {}),
       ...(outputTokens ? { outputTokens } : {}),
       logitsMode: s.returnLogits === "all" ? 2 : s.returnLogits === "last" ? 1 : 0,
+      numDraft,
     };
   });
 }

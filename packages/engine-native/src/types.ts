@@ -194,6 +194,15 @@ export interface StepSequence {
   /** Return raw logits (before any sampling transform): "last" row or "all" rows of this chunk. Tests and golden checks use it. */
   returnLogits?: "none" | "last" | "all";
   /**
+   * Speculative decoding: the last `numDraft` of `tokens` are drafted tokens to verify in this step
+   * (needs `sample`; at most tokens.length - 1). The output's `verified` lists the accepted drafts
+   * followed by one token of the target's: greedy verification emits exactly what one-token steps
+   * would; with temperature > 0, rejection sampling keeps every token distributed as the target's
+   * sample. KV is written for every position; the caller drops what follows the accepted tokens.
+   * Not with `sampling.allowedTokens` (a grammar's mask holds for one position). Default 0.
+   */
+  numDraft?: number;
+  /**
    * Prompt logprobs: the log-probability of given next tokens at rows of this chunk. One entry per
    * token: `targets[j]` is the token that follows `tokens[j]` (row j's logits predict it), -1 for a
    * row not asked. Only asked rows reach the LM head, so a chunk that asks nothing costs nothing.
@@ -207,14 +216,20 @@ export interface TopLogprob {
   logprob: number;
 }
 
-/** What a step returns for one sequence (null when `sample` was false and no logits were asked). */
-export interface StepOutput {
+/** One sampled token with its logprobs. */
+export interface SampledToken {
   /** Sampled token id (-1 when `sample` was false). */
   token: number;
   /** log softmax of the raw logits (before temperature/penalties) at `token`; 0 when logprobs not asked. */
   logprob: number;
   /** Top-n alternatives by raw logprob, descending, when `logprobs` > 0. */
   topLogprobs?: TopLogprob[];
+}
+
+/** What a step returns for one sequence (null when `sample` was false and no logits were asked). */
+export interface StepOutput extends SampledToken {
+  /** With `numDraft` > 0: the accepted drafts, then the target's token (1 .. numDraft + 1 entries; `token` is the first). */
+  verified?: SampledToken[];
   /** Raw logits, rows × vocabSize, when `returnLogits` asked for them. */
   logits?: Float32Array;
   /**

@@ -18,6 +18,7 @@ import {
 import { findGgufFile, QUANT_DTYPES, type QuantDtype } from "@radixserve/engine-native";
 import { Command, InvalidArgumentError } from "commander";
 import { type KvTransportChoice, WORKER_DEFAULTS, type WorkerConfig } from "./config.js";
+import { SPECULATIVE_ALGORITHMS, SPECULATIVE_DEFAULTS, type SpeculativeConfig } from "./scheduler/index.js";
 import { startWorker } from "./worker.js";
 
 function int(name: string, min: number) {
@@ -125,6 +126,24 @@ export function buildWorkerCommand(): Command {
     .option("--served-model-name <name>", "model id reported to clients (default: the directory name)")
     .option("--log-level <level>", "trace | debug | info | warn | error", WORKER_DEFAULTS.logLevel)
     .option("--disable-radix-cache", "no prefix reuse", false)
+    .option(
+      "--speculative-algorithm <name>",
+      `speculative decoding in unified and decode mode: ${SPECULATIVE_ALGORITHMS.join(" | ")} (prompt lookup)`,
+    )
+    .option(
+      "--speculative-num-draft-tokens <n>",
+      `drafted tokens verified per request per step (1..16, default ${SPECULATIVE_DEFAULTS.numDraftTokens})`,
+      int("--speculative-num-draft-tokens", 1),
+    )
+    .option(
+      "--speculative-max-batch-size <n>",
+      `no drafting in steps with more decoding requests (default ${SPECULATIVE_DEFAULTS.maxBatchSize})`,
+      int("--speculative-max-batch-size", 1),
+    )
+    .option(
+      "--speculative-model <path>",
+      "draft model (not built: refused; use --speculative-algorithm ngram)",
+    )
     .option(
       "--kv-transport <name>",
       "KV transfer data plane: auto (offers shm and tcp; each prefill worker takes shm on this host, else tcp, else inline) | grpc | shm | tcp | rdma",
@@ -253,6 +272,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     servedModelName: o["servedModelName"] as string | undefined,
     logLevel: String(o["logLevel"]),
     disableRadixCache: Boolean(o["disableRadixCache"]),
+    ...speculativeConfig(o, mode),
     kvTransport: kvTransportChoice(String(o["kvTransport"])),
     disableShmTransport: Boolean(o["disableShmTransport"]),
     disableShmDirect: Boolean(o["disableShmDirect"]),
@@ -276,6 +296,40 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
       ca: o["tlsCa"] as string | undefined,
     }),
     ...(o["otlpTracesEndpoint"] ? { otlpTracesEndpoint: String(o["otlpTracesEndpoint"]) } : {}),
+  };
+}
+
+/** The --speculative-* flags: refused where no decode loop runs, or when one is given without the algorithm. */
+function speculativeConfig(o: Record<string, unknown>, mode: string): { speculative?: SpeculativeConfig } {
+  if (o["speculativeModel"] !== undefined)
+    throw new Error(
+      "--speculative-model (a draft model) is not supported by this build; --speculative-algorithm ngram drafts without one",
+    );
+  const algorithm = o["speculativeAlgorithm"] as string | undefined;
+  const k = o["speculativeNumDraftTokens"] as number | undefined;
+  const maxBatch = o["speculativeMaxBatchSize"] as number | undefined;
+  if (algorithm === undefined) {
+    if (k !== undefined || maxBatch !== undefined)
+      throw new Error(
+        `${k !== undefined ? "--speculative-num-draft-tokens" : "--speculative-max-batch-size"} needs --speculative-algorithm`,
+      );
+    return {};
+  }
+  if (!(SPECULATIVE_ALGORITHMS as readonly string[]).includes(algorithm))
+    throw new Error(
+      `--speculative-algorithm must be one of ${SPECULATIVE_ALGORITHMS.join(", ")}, got '${algorithm}'`,
+    );
+  if (mode === "prefill")
+    throw new Error(
+      "--speculative-algorithm applies to --disagg-mode unified or decode (a prefill worker samples one token)",
+    );
+  if (k !== undefined && k > 16) throw new Error(`--speculative-num-draft-tokens must be 1..16, got ${k}`);
+  return {
+    speculative: {
+      algorithm: algorithm as SpeculativeConfig["algorithm"],
+      numDraftTokens: k ?? SPECULATIVE_DEFAULTS.numDraftTokens,
+      maxBatchSize: maxBatch ?? SPECULATIVE_DEFAULTS.maxBatchSize,
+    },
   };
 }
 

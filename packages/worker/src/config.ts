@@ -1,6 +1,6 @@
 import type { ClusterSecret, ClusterTls, DisaggMode } from "@radixserve/core";
 import type { QuantDtype } from "@radixserve/engine-native";
-import { SCHEDULER_DEFAULTS } from "./scheduler/index.js";
+import { SCHEDULER_DEFAULTS, type SpeculativeConfig } from "./scheduler/index.js";
 
 /** --kv-transport: `auto` = shm when the paired workers share a host (and shm is allowed), else grpc. */
 export type KvTransportChoice = "auto" | "grpc" | "shm" | "tcp" | "rdma";
@@ -46,6 +46,8 @@ export interface WorkerConfig {
   otlpTracesEndpoint?: string | undefined;
   logLevel: string;
   disableRadixCache: boolean;
+  /** Speculative decoding (--speculative-*; unified and decode modes); absent: off. */
+  speculative?: SpeculativeConfig;
   // ---- prefill/decode disaggregation (decode and prefill modes) ----
   kvTransport: KvTransportChoice;
   /** With `auto`: never use shm (e.g. when /dev/shm is too small). */

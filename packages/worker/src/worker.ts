@@ -16,6 +16,7 @@ import {
   loadWorkerService,
   type RadixCache,
   ServingMetrics,
+  SpeculativeMetrics,
   setupTracing,
   shutdownTracing,
   startObservabilityServer,
@@ -116,6 +117,7 @@ export async function startWorker(
     eosTokenIds,
     enablePrefixCache: !config.disableRadixCache,
     hashSeed,
+    ...(config.speculative ? { speculative: config.speculative } : {}),
   };
   const modelInfo = {
     modelId: config.servedModelName ?? defaultServedModelName(config.modelPath),
@@ -174,6 +176,10 @@ export async function startWorker(
       },
       { modelName: modelInfo.modelId },
     );
+    if (scheduler.speculator) {
+      const spec = new SpeculativeMetrics(metrics.registry);
+      scheduler.speculator.onVerify = (proposed, accepted) => spec.observe(proposed, accepted);
+    }
     const decode =
       config.disaggMode === "decode"
         ? await setUpDecodeMode(config, scheduler, engine, metrics.registry, hashSeed, transport!)

@@ -25,6 +25,50 @@ test("worker flags: --kv-port only where a tcp KV listener runs, in range", () =
   );
 });
 
+test("worker flags: --speculative-* in unified and decode mode; refused elsewhere, unknown or alone", () => {
+  assert.deepEqual(parseWorkerArgs([...base, "--speculative-algorithm", "ngram"]).speculative, {
+    algorithm: "ngram",
+    numDraftTokens: 4,
+    maxBatchSize: 8,
+  });
+  assert.deepEqual(
+    parseWorkerArgs([
+      ...base,
+      "--disagg-mode",
+      "decode",
+      "--speculative-algorithm",
+      "ngram",
+      "--speculative-num-draft-tokens",
+      "6",
+      "--speculative-max-batch-size",
+      "2",
+    ]).speculative,
+    { algorithm: "ngram", numDraftTokens: 6, maxBatchSize: 2 },
+  );
+  assert.equal(parseWorkerArgs(base).speculative, undefined);
+  assert.throws(
+    () => parseWorkerArgs([...base, "--disagg-mode", "prefill", "--speculative-algorithm", "ngram"]),
+    /--speculative-algorithm applies to --disagg-mode unified or decode/,
+  );
+  assert.throws(
+    () => parseWorkerArgs([...base, "--speculative-algorithm", "eagle"]),
+    /--speculative-algorithm must be one of ngram, got 'eagle'/,
+  );
+  assert.throws(
+    () => parseWorkerArgs([...base, "--speculative-num-draft-tokens", "4"]),
+    /--speculative-num-draft-tokens needs --speculative-algorithm/,
+  );
+  assert.throws(
+    () =>
+      parseWorkerArgs([...base, "--speculative-algorithm", "ngram", "--speculative-num-draft-tokens", "17"]),
+    /1\.\.16/,
+  );
+  assert.throws(
+    () => parseWorkerArgs([...base, "--speculative-model", "/m.gguf"]),
+    /--speculative-model .* not supported/,
+  );
+});
+
 test("worker flags: --cluster-secret-file is read (a bad one is refused naming the flag); none: no secret", () => {
   const dir = mkdtempSync(join(tmpdir(), "radixserve-cli-"));
   const saved = process.env["RADIXSERVE_CLUSTER_SECRET"];

@@ -137,7 +137,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
           "0",
           ...memArgs,
           ...nameArgs,
-          ...opts.workerArgs,
+          ...(role === "prefill" ? withoutDecodeOnlyFlags(opts.workerArgs) : opts.workerArgs),
         ],
       );
       children.push(child);
@@ -203,4 +203,26 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** Worker flags only a decoding worker takes (a prefill worker refuses them): `start` gives them to decode and unified workers. */
+const DECODE_ONLY_FLAGS = [
+  "--speculative-algorithm",
+  "--speculative-num-draft-tokens",
+  "--speculative-max-batch-size",
+];
+
+/** `args` without the decode-only flags (and their values, as `--flag v` or `--flag=v`). */
+export function withoutDecodeOnlyFlags(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (DECODE_ONLY_FLAGS.includes(a)) {
+      i++; // its value
+      continue;
+    }
+    if (DECODE_ONLY_FLAGS.some((f) => a.startsWith(`${f}=`))) continue;
+    out.push(a);
+  }
+  return out;
 }

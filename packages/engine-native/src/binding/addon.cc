@@ -190,6 +190,24 @@ Napi::Value engine_info(const Napi::CallbackInfo &info) {
     return o;
 }
 
+// {token, logprob, topTokens?, topLogprobs?} for one sampled token.
+Napi::Object sample_object(Napi::Env env, const rs_sample_result &s) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("token", s.token);
+    r.Set("logprob", s.logprob);
+    if (!s.top.empty()) {
+        Napi::Int32Array tt = Napi::Int32Array::New(env, s.top.size());
+        Napi::Float32Array tl = Napi::Float32Array::New(env, s.top.size());
+        for (size_t j = 0; j < s.top.size(); j++) {
+            tt[j] = s.top[j].first;
+            tl[j] = s.top[j].second;
+        }
+        r.Set("topTokens", tt);
+        r.Set("topLogprobs", tl);
+    }
+    return r;
+}
+
 // Prompt logprobs as flat typed arrays: targetLogprobs[j] (NaN where not asked) and, with
 // alternatives, targetTopTokens / targetTopLogprobs as [tokens, top_n] rows (-1 / NaN padding).
 static void set_target_logprobs(Napi::Env env, Napi::Object &r, const std::vector<rs_sample_result> &t) {
@@ -233,18 +251,12 @@ class step_worker : public engine_worker {
                 arr.Set((uint32_t)i, env.Null());
                 continue;
             }
-            Napi::Object r = Napi::Object::New(env);
-            r.Set("token", o.sample.token);
-            r.Set("logprob", o.sample.logprob);
-            if (!o.sample.top.empty()) {
-                Napi::Int32Array tt = Napi::Int32Array::New(env, o.sample.top.size());
-                Napi::Float32Array tl = Napi::Float32Array::New(env, o.sample.top.size());
-                for (size_t j = 0; j < o.sample.top.size(); j++) {
-                    tt[j] = o.sample.top[j].first;
-                    tl[j] = o.sample.top[j].second;
-                }
-                r.Set("topTokens", tt);
-                r.Set("topLogprobs", tl);
+            Napi::Object r = sample_object(env, o.sample);
+            if (!o.verified.empty()) {
+                Napi::Array v = Napi::Array::New(env, o.verified.size());
+                for (size_t j = 0; j < o.verified.size(); j++)
+                    v.Set((uint32_t)j, sample_object(env, o.verified[j]));
+                r.Set("verified", v);
             }
             if (!o.logits.empty()) {
                 Napi::Float32Array l = Napi::Float32Array::New(env, o.logits.size());
@@ -279,6 +291,7 @@ Napi::Value engine_step(const Napi::CallbackInfo &info) {
         q.prompt_tokens = int32s(s.Get("promptTokens"), "promptTokens");
         q.output_tokens = int32s(s.Get("outputTokens"), "outputTokens");
         q.logits_mode = (rs_logits_mode)(int)num(s, "logitsMode", 0);
+        q.num_draft = (int)num(s, "numDraft", 0);
         q.logprob_targets = int32s(s.Get("logprobTargets"), "logprobTargets");
         q.logprob_top_n = (int)num(s, "logprobTopN", 0);
         Napi::Value sp = s.Get("sampling");

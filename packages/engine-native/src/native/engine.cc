@@ -157,6 +157,7 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
                                -1);  // index into logit_rows of each sequence's first row (all rows)
     std::vector<int> last_row(seqs.size(), -1);  // index into logit_rows of each sequence's last token
     std::vector<std::vector<int>> target_row(seqs.size());  // per token: index into logit_rows, or -1
+    std::vector<int> draft_row(seqs.size(), -1);  // numDraft > 0: index of the first of its K+1 rows
     int t = 0;
     for (size_t i = 0; i < seqs.size(); i++) {
         const rs_step_seq &s = seqs[i];
@@ -165,6 +166,9 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
                     (int)s.block_table.size()};
         const int n = (int)s.tokens.size();
         const bool targets = !s.logprob_targets.empty();
+        RS_CHECK(s.num_draft >= 0 && s.num_draft < n && (s.num_draft == 0 || (s.sample && !targets)),
+                 "sequence " + std::to_string(i) + ": numDraft must be in 0.." + std::to_string(n - 1) +
+                     ", needs sample and excludes prompt logprobs");
         RS_CHECK(!targets || (int)s.logprob_targets.size() == n,
                  "sequence " + std::to_string(i) + " has logprob targets for a different number of tokens");
         if (targets) target_row[i].assign((size_t)n, -1);
@@ -175,9 +179,14 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
             first_row[i] = (int)logit_rows.size();
             for (int j = 0; j < n; j++) logit_rows.push_back(t + j);
             last_row[i] = first_row[i] + n - 1;
+            if (s.num_draft > 0) draft_row[i] = first_row[i] + n - 1 - s.num_draft;
             if (targets)
                 for (int j = 0; j < n; j++)
                     if (s.logprob_targets[(size_t)j] >= 0) target_row[i][(size_t)j] = first_row[i] + j;
+        } else if (s.num_draft > 0) {  // rows of the last token before the drafts and of every draft
+            draft_row[i] = (int)logit_rows.size();
+            for (int j = n - 1 - s.num_draft; j < n; j++) logit_rows.push_back(t + j);
+            last_row[i] = draft_row[i] + s.num_draft;
         } else {
             if (targets)
                 for (int j = 0; j < n; j++) {
@@ -226,7 +235,16 @@ std::vector<rs_step_output> rs_engine_step(rs_engine *e, const std::vector<rs_st
         } else if (s.logits_mode == RS_LOGITS_MODE_LAST) {
             o.logits.assign(last, last + vocab);
         }
-        if (s.sample) {
+        if (s.num_draft > 0) {
+            const int n = (int)s.tokens.size();
+            const float *draft_rows =
+                e->logits.data() + (size_t)draft_row[i] * vocab;  // [num_draft+1, vocab]
+            o.verified = rs_verify_drafts(draft_rows, vocab, s.tokens.data() + (n - s.num_draft), s.num_draft,
+                                          s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),
+                                          s.output_tokens.data(), (int)s.output_tokens.size(),
+                                          (int64_t)s.start_pos + n - s.num_draft, e->sample_scratch);
+            o.sample = o.verified.front();
+        } else if (s.sample) {
             const int64_t position = (int64_t)s.start_pos + (int64_t)s.tokens.size();
             o.sample =
                 rs_sample(last, vocab, s.sampling, s.prompt_tokens.data(), (int)s.prompt_tokens.size(),

@@ -10,6 +10,7 @@
 #include "collective.h"
 #include "forward.h"
 #include "sampling.h"
+#include "speculative.h"
 
 struct rs_engine_params {
     rs_model_config config;
@@ -41,6 +42,7 @@ struct rs_step_seq {
     std::vector<int32_t> prompt_tokens;
     std::vector<int32_t> output_tokens;
     rs_logits_mode logits_mode = RS_LOGITS_MODE_NONE;
+    int num_draft = 0;  // the last num_draft tokens are drafts to verify (speculative.h); needs sample
     // Prompt logprobs: empty, or one entry per token: the token that follows tokens[j] (whose
     // log-probability row j gives), -1 for rows not asked. Only asked rows reach the LM head.
     std::vector<int32_t> logprob_targets;
@@ -51,6 +53,8 @@ struct rs_step_output {
     bool present = false;  // false when the sequence neither sampled nor asked for logits
     rs_sample_result sample;
     std::vector<float> logits;  // [rows, vocab]
+    // num_draft > 0: the accepted drafts, then the target's token (sample = the first of them).
+    std::vector<rs_sample_result> verified;
     std::vector<rs_sample_result>
         target_logprobs;  // per token when logprob_targets was given (token -1: not asked)
 };

@@ -51,12 +51,9 @@ static int argmax(const float *l, int n) {
     return best;
 }
 
-rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
-                           int n_prompt, const int32_t *output, int n_output, int64_t position,
-                           std::vector<float> &scratch) {
-    rs_sample_result res;
-    scratch.assign(logits, logits + vocab);
-    float *l = scratch.data();  // [vocab] logits after penalties
+// Penalties, then the logit bias, then the token mask (-inf outside it): what every draw starts from.
+static void transform_logits(float *l, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                             int n_prompt, const int32_t *output, int n_output) {
     apply_penalties(l, vocab, p, prompt, n_prompt, output, n_output);
     for (size_t i = 0; i < p.bias_tokens.size(); i++) {
         const int32_t t = p.bias_tokens[i];
@@ -73,6 +70,57 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
         }
         for (int t = words * 32; t < vocab; t++) l[t] = -INFINITY;
     }
+}
+
+// The sorted path of rs_sample: candidates sorted by logit (descending; top-k truncates the sort),
+// softmax(l / temperature) over them, then top-p and min-p truncation. Returns how many remain:
+// idx[0..n) and their probabilities prob[0..n) (not renormalized after truncation).
+static int sorted_candidates(const float *l, int vocab, const rs_sampling_params &p, std::vector<int> &idx,
+                             std::vector<double> &prob) {
+    // Candidates sorted by logit, descending; top-k truncates before the sort finishes.
+    idx.resize((size_t)vocab);
+    std::iota(idx.begin(), idx.end(), 0);
+    const auto by_logit = [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+    int n = vocab;
+    if (p.top_k > 0 && p.top_k < vocab) {
+        n = p.top_k;
+        std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), by_logit);
+    } else {
+        std::sort(idx.begin(), idx.end(), by_logit);
+    }
+    prob.assign((size_t)n, 0.0);  // softmax(l / temperature) over the candidates
+    const double max_l = l[idx[0]];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        prob[i] = std::exp(((double)l[idx[i]] - max_l) / (double)p.temperature);
+        sum += prob[i];
+    }
+    for (int i = 0; i < n; i++) prob[i] /= sum;
+    if (p.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p (always at least one token)
+        double cum = 0.0;
+        int keep = 0;
+        while (keep < n) {
+            cum += prob[keep++];
+            if (cum >= (double)p.top_p) break;
+        }
+        n = keep;
+    }
+    if (p.min_p > 0.0f) {  // drop tokens below min_p * the most likely one
+        const double floor_p = (double)p.min_p * prob[0];
+        int keep = 1;
+        while (keep < n && prob[keep] >= floor_p) keep++;
+        n = keep;
+    }
+    return n;
+}
+
+rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                           int n_prompt, const int32_t *output, int n_output, int64_t position,
+                           std::vector<float> &scratch) {
+    rs_sample_result res;
+    scratch.assign(logits, logits + vocab);
+    float *l = scratch.data();  // [vocab] logits after penalties
+    transform_logits(l, vocab, p, prompt, n_prompt, output, n_output);
 
     if (p.temperature <= 0.0f) {
         res.token = argmax(l, vocab);
@@ -100,40 +148,9 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
             }
         }
     } else {
-        // Candidates sorted by logit, descending; top-k truncates before the sort finishes.
-        std::vector<int> idx(vocab);
-        std::iota(idx.begin(), idx.end(), 0);
-        const auto by_logit = [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
-        int n = vocab;
-        if (p.top_k > 0 && p.top_k < vocab) {
-            n = p.top_k;
-            std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), by_logit);
-        } else {
-            std::sort(idx.begin(), idx.end(), by_logit);
-        }
-        std::vector<double> prob(n);  // softmax(l / temperature) over the candidates
-        const double max_l = l[idx[0]];
-        double sum = 0.0;
-        for (int i = 0; i < n; i++) {
-            prob[i] = std::exp(((double)l[idx[i]] - max_l) / (double)p.temperature);
-            sum += prob[i];
-        }
-        for (int i = 0; i < n; i++) prob[i] /= sum;
-        if (p.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p (always at least one token)
-            double cum = 0.0;
-            int keep = 0;
-            while (keep < n) {
-                cum += prob[keep++];
-                if (cum >= (double)p.top_p) break;
-            }
-            n = keep;
-        }
-        if (p.min_p > 0.0f) {  // drop tokens below min_p * the most likely one
-            const double floor_p = (double)p.min_p * prob[0];
-            int keep = 1;
-            while (keep < n && prob[keep] >= floor_p) keep++;
-            n = keep;
-        }
+        std::vector<int> idx;
+        std::vector<double> prob;
+        const int n = sorted_candidates(l, vocab, p, idx, prob);
         double mass = 0.0;
         for (int i = 0; i < n; i++) mass += prob[i];
         const double u = rs_sample_uniform(p.seed, position) * mass;
@@ -176,4 +193,38 @@ rs_sample_result rs_token_logprob(const float *logits, int vocab, int token, int
         for (int i = 0; i < n; i++) res.top.emplace_back(idx[i], (float)((double)logits[idx[i]] - lse));
     }
     return res;
+}
+
+void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                     int n_prompt, const int32_t *output, int n_output, std::vector<float> &scratch,
+                     std::vector<double> &probs) {
+    scratch.assign(logits, logits + vocab);
+    float *l = scratch.data();  // [vocab] logits after penalties, bias and mask
+    transform_logits(l, vocab, p, prompt, n_prompt, output, n_output);
+    probs.assign((size_t)vocab, 0.0);
+    if (p.temperature <= 0.0f) {
+        probs[(size_t)argmax(l, vocab)] = 1.0;
+        return;
+    }
+    if ((p.top_k <= 0 || p.top_k >= vocab) && p.top_p >= 1.0f) {
+        // rs_sample's unsorted path: min-p as a threshold on the weight (the most likely token has 1).
+        const float max_l = l[argmax(l, vocab)];
+        for (int i = 0; i < vocab; i++)
+            probs[(size_t)i] = std::exp(((double)l[i] - max_l) / (double)p.temperature);
+        double mass = 0.0;
+        for (int i = 0; i < vocab; i++) {
+            if (probs[(size_t)i] < (double)p.min_p) probs[(size_t)i] = 0.0;
+            mass += probs[(size_t)i];
+        }
+        for (double &x : probs) x /= mass;
+        return;
+    }
+    // rs_sample's sorted path.
+    std::vector<int> idx;
+    std::vector<double> prob;
+    const int n = sorted_candidates(l, vocab, p, idx, prob);
+    double mass = 0.0;
+    for (int i = 0; i < n; i++) mass += prob[i];
+    std::fill(probs.begin(), probs.end(), 0.0);
+    for (int i = 0; i < n; i++) probs[(size_t)idx[i]] = prob[i] / mass;
 }

@@ -40,5 +40,10 @@ rs_sample_result rs_sample(const float *logits, int vocab, const rs_sampling_par
 // ties to the lower id) when top_n > 0. What the sampler reports, and what prompt logprobs are.
 rs_sample_result rs_token_logprob(const float *logits, int vocab, int token, int top_n);
 
+// The distribution rs_sample draws from, normalized, in token order: `probs` = [vocab].
+void rs_sample_probs(const float *logits, int vocab, const rs_sampling_params &p, const int32_t *prompt,
+                     int n_prompt, const int32_t *output, int n_output, std::vector<float> &scratch,
+                     std::vector<double> &probs);
+
 // Uniform double in [0, 1) from (seed, position).
 double rs_sample_uniform(uint64_t seed, int64_t position);

@@ -1,4 +1,5 @@
 import type { BlockHash } from "@radixserve/core";
+import type { SpeculativeConfig } from "./speculation.js";
 
 /** Knobs of the continuous-batching scheduler (the worker fills them from its flags and the model). */
 export interface SchedulerConfig {
@@ -32,6 +33,8 @@ export interface SchedulerConfig {
    * step is the long prompts' turn. 0 or absent: FCFS steps only.
    */
   shortPrefillTokens?: number;
+  /** Speculative decoding (--speculative-algorithm ...); absent: one token per decode step. */
+  speculative?: SpeculativeConfig;
 }
 
 export const SCHEDULER_DEFAULTS = {

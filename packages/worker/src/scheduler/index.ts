@@ -4,4 +4,5 @@ export * from "./prompt-logprobs.js";
 export * from "./request.js";
 export * from "./scheduler.js";
 export * from "./step-metrics.js";
+export * from "./speculation.js";
 export * from "./validate.js";

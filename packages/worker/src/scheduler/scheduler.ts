@@ -39,13 +39,14 @@
  */
 
 import { type BlockHash, RadixServeError, type Result } from "@radixserve/core";
-import type { StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
+import type { SampledToken, StepOutput, StepSequence, TopLogprob } from "@radixserve/engine-native";
 import { type KvLease, KvManager } from "../kv/kv-manager.js";
 import type { SchedulerConfig } from "./config.js";
 import { stepFailure } from "./engine-loop.js";
 import type { PromptLogprobsResult } from "./prompt-logprobs.js";
 import type { AbortCause, FinishReasonName, RequestEvent, RequestParams, RequestSink } from "./request.js";
 import { Sequence } from "./sequence.js";
+import { type DraftProposer, Speculator } from "./speculation.js";
 import { validateRequest } from "./validate.js";
 
 /** One scheduled step: the engine's input plus what the scheduler needs to post-process it. */
@@ -56,6 +57,8 @@ export interface ScheduledBatch {
   readonly chunkLens: number[];
   readonly numPrefillTokens: number;
   readonly numDecodeTokens: number;
+  /** performance.now() when it was built (speculation measures decode steps from it). */
+  readonly scheduledAt?: number;
 }
 
 export interface SchedulerStats {
@@ -88,10 +91,14 @@ export class Scheduler {
   private readonly counters = { prompt: 0, cached: 0, generated: 0, preemptions: 0 };
   /** Called whenever new work may be schedulable (a submit, a finished abort ...). */
   onWork: () => void = () => {};
+  /** Speculative decoding (drafts and their counters), when configured. */
+  readonly speculator: Speculator | null;
 
-  constructor(config: SchedulerConfig) {
+  /** `proposer` replaces the configured algorithm's draft source (tests drive verification with it). */
+  constructor(config: SchedulerConfig, proposer?: DraftProposer) {
     this.config = config;
     this.kv = new KvManager(config);
+    this.speculator = config.speculative ? new Speculator(config.speculative, proposer) : null;
   }
 
   /** Validates and queues a request. Expected rejections are values (invalid_request, queue_full ...). */
@@ -228,11 +235,13 @@ export class Scheduler {
     let numDecode = 0;
     const preemptionsBefore = this.counters.preemptions;
 
-    // 1. Decodes, oldest first (preemption takes the newest).
+    // 1. Decodes, oldest first (preemption takes the newest), each with its drafts if speculating.
+    const decoding = this.running.filter((s) => s.status === "running" && s.remaining === 1).length;
+    const draft = this.speculator?.stepAllowed(decoding) ?? false;
     for (const seq of [...this.running]) {
       if (seq.status !== "running" || seq.remaining !== 1 || inBatch.has(seq)) continue;
       if (!this.ensureBlocks(seq, seq.tokens.length, inBatch)) continue;
-      this.addToBatch(batch, inBatch, seq, 1);
+      this.addToBatch(batch, inBatch, seq, 1, draft ? this.drafts(seq) : []);
       numDecode++;
     }
 
@@ -269,11 +278,17 @@ export class Scheduler {
       ...batch,
       numDecodeTokens: numDecode,
       numPrefillTokens: batch.chunkLens.reduce((a, b) => a + b, 0) - numDecode,
+      scheduledAt: performance.now(),
     };
   }
 
   /** Applies a finished step: appends sampled tokens, emits events, finishes and frees requests. */
   postProcess(batch: ScheduledBatch, outputs: readonly (StepOutput | null)[]): void {
+    if (this.speculator && batch.numPrefillTokens === 0 && batch.scheduledAt !== undefined) {
+      const drafted = batch.steps.some((st) => (st.numDraft ?? 0) > 0);
+      const tokens = outputs.reduce((n, o) => n + (o ? (o.verified?.length ?? 1) : 0), 0);
+      this.speculator.recordStep(drafted, tokens, performance.now() - batch.scheduledAt);
+    }
     for (let i = 0; i < batch.seqs.length; i++) {
       const seq = batch.seqs[i]!;
       const step = batch.steps[i]!;
@@ -295,37 +310,97 @@ export class Scheduler {
       const wasPrefill = batch.chunkLens[i]! > 1 || seq.numComputed <= seq.promptLen;
       if (wasPrefill) this.cacheComputed(seq, true);
       const out = outputs[i];
-      if (!out || !Number.isInteger(out.token) || out.token < 0 || out.token >= this.config.vocabSize) {
+      const numDraft = step.numDraft ?? 0;
+      const sampled = numDraft > 0 ? out?.verified : out ? [out] : undefined;
+      if (!sampled || sampled.length === 0 || sampled.length > numDraft + 1) {
         this.endAborted(seq, {
           kind: "error",
           error: new RadixServeError("internal", `engine returned no valid token for request ${seq.id}`),
         });
         continue;
       }
-      this.counters.generated++;
-      seq.tokens.push(out.token);
-      if (seq.stopIds.has(out.token)) {
-        this.finish(seq, "stop", out.token);
-        continue;
+      if (numDraft > 0) {
+        // The accepted drafts' KV is valid; what only rejected drafts wrote is rolled back below.
+        const accepted = sampled.length - 1;
+        this.speculator?.record(seq.draft, numDraft, accepted);
+        seq.numComputed += accepted;
       }
-      const refused = advanceConstraint(seq, out.token);
-      if (refused) {
-        this.endAborted(seq, { kind: "error", error: refused });
-        continue;
-      }
-      const logprob =
-        step.sampling?.logprobs !== undefined && step.sampling.logprobs >= 0
-          ? { logprob: out.logprob, top: out.topLogprobs ?? [] }
-          : undefined;
-      emit(
-        seq,
-        logprob ? { type: "token", tokenId: out.token, logprob } : { type: "token", tokenId: out.token },
-      );
-      if (seq.params.constraint?.stopped) this.finish(seq, "stop", -1);
-      else if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength)
-        this.finish(seq, "length", -1);
+      this.appendSampled(seq, step, sampled);
+      if (seq.status === "running" && seq.lease && numDraft > 0)
+        this.kv.truncate(seq.lease, Math.ceil(seq.tokens.length / this.config.blockSize));
     }
     this.onWork();
+  }
+
+  /**
+   * Appends one step's sampled tokens (one, or the accepted drafts and the target's token) in
+   * order, emitting each, and finishes the request at the first stop token or limit: tokens after
+   * it are dropped. numComputed never passes the tokens kept.
+   */
+  private appendSampled(seq: Sequence, step: StepSequence, sampled: readonly SampledToken[]): void {
+    const wantLogprobs = step.sampling?.logprobs !== undefined && step.sampling.logprobs >= 0;
+    for (const s of sampled) {
+      if (!Number.isInteger(s.token) || s.token < 0 || s.token >= this.config.vocabSize) {
+        seq.numComputed = Math.min(seq.numComputed, seq.tokens.length);
+        this.endAborted(seq, {
+          kind: "error",
+          error: new RadixServeError("internal", `engine returned no valid token for request ${seq.id}`),
+        });
+        return;
+      }
+      this.counters.generated++;
+      seq.tokens.push(s.token);
+      if (seq.stopIds.has(s.token)) {
+        seq.numComputed = Math.min(seq.numComputed, seq.tokens.length);
+        this.finish(seq, "stop", s.token);
+        return;
+      }
+      const refused = advanceConstraint(seq, s.token);
+      if (refused) {
+        seq.numComputed = Math.min(seq.numComputed, seq.tokens.length);
+        this.endAborted(seq, { kind: "error", error: refused });
+        return;
+      }
+      const logprob = wantLogprobs ? { logprob: s.logprob, top: s.topLogprobs ?? [] } : undefined;
+      emit(seq, logprob ? { type: "token", tokenId: s.token, logprob } : { type: "token", tokenId: s.token });
+      if (seq.params.constraint?.stopped) {
+        seq.numComputed = Math.min(seq.numComputed, seq.tokens.length);
+        this.finish(seq, "stop", -1);
+        return;
+      }
+      if (seq.outputLen >= seq.params.maxNewTokens || seq.tokens.length >= this.config.maxContextLength) {
+        seq.numComputed = Math.min(seq.numComputed, seq.tokens.length);
+        this.finish(seq, "length", -1);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Drafted tokens for a decoding request (empty without speculation or when it backs off). Their
+   * blocks come from free or evictable blocks only: drafting never preempts another request.
+   */
+  private drafts(seq: Sequence): number[] {
+    // A token mask (structured output) holds for one position: constrained requests decode one token a step.
+    // Prompt logprobs still being collected ride on one-token steps too.
+    if (
+      !this.speculator ||
+      !seq.lease ||
+      seq.params.sampling.allowedTokens !== undefined ||
+      seq.params.constraint !== undefined ||
+      seq.promptLogprobs
+    )
+      return [];
+    // Room after the token this step must produce, within max_new_tokens and the context.
+    const room = Math.min(
+      seq.params.maxNewTokens - seq.outputLen - 1,
+      this.config.maxContextLength - seq.tokens.length - 1,
+    );
+    if (room <= 0) return [];
+    const drafts = this.speculator.propose(seq.tokens, seq.draft, room);
+    if (drafts.length === 0) return [];
+    const want = Math.ceil((seq.tokens.length + drafts.length) / this.config.blockSize);
+    return this.kv.grow(seq.lease, want) ? drafts : [];
   }
 
   /** The engine step failed: every request in it ends with an error (blocks freed); see stepFailure. */
@@ -411,22 +486,23 @@ export class Scheduler {
     inBatch: Set<Sequence>,
     seq: Sequence,
     chunk: number,
+    drafts: readonly number[] = [],
   ): void {
     const start = seq.numComputed;
     const end = start + chunk;
     const sample = end === seq.tokens.length;
     const constraint = seq.params.constraint;
     const sampling =
-      sample && constraint
-        ? { ...seq.params.sampling, allowedTokens: constraint.mask() }
-        : seq.params.sampling;
+      sample && constraint ? { ...seq.params.sampling, allowedTokens: constraint.mask() } : seq.params.sampling;
+    const runEnd = end + drafts.length;
     const step: StepSequence = {
-      tokens: Int32Array.from(seq.tokens.slice(start, end)),
+      tokens: Int32Array.from([...seq.tokens.slice(start, end), ...drafts]),
       startPos: start,
-      blockTable: Int32Array.from(seq.blocks.slice(0, Math.ceil(end / this.config.blockSize))),
+      blockTable: Int32Array.from(seq.blocks.slice(0, Math.ceil(runEnd / this.config.blockSize))),
       sample,
       sampling,
     };
+    if (drafts.length > 0) step.numDraft = drafts.length;
     seq.promptLogprobs?.ask(step);
     if (sample && needsHistory(sampling)) {
       step.promptTokens = seq.promptTokens;

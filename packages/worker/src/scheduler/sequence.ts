@@ -2,6 +2,7 @@ import type { BlockHash } from "@radixserve/core";
 import type { KvLease } from "../kv/kv-manager.js";
 import { PromptLogprobCollector } from "./prompt-logprobs.js";
 import type { AbortCause, RequestParams, RequestSink } from "./request.js";
+import { type DraftState, newDraftState } from "./speculation.js";
 
 /**
  * The scheduler's state of one request (internal to the scheduler).
@@ -38,6 +39,8 @@ export class Sequence {
   /** Set by abort() during a step; honoured when the step completes. */
   pendingAbort: AbortCause | null = null;
   numPreemptions = 0;
+  /** Speculative decoding back-off state. */
+  readonly draft: DraftState = newDraftState();
   /** While the request's prompt logprobs are asked and not yet sent. */
   promptLogprobs: PromptLogprobCollector | null = null;
 
