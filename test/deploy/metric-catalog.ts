@@ -10,9 +10,9 @@ import {
   METRIC_NAMES,
   METRIC_PREFIX,
   ServingMetrics,
-  STEP_METRIC_NAMES,
   SPECULATIVE_METRIC_NAMES,
   SpeculativeMetrics,
+  STEP_METRIC_NAMES,
 } from "@radixserve/core";
 import { KvTransferMetrics } from "@radixserve/kv-transfer";
 import { ROUTER_METRIC, ROUTING_METRIC, RouterMetrics, RoutingMetrics } from "@radixserve/router";

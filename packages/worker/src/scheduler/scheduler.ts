@@ -493,7 +493,9 @@ export class Scheduler {
     const sample = end === seq.tokens.length;
     const constraint = seq.params.constraint;
     const sampling =
-      sample && constraint ? { ...seq.params.sampling, allowedTokens: constraint.mask() } : seq.params.sampling;
+      sample && constraint
+        ? { ...seq.params.sampling, allowedTokens: constraint.mask() }
+        : seq.params.sampling;
     const runEnd = end + drafts.length;
     const step: StepSequence = {
       tokens: Int32Array.from([...seq.tokens.slice(start, end), ...drafts]),
