@@ -46,6 +46,16 @@ const MAY_STAY_FLAT: Record<string, string> = {
     "momentary gauges: a 1 s scrape may never land inside a transfer of the tiny model",
 };
 
+/**
+ * Panels of a feature this cluster runs without, and why: their series exist only on workers started
+ * with it, so here they may be empty (the dashboards test still checks their metric names).
+ */
+const FEATURE_OFF: Record<string, string> = {
+  "Drafted tokens proposed and accepted per second": "no worker runs --speculative-algorithm here",
+  "Draft acceptance rate": "no worker runs --speculative-algorithm here",
+  "Accepted drafts per verification (p50, p90)": "no worker runs --speculative-algorithm here",
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function prompt(group: number, n: number, len: number): number[] {
@@ -180,17 +190,19 @@ describe("observability: every dashboard panel moves under load with faults (rea
   });
 
   it("no panel is empty", () => {
-    const empty = results.filter((r) => r.points === 0).map((r) => `${r.id} '${r.title}'`);
+    const empty = results
+      .filter((r) => r.points === 0 && !(r.title in FEATURE_OFF))
+      .map((r) => `${r.id} '${r.title}'`);
     assert.deepEqual(empty, [], "panels without data");
     assert.ok(results.length >= 30, `only ${results.length} panels evaluated`);
   });
 
   it("every panel that should move moves (failures included)", () => {
     const flat = results
-      .filter((r) => !r.moved && !(r.title in MAY_STAY_FLAT))
+      .filter((r) => !r.moved && !(r.title in MAY_STAY_FLAT) && !(r.title in FEATURE_OFF))
       .map((r) => `${r.id} '${r.title}'`);
     assert.deepEqual(flat, [], "panels that stayed flat");
-    for (const title of Object.keys(MAY_STAY_FLAT))
+    for (const title of [...Object.keys(MAY_STAY_FLAT), ...Object.keys(FEATURE_OFF)])
       assert.ok(
         results.some((r) => r.title === title),
         `MAY_STAY_FLAT names a panel that is gone: ${title}`,
