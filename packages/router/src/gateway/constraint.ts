@@ -22,7 +22,32 @@ type Body = ChatCompletionBody | CompletionBody;
 export function jsonGrammar(schema: unknown): string {
   const options = { whitespace_flexible: false, item_separator: ", ", key_separator: ": " };
   const base = schema !== null && typeof schema === "object" && !Array.isArray(schema) ? schema : {};
-  return JSON.stringify({ ...base, "x-guidance": options });
+  return JSON.stringify({ ...(exactDates(base) as object), "x-guidance": options });
+}
+
+/**
+ * A calendar date YYYY-MM-DD that exists: days per month, and Feb 29 only in leap years (divisible
+ * by 4, not by 100 unless by 400). The grammar engine's own `format: "date"` accepts Feb 29 of any
+ * year, which a validator then rejects; this pattern is what `format: "date"` becomes.
+ */
+const DATE_PATTERN =
+  "^(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)" +
+  "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$";
+
+/** Keywords whose values are data, not subschemas: never rewritten. */
+const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples"]);
+
+/** The schema with every `format: "date"` (without its own pattern) turned into {@link DATE_PATTERN}. */
+function exactDates(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(exactDates);
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = DATA_KEYWORDS.has(k) ? v : exactDates(v);
+  if (out["format"] === "date" && out["pattern"] === undefined) {
+    delete out["format"];
+    out["pattern"] = DATE_PATTERN;
+  }
+  return out;
 }
 
 /** The request's constraint, or null for free text. */
