@@ -124,7 +124,7 @@ async function checkGrammars(client: OpenAI, base: string): Promise<void> {
   // temperature 1 an open-ended object can run past max_tokens, and a cut answer is not JSON).
   const obj = await client.chat.completions.create({
     model: MODEL,
-    messages: [{ role: "user", content: "Reply with a JSON object whose only key is \"ok\", set to true." }],
+    messages: [{ role: "user", content: 'Reply with a JSON object whose only key is "ok", set to true.' }],
     response_format: { type: "json_object" },
     temperature: 0,
     max_tokens: 300,
